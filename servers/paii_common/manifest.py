@@ -1,0 +1,113 @@
+"""``plugin.toml``: each server's manifest, read by ``paii doctor``.
+
+Format::
+
+    name = "pagerduty"
+    version = "0.1.0"
+    description = "..."
+    entry_point = "paii-pagerduty"
+
+    [provides]
+    integration = { contract = "IntegrationProvider", service = "pagerduty" }
+
+    [config]
+    token = { type = "string", required = true, env = "PAII_PAGERDUTY_TOKEN", aliases = ["PAGERDUTY_API_KEY"],
+              secret = true, description = "...", without = "what still works when it is missing" }
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SERVERS = ("history", "pagerduty", "slack")
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    key: str
+    type: str = "string"
+    required: bool = False
+    env: str = ""
+    aliases: tuple[str, ...] = ()
+    secret: bool = False
+    default: Any = None
+    description: str = ""
+    without: str = ""
+
+    def env_names(self) -> tuple[str, ...]:
+        return ((self.env,) if self.env else ()) + self.aliases
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    description: str
+    entry_point: str
+    provides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    config: tuple[ConfigEntry, ...] = ()
+
+
+def parse_manifest(text: str) -> Manifest:
+    data = tomllib.loads(text)
+    entries = []
+    for key, spec in (data.get("config") or {}).items():
+        spec = dict(spec)
+        spec["aliases"] = tuple(spec.get("aliases", ()))
+        entries.append(ConfigEntry(key=key, **spec))
+    return Manifest(
+        name=data["name"],
+        version=data.get("version", "0"),
+        description=data.get("description", ""),
+        entry_point=data.get("entry_point", f"paii-{data['name']}"),
+        provides=dict(data.get("provides") or {}),
+        config=tuple(entries),
+    )
+
+
+def load_manifest(server: str) -> Manifest:
+    """The manifest shipped in ``paii_<server>/plugin.toml``."""
+    res = importlib.resources.files(f"paii_{server}").joinpath("plugin.toml")
+    return parse_manifest(res.read_text(encoding="utf-8"))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values  # python-dotenv comes with pydantic-settings
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ConfigStatus:
+    entry: ConfigEntry
+    source: str | None  # "environment", ".env", or None when missing
+    var: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.source is not None or not self.entry.required
+
+
+def config_status(manifest: Manifest, env: dict[str, str] | None = None, dotenv: dict[str, str] | None = None) -> list[ConfigStatus]:
+    env = dict(os.environ) if env is None else env
+    dotenv = dotenv or {}
+    out = []
+    for entry in manifest.config:
+        source = var = None
+        for name in entry.env_names():
+            value = env.get(name)
+            if value and "${" not in value:
+                source, var = "environment", name
+                break
+            if dotenv.get(name):
+                source, var = ".env", name
+                break
+        out.append(ConfigStatus(entry=entry, source=source, var=var))
+    return out

@@ -1,0 +1,51 @@
+"""Settings of the history server (env prefix ``PAII_HISTORY_``; a few shared unprefixed names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from paii_common.config import PaiiSettings
+
+BUILTIN_CATEGORIES = ("sessions", "learnings", "incidents", "decisions", "runbooks", "notes")
+
+
+class HistorySettings(PaiiSettings):
+    model_config = SettingsConfigDict(env_prefix="PAII_HISTORY_", extra="ignore")
+    server_name: ClassVar[str] = "history"
+
+    chroma_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PAII_CHROMA_URL", "chroma_url"),
+        description="A Chroma server for a team (http://host:8000); unset = embedded chromadb under PAII_HOME.",
+    )
+    chroma_collection: str = Field(default="paii-history", description="Collection name on the Chroma server.")
+    embed_model_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PAII_EMBED_MODEL_DIR", "embed_model_dir"),
+        description="Folder with model.onnx and tokenizer.json of all-MiniLM-L6-v2.",
+    )
+    embeddings: Literal["auto", "off"] = Field(
+        default="auto", description="'off' = keyword search only (PAII_HISTORY_EMBEDDINGS=off)."
+    )
+    categories: str = Field(default="", description="Extra categories, comma-separated.")
+    max_content_bytes: int = Field(default=256 * 1024, ge=1024)
+    warmup: bool = Field(default=True, description="Load the index and model in the background after startup.")
+
+    def extra_categories(self) -> tuple[str, ...]:
+        return tuple(c.strip().lower() for c in self.categories.split(",") if c.strip())
+
+    @property
+    def history_dir(self) -> Path:
+        return self.home / "history"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"

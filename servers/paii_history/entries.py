@@ -1,0 +1,207 @@
+"""History entries on disk: markdown files with YAML frontmatter, the source of truth.
+
+Layout: ``$PAII_HOME/history/<category>/YYYY-MM/<id>.md``. A person can read, grep and edit
+them, and the history folder can be a shared git repository. Every write is atomic (a temp
+file in the same folder, fsync, rename), so a reader or a crash never sees half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from paii_common.errors import InvalidInput
+
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
+#: frontmatter keys PAII manages itself; everything else a caller gives is kept as metadata
+CORE_KEYS = ("id", "category", "title", "created", "updated")
+
+
+class CorruptEntry(ValueError):
+    """A file under history/ that cannot be read as an entry (reported and skipped)."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def iso(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+_REL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|mo|y)\s*(ago)?\s*$", re.I)
+_REL_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
+
+
+def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None = None) -> dt.datetime:
+    """ISO 8601 date or datetime (naive = UTC), or a relative age like ``7d``, ``24h``, ``2w``."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{field_name}: expected an ISO 8601 date/time like 2026-11-12 or 2026-11-12T03:00:00Z, or an age like 7d, 24h, 2w")
+    text = value.strip()
+    m = _REL.match(text)
+    if m:
+        secs = int(m.group(1)) * _REL_UNITS[m.group(2).lower()]
+        return (now or utcnow()) - dt.timedelta(seconds=secs)
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"{field_name}: {text[:40]!r} is not a date; use ISO 8601 (2026-11-12, 2026-11-12T03:00:00Z) or an age (7d, 24h, 2w)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if not (1970 <= parsed.year <= 2200):
+        raise InvalidInput(f"{field_name}: year {parsed.year} is out of range")
+    return parsed
+
+
+def check_id(value: str) -> str:
+    if not isinstance(value, str) or not ID_RE.match(value) or ".." in value:
+        raise InvalidInput(
+            f"id {str(value)[:60]!r} is not valid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. INC-456)"
+        )
+    return value
+
+
+def check_category(value: str) -> str:
+    if not isinstance(value, str) or not CATEGORY_RE.match(value):
+        raise InvalidInput(
+            f"category {str(value)[:60]!r} is not valid: use lowercase letters, digits, '-' or '_' (e.g. incidents, learnings)"
+        )
+    return value
+
+
+def new_id(category: str, when: dt.datetime) -> str:
+    return f"{category[:3]}-{when.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe plain data (datetimes as ISO strings)."""
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Entry:
+    id: str
+    category: str
+    title: str
+    body: str
+    created: dt.datetime
+    updated: dt.datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_markdown(self) -> str:
+        front: dict[str, Any] = {
+            "id": self.id,
+            "category": self.category,
+            "title": self.title,
+            "created": iso(self.created),
+        }
+        if self.updated:
+            front["updated"] = iso(self.updated)
+        for k, v in self.meta.items():
+            if k not in CORE_KEYS and v not in (None, "", [], {}):
+                front[k] = _plain(v)
+        head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000).strip()
+        body = self.body if self.body.endswith("\n") else self.body + "\n"
+        return f"---\n{head}\n---\n\n{body}"
+
+    def content_hash(self) -> str:
+        """Identity of what a person wrote (ignores ``updated``): used to make imports idempotent."""
+        front = {k: _plain(v) for k, v in sorted(self.meta.items()) if v not in (None, "", [], {})}
+        blob = repr((self.id, self.category, self.title, iso(self.created), self.body.strip(), sorted(front.items())))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def relpath(self) -> Path:
+        return Path(self.category) / self.created.strftime("%Y-%m") / f"{self.id}.md"
+
+    def text_for_index(self) -> str:
+        parts = [self.title]
+        for key in ("service", "summary", "root_cause", "resolution"):
+            v = self.meta.get(key)
+            if isinstance(v, str) and v:
+                parts.append(v)
+        parts.append(self.body)
+        return "\n".join(parts)
+
+
+def parse_markdown(text: str, path: Path | None = None) -> Entry:
+    if not text.startswith("---"):
+        raise CorruptEntry("no YAML frontmatter (the file must start with ---)")
+    end = text.find("\n---", 3)
+    if end < 0:
+        raise CorruptEntry("frontmatter is not closed with ---")
+    try:
+        front = yaml.safe_load(text[3:end]) or {}
+    except yaml.YAMLError as exc:
+        raise CorruptEntry(f"frontmatter is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(front, dict):
+        raise CorruptEntry("frontmatter is not a mapping")
+    body = text[end + 4 :].lstrip("\n")
+    try:
+        eid = check_id(str(front.get("id", "")))
+        cat = check_category(str(front.get("category", "")))
+        created = parse_time(front.get("created"), "created")
+        updated = parse_time(front["updated"], "updated") if front.get("updated") else None
+    except InvalidInput as exc:
+        raise CorruptEntry(str(exc)) from None
+    meta = {k: v for k, v in front.items() if k not in CORE_KEYS}
+    return Entry(
+        id=eid,
+        category=cat,
+        title=str(front.get("title") or eid),
+        body=body,
+        created=created,
+        updated=updated,
+        meta=meta,
+        path=path,
+    )
+
+
+def read_entry(path: Path) -> Entry:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorruptEntry("not UTF-8 text") from None
+    return parse_markdown(text, path)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,372 @@
+"""The search index: derived from the files, rebuildable at any time.
+
+* :class:`KeywordIndex`: SQLite (WAL) with an FTS5 table (porter stemming, BM25 with the
+  title weighted above the body) and a ``docs`` table (id -> file, category, dates, the
+  fields results show). It is also the record of which file versions are indexed
+  (mtime, size), which is how an incremental sync finds new, changed and deleted files.
+* :class:`VectorIndex`: chromadb, embedded (``PersistentClient`` under ``$PAII_HOME/index``)
+  or a Chroma server (``PAII_CHROMA_URL``); vectors are computed by PAII and passed in.
+
+Deleting ``$PAII_HOME/index`` loses nothing: ``paii history reindex`` rebuilds both.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs(
+    rowid INTEGER PRIMARY KEY,
+    id TEXT UNIQUE NOT NULL,
+    category TEXT NOT NULL,
+    title TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL,
+    path TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha TEXT NOT NULL,
+    service TEXT,
+    meta TEXT NOT NULL,
+    snippet TEXT NOT NULL,
+    vec INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS docs_cat_created ON docs(category, created);
+CREATE INDEX IF NOT EXISTS docs_path ON docs(path);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT);
+CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
+"""
+
+STOPWORDS = frozenset(
+    """a an and are as at be but by for from has have in is it its of on or that the this to was were will with
+    we our you your they their i me my he she him her them not no yes do does did done so if then than there here
+    what when where which who why how all any can could should would may might just also into out up down over
+    after before about again more most some such only own same too very s t don now via per""".split()
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
+
+
+def fts_query(text: str, max_terms: int = 48) -> str | None:
+    """An OR query of the distinct meaningful words of ``text`` (quoted, so FTS syntax in it is inert)."""
+    seen: list[str] = []
+    for w in _WORD.findall(text.lower()):
+        for part in w.split("_"):
+            if len(part) < 2 or part in STOPWORDS or part in seen:
+                continue
+            seen.append(part)
+    if not seen:
+        return None
+    return " OR ".join(f'"{w}"' for w in seen[:max_terms])
+
+
+@dataclass
+class DocRow:
+    id: str
+    category: str
+    title: str
+    created: float
+    updated: float | None
+    path: str
+    service: str | None
+    meta: dict[str, Any]
+    snippet: str
+
+
+def _row(r: sqlite3.Row) -> DocRow:
+    return DocRow(
+        id=r["id"],
+        category=r["category"],
+        title=r["title"],
+        created=r["created"],
+        updated=r["updated"],
+        path=r["path"],
+        service=r["service"],
+        meta=json.loads(r["meta"]),
+        snippet=r["snippet"],
+    )
+
+
+class KeywordIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.executescript(SCHEMA)
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- state -----------------------------------------------------------------------------
+    def get_state(self, key: str) -> str | None:
+        r = self.db.execute("SELECT value FROM state WHERE key=?", (key,)).fetchone()
+        return r[0] if r else None
+
+    def set_state(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+
+    # --- writes ----------------------------------------------------------------------------
+    def upsert(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Each row: id, category, title, created, updated, path, mtime_ns, size, sha, service, meta, snippet, body."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in rows:
+                old = db.execute("SELECT rowid FROM docs WHERE id=?", (r["id"],)).fetchone()
+                if old:
+                    db.execute("DELETE FROM fts WHERE rowid=?", (old[0],))
+                    db.execute("DELETE FROM docs WHERE rowid=?", (old[0],))
+                cur = db.execute(
+                    "INSERT INTO docs(id, category, title, created, updated, path, mtime_ns, size, sha, service, meta, snippet, vec)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,0)",
+                    (
+                        r["id"], r["category"], r["title"], r["created"], r["updated"], r["path"], r["mtime_ns"],
+                        r["size"], r["sha"], r["service"], json.dumps(r["meta"], default=str), r["snippet"],
+                    ),
+                )
+                db.execute("INSERT INTO fts(rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, r["title"], r["body"]))
+                db.execute("DELETE FROM skipped WHERE path=?", (r["path"],))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def delete_paths(self, paths: Sequence[str]) -> list[str]:
+        db = self.db
+        ids = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for p in paths:
+                r = db.execute("SELECT rowid, id FROM docs WHERE path=?", (p,)).fetchone()
+                if r:
+                    db.execute("DELETE FROM fts WHERE rowid=?", (r[0],))
+                    db.execute("DELETE FROM docs WHERE rowid=?", (r[0],))
+                    ids.append(r[1])
+                db.execute("DELETE FROM skipped WHERE path=?", (p,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return ids
+
+    def mark_skipped(self, path: str, mtime_ns: int, reason: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO skipped(path, mtime_ns, reason) VALUES (?,?,?)", (path, mtime_ns, reason))
+
+    def set_vec(self, ids: Sequence[str], value: int = 1) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("UPDATE docs SET vec=? WHERE id=?", [(value, i) for i in ids])
+        db.execute("COMMIT")
+
+    def clear(self) -> None:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        for t in ("docs", "fts", "skipped"):
+            db.execute(f"DELETE FROM {t}")
+        db.execute("COMMIT")
+
+    # --- reads -----------------------------------------------------------------------------
+    def files(self) -> dict[str, tuple[int, int]]:
+        out = {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, mtime_ns, size FROM docs")}
+        for r in self.db.execute("SELECT path, mtime_ns FROM skipped"):
+            out.setdefault(r[0], (r[1], -1))
+        return out
+
+    def get(self, doc_id: str) -> DocRow | None:
+        r = self.db.execute("SELECT * FROM docs WHERE id=?", (doc_id,)).fetchone()
+        return _row(r) if r else None
+
+    def get_many(self, ids: Sequence[str]) -> dict[str, DocRow]:
+        out: dict[str, DocRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            q = f"SELECT * FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            for r in self.db.execute(q, chunk):
+                out[r["id"]] = _row(r)
+        return out
+
+    def body(self, doc_id: str) -> str:
+        r = self.db.execute(
+            "SELECT fts.body FROM fts JOIN docs ON docs.rowid = fts.rowid WHERE docs.id=?", (doc_id,)
+        ).fetchone()
+        return r[0] if r else ""
+
+    def missing_vectors(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM docs WHERE vec=0")]
+
+    def keyword(
+        self,
+        text: str,
+        *,
+        categories: Sequence[str] | None = None,
+        since: float | None = None,
+        service: str | None = None,
+        limit: int = 50,
+    ) -> list[tuple[str, float]]:
+        """(id, bm25 score, higher is better) best first."""
+        q = fts_query(text)
+        if not q:
+            return []
+        where, args = ["fts MATCH ?"], [q]
+        if categories:
+            where.append(f"d.category IN ({','.join('?' * len(categories))})")
+            args.extend(categories)
+        if since is not None:
+            where.append("d.created >= ?")
+            args.append(since)
+        if service:
+            where.append("lower(d.service) = lower(?)")
+            args.append(service)
+        sql = (
+            "SELECT d.id, -bm25(fts, 4.0, 1.0) AS s FROM fts JOIN docs d ON d.rowid = fts.rowid"
+            f" WHERE {' AND '.join(where)} ORDER BY bm25(fts, 4.0, 1.0) LIMIT ?"
+        )
+        args.append(limit)
+        return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
+
+    def recent(self, category: str | None, count: int, since: float | None = None) -> list[DocRow]:
+        where, args = [], []
+        if category:
+            where.append("category=?")
+            args.append(category)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        sql = "SELECT * FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY created DESC LIMIT ?"
+        return [_row(r) for r in self.db.execute(sql, [*args, count])]
+
+    def count(self, category: str | None = None, since: float | None = None) -> int:
+        where, args = [], []
+        if category:
+            where.append("category=?")
+            args.append(category)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return int(self.db.execute(sql, args).fetchone()[0])
+
+    def categories(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT category, count(*) FROM docs GROUP BY category")}
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT path, reason FROM skipped ORDER BY path")]
+
+
+class VectorIndex:
+    """chromadb behind one small interface; the client is created on first use."""
+
+    def __init__(self, *, persist_dir: Path, url: str | None, collection: str, model_id: str) -> None:
+        self.persist_dir = persist_dir
+        self.url = url
+        self.collection_name = collection if url else "paii-history"
+        self.model_id = model_id
+        self._client = None
+        self._col = None
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return self.url or str(self.persist_dir)
+
+    def _collection(self):
+        with self._lock:
+            if self._col is None:
+                import chromadb
+                from chromadb.config import Settings
+
+                settings = Settings(anonymized_telemetry=False, allow_reset=False)
+                if self.url:
+                    u = urlparse(self.url)
+                    self._client = chromadb.HttpClient(
+                        host=u.hostname or "localhost",
+                        port=u.port or (443 if u.scheme == "https" else 8000),
+                        ssl=u.scheme == "https",
+                        settings=settings,
+                    )
+                else:
+                    self.persist_dir.mkdir(parents=True, exist_ok=True)
+                    self._client = chromadb.PersistentClient(path=str(self.persist_dir), settings=settings)
+                col = self._client.get_or_create_collection(
+                    self.collection_name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"model": self.model_id, "paii": "history"},
+                    embedding_function=None,
+                )
+                stored = (col.metadata or {}).get("model")
+                if stored and stored != self.model_id:
+                    raise RuntimeError(
+                        f"the vector collection {self.collection_name!r} holds {stored} vectors but this machine "
+                        f"embeds with {self.model_id}; run `paii history reindex --vectors` to rebuild it"
+                    )
+                self._col = col
+            return self._col
+
+    def reload(self) -> None:
+        """Forget the cached client so the next call reads what another process wrote."""
+        with self._lock:
+            self._col = None
+            self._client = None
+            if not self.url:
+                try:
+                    from chromadb.api.client import SharedSystemClient
+
+                    SharedSystemClient.clear_system_cache()
+                except Exception:  # pragma: no cover - best effort
+                    pass
+
+    def upsert(self, ids: Sequence[str], vectors, metadatas: Sequence[dict[str, Any]]) -> None:
+        col = self._collection()
+        step = 4000
+        for s in range(0, len(ids), step):
+            col.upsert(ids=list(ids[s : s + step]), embeddings=vectors[s : s + step], metadatas=list(metadatas[s : s + step]))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._collection().delete(ids=list(ids))
+
+    def count(self) -> int:
+        return self._collection().count()
+
+    def wipe(self) -> None:
+        col = self._collection()
+        with self._lock:
+            self._client.delete_collection(self.collection_name)
+            self._col = None
+
+    def query(self, vector, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """(id, cosine similarity) best first."""
+        col = self._collection()
+        total = col.count()
+        if total == 0:
+            return []
+        res = col.query(query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"])
+        ids = res["ids"][0]
+        dists = res["distances"][0]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]

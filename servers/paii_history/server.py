@@ -1,0 +1,214 @@
+"""The history MCP server: memory that finds similar past incidents.
+
+``build_server`` does no I/O: the store opens its index on the first tool call (or in a
+background warm-up started a moment after the server begins serving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from mcp.server import MCPServer
+from pydantic import Field
+
+from paii_common.tools import register_tools, tool
+from paii_history import __version__
+from paii_history.config import HistorySettings
+from paii_history.entries import parse_time
+from paii_history.models import (
+    EntryDetail,
+    EntrySummary,
+    IncidentHit,
+    RecentResult,
+    Saved,
+    SearchHit,
+    SearchResult,
+    SimilarResult,
+    ago,
+    when,
+)
+from paii_history.store import HistoryStore
+
+INSTRUCTIONS = (
+    "PAII history: the person's long-term memory as markdown files (incidents, learnings, decisions, runbooks, "
+    "sessions, notes). Use similar_incidents when an incident starts, record_incident to keep its state, "
+    "capture for anything worth remembering, search/recent/get to look things up."
+)
+
+GET_LIMIT = 20_000
+
+Since = Annotated[
+    str | None,
+    Field(description="Only entries created at or after this: ISO date/time or an age like 7d, 24h.", examples=["30d"]),
+]
+
+
+def _rel(store: HistoryStore, path) -> str:
+    try:
+        return str(path.relative_to(store.settings.home))
+    except ValueError:
+        return str(path)
+
+
+def build_server(settings: HistorySettings | None = None, client: HistoryStore | None = None) -> MCPServer:
+    settings = settings or HistorySettings.load()
+    store = client or HistoryStore(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: MCPServer) -> AsyncIterator[dict[str, Any]]:
+        timer = None
+        if settings.warmup:
+            # after initialize has been answered: warm the index and model off the event loop
+            timer = threading.Timer(1.0, store.warm)
+            timer.daemon = True
+            timer.start()
+        try:
+            yield {}
+        finally:
+            if timer:
+                timer.cancel()
+
+    mcp = MCPServer("paii-history", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+
+    def _since(value: str | None):
+        return parse_time(value, "since") if value else None
+
+    @tool(read_only=False, idempotent=False, open_world=False)
+    async def capture(
+        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, or another existing category.")],
+        title: Annotated[str, Field(description="One line.")],
+        content: Annotated[str, Field(description="Markdown body.")],
+        metadata: Annotated[dict[str, Any] | None, Field(description="Extra fields kept in the frontmatter, e.g. {\"tags\": [\"db\"]}.")] = None,
+        create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
+    ) -> Saved:
+        """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
+        entry, warnings = await asyncio.to_thread(
+            store.capture, category, title, content, metadata, create_category=create_category
+        )
+        return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), warnings=warnings)
+
+    @tool(read_only=False, idempotent=True, open_world=False)
+    async def record_incident(
+        id: Annotated[str, Field(description="Stable incident id, e.g. the Jira key or PagerDuty number.", examples=["INC-789"])],
+        title: Annotated[str | None, Field(description="Required when the incident is new.")] = None,
+        service: str | None = None,
+        severity: str | None = None,
+        status: Annotated[str | None, Field(description="e.g. investigating, mitigated, monitoring, resolved.")] = None,
+        summary: str | None = None,
+        root_cause: str | None = None,
+        resolution: str | None = None,
+        started: Annotated[str | None, Field(description="ISO date/time.")] = None,
+        resolved: Annotated[str | None, Field(description="ISO date/time.")] = None,
+        links: Annotated[dict[str, str] | None, Field(description="e.g. {\"pagerduty\": url, \"jira\": url, \"slack\": url}.")] = None,
+        tags: list[str] | None = None,
+        notes: Annotated[str | None, Field(description="Timeline notes appended to the body.")] = None,
+    ) -> Saved:
+        """Create or update an incident by id. Given fields replace stored ones; omitted fields are kept."""
+        fields = {
+            "title": title, "service": service, "severity": severity, "status": status, "summary": summary,
+            "root_cause": root_cause, "resolution": resolution, "started": started, "resolved": resolved,
+            "links": links, "tags": tags,
+        }
+        entry, created, warnings = await asyncio.to_thread(store.record_incident, id, fields, notes=notes)
+        return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), created=created, warnings=warnings)
+
+    @tool(read_only=True, open_world=False)
+    async def search(
+        text: Annotated[str, Field(description="What to look for, in words.")],
+        category: Annotated[str | None, Field(description="Limit to one category.")] = None,
+        since: Since = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 10,
+    ) -> SearchResult:
+        """Search all history by meaning and keywords; best matches first."""
+        cats = [store.check_known_category(category)] if category else None
+        hits, truncated, warnings = await asyncio.to_thread(
+            store.retrieve, text, k=limit, categories=cats, since=_since(since)
+        )
+        return SearchResult(
+            hits=[
+                SearchHit(id=h.id, category=h.row.category, title=h.row.title, when=when(h.row.created),
+                          score=h.score, snippet=h.row.snippet, service=h.row.service)
+                for h in hits
+            ],
+            truncated=truncated,
+            warnings=warnings,
+        )
+
+    @tool(read_only=True, open_world=False)
+    async def similar_incidents(
+        text: Annotated[str, Field(description="The new incident in words: symptoms, service, errors.", examples=["payments-api returning 500s in production"])],
+        service: Annotated[str | None, Field(description="Only incidents of this service.")] = None,
+        since: Since = None,
+        k: Annotated[int, Field(ge=1, le=20)] = 5,
+    ) -> SimilarResult:
+        """Find past incidents like this one, with their root cause, resolution and links."""
+        hits, truncated, warnings = await asyncio.to_thread(
+            store.retrieve, text, k=k, categories=["incidents"], since=_since(since), service=service
+        )
+        out = []
+        for h in hits:
+            m = h.row.meta
+            out.append(
+                IncidentHit(
+                    id=h.id, title=h.row.title, when=when(h.row.created), ago=ago(h.row.created), score=h.score,
+                    service=h.row.service, severity=_s(m.get("severity")), status=_s(m.get("status")),
+                    root_cause=_s(m.get("root_cause")), resolution=_s(m.get("resolution")),
+                    links=m.get("links") if isinstance(m.get("links"), dict) else None,
+                    summary=None if m.get("root_cause") else h.row.snippet,
+                )
+            )
+        return SimilarResult(hits=out, truncated=truncated, warnings=warnings)
+
+    @tool(read_only=True, open_world=False)
+    async def recent(
+        category: Annotated[str | None, Field(description="One category, or all when omitted.")] = None,
+        count: Annotated[int, Field(ge=1, le=100)] = 10,
+        since: Since = None,
+    ) -> RecentResult:
+        """List the newest entries, newest first."""
+        rows, total = await asyncio.to_thread(store.recent, category, count, _since(since))
+        return RecentResult(
+            entries=[
+                EntrySummary(id=r.id, category=r.category, title=r.title, when=when(r.created), service=r.service,
+                             status=_s(r.meta.get("status")), snippet=r.snippet)
+                for r in rows
+            ],
+            total=total,
+            truncated=total > len(rows),
+        )
+
+    @tool(read_only=True, open_world=False)
+    async def get(id: Annotated[str, Field(description="An id from search, recent or similar_incidents.")]) -> EntryDetail:
+        """Read one entry in full."""
+        entry = await asyncio.to_thread(store.get, id)
+        body = entry.body
+        truncated = len(body) > GET_LIMIT
+        return EntryDetail(
+            id=entry.id, category=entry.category, title=entry.title,
+            created=when(entry.created.timestamp()),
+            updated=when(entry.updated.timestamp()) if entry.updated else None,
+            metadata={k: v for k, v in entry.meta.items()},
+            content=body[:GET_LIMIT] + ("\n…[truncated: open the file to read the rest]" if truncated else ""),
+            path=_rel(store, entry.path), truncated=truncated,
+        )
+
+    register_tools(
+        mcp,
+        [capture, record_incident, search, similar_incidents, recent, get],
+        read_only_mode=settings.read_only,
+    )
+    mcp.store = store  # for tests and the CLI
+    return mcp
+
+
+def _s(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+__all__ = ["build_server"]

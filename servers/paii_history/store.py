@@ -1,0 +1,655 @@
+"""HistoryStore: the files, the index and the search logic, shared by the MCP server and the CLI.
+
+Write path (``capture``, ``record_incident``, ``import_jsonl``): under a cross-process lock,
+write the markdown file atomically, then update the keyword index, then the vectors. The file
+is the commit point: if the process dies after it, the next :meth:`sync` (run on first use,
+and by ``paii history reindex``) indexes what is missing. A vector failure never fails a write;
+the entry is keyword-searchable at once and gets its vector on the next sync.
+
+Retrieval is hybrid: BM25 over SQLite FTS5 and cosine similarity over all-MiniLM-L6-v2
+vectors in chromadb, fused by reciprocal rank. Without a model it is keyword-only and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paii_common.errors import Conflict, InvalidInput, NotFound
+from paii_history.config import BUILTIN_CATEGORIES, HistorySettings
+from paii_history.entries import (
+    CorruptEntry,
+    Entry,
+    atomic_write,
+    check_category,
+    check_id,
+    iso,
+    new_id,
+    parse_time,
+    read_entry,
+    utcnow,
+)
+from paii_history.index import DocRow, KeywordIndex, VectorIndex
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (done, total, phase)
+
+EMBED_TOKENS_CHARS = 1200  # ~ what the model reads (256 tokens); longer text is cut before tokenising
+RRF_K = 60
+SNIPPET_CHARS = 240
+
+
+@dataclass
+class Hit:
+    id: str
+    score: float
+    row: DocRow
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
+    cosine: float | None = None
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+    vectors: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    scanned: int = 0
+    indexed: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    vectors: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ts(value: dt.datetime | None) -> float | None:
+    return value.timestamp() if value else None
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat[:SNIPPET_CHARS] + ("…" if len(flat) > SNIPPET_CHARS else "")
+
+
+class HistoryStore:
+    """Nothing here touches the disk until the first call that needs it."""
+
+    def __init__(self, settings: HistorySettings) -> None:
+        self.settings = settings
+        self.root = settings.history_dir
+        self.kw = KeywordIndex(settings.index_dir / "keyword.sqlite3")
+        self._vectors: VectorIndex | None = None
+        self._embedder = None
+        self._vector_problem: str | None = None
+        self._vector_checked = 0.0
+        self._synced = False
+        self._tlock = threading.RLock()
+        self._vec_generation: str | None = None
+
+    # ------------------------------------------------------------------ locking / lifecycle
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Exclusive across threads and processes (two servers, or a server and the CLI)."""
+        with self._tlock:
+            self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.settings.index_dir / ".write.lock", "a+") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def ensure_ready(self) -> None:
+        if not self._synced:
+            self.sync()
+
+    def close(self) -> None:
+        self.kw.close()
+
+    def warm(self) -> None:
+        """Background warm-up after startup: sync the index, load the model and chroma."""
+        try:
+            self.ensure_ready()
+            emb = self.embedder()
+            if emb is not None:
+                emb.embed(["warm up"])
+                self.vectors()._collection()
+        except Exception as exc:  # never fatal: the first real call reports the problem
+            log.warning("history warm-up: %s", exc)
+
+    # ------------------------------------------------------------------ categories
+    def known_categories(self) -> list[str]:
+        cats = set(BUILTIN_CATEGORIES) | set(self.settings.extra_categories())
+        if self.root.is_dir():
+            cats |= {p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        return sorted(cats)
+
+    def check_known_category(self, category: str, *, create: bool = False) -> str:
+        category = check_category(category.strip().lower() if isinstance(category, str) else category)
+        known = self.known_categories()
+        if category in known or create:
+            return category
+        import difflib
+
+        close = difflib.get_close_matches(category, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InvalidInput(
+            f"unknown category {category!r}.{hint} Known: {', '.join(known)}. "
+            "To start a new category, call again with create_category=true."
+        )
+
+    # ------------------------------------------------------------------ vectors
+    def embedder(self):
+        """The embedder, or None (the reason is in :attr:`vector_problem`)."""
+        if self._embedder is not None:
+            return self._embedder
+        if self.settings.embeddings == "off":
+            self._vector_problem = "semantic search is off (PAII_HISTORY_EMBEDDINGS=off): keyword results only"
+            return None
+        now = time.monotonic()
+        if self._vector_problem and now - self._vector_checked < 30:
+            return None
+        self._vector_checked = now
+        from paii_history.embed import Embedder, find_model, missing_model_reason
+
+        files = find_model(self.settings.embed_model_dir, self.settings.models_dir)
+        if files is None:
+            self._vector_problem = (
+                "semantic search unavailable (" + missing_model_reason(self.settings.embed_model_dir, self.settings.models_dir)
+                + "): keyword results only"
+            )
+            log.warning(self._vector_problem)
+            return None
+        self._embedder = Embedder(files)
+        self._vector_problem = None
+        return self._embedder
+
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            emb = self.embedder()
+            model_id = emb.model_id if emb else "none"
+            self._vectors = VectorIndex(
+                persist_dir=self.settings.index_dir / "chroma",
+                url=self.settings.chroma_url,
+                collection=self.settings.chroma_collection,
+                model_id=model_id,
+            )
+        return self._vectors
+
+    @property
+    def vector_problem(self) -> str | None:
+        return self._vector_problem
+
+    def _embed_text(self, entry_title: str, row_meta: dict[str, Any], body: str) -> str:
+        parts = [entry_title]
+        for key in ("service", "summary", "root_cause", "resolution"):
+            v = row_meta.get(key)
+            if isinstance(v, str) and v.strip():
+                parts.append(v.strip())
+        parts.append(body)
+        return "\n".join(parts)[:EMBED_TOKENS_CHARS]
+
+    def _vector_meta(self, row: dict[str, Any]) -> dict[str, Any]:
+        meta = {"category": row["category"], "created": float(row["created"])}
+        if row.get("service"):
+            meta["service"] = str(row["service"]).lower()
+        return meta
+
+    def _bump_generation(self) -> None:
+        gen = f"{os.getpid()}-{time.time_ns()}"
+        self.kw.set_state("vec_generation", gen)
+        self._vec_generation = gen
+
+    def _maybe_reload_vectors(self) -> None:
+        """Another process changed the embedded collection: re-open it to see its writes."""
+        if self.settings.chroma_url or self._vectors is None:
+            return
+        gen = self.kw.get_state("vec_generation")
+        if gen != self._vec_generation:
+            if self._vec_generation is not None:
+                self._vectors.reload()
+            self._vec_generation = gen
+
+    def _index_vectors(self, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> tuple[int, list[str]]:
+        """Embed and store vectors for rows (dicts as given to KeywordIndex.upsert). Returns (count, warnings)."""
+        if not rows:
+            return 0, []
+        emb = self.embedder()
+        if emb is None:
+            return 0, [self._vector_problem or "semantic search unavailable"]
+        done = 0
+        try:
+            vi = self.vectors()
+            step = 256
+            for s in range(0, len(rows), step):
+                chunk = rows[s : s + step]
+                texts = [self._embed_text(r["title"], r["meta"], r["body"]) for r in chunk]
+                vecs = emb.embed(texts)
+                vi.upsert([r["id"] for r in chunk], vecs, [self._vector_meta(r) for r in chunk])
+                self.kw.set_vec([r["id"] for r in chunk])
+                done += len(chunk)
+                if progress:
+                    progress(done, len(rows), "vectors")
+            self._bump_generation()
+        except Exception as exc:
+            msg = f"vector index update failed ({exc}); entries are saved and keyword-searchable, run `paii history reindex` later"
+            log.warning(msg)
+            return done, [msg]
+        return done, []
+
+    # ------------------------------------------------------------------ sync / reindex
+    def _scan(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        if not self.root.is_dir():
+            return out
+        for path in self.root.rglob("*.md"):
+            rel = path.relative_to(self.root)
+            if any(part.startswith(".") for part in rel.parts):
+                continue
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            out[rel.as_posix()] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def _row_for(self, entry: Entry, rel: str, st: os.stat_result) -> dict[str, Any]:
+        service = entry.meta.get("service")
+        return {
+            "id": entry.id,
+            "category": entry.category,
+            "title": entry.title,
+            "created": entry.created.timestamp(),
+            "updated": _ts(entry.updated),
+            "path": rel,
+            "mtime_ns": st.st_mtime_ns,
+            "size": st.st_size,
+            "sha": entry.content_hash(),
+            "service": str(service) if service else None,
+            "meta": entry.meta,
+            "snippet": _snippet(entry.meta.get("summary") or entry.body),
+            "body": entry.text_for_index(),
+        }
+
+    def sync(self, progress: Progress | None = None, *, vectors: bool = True) -> SyncReport:
+        """Bring the index in line with the files: index new and changed files, drop deleted ones."""
+        report = SyncReport()
+        with self._write_lock():
+            on_disk = self._scan()
+            indexed = self.kw.files()
+            report.scanned = len(on_disk)
+            changed = [p for p, sig in on_disk.items() if indexed.get(p) != sig]
+            deleted = [p for p in indexed if p not in on_disk]
+            rows: list[dict[str, Any]] = []
+            ids_seen: dict[str, str] = {}
+            total = len(changed)
+            for n, rel in enumerate(sorted(changed), 1):
+                path = self.root / rel
+                try:
+                    st = path.stat()
+                    entry = read_entry(path)
+                    if entry.category != Path(rel).parts[0]:
+                        raise CorruptEntry(f"category {entry.category!r} does not match its folder {Path(rel).parts[0]!r}")
+                    other = self.kw.get(entry.id)
+                    if (other and other.path != rel and other.path in on_disk) or entry.id in ids_seen:
+                        raise CorruptEntry(f"duplicate id {entry.id!r} (also in {other.path if other else ids_seen[entry.id]})")
+                    ids_seen[entry.id] = rel
+                    rows.append(self._row_for(entry, rel, st))
+                except (CorruptEntry, OSError) as exc:
+                    reason = str(exc)
+                    log.warning("history: skipping %s: %s", rel, reason)
+                    self.kw.mark_skipped(rel, on_disk[rel][0], reason)
+                    report.skipped.append((rel, reason))
+                if progress and total > 200 and n % 100 == 0:
+                    progress(n, total, "files")
+            removed_ids = self.kw.delete_paths(deleted) if deleted else []
+            for s in range(0, len(rows), 1000):
+                self.kw.upsert(rows[s : s + 1000])
+            report.indexed = len(rows)
+            report.removed = len(removed_ids)
+            if vectors:
+                if removed_ids and self.embedder() is not None:
+                    with contextlib.suppress(Exception):
+                        self.vectors().delete(removed_ids)
+                        self._bump_generation()
+                missing = self.kw.missing_vectors()
+                if missing:
+                    docs = self.kw.get_many(missing)
+                    vrows = [
+                        {"id": d.id, "title": d.title, "meta": d.meta, "body": self.kw.body(d.id),
+                         "category": d.category, "created": d.created, "service": d.service}
+                        for d in docs.values()
+                    ]
+                    report.vectors, report.warnings = self._index_vectors(vrows, progress)
+            self._synced = True
+        return report
+
+    def reindex(self, progress: Progress | None = None, *, vectors: bool = True) -> SyncReport:
+        """Rebuild the whole index from the files."""
+        with self._write_lock():
+            self.kw.clear()
+            if vectors and self.embedder() is not None:
+                try:
+                    self.vectors().wipe()
+                except Exception as exc:
+                    log.warning("could not clear the vector collection: %s", exc)
+        return self.sync(progress, vectors=vectors)
+
+    # ------------------------------------------------------------------ writes
+    def _write_entry(self, entry: Entry, *, previous: DocRow | None) -> tuple[Entry, list[str]]:
+        """Write file + index; returns the entry and warnings. Caller holds the write lock."""
+        rel = entry.relpath().as_posix()
+        if previous and previous.path != rel:
+            rel = previous.path  # an entry keeps its file even if its dates change
+        path = self.root / rel
+        text = entry.to_markdown()
+        if len(text.encode()) > self.settings.max_content_bytes + 16384:
+            raise InvalidInput("entry too large")
+        atomic_write(path, text)
+        entry.path = path
+        row = self._row_for(entry, rel, path.stat())
+        self.kw.upsert([row])
+        _, warnings = self._index_vectors([row])
+        return entry, warnings
+
+    def _check_content(self, content: str, field_name: str = "content") -> str:
+        if not isinstance(content, str):
+            raise InvalidInput(f"{field_name} must be text")
+        size = len(content.encode("utf-8"))
+        if size > self.settings.max_content_bytes:
+            raise InvalidInput(
+                f"{field_name} is {size // 1024} KB; the limit is {self.settings.max_content_bytes // 1024} KB. "
+                "Store a summary and link to the full text (logs, documents) instead."
+            )
+        return content
+
+    def capture(
+        self,
+        category: str,
+        title: str,
+        content: str,
+        metadata: dict[str, Any] | None = None,
+        *,
+        create_category: bool = False,
+        entry_id: str | None = None,
+    ) -> tuple[Entry, list[str]]:
+        self.ensure_ready()
+        category = self.check_known_category(category, create=create_category)
+        title = " ".join((title or "").split())
+        if not title:
+            raise InvalidInput("title is empty: give a one-line title")
+        if len(title) > 300:
+            raise InvalidInput("title is longer than 300 characters: put the detail in content")
+        self._check_content(content)
+        meta = dict(metadata or {})
+        for k in list(meta):
+            if not isinstance(k, str) or not k or k.startswith("_"):
+                raise InvalidInput(f"metadata key {k!r} is not allowed")
+        for k in ("id", "category", "title", "created", "updated"):
+            meta.pop(k, None)
+        if len(json.dumps(meta, default=str)) > 16384:
+            raise InvalidInput("metadata is larger than 16 KB: keep it to short fields")
+        now = utcnow()
+        with self._write_lock():
+            eid = check_id(entry_id) if entry_id else new_id(category, now)
+            if entry_id and self.kw.get(eid):
+                raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
+            entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
+            return self._write_entry(entry, previous=None)
+
+    INCIDENT_FIELDS = ("service", "severity", "status", "summary", "root_cause", "resolution", "started", "resolved", "links", "tags")
+
+    def record_incident(
+        self, incident_id: str, fields: dict[str, Any], *, notes: str | None = None
+    ) -> tuple[Entry, bool, list[str]]:
+        """Create or update (by id) an incident. Fields given replace stored ones; others are kept."""
+        self.ensure_ready()
+        check_id(incident_id)
+        for key in ("started", "resolved"):
+            if fields.get(key):
+                fields[key] = iso(parse_time(fields[key], key))
+        if notes is not None:
+            self._check_content(notes, "notes")
+        for key in ("summary", "root_cause", "resolution"):
+            if fields.get(key) is not None:
+                self._check_content(str(fields[key]), key)
+        now = utcnow()
+        with self._write_lock():
+            self._ensure_category_dir("incidents")
+            prev = self.kw.get(incident_id)
+            if prev and prev.category != "incidents":
+                raise Conflict(f"id {incident_id!r} belongs to a {prev.category} entry, not an incident: choose another id")
+            if prev:
+                entry = read_entry(self.root / prev.path)
+                title = fields.pop("title", None) or entry.title
+                for k, v in fields.items():
+                    if v is not None:
+                        entry.meta[k] = v
+                entry.title = " ".join(str(title).split())
+                if notes:
+                    stamp = now.strftime("%Y-%m-%d %H:%M UTC")
+                    entry.body = entry.body.rstrip() + f"\n\n## Update {stamp}\n\n{notes.strip()}\n"
+                entry.updated = now
+                created = False
+            else:
+                title = fields.pop("title", None)
+                if not title:
+                    raise InvalidInput("title is required when recording a new incident")
+                started = fields.get("started")
+                entry = Entry(
+                    id=incident_id,
+                    category="incidents",
+                    title=" ".join(str(title).split()),
+                    body=(notes or fields.get("summary") or "").strip() + "\n",
+                    created=parse_time(started) if started else now,
+                    meta={k: v for k, v in fields.items() if v is not None},
+                )
+                created = True
+            entry, warnings = self._write_entry(entry, previous=prev)
+            return entry, created, warnings
+
+    def _ensure_category_dir(self, category: str) -> None:
+        (self.root / category).mkdir(parents=True, exist_ok=True)
+
+    def import_jsonl(
+        self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True
+    ) -> ImportReport:
+        """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content."""
+        self.ensure_ready()
+        category = self.check_known_category(category, create=create_category)
+        report = ImportReport()
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
+        now = utcnow()
+        entries: list[Entry] = []
+        seen: set[str] = set()
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                eid = check_id(str(obj.get("id", "")).strip())
+                if eid in seen:
+                    raise ValueError(f"duplicate id {eid!r} in this file")
+                title = " ".join(str(obj.get("title") or "").split())
+                if not title:
+                    raise ValueError("missing title")
+                body = obj.get("body", obj.get("content", ""))
+                if not isinstance(body, str):
+                    raise ValueError("body must be a string")
+                self._check_content(body, "body")
+                created = parse_time(obj["created"], "created") if obj.get("created") else now
+                meta = {k: v for k, v in obj.items() if k not in ("id", "title", "body", "content", "created", "category")}
+                seen.add(eid)
+                entries.append(Entry(id=eid, category=category, title=title[:300], body=body, created=created, meta=meta))
+            except (ValueError, InvalidInput) as exc:
+                report.errors.append(f"line {lineno}: {exc}")
+        rows: list[dict[str, Any]] = []
+        with self._write_lock():
+            self._ensure_category_dir(category)
+            existing = self.kw.get_many([e.id for e in entries])
+            total = len(entries)
+            for n, entry in enumerate(entries, 1):
+                prev = existing.get(entry.id)
+                if prev and prev.category != category:
+                    report.errors.append(f"id {entry.id!r}: already used by a {prev.category} entry; not imported")
+                    continue
+                if prev:
+                    sha = self.kw.db.execute("SELECT sha FROM docs WHERE id=?", (entry.id,)).fetchone()[0]
+                    if sha == entry.content_hash():
+                        report.unchanged += 1
+                        continue
+                    entry.updated = now
+                rel = (prev.path if prev else entry.relpath().as_posix())
+                file = self.root / rel
+                atomic_write(file, entry.to_markdown())
+                rows.append(self._row_for(entry, rel, file.stat()))
+                if prev:
+                    report.updated += 1
+                else:
+                    report.imported += 1
+                if progress and total > 200 and n % 50 == 0:
+                    progress(n, total, "files")
+            for s in range(0, len(rows), 1000):
+                self.kw.upsert(rows[s : s + 1000])
+            report.vectors, report.warnings = self._index_vectors(rows, progress)
+        return report
+
+    # ------------------------------------------------------------------ reads
+    def get(self, entry_id: str) -> Entry:
+        self.ensure_ready()
+        check_id(entry_id)
+        row = self.kw.get(entry_id)
+        if row is None:
+            raise NotFound(f"no history entry with id {entry_id!r}: use search or recent to find ids")
+        try:
+            return read_entry(self.root / row.path)
+        except FileNotFoundError:
+            self._synced = False
+            raise NotFound(f"entry {entry_id!r} was deleted from disk; search again") from None
+        except CorruptEntry as exc:
+            raise Conflict(f"entry {entry_id!r} at {row.path} cannot be read ({exc}); fix or restore the file") from None
+
+    def recent(self, category: str | None, count: int, since: dt.datetime | None = None) -> tuple[list[DocRow], int]:
+        self.ensure_ready()
+        if category:
+            category = self.check_known_category(category)
+        ts = _ts(since)
+        return self.kw.recent(category, count, ts), self.kw.count(category, ts)
+
+    def _where(self, categories: Sequence[str] | None, since: float | None, service: str | None) -> dict[str, Any] | None:
+        conds: list[dict[str, Any]] = []
+        if categories:
+            conds.append({"category": {"$in": list(categories)}} if len(categories) > 1 else {"category": categories[0]})
+        if since is not None:
+            conds.append({"created": {"$gte": since}})
+        if service:
+            conds.append({"service": service.lower()})
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+    def retrieve(
+        self,
+        text: str,
+        *,
+        k: int,
+        categories: Sequence[str] | None = None,
+        since: dt.datetime | None = None,
+        service: str | None = None,
+        mode: str = "hybrid",
+    ) -> tuple[list[Hit], bool, list[str]]:
+        """Ranked hits, whether more matched than ``k``, and warnings."""
+        self.ensure_ready()
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("text is empty: describe what to look for (e.g. 'payments-api 500s after deploy')")
+        if mode not in ("hybrid", "keyword", "vector"):
+            raise InvalidInput("mode must be hybrid, keyword or vector")
+        text = text[:4000]
+        warnings: list[str] = []
+        ts = _ts(since)
+        pool = max(50, 4 * k)
+        kw_hits: list[tuple[str, float]] = []
+        vec_hits: list[tuple[str, float]] = []
+        if mode in ("hybrid", "keyword"):
+            kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+        if mode in ("hybrid", "vector"):
+            emb = self.embedder()
+            if emb is None:
+                warnings.append(self._vector_problem or "semantic search unavailable: keyword results only")
+                if mode == "vector":
+                    kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+            else:
+                try:
+                    self._maybe_reload_vectors()
+                    vec = emb.embed([text[:EMBED_TOKENS_CHARS]])[0]
+                    vec_hits = self.vectors().query(vec, pool, self._where(categories, ts, service))
+                except Exception as exc:
+                    warnings.append(f"vector search failed ({exc}): keyword results only")
+                    log.warning("vector search failed: %s", exc)
+                    if mode == "vector":
+                        kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+        fused: dict[str, Hit] = {}
+        rows = self.kw.get_many(list({i for i, _ in kw_hits} | {i for i, _ in vec_hits}))
+        for rank, (i, _s) in enumerate(kw_hits, 1):
+            if i in rows:
+                h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
+                h.keyword_rank = rank
+                h.score += 1.0 / (RRF_K + rank)
+        for rank, (i, cos) in enumerate(vec_hits, 1):
+            if i in rows:  # a vector for a file that is gone is ignored
+                h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
+                h.vector_rank = rank
+                h.cosine = cos
+                h.score += 1.0 / (RRF_K + rank)
+        channels = (1 if kw_hits else 0) + (1 if vec_hits else 0)
+        best = channels / (RRF_K + 1) if channels else 1.0
+        hits = sorted(fused.values(), key=lambda h: (-h.score, -(h.cosine or 0.0)))
+        for h in hits:
+            h.score = round(h.score / best, 4)
+        return hits[:k], len(hits) > k, warnings
+
+    def stats(self) -> dict[str, Any]:
+        self.ensure_ready()
+        emb = self.embedder()
+        out: dict[str, Any] = {
+            "home": str(self.settings.home),
+            "entries": self.kw.count(),
+            "by_category": self.kw.categories(),
+            "skipped_files": [{"path": p, "reason": r} for p, r in self.kw.skipped()],
+            "missing_vectors": len(self.kw.missing_vectors()),
+            "semantic": emb is not None,
+            "model": (emb.files.source if emb else None),
+            "model_id": (emb.model_id if emb else None),
+            "vector_store": self.vectors().location if emb else None,
+            "problem": self._vector_problem,
+        }
+        if emb is not None:
+            try:
+                out["vectors"] = self.vectors().count()
+            except Exception as exc:
+                out["vectors"] = None
+                out["problem"] = f"vector store unavailable: {exc}"
+        return out
