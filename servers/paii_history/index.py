@@ -311,6 +311,12 @@ class VectorIndex:
                         settings=settings,
                     )
                 else:
+                    if not (self.persist_dir / "chroma.sqlite3").exists():
+                        # chromadb caches one system per path in a process; a folder deleted under
+                        # it (the index was wiped) must not be served from that stale cache
+                        from chromadb.api.client import SharedSystemClient
+
+                        SharedSystemClient.clear_system_cache()
                     self.persist_dir.mkdir(parents=True, exist_ok=True)
                     self._client = chromadb.PersistentClient(path=str(self.persist_dir), settings=settings)
                 col = self._client.get_or_create_collection(

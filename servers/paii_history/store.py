@@ -176,7 +176,7 @@ class HistoryStore:
                 "semantic search unavailable (" + missing_model_reason(self.settings.embed_model_dir, self.settings.models_dir)
                 + "): keyword results only"
             )
-            log.warning(self._vector_problem)
+            log.info(self._vector_problem)
             return None
         self._embedder = Embedder(files)
         self._vector_problem = None

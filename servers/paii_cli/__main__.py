@@ -1,0 +1,4 @@
+"""python -m paii_cli"""
+from paii_cli import main
+
+main()

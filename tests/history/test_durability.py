@@ -1,0 +1,179 @@
+"""Nothing stored is ever lost: concurrent writers, a writer killed mid-write, a deleted index."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from paii_history.config import HistorySettings
+from paii_history.store import HistoryStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from paii_history.config import HistorySettings
+    from paii_history.store import HistoryStore
+    home, tag, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    for i in range(n):
+        store.capture("notes", f"{tag} note {i}", f"written by {tag}, number {i}, about kafka rebalancing")
+    print("done")
+    """
+)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PAII_HOME"] = str(home)
+    return env
+
+
+def test_two_processes_capturing_at_once_lose_nothing(isolated_env):
+    home = isolated_env
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(home), tag, "15"], env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for tag in ("alpha", "beta")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-2000:]
+    files = list((home / "history" / "notes").rglob("*.md"))
+    assert len(files) == 30
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    assert store.kw.count("notes") == 30
+    rows, total = store.recent("notes", 100)
+    assert total == 30 and len({r.id for r in rows}) == 30
+    hits, _, _ = store.retrieve("beta note 7", k=3, categories=["notes"])
+    assert any(h.row.title == "beta note 7" for h in hits)
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from paii_history.config import HistorySettings
+    from paii_history.index import KeywordIndex
+    from paii_history.store import HistoryStore
+    def die(self, rows):
+        os._exit(9)  # killed after the file is written, before the index knows
+    KeywordIndex.upsert = die
+    store = HistoryStore(HistorySettings.load(home=Path(sys.argv[1]), warmup=False))
+    store.capture("learnings", "pgbouncer pool mode", "transaction pooling breaks prepared statements")
+    """
+)
+
+
+def test_process_killed_mid_write_loses_nothing(isolated_env):
+    home = isolated_env
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    store.capture("learnings", "first", "before the crash")
+    store.close()
+    p = subprocess.run([sys.executable, "-c", KILLED, str(home)], env=_env(home), capture_output=True, timeout=300)
+    assert p.returncode == 9
+    files = list((home / "history" / "learnings").rglob("*.md"))
+    assert len(files) == 2
+    assert not list((home / "history").rglob("*.tmp")), "no half-written file is left behind"
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    hits, _, _ = store.retrieve("prepared statements pooling", k=2, categories=["learnings"])
+    assert hits and hits[0].row.title == "pgbouncer pool mode"
+
+
+def test_killed_during_atomic_write_leaves_old_or_new_never_half(isolated_env, monkeypatch):
+    from paii_history import entries
+
+    target = isolated_env / "x" / "e.md"
+    entries.atomic_write(target, "old\n")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    try:
+        entries.atomic_write(target, "new\n" * 1000)
+    except KeyboardInterrupt:
+        pass
+    assert target.read_text() == "old\n"
+    assert [p.name for p in target.parent.iterdir()] == ["e.md"]
+
+
+def test_reindex_after_the_index_folder_is_deleted(isolated_env):
+    home = isolated_env
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    store.record_incident("INC-1", {"title": "payments-api 500s", "service": "payments-api", "root_cause": "pool exhaustion"})
+    store.capture("decisions", "use pgbouncer", "we chose transaction pooling")
+    store.close()
+    shutil.rmtree(home / "index")
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    report = store.reindex()
+    assert report.indexed == 2 and report.vectors == 2
+    hits, _, warnings = store.retrieve("payment service returning errors", k=1, categories=["incidents"], mode="vector")
+    assert not warnings and hits[0].id == "INC-1"
+    assert store.get("INC-1").meta["root_cause"] == "pool exhaustion"
+
+
+def test_hand_edited_file_is_picked_up_on_sync(isolated_env):
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    entry, _ = store.capture("notes", "cache ttl", "ttl is 60s")
+    text = entry.path.read_text().replace("ttl is 60s", "ttl is 300s after the incident")
+    entry.path.write_text(text)
+    os.utime(entry.path, ns=(entry.path.stat().st_mtime_ns + 10_000_000,) * 2)
+    store.sync()
+    hits, _, _ = store.retrieve("300s after the incident", k=1, mode="keyword")
+    assert hits[0].id == entry.id
+
+
+async def test_stdio_entry_point_lists_and_answers(isolated_env):
+    exe = Path(sys.executable).with_name("paii-history")
+    params = StdioServerParameters(command=str(exe), args=[], env={**_env(isolated_env), "PAII_HISTORY_WARMUP": "0"})
+    async with Client(params) as c:
+        names = {t.name for t in (await c.list_tools()).tools}
+        assert "similar_incidents" in names
+        r = await c.call_tool("record_incident", {"id": "INC-9", "title": "orders-api 503 after deploy", "service": "orders-api"})
+        assert not r.is_error
+        r = await c.call_tool("similar_incidents", {"text": "orders-api returns 503"})
+        assert r.structured_content["hits"][0]["id"] == "INC-9"
+
+
+def test_cli_import_is_idempotent_and_similar_prints_json(isolated_env, tmp_path):
+    src = ROOT / "examples" / "incidents.jsonl"
+    paii = Path(sys.executable).with_name("paii")
+    env = _env(isolated_env)
+    first = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(src)], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    n = sum(1 for line in src.read_text().splitlines() if line.strip())
+    assert json.loads(first.stdout)["imported"] == n
+    tree = sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md"))
+    second = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(src)], env=env, capture_output=True, text=True, timeout=300)
+    assert json.loads(second.stdout) | {"warnings": []} == {"imported": 0, "updated": 0, "unchanged": n, "vectors": 0, "errors": [], "warnings": []}
+    assert sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md")) == tree
+    sim = subprocess.run([str(paii), "history", "similar", "--json", "-k", "5", "payments-api is returning 500s in production"], env=env, capture_output=True, text=True, timeout=300)
+    hits = json.loads(sim.stdout)
+    assert len(hits) == 5 and all({"id", "score"} <= set(h) for h in hits)
+    assert {"INC-456", "INC-234"} <= {h["id"] for h in hits}
+
+
+def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path):
+    f = tmp_path / "mixed.jsonl"
+    f.write_text(
+        '{"id": "OK-1", "title": "fine", "body": "b"}\n'
+        "not json\n"
+        '{"id": "../x", "title": "bad id", "body": "b"}\n'
+        '{"id": "OK-2", "title": "dated", "body": "b", "created": "not a date"}\n'
+        '{"id": "OK-3", "title": "", "body": "b"}\n'
+    )
+    paii = Path(sys.executable).with_name("paii")
+    out = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(f)], env=_env(isolated_env), capture_output=True, text=True, timeout=300)
+    data = json.loads(out.stdout)
+    assert data["imported"] == 1
+    assert [e.split(":")[0] for e in data["errors"]] == ["line 2", "line 3", "line 4", "line 5"]
