@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP_NAME = "paii"
@@ -68,6 +68,14 @@ class PaiiSettings(BaseSettings):
 
     read_only: bool = Field(default=False, description="Drop every tool that writes (PAII_READ_ONLY=1).")
     home: Path = Field(default_factory=paii_home, description="Data folder (PAII_HOME).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unset_placeholders(cls, data: Any) -> Any:
+        """An empty value, or a ``${user_config.x}`` Claude Code left unexpanded, means "not set"."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and (not v.strip() or "${" in v))}
+        return data
 
     @classmethod
     def load(cls, **overrides: Any) -> PaiiSettings:

@@ -93,8 +93,8 @@ class RateLimited(UpstreamError):
         self.retry_after = retry_after
 
 
-def hint_for_status(status: int | None) -> str | None:
-    """A default next step for common HTTP statuses."""
+def hint_for_status(status: int | None, *, write: bool = False) -> str | None:
+    """A default next step for common HTTP statuses. ``write``: the call may have changed something."""
     return {
         400: "The request was rejected as malformed: check the arguments against the tool description.",
         401: "The token was rejected: check it is valid and not expired (`paii doctor`).",
@@ -103,5 +103,11 @@ def hint_for_status(status: int | None) -> str | None:
         409: "The item changed or already exists: fetch it again and retry.",
         422: "The service refused the values: check ids and field values.",
     }.get(status or 0) or (
-        "The service is failing: retry later; nothing was changed by this call." if status and status >= 500 else None
+        (
+            "The service failed mid-write: the change may or may not have happened; read the current state before retrying."
+            if write
+            else "The service is failing: retry later; this read changed nothing."
+        )
+        if status and status >= 500
+        else None
     )

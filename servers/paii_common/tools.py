@@ -13,6 +13,7 @@ The function's docstring is the tool's description and its typed parameters
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ def register_tools(server: MCPServer, fns: Iterable[Callable[..., Any]], *, read
             idempotent_hint=meta.idempotent,
             open_world_hint=meta.open_world,
         )
-        server.add_tool(fn, name=name, annotations=annotations)
+        description = inspect.cleandoc(fn.__doc__) if fn.__doc__ else None
+        server.add_tool(fn, name=name, description=description, annotations=annotations)
         names.append(name)
     return names

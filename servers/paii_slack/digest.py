@@ -1,0 +1,195 @@
+"""``channel_digest``: one bounded read of a channel, shaped for a summary.
+
+History and thread replies are paged with cursors up to a message cap; what did not fit is
+said in ``truncated_reason``. Message text is rendered (``<@U1>`` -> ``@alice``, ``<url|label>``
+-> ``label (url)``) and then fenced as untrusted channel content.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from paii_common.untrusted import NOTE, fence
+
+from paii_slack.client import SlackClient, UserDirectory, clean_name
+from paii_slack.models import ChannelDigest, ChannelRef, Link, Mention, Message, Reaction, Thread, UserRef
+
+LABEL = "slack channel content"
+MAX_TEXT = 2000  # characters of one message
+SKIP_SUBTYPES = frozenset({"channel_join", "channel_leave", "bot_add", "bot_remove"})
+
+_ANGLE = re.compile(r"<([^<>]+)>")
+_URL = re.compile(r"^(https?://[^|\s]+)(?:\|(.*))?$")
+
+
+def iso(ts: str | float) -> str:
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def author(msg: dict[str, Any], users: UserDirectory) -> str:
+    if msg.get("user"):
+        return users.name(msg["user"])
+    bot = msg.get("bot_profile") or {}
+    return clean_name(msg.get("username") or bot.get("name") or msg.get("bot_id") or "unknown")
+
+
+def render(text: str, users: UserDirectory) -> tuple[str, list[str]]:
+    """Slack markup -> readable text, and the links in it."""
+    links: list[str] = []
+
+    def sub(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        if inner.startswith("@"):
+            return "@" + users.name(inner[1:].split("|", 1)[0])
+        if inner.startswith("#"):
+            cid, _, name = inner[1:].partition("|")
+            return "#" + (clean_name(name) or cid)
+        if inner.startswith("!"):
+            special, _, label = inner[1:].partition("|")
+            return "@" + (label.lstrip("@") or special.split("^", 1)[0])
+        url = _URL.match(inner)
+        if url:
+            links.append(url.group(1))
+            return f"{url.group(2)} ({url.group(1)})" if url.group(2) else url.group(1)
+        return match.group(0)
+
+    out = html.unescape(_ANGLE.sub(sub, text or ""))
+    return out, links
+
+
+class _Builder:
+    def __init__(self, client: SlackClient, channel_id: str, caller_id: str | None) -> None:
+        self.client = client
+        self.channel_id = channel_id
+        self.caller_id = caller_id
+        self.users = UserDirectory(client)
+        self.links: dict[str, Link] = {}
+        self.mentions: list[Mention] = []
+
+    def message(self, msg: dict[str, Any]) -> Message:
+        ts = str(msg.get("ts"))
+        who = author(msg, self.users)
+        raw = msg.get("text") or ""
+        text, links = render(raw, self.users)
+        for url in links:
+            self.links.setdefault(url, Link(url=url, ts=ts, user=who))
+        if len(text) > MAX_TEXT:
+            text = text[:MAX_TEXT] + " […]"
+        fenced = fence(text, LABEL)
+        if self.caller_id and f"<@{self.caller_id}" in raw:
+            self.mentions.append(
+                Mention(
+                    ts=ts,
+                    time=iso(ts),
+                    by=who,
+                    permalink=self.client.permalink(self.channel_id, ts, msg.get("thread_ts")),
+                    text=fenced,
+                )
+            )
+        reactions = [Reaction(name=clean_name(r.get("name"), 40), count=int(r.get("count") or 0)) for r in msg.get("reactions") or []]
+        return Message(ts=ts, time=iso(ts), user=who, text=fenced, reactions=reactions)
+
+
+def build_digest(
+    client: SlackClient,
+    channel_id: str,
+    channel_name: str | None,
+    *,
+    hours: float,
+    max_messages: int,
+    now: float | None = None,
+) -> ChannelDigest:
+    now = time.time() if now is None else now
+    oldest = now - hours * 3600
+    if channel_name is None:
+        info = client.call("conversations.info", channel=channel_id).get("channel") or {}
+        channel_name = info.get("name")
+
+    caller: UserRef | None = None
+    who = client.auth("user" if client.has_user_token else "bot")
+    builder = _Builder(client, channel_id, who.get("user_id"))
+    if who.get("user_id"):
+        caller = UserRef(id=who["user_id"], name=builder.users.name(who["user_id"]))
+
+    history, more = client.paginate(
+        "conversations.history",
+        "messages",
+        limit=200,
+        max_items=max_messages,
+        max_pages=max_messages // 200 + 5,
+        channel=channel_id,
+        oldest=f"{oldest:.6f}",
+    )
+    history = [m for m in history if m.get("subtype") not in SKIP_SUBTYPES]
+    history.sort(key=lambda m: float(m.get("ts") or 0))
+    reasons: list[str] = []
+    if more:
+        reasons.append(f"the window has more than {max_messages} messages: only the newest {len(history)} were read; ask for fewer hours")
+
+    budget = max_messages - len(history)
+    count = len(history)
+    singles: list[Message] = []
+    threads: list[Thread] = []
+    skipped_threads = 0
+    # the newest threads are fetched first when the budget is short
+    parents = {m["ts"] for m in history if int(m.get("reply_count") or 0) > 0 and m.get("thread_ts", m["ts"]) == m["ts"]}
+    replies_of: dict[str, tuple[list[dict[str, Any]], bool]] = {}
+    for ts in sorted(parents, key=float, reverse=True):
+        if budget <= 0:
+            skipped_threads += 1
+            continue
+        replies, rmore = client.paginate(
+            "conversations.replies", "messages", limit=200, max_items=budget + 1, max_pages=budget // 200 + 5,
+            channel=channel_id, ts=ts,
+        )
+        replies = [r for r in replies if r.get("ts") != ts]
+        if len(replies) > budget:
+            replies, rmore = replies[:budget], True
+        budget -= len(replies)
+        count += len(replies)
+        replies_of[ts] = (replies, rmore)
+
+    for msg in history:
+        parent = builder.message(msg)
+        ts = parent.ts
+        if ts not in parents:
+            singles.append(parent)
+            continue
+        replies, rmore = replies_of.get(ts, ([], True))
+        rendered = [builder.message(r) for r in sorted(replies, key=lambda r: float(r.get("ts") or 0))]
+        people = list(dict.fromkeys([parent.user, *(r.user for r in rendered)]))
+        threads.append(
+            Thread(
+                ts=ts,
+                time=parent.time,
+                started_by=parent.user,
+                permalink=client.permalink(channel_id, ts),
+                reply_count=int(msg.get("reply_count") or len(replies)),
+                participants=people,
+                messages=[parent, *rendered],
+                replies_truncated=rmore,
+            )
+        )
+    if skipped_threads:
+        reasons.append(f"replies of {skipped_threads} thread(s) were not read (cap of {max_messages} messages)")
+    elif any(t.replies_truncated for t in threads):
+        reasons.append(f"some threads have more replies than were read (cap of {max_messages} messages)")
+
+    return ChannelDigest(
+        note=NOTE,
+        channel=ChannelRef(id=channel_id, name=channel_name),
+        since=iso(oldest),
+        until=iso(now),
+        caller=caller,
+        message_count=count,
+        messages=singles,
+        threads=threads,
+        mentions=sorted(builder.mentions, key=lambda m: float(m.ts)),
+        links=list(builder.links.values()),
+        truncated=bool(reasons),
+        truncated_reason="; ".join(reasons) or None,
+    )
