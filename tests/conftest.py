@@ -42,4 +42,9 @@ def check_snapshot(name: str, tools) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1" or not path.exists():
         path.write_text(text)
         return
-    assert path.read_text() == text, f"tools/list of {name} changed: review the diff, then UPDATE_SNAPSHOTS=1 make test"
+    old = path.read_text()
+    if old != text:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(old.splitlines(True), text.splitlines(True), f"{name}.json (snapshot)", "tools/list now"))
+        raise AssertionError(f"tools/list of {name} changed; review, then UPDATE_SNAPSHOTS=1 make test\n{diff}")

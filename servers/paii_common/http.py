@@ -10,7 +10,8 @@ Rules (the same for every server, whatever its client library):
   that may have happened is never sent twice.
 * At most ``max_attempts`` attempts in all.
 
-:class:`RetryTransport` applies the policy to any ``httpx`` client. Servers built on other
+:class:`paii_common.httpx_retry.RetryTransport` applies the policy to any ``httpx`` client
+(a separate module, so servers that do not use httpx never import it). Servers built on other
 libraries translate the same :class:`RetryPolicy` into their library's own retry handlers
 (slack-sdk's ``RateLimitErrorRetryHandler``, pdpyras' ``retry`` table) rather than
 re-implementing the loop.
@@ -21,10 +22,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import httpx
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_5XX = frozenset({500, 502, 503, 504})
@@ -77,50 +75,3 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
-
-
-class RetryTransport(httpx.BaseTransport):
-    """An httpx transport that applies a :class:`RetryPolicy` around another transport.
-
-    After the last attempt the final response is returned as is (the caller turns it into
-    an :class:`~paii_common.errors.UpstreamError`); ``response.extensions["paii_attempts"]``
-    says how many attempts were made.
-    """
-
-    def __init__(
-        self,
-        wrapped: httpx.BaseTransport | None = None,
-        policy: RetryPolicy = DEFAULT_POLICY,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self._wrapped = wrapped or httpx.HTTPTransport()
-        self.policy = policy
-        self._sleep = sleep
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._wrapped.handle_request(request)
-            except httpx.TransportError:
-                if not self.policy.should_retry(request.method, None, attempt):
-                    raise
-                wait = self.policy.delay(attempt)
-                self._sleep(wait or 0)
-                continue
-            if response.status_code < 400 or not self.policy.should_retry(
-                request.method, response.status_code, attempt
-            ):
-                response.extensions["paii_attempts"] = attempt
-                return response
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            wait = self.policy.delay(attempt, retry_after)
-            if wait is None:
-                response.extensions["paii_attempts"] = attempt
-                return response
-            response.close()
-            self._sleep(wait)
-
-    def close(self) -> None:
-        self._wrapped.close()

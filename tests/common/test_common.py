@@ -17,7 +17,8 @@ from pydantic_settings import SettingsConfigDict
 
 from paii_common.config import PaiiSettings
 from paii_common.errors import NotConfigured, RateLimited, UpstreamError, hint_for_status
-from paii_common.http import RetryPolicy, RetryTransport, parse_retry_after
+from paii_common.http import RetryPolicy, parse_retry_after
+from paii_common.httpx_retry import RetryTransport
 from paii_common.manifest import config_status, parse_manifest
 from paii_common.redact import RedactingFilter, redact, register_secret
 from paii_common.tools import register_tools, tool

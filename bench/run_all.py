@@ -1,0 +1,37 @@
+"""`make bench`: every figure quoted in README.md, written to bench/results/*.json.
+
+Slow (several minutes): retrieval quality on the public duplicate-report benchmark, history at
+10,000 entries, cold start of every server, and tools/list sizes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+STEPS = [
+    ("tools/list size", [sys.executable, str(HERE / "tools_size.py")]),
+    ("cold start", [sys.executable, str(HERE / "cold_start.py"), "--runs", "7"]),
+    ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
+    ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
+]
+
+
+def main() -> None:
+    failed = []
+    for title, cmd in STEPS:
+        if not Path(cmd[1]).exists():
+            print(f"\n## {title}: skipped ({Path(cmd[1]).name} missing)")
+            continue
+        print(f"\n## {title}\n$ {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}", flush=True)
+        if subprocess.run(cmd).returncode != 0:
+            failed.append(title)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
