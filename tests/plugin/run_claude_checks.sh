@@ -2,12 +2,12 @@
 # Runs the plugin through the real Claude Code CLI (offline): check_plugin.sh, then e2e sessions
 # of the slash commands with a scripted model. Exit non-zero if anything fails. CI calls this.
 # usage: tests/plugin/run_claude_checks.sh [PLUGIN_DIR]
-#   CLAUDE_CODE_TOOLS  folder with check_plugin.sh/e2e.sh (default /work/shared/claude-code)
+#   CLAUDE_CODE_TOOLS  folder with check_plugin.sh/e2e.sh (default $SHARED/claude-code, SHARED=../shared)
 #   PAII_PYTHON        interpreter with the dependencies for the e2e sessions (default: the
 #                      repo's .venv if present; empty = let bin/paii-mcp build its venv)
 set -u
 ROOT=$(cd "${1:-$(dirname "$0")/../..}" && pwd)
-TOOLS=${CLAUDE_CODE_TOOLS:-/work/shared/claude-code}
+TOOLS=${CLAUDE_CODE_TOOLS:-${SHARED:-$ROOT/../shared}/claude-code}
 RUN=${PAII_CC_RUN:-/tmp/paii-claude-code}
 HERE=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${PAII_PYTHON+x}" ] && [ -x "$ROOT/.venv/bin/python" ]; then PAII_PYTHON="$ROOT/.venv/bin/python"; fi
