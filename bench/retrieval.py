@@ -70,11 +70,12 @@ class StoreEngine:
 
     name = "paii_history"
 
-    def __init__(self, corpus_path: Path, home: Path) -> None:
+    def __init__(self, corpus_path: Path, home: Path, keyword_only: bool = False) -> None:
         from paii_history.config import HistorySettings
         from paii_history.store import HistoryStore
 
-        self.store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+        extra = {"embeddings": "off"} if keyword_only else {}
+        self.store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
         t = time.perf_counter()
         report = self.store.import_jsonl(corpus_path, category=CATEGORY)
         self.import_seconds = round(time.perf_counter() - t, 1)
@@ -209,7 +210,10 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="paii-bench-") as tmp:
         home = Path(tmp)
         engine_cls = ReferenceEngine if args.engine == "reference" else StoreEngine
-        engine = engine_cls(data_dir / "corpus.jsonl", home)
+        if engine_cls is StoreEngine:
+            engine = StoreEngine(data_dir / "corpus.jsonl", home, keyword_only=modes == ["keyword"])
+        else:
+            engine = engine_cls(data_dir / "corpus.jsonl", home)
         results: dict[str, dict] = {}
         try:
             for mode in modes:

@@ -58,7 +58,7 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 
 
-def fts_query(text: str, max_terms: int = 48) -> str | None:
+def fts_query(text: str, max_terms: int = 128) -> str | None:
     """An OR query of the distinct meaningful words of ``text`` (quoted, so FTS syntax in it is inert)."""
     seen: list[str] = []
     for w in _WORD.findall(text.lower()):
@@ -285,7 +285,9 @@ class VectorIndex:
     def __init__(self, *, persist_dir: Path, url: str | None, collection: str, model_id: str) -> None:
         self.persist_dir = persist_dir
         self.url = url
-        self.collection_name = collection if url else "paii-history"
+        # embedded: one collection per model, so a model change never mixes vectors; a team's
+        # server keeps the configured name and refuses vectors of another model
+        self.collection_name = collection if url else f"paii-history-{model_id}"
         self.model_id = model_id
         self._client = None
         self._col = None
@@ -329,7 +331,7 @@ class VectorIndex:
                 if stored and stored != self.model_id:
                     raise RuntimeError(
                         f"the vector collection {self.collection_name!r} holds {stored} vectors but this machine "
-                        f"embeds with {self.model_id}; run `paii history reindex --vectors` to rebuild it"
+                        f"embeds with {self.model_id}; set PAII_HISTORY_CHROMA_COLLECTION to a new name or run `paii history reindex` to rebuild it"
                     )
                 self._col = col
             return self._col

@@ -47,6 +47,7 @@ Progress = Callable[[int, int, str], None]  # (done, total, phase)
 
 EMBED_TOKENS_CHARS = 1200  # ~ what the model reads (256 tokens); longer text is cut before tokenising
 RRF_K = 60
+BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
 
 
@@ -103,6 +104,9 @@ class HistoryStore:
         self._synced = False
         self._tlock = threading.RLock()
         self._vec_generation: str | None = None
+        self._vec_failed_at = -1e9
+        self._vec_failure = ""
+        self._backfilling = False
 
     # ------------------------------------------------------------------ locking / lifecycle
     @contextlib.contextmanager
@@ -119,7 +123,7 @@ class HistoryStore:
 
     def ensure_ready(self) -> None:
         if not self._synced:
-            self.sync()
+            self.sync(background=True)
 
     def close(self) -> None:
         self.kw.close()
@@ -182,20 +186,47 @@ class HistoryStore:
         if self._vector_problem and self._synced:
             # the model arrived while this process ran (e.g. fetched in the background on first
             # start): give the entries written meanwhile their vectors
-            threading.Thread(target=self._backfill, name="paii-backfill", daemon=True).start()
+            self._start_backfill()
         self._vector_problem = None
         return self._embedder
 
+    def _start_backfill(self) -> None:
+        if not self._backfilling:
+            self._backfilling = True
+            threading.Thread(target=self._backfill, name="paii-backfill", daemon=True).start()
+
     def _backfill(self) -> None:
+        """Embed entries that have no vector, a chunk at a time, holding the write lock per chunk only."""
         try:
-            self.sync()
+            while True:
+                with self._write_lock():
+                    missing = self.kw.missing_vectors()[:256]
+                    if not missing:
+                        return
+                    docs = self.kw.get_many(missing)
+                    rows = [
+                        {"id": d.id, "title": d.title, "meta": d.meta, "body": self.kw.body(d.id),
+                         "category": d.category, "created": d.created, "service": d.service}
+                        for d in docs.values()
+                    ]
+                    done, warnings = self._index_vectors(rows)
+                if warnings or not done:
+                    return
         except Exception as exc:  # pragma: no cover - logged, retried on the next sync
             log.warning("history: vector backfill failed: %s", exc)
+        finally:
+            self._backfilling = False
 
     def vectors(self) -> VectorIndex:
         if self._vectors is None:
             emb = self.embedder()
             model_id = emb.model_id if emb else "none"
+            if emb is not None and self.kw.get_state("vec_model") != model_id:
+                # vectors of another model (or none yet): every entry needs a new one
+                self.kw.db.execute("UPDATE docs SET vec=0")
+                self.kw.set_state("vec_model", model_id)
+                if self._synced:
+                    self._start_backfill()
             self._vectors = VectorIndex(
                 persist_dir=self.settings.index_dir / "chroma",
                 url=self.settings.chroma_url,
@@ -299,7 +330,7 @@ class HistoryStore:
             "body": entry.text_for_index(),
         }
 
-    def sync(self, progress: Progress | None = None, *, vectors: bool = True) -> SyncReport:
+    def sync(self, progress: Progress | None = None, *, vectors: bool = True, background: bool = False) -> SyncReport:
         """Bring the index in line with the files: index new and changed files, drop deleted ones."""
         report = SyncReport()
         with self._write_lock():
@@ -341,6 +372,11 @@ class HistoryStore:
                         self.vectors().delete(removed_ids)
                         self._bump_generation()
                 missing = self.kw.missing_vectors()
+                if len(missing) > BACKGROUND_VECTORS and background:
+                    # e.g. a model change or a history pulled from git: don't block this call for
+                    # minutes; keyword search works meanwhile and vectors arrive chunk by chunk
+                    self._start_backfill()
+                    missing = []
                 if missing:
                     docs = self.kw.get_many(missing)
                     vrows = [
@@ -611,12 +647,18 @@ class HistoryStore:
                 warnings.append(self._vector_problem or "semantic search unavailable: keyword results only")
                 if mode == "vector":
                     kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+            elif time.monotonic() - self._vec_failed_at < 30:
+                warnings.append(f"vector search unavailable ({self._vec_failure}): keyword results only")
+                if mode == "vector":
+                    kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
             else:
                 try:
                     self._maybe_reload_vectors()
                     vec = emb.embed([text[:EMBED_TOKENS_CHARS]])[0]
                     vec_hits = self.vectors().query(vec, pool, self._where(categories, ts, service))
                 except Exception as exc:
+                    # don't pay for a failing vector store on every query: retry in 30 s
+                    self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
                     warnings.append(f"vector search failed ({exc}): keyword results only")
                     log.warning("vector search failed: %s", exc)
                     if mode == "vector":
