@@ -177,3 +177,21 @@ def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path
     data = json.loads(out.stdout)
     assert data["imported"] == 1
     assert [e.split(":")[0] for e in data["errors"]] == ["line 2", "line 3", "line 4", "line 5"]
+
+
+def test_model_change_re_embeds_in_the_background(isolated_env):
+    import time as _time
+
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    store.record_incident("INC-7", {"title": "search-api slow after index rebuild", "service": "search-api"})
+    store.kw.set_state("vec_model", "some-older-model")  # as if the vectors came from another model
+    store.close()
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    store.ensure_ready()
+    store.vectors()  # sees the change: every entry needs a new vector, embedded in the background
+    deadline = _time.time() + 120
+    while store.kw.missing_vectors() and _time.time() < deadline:
+        _time.sleep(0.2)
+    assert store.kw.missing_vectors() == []
+    hits, _, warnings = store.retrieve("search is slow", k=1, mode="vector")
+    assert not warnings and hits[0].id == "INC-7"
