@@ -272,6 +272,20 @@ class KeywordIndex:
         sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
         return int(self.db.execute(sql, args).fetchone()[0])
 
+    def count_matching(self, categories: Sequence[str] | None, since: float | None, service: str | None) -> int:
+        where, args = [], []
+        if categories:
+            where.append(f"category IN ({','.join('?' * len(categories))})")
+            args.extend(categories)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if service:
+            where.append("lower(service) = lower(?)")
+            args.append(service)
+        sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return int(self.db.execute(sql, args).fetchone()[0])
+
     def categories(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT category, count(*) FROM docs GROUP BY category")}
 

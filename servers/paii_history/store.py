@@ -107,6 +107,7 @@ class HistoryStore:
         self._vec_failed_at = -1e9
         self._vec_failure = ""
         self._backfilling = False
+        self._executor = None
 
     # ------------------------------------------------------------------ locking / lifecycle
     @contextlib.contextmanager
@@ -617,6 +618,41 @@ class HistoryStore:
             return None
         return conds[0] if len(conds) == 1 else {"$and": conds}
 
+    def _pool(self):
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paii-search")
+        return self._executor
+
+    def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None) -> list[tuple[str, float]]:
+        """Nearest neighbours within the filters. chromadb's metadata filter costs ~35 ms at 10k
+        entries while an unfiltered query costs ~2 ms, so when the filters keep a good share of
+        the history, over-fetch unfiltered and filter here; use chroma's filter when they are selective."""
+        where = self._where(categories, since, service)
+        vi = self.vectors()
+        if where is None:
+            return vi.query(vec, pool)
+        total = self.kw.count()
+        matching = self.kw.count_matching(categories, since, service)
+        if matching == 0:
+            return []
+        share = matching / max(total, 1)
+        if share < 0.25:
+            return vi.query(vec, pool, where)
+        raw = vi.query(vec, min(total, int(pool / share * 1.5) + 10))
+        rows = self.kw.get_many([i for i, _ in raw])
+        cats = set(categories or ())
+        out = []
+        for i, cos in raw:
+            r = rows.get(i)
+            if r is None or (cats and r.category not in cats) or (since is not None and r.created < since):
+                continue
+            if service and (r.service or "").lower() != service.lower():
+                continue
+            out.append((i, cos))
+        return out[:pool]
+
     def retrieve(
         self,
         text: str,
@@ -639,8 +675,13 @@ class HistoryStore:
         pool = max(50, 4 * k)
         kw_hits: list[tuple[str, float]] = []
         vec_hits: list[tuple[str, float]] = []
+        kw_future = None
         if mode in ("hybrid", "keyword"):
-            kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+            # the keyword search runs beside the embedding and vector search (SQLite and
+            # onnxruntime both release the GIL): a hybrid query costs the slower of the two
+            kw_future = self._pool().submit(
+                self.kw.keyword, text, categories=categories, since=ts, service=service, limit=pool
+            )
         if mode in ("hybrid", "vector"):
             emb = self.embedder()
             if emb is None:
@@ -655,7 +696,7 @@ class HistoryStore:
                 try:
                     self._maybe_reload_vectors()
                     vec = emb.embed([text[:EMBED_TOKENS_CHARS]])[0]
-                    vec_hits = self.vectors().query(vec, pool, self._where(categories, ts, service))
+                    vec_hits = self._vector_search(vec, pool, categories, ts, service)
                 except Exception as exc:
                     # don't pay for a failing vector store on every query: retry in 30 s
                     self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
@@ -663,6 +704,8 @@ class HistoryStore:
                     log.warning("vector search failed: %s", exc)
                     if mode == "vector":
                         kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+        if kw_future is not None:
+            kw_hits = kw_future.result()
         fused: dict[str, Hit] = {}
         rows = self.kw.get_many(list({i for i, _ in kw_hits} | {i for i, _ in vec_hits}))
         for rank, (i, _s) in enumerate(kw_hits, 1):
