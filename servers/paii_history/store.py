@@ -7,7 +7,7 @@ and by ``paii history reindex``) indexes what is missing. A vector failure never
 the entry is keyword-searchable at once and gets its vector on the next sync.
 
 Retrieval is hybrid: BM25 over SQLite FTS5 and cosine similarity over all-MiniLM-L6-v2
-vectors in chromadb, fused by reciprocal rank. Without a model it is keyword-only and says so.
+vectors in chromadb, fused linearly (0.9 x cosine + 0.1 x normalised BM25). Without a model it is keyword-only and says so.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 
 EMBED_TOKENS_CHARS = 1200  # ~ what the model reads (256 tokens); longer text is cut before tokenising
-RRF_K = 60
+VECTOR_WEIGHT = 0.9  # hybrid score = 0.9 * cosine + 0.1 * BM25 / best BM25
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
 
@@ -708,22 +708,25 @@ class HistoryStore:
             kw_hits = kw_future.result()
         fused: dict[str, Hit] = {}
         rows = self.kw.get_many(list({i for i, _ in kw_hits} | {i for i, _ in vec_hits}))
-        for rank, (i, _s) in enumerate(kw_hits, 1):
+        # Linear fusion: cosine similarity plus a small share of the normalised BM25 score. Chosen
+        # on the benchmark's dev split over reciprocal-rank fusion (bench/retrieval.py); the score
+        # reads like a similarity (0..1), and keyword-only results keep their BM25 order.
+        kw_weight = (1.0 - VECTOR_WEIGHT) if vec_hits else 1.0
+        kw_max = max((s for _, s in kw_hits), default=0.0) or 1.0
+        for rank, (i, bm25) in enumerate(kw_hits, 1):
             if i in rows:
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
                 h.keyword_rank = rank
-                h.score += 1.0 / (RRF_K + rank)
+                h.score += kw_weight * max(bm25, 0.0) / kw_max
         for rank, (i, cos) in enumerate(vec_hits, 1):
             if i in rows:  # a vector for a file that is gone is ignored
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
                 h.vector_rank = rank
                 h.cosine = cos
-                h.score += 1.0 / (RRF_K + rank)
-        channels = (1 if kw_hits else 0) + (1 if vec_hits else 0)
-        best = channels / (RRF_K + 1) if channels else 1.0
-        hits = sorted(fused.values(), key=lambda h: (-h.score, -(h.cosine or 0.0)))
+                h.score += VECTOR_WEIGHT * cos
+        hits = sorted(fused.values(), key=lambda h: (-h.score, h.keyword_rank or 10**6))
         for h in hits:
-            h.score = round(h.score / best, 4)
+            h.score = round(h.score, 4)
         return hits[:k], len(hits) > k, warnings
 
     def stats(self) -> dict[str, Any]:
