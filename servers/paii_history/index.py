@@ -84,6 +84,24 @@ class DocRow:
     snippet: str
 
 
+def _filters(
+    categories: Sequence[str] | None, since: float | None, service: str | None, prefix: str = ""
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions and arguments for the filters every query shares."""
+    where: list[str] = []
+    args: list[Any] = []
+    if categories:
+        where.append(f"{prefix}category IN ({','.join('?' * len(categories))})")
+        args.extend(categories)
+    if since is not None:
+        where.append(f"{prefix}created >= ?")
+        args.append(since)
+    if service:
+        where.append(f"lower({prefix}service) = lower(?)")
+        args.append(service)
+    return where, args
+
+
 def _row(r: sqlite3.Row) -> DocRow:
     return DocRow(
         id=r["id"],
@@ -233,16 +251,9 @@ class KeywordIndex:
         q = fts_query(text)
         if not q:
             return []
-        where, args = ["fts MATCH ?"], [q]
-        if categories:
-            where.append(f"d.category IN ({','.join('?' * len(categories))})")
-            args.extend(categories)
-        if since is not None:
-            where.append("d.created >= ?")
-            args.append(since)
-        if service:
-            where.append("lower(d.service) = lower(?)")
-            args.append(service)
+        where, args = _filters(categories, since, service, "d.")
+        where.insert(0, "fts MATCH ?")
+        args.insert(0, q)
         sql = (
             "SELECT d.id, -bm25(fts, 4.0, 1.0) AS s FROM fts JOIN docs d ON d.rowid = fts.rowid"
             f" WHERE {' AND '.join(where)} ORDER BY bm25(fts, 4.0, 1.0) LIMIT ?"
@@ -251,38 +262,15 @@ class KeywordIndex:
         return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
 
     def recent(self, category: str | None, count: int, since: float | None = None) -> list[DocRow]:
-        where, args = [], []
-        if category:
-            where.append("category=?")
-            args.append(category)
-        if since is not None:
-            where.append("created >= ?")
-            args.append(since)
+        where, args = _filters([category] if category else None, since, None)
         sql = "SELECT * FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY created DESC LIMIT ?"
         return [_row(r) for r in self.db.execute(sql, [*args, count])]
 
     def count(self, category: str | None = None, since: float | None = None) -> int:
-        where, args = [], []
-        if category:
-            where.append("category=?")
-            args.append(category)
-        if since is not None:
-            where.append("created >= ?")
-            args.append(since)
-        sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
-        return int(self.db.execute(sql, args).fetchone()[0])
+        return self.count_matching([category] if category else None, since, None)
 
     def count_matching(self, categories: Sequence[str] | None, since: float | None, service: str | None) -> int:
-        where, args = [], []
-        if categories:
-            where.append(f"category IN ({','.join('?' * len(categories))})")
-            args.extend(categories)
-        if since is not None:
-            where.append("created >= ?")
-            args.append(since)
-        if service:
-            where.append("lower(service) = lower(?)")
-            args.append(service)
+        where, args = _filters(categories, since, service)
         sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
         return int(self.db.execute(sql, args).fetchone()[0])
 
