@@ -25,6 +25,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 APP_NAME = "paii"
 
 
+def is_set(value: str | None) -> bool:
+    """False for a missing or empty value, and for a ``${user_config.x}`` Claude Code left unexpanded."""
+    return bool(value and value.strip()) and "${" not in value
+
+
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -43,7 +48,7 @@ def paii_home() -> Path:
     """The data folder: ``$PAII_HOME``, else ``$CLAUDE_PLUGIN_DATA``, else the user data folder."""
     for var in ("PAII_HOME", "CLAUDE_PLUGIN_DATA"):
         value = os.environ.get(var)
-        if value and "${" not in value:  # an unexpanded placeholder is not a path
+        if is_set(value):  # an unexpanded placeholder is not a path
             return Path(value).expanduser()
     import platformdirs
 
@@ -74,7 +79,7 @@ class PaiiSettings(BaseSettings):
     def _drop_unset_placeholders(cls, data: Any) -> Any:
         """An empty value, or a ``${user_config.x}`` Claude Code left unexpanded, means "not set"."""
         if isinstance(data, dict):
-            return {k: v for k, v in data.items() if not (isinstance(v, str) and (not v.strip() or "${" in v))}
+            return {k: v for k, v in data.items() if not (isinstance(v, str) and not is_set(v))}
         return data
 
     @classmethod
@@ -86,6 +91,16 @@ class PaiiSettings(BaseSettings):
             base["read_only"] = _truthy(env["PAII_READ_ONLY"])
         if "home" not in overrides:
             base["home"] = paii_home()
+        # an alias list (PAII_SLACK_TOKEN, SLACK_BOT_TOKEN): the first name that is really set wins,
+        # so an empty placeholder in the preferred name does not hide a real value in the other
+        for name, field in cls.model_fields.items():
+            choices = getattr(field.validation_alias, "choices", None)
+            if name in overrides or not choices:
+                continue
+            names = [c for c in choices if isinstance(c, str) and c.isupper()]
+            first = next((n for n in names if is_set(env.get(n))), None)
+            if first and first != names[0]:
+                base[name] = env[first]
         path = env_file()
         kwargs: dict[str, Any] = {**base, **overrides}
         if path.is_file():

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paii_common.config import is_set
+
 SERVERS = ("history", "pagerduty", "slack")
 
 
@@ -103,10 +105,10 @@ def config_status(manifest: Manifest, env: dict[str, str] | None = None, dotenv:
         source = var = None
         for name in entry.env_names():
             value = env.get(name)
-            if value and "${" not in value:
+            if is_set(value):
                 source, var = "environment", name
                 break
-            if dotenv.get(name):
+            if is_set(dotenv.get(name)):
                 source, var = ".env", name
                 break
         out.append(ConfigStatus(entry=entry, source=source, var=var))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -11,10 +10,6 @@ from pydantic_settings import SettingsConfigDict
 from paii_common.config import PaiiSettings, secret_or_none
 
 DEFAULT_URL = "https://slack.com/api/"
-
-
-def _usable(value: str) -> bool:
-    return bool(value.strip()) and "${" not in value
 
 
 class SlackSettings(PaiiSettings):
@@ -34,30 +29,11 @@ class SlackSettings(PaiiSettings):
     url: str | None = Field(default=DEFAULT_URL, description="Web API base URL (tests point it at a mock).")
     timeout: float = Field(default=20.0, gt=0, description="Seconds per HTTP request.")
 
-    @field_validator("token", "user_token", "url", mode="before")
-    @classmethod
-    def _unset_placeholders(cls, value: Any) -> Any:
-        """An empty value or an unexpanded ``${user_config.x}`` from .mcp.json means "not set"."""
-        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if isinstance(raw, str) and (not raw.strip() or "${" in raw):
-            return None
-        return value
-
     @field_validator("url", mode="after")
     @classmethod
     def _trailing_slash(cls, value: str | None) -> str:
         value = (value or "").strip() or DEFAULT_URL
         return value if value.endswith("/") else value + "/"
-
-    @classmethod
-    def load(cls, **overrides: Any) -> SlackSettings:
-        # PAII_SLACK_TOKEN wins over SLACK_BOT_TOKEN, unless it is only an empty placeholder
-        for field, names in (("token", ("PAII_SLACK_TOKEN", "SLACK_BOT_TOKEN")),
-                             ("user_token", ("PAII_SLACK_USER_TOKEN", "SLACK_USER_TOKEN"))):
-            values = [os.environ.get(n) or "" for n in names]
-            if field not in overrides and not _usable(values[0]) and _usable(values[1]):
-                overrides[field] = values[1]
-        return super().load(**overrides)  # type: ignore[return-value]
 
     @property
     def bot_token(self) -> str | None:
