@@ -32,27 +32,25 @@ INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 LIST = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
 
 
+def _wait_for(p: subprocess.Popen, msg_id: int, what: str) -> None:
+    while True:
+        line = p.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{p.args} exited before answering {what}")
+        if json.loads(line).get("id") == msg_id:
+            return
+
+
 def one_run(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert p.stdin and p.stdout
-    for msg in (INIT,):
-        p.stdin.write((json.dumps(msg) + "\n").encode())
+    p.stdin.write((json.dumps(INIT) + "\n").encode())
     p.stdin.flush()
-    while True:
-        line = p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{cmd} exited before answering initialize")
-        if json.loads(line).get("id") == 1:
-            break
+    _wait_for(p, 1, "initialize")
     p.stdin.write((json.dumps(INITIALIZED) + "\n" + json.dumps(LIST) + "\n").encode())
     p.stdin.flush()
-    while True:
-        line = p.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{cmd} exited before answering tools/list")
-        if json.loads(line).get("id") == 2:
-            break
+    _wait_for(p, 2, "tools/list")
     dt = time.perf_counter() - t0
     p.stdin.close()
     p.terminate()

@@ -133,7 +133,16 @@ def build_retry_handlers(
             sleep(wait or 0)
             state.increment_current_attempt()
 
-    class ReadServerErrorHandler(RetryHandler):
+    class PolicyBackoff:
+        """Sleep the policy's backoff between attempts (shared by the 5xx and connection handlers)."""
+
+        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
+            state.next_attempt_requested = True
+            on_retry()
+            sleep(policy.delay(state.current_attempt + 1) or 0)
+            state.increment_current_attempt()
+
+    class ReadServerErrorHandler(PolicyBackoff, RetryHandler):
         """5xx on a read method: back off and resend (writes are never resent)."""
 
         def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
@@ -143,25 +152,13 @@ def build_retry_handlers(
                 and _method_of(request.url) in READ_METHODS
             )
 
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            state.next_attempt_requested = True
-            on_retry()
-            sleep(policy.delay(state.current_attempt + 1) or 0)
-            state.increment_current_attempt()
-
-    class ReadConnectionErrorHandler(ConnectionErrorRetryHandler):
+    class ReadConnectionErrorHandler(PolicyBackoff, ConnectionErrorRetryHandler):
         """Slack's connection-error handler, limited to read methods."""
 
         def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
             return _method_of(request.url) in READ_METHODS and super()._can_retry(
                 state=state, request=request, response=response, error=error
             )
-
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            state.next_attempt_requested = True
-            on_retry()
-            sleep(policy.delay(state.current_attempt + 1) or 0)
-            state.increment_current_attempt()
 
     class Observer(RetryHandler):
         """Never retries: reports each response's status to ``on_response``."""
