@@ -209,7 +209,7 @@ def cmd_models_install(args) -> int:
 
     settings = HistorySettings.load()
     install_tokenizer(user_models_dir())  # idempotent: returns at once when everything is there
-    files = find_model(settings.embed_model_dir, settings.models_dir)
+    files = find_model(settings.embed_model_dir, settings.models_dir, settings.embed_precision)
     data = {"ok": files is not None, "model": str(files.model) if files else None,
             "tokenizer": str(files.tokenizer) if files else None, "source": files.source if files else None}
     if args.json:

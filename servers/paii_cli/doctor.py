@@ -29,7 +29,7 @@ def _history_checks() -> list[dict[str, Any]]:
         checks.append({"check": "data folder", "ok": True, "detail": str(home)})
     except OSError as exc:
         checks.append({"check": "data folder", "ok": False, "detail": f"{home} is not writable ({exc}); set PAII_HOME"})
-    files = find_model(s.embed_model_dir, s.models_dir)
+    files = find_model(s.embed_model_dir, s.models_dir, s.embed_precision)
     if s.embeddings == "off":
         checks.append({"check": "semantic search", "ok": True, "detail": "off (PAII_HISTORY_EMBEDDINGS=off): keyword search only"})
     elif files:

