@@ -1,15 +1,14 @@
 """The history MCP server: memory that finds similar past incidents.
 
 ``build_server`` does no I/O: the store opens its index on the first tool call (or in a
-background warm-up started a moment after the server begins serving).
+background warm-up that starts once the handshake is over: after the first message that
+follows ``initialize``, normally ``notifications/initialized``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import threading
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -58,21 +57,20 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     settings = settings or HistorySettings.load()
     store = client or HistoryStore(settings)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_server: MCPServer) -> AsyncIterator[dict[str, Any]]:
-        timer = None
-        if settings.warmup:
-            # after initialize has been answered: warm the index and model off the event loop
-            timer = threading.Timer(1.0, store.warm)
-            timer.daemon = True
-            timer.start()
-        try:
-            yield {}
-        finally:
-            if timer:
-                timer.cancel()
+    mcp = MCPServer("paii-history", version=__version__, instructions=INSTRUCTIONS)
+    warm_started = threading.Event()
 
-    mcp = MCPServer("paii-history", version=__version__, instructions=INSTRUCTIONS, lifespan=lifespan)
+    async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
+        """Nothing is loaded before ``initialize`` is answered; the first message after it
+        (``notifications/initialized``, or any request) starts loading the index and the
+        model off the event loop, so the first search does not pay for it."""
+        result = await call_next(ctx)
+        if settings.warmup and ctx.method != "initialize" and not warm_started.is_set():
+            warm_started.set()
+            threading.Thread(target=store.warm, name="paii-history-warmup", daemon=True).start()
+        return result
+
+    mcp.middleware.append(warm_after_handshake)
 
     def _since(value: str | None):
         return parse_time(value, "since") if value else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from mcp import Client
@@ -188,3 +189,34 @@ async def test_keyword_only_when_no_model_says_so(isolated_env, monkeypatch):
     assert not r.is_error
     assert r.structured_content["hits"][0]["service"] == "payments-api"
     assert "keyword results only" in r.structured_content["warnings"][0]
+
+
+async def test_warm_up_starts_only_after_the_handshake(isolated_env):
+    """No index or model work before `initialize` is answered; the first message after it
+    starts the background warm-up, once."""
+    import threading
+
+    from paii_history.config import HistorySettings
+    from paii_history.server import build_server
+    from paii_history.store import HistoryStore
+
+    calls: list[str] = []
+    warmed = threading.Event()
+
+    class Store(HistoryStore):
+        def warm(self) -> None:
+            calls.append(threading.current_thread().name)
+            super().warm()
+            warmed.set()
+
+    settings = HistorySettings.load(home=isolated_env, warmup=True, embeddings="off")
+    store = Store(settings)
+    server = build_server(settings, store)
+    assert calls == [] and not (isolated_env / "index").exists()
+    async with Client(server) as c:
+        await c.list_tools()
+        await c.list_tools()
+        assert await asyncio.to_thread(warmed.wait, 10)
+    store.close()
+    assert calls == ["paii-history-warmup"]
+    assert (isolated_env / "index").exists()  # the warm-up opened the index
