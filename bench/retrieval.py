@@ -16,7 +16,8 @@ Usage::
     python bench/retrieval.py --split dev --limit 100 # quick tuning loop
     python bench/retrieval.py --split test --json     # JSON on stdout
 
-Writes bench/results/retrieval.json (or --out).  ``--engine reference`` runs a
+``--dataset dbrd-hadoop`` (or dbrd-hdfs, dbrd-hive) runs the duplicate-bug-report sets built by
+``bench/dbrd_build.py``.  Writes bench/results/retrieval-<dataset>.json (or --out).  ``--engine reference`` runs a
 self-contained baseline (SQLite FTS5 BM25 + MiniLM through onnxruntime + RRF)
 instead of the store, to check the data without the server.
 """
@@ -271,13 +272,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engine", choices=("store", "reference"), default="store")
     ap.add_argument("--dataset", default=bench_datasets.DATASET)
     ap.add_argument("--data-dir", type=Path, default=bench_datasets.DATA)
-    ap.add_argument("--out", type=Path, default=None, help="default: bench/results/retrieval.json")
+    ap.add_argument("--out", type=Path, default=None, help="default: bench/results/retrieval-<dataset>.json")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")
     args = ap.parse_args(argv)
     args.argv = argv
     res = run(args)
-    out = args.out or (BENCH / "results" / ("retrieval.json" if args.engine == "store"
-                                             else f"retrieval-{args.engine}.json"))
+    suffix = "" if args.engine == "store" else f"-{args.engine}"
+    out = args.out or (BENCH / "results" / f"retrieval-{args.dataset}{suffix}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2) if args.json else markdown(res))

@@ -16,6 +16,10 @@ STEPS = [
     ("cold start", [sys.executable, str(HERE / "cold_start.py"), "--runs", "7"]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
+] + [
+    # duplicate bug reports: built once by bench/dbrd_build.py (needs the source data from GitHub)
+    (f"retrieval quality, {d.name}", [sys.executable, str(HERE / "retrieval.py"), "--split", "test", "--dataset", d.name])
+    for d in sorted((HERE / "data").glob("dbrd-*")) if (d / "meta.json").exists()
 ]
 
 

@@ -32,6 +32,12 @@ class HistorySettings(PaiiSettings):
         default="int8",
         description="int8 (default, ~1.3-1.4x faster, cosine 0.99 to fp32) or fp32 (chroma's exact vectors).",
     )
+    embed_tokens: int = Field(
+        default=128,
+        ge=32,
+        le=256,
+        description="Tokens of each entry (title and key fields first) that are embedded; 256 is the model's limit.",
+    )
     embeddings: Literal["auto", "off"] = Field(
         default="auto", description="'off' = keyword search only (PAII_HISTORY_EMBEDDINGS=off)."
     )

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
-MAX_TOKENS = 256
+MAX_TOKENS = 256  # the model's limit
+DEFAULT_TOKENS = 128  # what PAII embeds of each text (see HistorySettings.embed_tokens)
 CHROMA_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
 
 
@@ -114,8 +115,9 @@ def missing_model_reason(explicit: Path | None, models_dir: Path) -> str:
 class Embedder:
     """Lazy ONNX session; thread-safe ``embed``. Vectors are L2-normalised (cosine = dot)."""
 
-    def __init__(self, files: ModelFiles, threads: int | None = None) -> None:
+    def __init__(self, files: ModelFiles, threads: int | None = None, max_tokens: int = DEFAULT_TOKENS) -> None:
         self.files = files
+        self.max_tokens = max(8, min(int(max_tokens), MAX_TOKENS))
         self._threads = threads or min(2, os.cpu_count() or 1)
         self._session = None
         self._second = None
@@ -124,7 +126,13 @@ class Embedder:
 
     @property
     def model_id(self) -> str:
-        return self.files.model_id
+        # a different token budget gives different vectors for long texts: its own collection
+        return self.files.model_id + ("" if self.max_tokens == MAX_TOKENS else f"-t{self.max_tokens}")
+
+    @property
+    def max_chars(self) -> int:
+        """Text beyond this is cut before tokenising (it would be truncated anyway): ~6 characters a token."""
+        return self.max_tokens * 6
 
     def _new_session(self):
         import onnxruntime as ort
@@ -144,7 +152,7 @@ class Embedder:
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(self.files.tokenizer))
-        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.enable_truncation(max_length=self.max_tokens)
         tok.enable_padding(pad_id=0, pad_token="[PAD]")
         self._session = self._new_session()
         self._inputs = {i.name for i in self._session.get_inputs()}
@@ -153,7 +161,8 @@ class Embedder:
     def _run(self, session, texts: list[str]):
         import numpy as np
 
-        enc = self._tokenizer.encode_batch([t or " " for t in texts])
+        cut = self.max_chars
+        enc = self._tokenizer.encode_batch([(t or " ")[:cut] for t in texts])
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}

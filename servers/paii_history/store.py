@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 
-EMBED_TOKENS_CHARS = 1200  # ~ what the model reads (256 tokens); longer text is cut before tokenising
 VECTOR_WEIGHT = 0.9  # hybrid score = 0.9 * cosine + 0.1 * BM25 / best BM25
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
@@ -183,7 +182,7 @@ class HistoryStore:
             )
             log.info(self._vector_problem)
             return None
-        self._embedder = Embedder(files)
+        self._embedder = Embedder(files, max_tokens=self.settings.embed_tokens)
         if self._vector_problem and self._synced:
             # the model arrived while this process ran (e.g. fetched in the background on first
             # start): give the entries written meanwhile their vectors
@@ -247,7 +246,7 @@ class HistoryStore:
             if isinstance(v, str) and v.strip():
                 parts.append(v.strip())
         parts.append(body)
-        return "\n".join(parts)[:EMBED_TOKENS_CHARS]
+        return "\n".join(parts)  # the embedder cuts it to its token budget
 
     def _vector_meta(self, row: dict[str, Any]) -> dict[str, Any]:
         meta = {"category": row["category"], "created": float(row["created"])}
@@ -695,7 +694,7 @@ class HistoryStore:
             else:
                 try:
                     self._maybe_reload_vectors()
-                    vec = emb.embed([text[:EMBED_TOKENS_CHARS]])[0]
+                    vec = emb.embed([text])[0]
                     vec_hits = self._vector_search(vec, pool, categories, ts, service)
                 except Exception as exc:
                     # don't pay for a failing vector store on every query: retry in 30 s
