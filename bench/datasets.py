@@ -283,11 +283,11 @@ def build(tgz: Path, out: Path) -> dict:
     queries = [q for q in queries if q["relevant"]]
 
     out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "corpus.jsonl", corpus)
+    write_jsonl(out / "corpus.jsonl", corpus)
     sizes = {"corpus": len(corpus)}
     for split in ("dev", "test"):
         rows = [q for q in sorted(queries, key=lambda q: q["qid"]) if q["split"] == split]
-        _write_jsonl(out / f"queries-{split}.jsonl",
+        write_jsonl(out / f"queries-{split}.jsonl",
                      [{"qid": q["qid"], "text": q["text"], "relevant": q["relevant"], "created": q["created"]}
                       for q in rows])
         sizes[f"queries_{split}"] = len(rows)
@@ -305,7 +305,7 @@ def build(tgz: Path, out: Path) -> dict:
     return meta
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
+def write_jsonl(path: Path, rows: list[dict]) -> None:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         for r in rows:

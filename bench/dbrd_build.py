@@ -59,6 +59,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from datasets import write_jsonl  # bench/datasets.py (this folder is on sys.path when run as a script)
+
 SOURCE_REPO = "SPEAR-SE/LogInBugReportsEmpirical_Data"
 SOURCE_COMMIT = "ab9603c66899b48b0b86bdf63ae7f7a604212b29"
 LICENCE = ("no LICENSE file in the source repository; content is public Apache JIRA issue data "
@@ -213,14 +215,6 @@ def build(src: Path, project: str, out: Path, max_corpus: int, window: int) -> d
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,8 @@ from paii_history.models import (
 )
 from paii_history.store import HistoryStore
 
+WARMUP_DELAY_S = 1.0
+
 INSTRUCTIONS = (
     "PAII history: the person's long-term memory as markdown files (incidents, learnings, decisions, runbooks, "
     "sessions, notes). Use similar_incidents when an incident starts, record_incident to keep its state, "
@@ -62,12 +64,16 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
         """Nothing is loaded before ``initialize`` is answered; the first message after it
-        (``notifications/initialized``, or any request) starts loading the index and the
+        (``notifications/initialized``, or any request) schedules loading the index and the
         model off the event loop, so the first search does not pay for it."""
         result = await call_next(ctx)
         if settings.warmup and ctx.method != "initialize" and not warm_started.is_set():
             warm_started.set()
-            threading.Thread(target=store.warm, name="paii-history-warmup", daemon=True).start()
+            # a second later: importing chromadb and onnxruntime holds the GIL for a while, and
+            # the client's first requests (tools/list, prompts/list...) come right now
+            timer = threading.Timer(WARMUP_DELAY_S, store.warm)
+            timer.name, timer.daemon = "paii-history-warmup", True
+            timer.start()
         return result
 
     mcp.middleware.append(warm_after_handshake)

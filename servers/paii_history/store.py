@@ -425,7 +425,8 @@ class HistoryStore:
                 f"{field_name} is {size // 1024} KB; the limit is {self.settings.max_content_bytes // 1024} KB. "
                 "Store a summary and link to the full text (logs, documents) instead."
             )
-        return content
+        # the markdown file is read back with universal newlines: store what will be read
+        return content.replace("\r\n", "\n").replace("\r", "\n")
 
     def capture(
         self,
@@ -444,7 +445,7 @@ class HistoryStore:
             raise InvalidInput("title is empty: give a one-line title")
         if len(title) > 300:
             raise InvalidInput("title is longer than 300 characters: put the detail in content")
-        self._check_content(content)
+        content = self._check_content(content)
         meta = dict(metadata or {})
         for k in list(meta):
             if not isinstance(k, str) or not k or k.startswith("_"):
@@ -523,12 +524,15 @@ class HistoryStore:
         category = self.check_known_category(category, create=create_category)
         report = ImportReport()
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            # JSON Lines ends records at "\n" only: str.splitlines would also split at U+2028,
+            # U+0085, form feeds... which JSON allows raw inside strings (and real data has)
+            lines = Path(path).read_text(encoding="utf-8").split("\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {path}: {exc}") from None
         now = utcnow()
         entries: list[Entry] = []
         seen: set[str] = set()
+        undated: set[str] = set()  # no "created" given: an existing entry keeps its own
         for lineno, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -545,8 +549,10 @@ class HistoryStore:
                 body = obj.get("body", obj.get("content", ""))
                 if not isinstance(body, str):
                     raise ValueError("body must be a string")
-                self._check_content(body, "body")
+                body = self._check_content(body, "body")
                 created = parse_time(obj["created"], "created") if obj.get("created") else now
+                if not obj.get("created"):
+                    undated.add(eid)
                 meta = {k: v for k, v in obj.items() if k not in ("id", "title", "body", "content", "created", "category")}
                 seen.add(eid)
                 entries.append(Entry(id=eid, category=category, title=title[:300], body=body, created=created, meta=meta))
@@ -562,6 +568,11 @@ class HistoryStore:
                 if prev and prev.category != category:
                     report.errors.append(f"id {entry.id!r}: already used by a {prev.category} entry; not imported")
                     continue
+                if prev and entry.id in undated:
+                    try:
+                        entry.created = read_entry(self.root / prev.path).created
+                    except (OSError, CorruptEntry):
+                        pass  # the file is gone or broken: this import rewrites it
                 if prev:
                     sha = self.kw.db.execute("SELECT sha FROM docs WHERE id=?", (entry.id,)).fetchone()[0]
                     if sha == entry.content_hash():

@@ -195,3 +195,24 @@ def test_model_change_re_embeds_in_the_background(isolated_env):
     assert store.kw.missing_vectors() == []
     hits, _, warnings = store.retrieve("search is slow", k=1, mode="vector")
     assert not warnings and hits[0].id == "INC-7"
+
+
+def test_import_keeps_unicode_line_separators_inside_json_strings(isolated_env, tmp_path):
+    """JSON allows U+2028, U+0085 and form feeds raw inside strings (json.dumps(ensure_ascii=False)
+    writes them); they are not record separators. Real bug-tracker exports have them. Importing
+    the file again changes nothing, also for lines without "created"."""
+    body = "stack trace follows\u2028at Foo.bar(Foo.java:12)\x85next\x0cpage\r\nwindows line"
+    rows = [{"id": "BUG-1", "title": "NPE in\u2028Foo.bar", "body": body},
+            {"id": "BUG-2", "title": "second", "body": "plain"}]
+    f = tmp_path / "bugs.jsonl"
+    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    report = store.import_jsonl(f, category="incidents")
+    assert report.errors == [] and report.imported == 2
+    entry = store.get("BUG-1")
+    assert entry.body.rstrip("\n") == body.replace("\r\n", "\n") and entry.title == "NPE in Foo.bar"
+    store.close()
+    again = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))  # read back from the file
+    assert again.import_jsonl(f, category="incidents").unchanged == 2
+    hits, _, _ = again.retrieve("Foo.java windows line", k=1, mode="keyword")
+    assert hits[0].id == "BUG-1"

@@ -216,6 +216,7 @@ async def test_warm_up_starts_only_after_the_handshake(isolated_env):
     async with Client(server) as c:
         await c.list_tools()
         await c.list_tools()
+        assert not warmed.is_set()  # not while the handshake traffic is being answered
         assert await asyncio.to_thread(warmed.wait, 10)
     store.close()
     assert calls == ["paii-history-warmup"]
