@@ -58,17 +58,30 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_]*")
 
 
-def fts_query(text: str, max_terms: int = 128) -> str | None:
-    """An OR query of the distinct meaningful words of ``text`` (quoted, so FTS syntax in it is inert)."""
+def query_terms(text: str, max_terms: int = 128) -> list[str]:
+    """The distinct meaningful words of ``text``, in order, at most ``max_terms``."""
     seen: list[str] = []
     for w in _WORD.findall(text.lower()):
         for part in w.split("_"):
             if len(part) < 2 or part in STOPWORDS or part in seen:
                 continue
             seen.append(part)
-    if not seen:
+    return seen[:max_terms]
+
+
+def fts_query(text: str, max_terms: int = 128, terms: Sequence[str] | None = None) -> str | None:
+    """An OR query of the distinct meaningful words of ``text`` (quoted, so FTS syntax in it is inert)."""
+    words = list(terms) if terms is not None else query_terms(text, max_terms)
+    if not words:
         return None
-    return " OR ".join(f'"{w}"' for w in seen[:max_terms])
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+#: Short queries drop words found in more than half of the entries: FTS5's BM25 gives such a word
+#: an IDF of 1e-6, so it hardly moves a score, but every entry holding it must be scored. (A long
+#: query, e.g. a whole bug report, is not pruned: counting each word would cost more than it saves.)
+PRUNE_MAX_TERMS = 32
+PRUNE_MIN_DOCS = 200
 
 
 @dataclass
@@ -120,6 +133,8 @@ class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._df: dict[str, int] = {}  # document frequency of query words, for pruning
+        self._df_total = 0
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -248,9 +263,10 @@ class KeywordIndex:
         limit: int = 50,
     ) -> list[tuple[str, float]]:
         """(id, bm25 score, higher is better) best first."""
-        q = fts_query(text)
-        if not q:
+        terms = self._useful_terms(query_terms(text))
+        if not terms:
             return []
+        q = fts_query(text, terms=terms)
         where, args = _filters(categories, since, service, "d.")
         where.insert(0, "fts MATCH ?")
         args.insert(0, q)
@@ -260,6 +276,24 @@ class KeywordIndex:
         )
         args.append(limit)
         return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
+
+    def _useful_terms(self, terms: list[str]) -> list[str]:
+        if len(terms) < 2 or len(terms) > PRUNE_MAX_TERMS:
+            return terms
+        total = self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
+        if total < PRUNE_MIN_DOCS:
+            return terms
+        if abs(total - self._df_total) > total // 20:  # the history changed a lot: count again
+            self._df, self._df_total = {}, total
+        keep = []
+        for t in terms:
+            df = self._df.get(t)
+            if df is None:
+                df = self.db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (f'"{t}"',)).fetchone()[0]
+                self._df[t] = df
+            if df * 2 <= total:
+                keep.append(t)
+        return keep or terms  # every word is common: rank by all of them
 
     def recent(self, category: str | None, count: int, since: float | None = None) -> list[DocRow]:
         where, args = _filters([category] if category else None, since, None)

@@ -1,0 +1,45 @@
+"""The keyword index on its own: query words, pruning of words most entries contain."""
+
+from __future__ import annotations
+
+import time
+
+from paii_history.index import PRUNE_MIN_DOCS, KeywordIndex, fts_query, query_terms
+
+
+def _rows(n: int):
+    now = time.time()
+    for i in range(n):
+        rare = " kafka rebalance storm" if i % 50 == 0 else ""
+        yield {"id": f"E-{i}", "category": "incidents", "title": f"incident {i}", "created": now - i, "updated": None,
+               "path": f"incidents/E-{i}.md", "mtime_ns": 0, "size": 0, "sha": str(i), "service": None, "meta": {},
+               "snippet": "", "body": f"the service was down in production after a deploy{rare}"}
+
+
+def test_query_terms_are_distinct_meaningful_and_quoted():
+    assert query_terms('payments-api is "returning" 500s; payments pool') == ["payments", "api", "returning", "500s", "pool"]
+    assert fts_query('NEAR(disk full) OR pool* "x"') == '"near" OR "disk" OR "full" OR "pool"'  # FTS syntax is inert
+    assert fts_query("the a of") is None
+
+
+def test_words_in_most_entries_are_dropped_from_short_queries_only(tmp_path):
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    kw.upsert(_rows(PRUNE_MIN_DOCS + 100))
+    # "production" and "deploy" are in every entry: BM25 gives them almost no weight, so they go
+    assert kw._useful_terms(["production", "deploy", "kafka", "rebalance"]) == ["kafka", "rebalance"]
+    hits = kw.keyword("kafka consumer rebalance in production after deploy", limit=10)
+    assert hits and all(int(i.split("-")[1]) % 50 == 0 for i, _ in hits)
+    # a query of common words only still ranks by all of them
+    assert len(kw.keyword("production deploy", limit=5)) == 5
+    # long queries (a whole report) are not pruned
+    long_terms = ["production"] + [f"w{i}" for i in range(40)]
+    assert kw._useful_terms(long_terms) == long_terms
+    kw.close()
+
+
+def test_small_histories_are_not_pruned(tmp_path):
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    kw.upsert(_rows(20))
+    assert kw._useful_terms(["production", "kafka"]) == ["production", "kafka"]
+    assert {i for i, _ in kw.keyword("kafka production", limit=50)} >= {"E-0"}
+    kw.close()
