@@ -2,7 +2,7 @@
 
     paii doctor [--json]                         what is configured, what is missing, what works without it
     paii history import --category C FILE.jsonl  bring past incidents from another tool (idempotent)
-    paii history similar [-k 5] [--json] TEXT    similar past incidents
+    paii history similar [-k 5] [--json] TEXT|-  similar past incidents
     paii history search|recent|get|reindex|stats
     paii models install                          fetch the embedding model's tokenizer (an install step)
 """
@@ -102,7 +102,8 @@ def _retrieve(args, categories, service=None):
 
     store = _store(args)
     since = parse_time(args.since, "since") if args.since else None
-    return store.retrieve(args.text, k=args.k, categories=categories, since=since, service=service, mode=args.mode)
+    text = sys.stdin.read() if args.text == "-" else args.text  # '-': a whole report from a pipe
+    return store.retrieve(text, k=args.k, categories=categories, since=since, service=service, mode=args.mode)
 
 
 def _print_hits(args, hits, truncated, warnings) -> None:
@@ -258,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_history_import)
 
     sim = hs.add_parser("similar", help="past incidents similar to TEXT")
-    sim.add_argument("text")
+    sim.add_argument("text", help="what is happening; '-' reads it from stdin")
     sim.add_argument("-k", type=int, default=5, help="how many (default 5)")
     sim.add_argument("--service", help="only this service")
     sim.add_argument("--since", help="ISO date or age like 90d")
@@ -268,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=cmd_history_similar)
 
     se = hs.add_parser("search", help="search all history")
-    se.add_argument("text")
+    se.add_argument("text", help="what to look for; '-' reads it from stdin")
     se.add_argument("--category")
     se.add_argument("--since")
     se.add_argument("-k", "--limit", dest="k", type=int, default=10)

@@ -161,6 +161,9 @@ def test_cli_import_is_idempotent_and_similar_prints_json(isolated_env, tmp_path
     hits = json.loads(sim.stdout)
     assert len(hits) == 5 and all({"id", "score"} <= set(h) for h in hits)
     assert {"INC-456", "INC-234"} <= {h["id"] for h in hits}
+    piped = subprocess.run([str(paii), "history", "similar", "--json", "-k", "5", "-"], input="payments-api is returning 500s in production",
+                           env=env, capture_output=True, text=True, timeout=300)
+    assert [h["id"] for h in json.loads(piped.stdout)] == [h["id"] for h in hits]  # '-' reads the text from stdin
 
 
 def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path):
