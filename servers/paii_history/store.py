@@ -17,6 +17,7 @@ import datetime as dt
 import fcntl
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 
-VECTOR_WEIGHT = 0.9  # hybrid score = 0.9 * cosine + 0.1 * BM25 / best BM25
+VECTOR_WEIGHT = 0.5  # hybrid = 0.5 * z(cosine) + 0.5 * z(BM25), each z-scored within its own list
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
 
@@ -82,6 +83,15 @@ class SyncReport:
 
 def _ts(value: dt.datetime | None) -> float | None:
     return value.timestamp() if value else None
+
+
+def _zscores(values: Sequence[float]) -> list[float]:
+    """How many standard deviations each value is above the mean of ``values`` (0 when all equal)."""
+    if not values:
+        return []
+    mean = sum(values) / len(values)
+    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return [(v - mean) / sd if sd > 1e-9 else 0.0 for v in values]
 
 
 def _snippet(text: str) -> str:
@@ -718,25 +728,25 @@ class HistoryStore:
             kw_hits = kw_future.result()
         fused: dict[str, Hit] = {}
         rows = self.kw.get_many(list({i for i, _ in kw_hits} | {i for i, _ in vec_hits}))
-        # Linear fusion: cosine similarity plus a small share of the normalised BM25 score. Chosen
-        # on the benchmark's dev split over reciprocal-rank fusion (bench/retrieval.py); the score
-        # reads like a similarity (0..1), and keyword-only results keep their BM25 order.
+        # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
+        # VECTOR_WEIGHT : 1 - VECTOR_WEIGHT. Chosen on the dev splits of the benchmarks over
+        # BM25/best-BM25 + cosine, min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
         kw_weight = (1.0 - VECTOR_WEIGHT) if vec_hits else 1.0
-        kw_max = max((s for _, s in kw_hits), default=0.0) or 1.0
-        for rank, (i, bm25) in enumerate(kw_hits, 1):
+        vec_weight = VECTOR_WEIGHT if kw_hits else 1.0
+        for rank, ((i, _), z) in enumerate(zip(kw_hits, _zscores([max(b, 0.0) for _, b in kw_hits])), 1):
             if i in rows:
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
                 h.keyword_rank = rank
-                h.score += kw_weight * max(bm25, 0.0) / kw_max
-        for rank, (i, cos) in enumerate(vec_hits, 1):
+                h.score += kw_weight * z
+        for rank, ((i, cos), z) in enumerate(zip(vec_hits, _zscores([c for _, c in vec_hits])), 1):
             if i in rows:  # a vector for a file that is gone is ignored
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
                 h.vector_rank = rank
                 h.cosine = cos
-                h.score += VECTOR_WEIGHT * cos
+                h.score += vec_weight * z
         hits = sorted(fused.values(), key=lambda h: (-h.score, h.keyword_rank or 10**6))
-        for h in hits:
-            h.score = round(h.score, 4)
+        for h in hits:  # reported as a 0-1 relevance, in the same order
+            h.score = round(1.0 / (1.0 + math.exp(-h.score)), 4)
         return hits[:k], len(hits) > k, warnings
 
     def stats(self) -> dict[str, Any]:
