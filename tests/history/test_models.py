@@ -1,0 +1,56 @@
+"""How the embedding model is found and built: int8 preferred, ids that keep collections apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from paii_history.embed import INT8_FILE, MODEL_NAME, Embedder, ModelFiles, find_model, user_models_dir
+
+
+def _folder(root: Path, *files: str) -> Path:
+    d = root / MODEL_NAME
+    d.mkdir(parents=True)
+    for f in files:
+        (d / f).write_bytes(b"x")
+    return d
+
+
+def test_int8_is_preferred_and_fp32_can_be_asked_for(tmp_path):
+    _folder(tmp_path, "tokenizer.json", "model.onnx", INT8_FILE)
+    int8 = find_model(None, tmp_path)
+    fp32 = find_model(None, tmp_path, "fp32")
+    assert int8.model.name == INT8_FILE and fp32.model.name == "model.onnx"
+    assert int8.model_id == f"{MODEL_NAME}-q8" and fp32.model_id == MODEL_NAME
+
+
+def test_a_folder_without_the_int8_graph_uses_fp32(tmp_path):
+    _folder(tmp_path, "tokenizer.json", "model.onnx")
+    assert find_model(None, tmp_path).model.name == "model.onnx"
+
+
+def test_the_token_budget_is_part_of_the_vector_id(tmp_path):
+    _folder(tmp_path, "tokenizer.json", "model.onnx", INT8_FILE)
+    files = find_model(None, tmp_path)
+    assert Embedder(files).model_id == f"{MODEL_NAME}-q8-t128"
+    assert Embedder(files, max_tokens=256).model_id == f"{MODEL_NAME}-q8"
+    assert Embedder(files, max_tokens=10_000).max_tokens == 256  # the model's limit
+
+
+INSTALLED = user_models_dir() / MODEL_NAME
+
+
+@pytest.mark.skipif(not (INSTALLED / "model.onnx").is_file(), reason="run `paii models install` (make setup does)")
+def test_int8_build_is_idempotent_and_close_to_fp32(tmp_path):
+    from paii_history.optimize import build_int8_model
+
+    dest = build_int8_model(INSTALLED / "model.onnx", tmp_path / INT8_FILE)
+    first = dest.stat().st_mtime_ns
+    assert build_int8_model(INSTALLED / "model.onnx", dest).stat().st_mtime_ns == first  # same source: left alone
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    texts = ["payments-api is returning 500s in production", "disk full on logs-storage-03 after the retention job failed"]
+    fp32 = find_model(None, INSTALLED.parent, "fp32")
+    a = Embedder(fp32, max_tokens=128).embed(texts)
+    b = Embedder(ModelFiles(dest, fp32.tokenizer, "test (int8)"), max_tokens=128).embed(texts)
+    assert ((a * b).sum(axis=1) > 0.97).all()
