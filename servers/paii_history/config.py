@@ -33,7 +33,7 @@ class HistorySettings(PaiiSettings):
         description="int8 (default, ~1.3-1.4x faster, cosine 0.99 to fp32) or fp32 (chroma's exact vectors).",
     )
     embed_tokens: int = Field(
-        default=128,
+        default=96,
         ge=32,
         le=256,
         description="Tokens of each entry (title and key fields first) that are embedded; 256 is the model's limit.",

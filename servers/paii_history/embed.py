@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIM = 384
 MAX_TOKENS = 256  # the model's limit
-DEFAULT_TOKENS = 128  # what PAII embeds of each text (see HistorySettings.embed_tokens)
+DEFAULT_TOKENS = 96  # what PAII embeds of each text (see HistorySettings.embed_tokens)
 CHROMA_CACHE = Path.home() / ".cache" / "chroma" / "onnx_models" / MODEL_NAME / "onnx"
 
 

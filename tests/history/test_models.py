@@ -33,7 +33,7 @@ def test_a_folder_without_the_int8_graph_uses_fp32(tmp_path):
 def test_the_token_budget_is_part_of_the_vector_id(tmp_path):
     _folder(tmp_path, "tokenizer.json", "model.onnx", INT8_FILE)
     files = find_model(None, tmp_path)
-    assert Embedder(files).model_id == f"{MODEL_NAME}-q8-t128"
+    assert Embedder(files).model_id == f"{MODEL_NAME}-q8-t96"
     assert Embedder(files, max_tokens=256).model_id == f"{MODEL_NAME}-q8"
     assert Embedder(files, max_tokens=10_000).max_tokens == 256  # the model's limit
 
