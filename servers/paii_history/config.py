@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from paii_common.config import PaiiSettings
+from paii_history.embed import DEFAULT_TOKENS, MAX_TOKENS  # stdlib-only module: no model is loaded
 
 BUILTIN_CATEGORIES = ("sessions", "learnings", "incidents", "decisions", "runbooks", "notes")
 
@@ -33,9 +34,9 @@ class HistorySettings(PaiiSettings):
         description="int8 (default, ~1.3-1.4x faster, cosine 0.99 to fp32) or fp32 (chroma's exact vectors).",
     )
     embed_tokens: int = Field(
-        default=96,
+        default=DEFAULT_TOKENS,
         ge=32,
-        le=256,
+        le=MAX_TOKENS,
         description="Tokens of each entry (title and key fields first) that are embedded; 256 is the model's limit.",
     )
     embeddings: Literal["auto", "off"] = Field(

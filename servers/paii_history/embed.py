@@ -252,10 +252,11 @@ def install_tokenizer(models_dir: Path, *, python: str | None = None, log_to=Non
 
     dest = models_dir / MODEL_NAME
     target = dest / "tokenizer.json"
-    if target.is_file() and (dest / "model.onnx").is_file() and build_model:
-        _build_int8(dest, log_to)  # installs from before the int8 graph existed get it now
+    if target.is_file() and (dest / "model.onnx").is_file():
+        if build_model:
+            _build_int8(dest, log_to)  # installs from before the int8 graph existed get it now
         return target
-    if target.is_file() and ((dest / "model.onnx").is_file() or not build_model):
+    if target.is_file() and not build_model:
         return target
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

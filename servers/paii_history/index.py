@@ -280,7 +280,7 @@ class KeywordIndex:
     def _useful_terms(self, terms: list[str]) -> list[str]:
         if len(terms) < 2 or len(terms) > PRUNE_MAX_TERMS:
             return terms
-        total = self.db.execute("SELECT count(*) FROM docs").fetchone()[0]
+        total = self.count()
         if total < PRUNE_MIN_DOCS:
             return terms
         if abs(total - self._df_total) > total // 20:  # the history changed a lot: count again
