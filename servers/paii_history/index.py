@@ -315,6 +315,13 @@ class KeywordIndex:
         return [(r[0], r[1]) for r in self.db.execute("SELECT path, reason FROM skipped ORDER BY path")]
 
 
+#: chromadb keeps one client system per path for the whole process (SharedSystemClient), and
+#: creating a client while another thread clears that cache fails ('RustBindingsAPI' object has
+#: no attribute 'bindings', or a KeyError on the path): every VectorIndex creates, drops and
+#: reaches its client under this one process-wide lock.
+_CHROMA_LOCK = threading.RLock()
+
+
 class VectorIndex:
     """chromadb behind one small interface; the client is created on first use."""
 
@@ -327,7 +334,7 @@ class VectorIndex:
         self.model_id = model_id
         self._client = None
         self._col = None
-        self._lock = threading.Lock()
+        self._lock = _CHROMA_LOCK
 
     @property
     def location(self) -> str:

@@ -107,6 +107,7 @@ class HistoryStore:
         self.root = settings.history_dir
         self.kw = KeywordIndex(settings.index_dir / "keyword.sqlite3")
         self._vectors: VectorIndex | None = None
+        self._vectors_lock = threading.Lock()  # the warm-up and a tool call may ask at once
         self._embedder = None
         self._vector_problem: str | None = None
         self._vector_checked = 0.0
@@ -228,7 +229,11 @@ class HistoryStore:
             self._backfilling = False
 
     def vectors(self) -> VectorIndex:
-        if self._vectors is None:
+        if self._vectors is not None:
+            return self._vectors
+        with self._vectors_lock:
+            if self._vectors is not None:
+                return self._vectors
             emb = self.embedder()
             model_id = emb.model_id if emb else "none"
             if emb is not None and self.kw.get_state("vec_model") != model_id:

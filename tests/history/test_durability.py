@@ -219,3 +219,32 @@ def test_import_keeps_unicode_line_separators_inside_json_strings(isolated_env, 
     assert again.import_jsonl(f, category="incidents").unchanged == 2
     hits, _, _ = again.retrieve("Foo.java windows line", k=1, mode="keyword")
     assert hits[0].id == "BUG-1"
+
+
+def test_warm_up_and_first_searches_at_once_share_one_chroma_client(tmp_path):
+    """The warm-up starts just as a client's first tool calls arrive: on a fresh home, opening
+    chroma from several threads at once must not fail (chromadb's per-path client cache)."""
+    import threading
+
+    for n in range(3):
+        home = tmp_path / f"home{n}"
+        store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+        store.ensure_ready()
+        warnings: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def search() -> None:
+            barrier.wait()
+            warnings.extend(store.retrieve("db pool exhausted", k=3)[2])
+
+        def warm() -> None:
+            barrier.wait()
+            store.warm()
+
+        threads = [threading.Thread(target=warm)] + [threading.Thread(target=search) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        store.close()
+        assert not [w for w in warnings if "vector" in w], warnings
