@@ -7,7 +7,7 @@ and by ``paii history reindex``) indexes what is missing. A vector failure never
 the entry is keyword-searchable at once and gets its vector on the next sync.
 
 Retrieval is hybrid: BM25 over SQLite FTS5 and cosine similarity over all-MiniLM-L6-v2
-vectors in chromadb, fused linearly (0.9 x cosine + 0.1 x normalised BM25). Without a model it is keyword-only and says so.
+vectors in chromadb, fused as z-scores (see VECTOR_WEIGHT). Without a model it is keyword-only and says so.
 """
 
 from __future__ import annotations
@@ -47,6 +47,21 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]  # (done, total, phase)
 
 VECTOR_WEIGHT = 0.5  # hybrid = 0.5 * z(cosine) + 0.5 * z(BM25), each z-scored within its own list
+# A text shaped "title line, then a description" (a pasted bug report or incident) also searches
+# with its title line alone, which keeps the summary's words from drowning in a long description:
+# + 0.3 x z(BM25 of the title) + 0.1 x z(cosine of the title). On the dev splits of the duplicate
+# bug-report sets recall@5 0.556 -> 0.584 (bench/RETRIEVAL.md); one-line texts are unaffected.
+TITLE_KEYWORD_WEIGHT = 0.3
+TITLE_VECTOR_WEIGHT = 0.1
+
+
+def title_line(text: str) -> str | None:
+    """The first line of a text that has a description under it, else None."""
+    head, sep, rest = text.strip().partition("\n")
+    head = head.strip()
+    if not sep or len(rest.strip()) < 40 or len(head.split()) < 2 or len(head) > 300:
+        return None
+    return head
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
 
@@ -700,13 +715,19 @@ class HistoryStore:
         pool = max(50, 4 * k)
         kw_hits: list[tuple[str, float]] = []
         vec_hits: list[tuple[str, float]] = []
+        title_kw: list[tuple[str, float]] = []
+        title_vec: list[tuple[str, float]] = []
+        title = title_line(text)
         kw_future = None
         if mode in ("hybrid", "keyword"):
-            # the keyword search runs beside the embedding and vector search (SQLite and
-            # onnxruntime both release the GIL): a hybrid query costs the slower of the two
-            kw_future = self._pool().submit(
-                self.kw.keyword, text, categories=categories, since=ts, service=service, limit=pool
-            )
+            # the keyword searches run beside the embedding and vector searches (SQLite and
+            # onnxruntime both release the GIL): a hybrid query costs the slower of the two sides
+            def keyword_lists() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+                found = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+                by_title = self.kw.keyword(title, categories=categories, since=ts, service=service, limit=pool) if title else []
+                return found, by_title
+
+            kw_future = self._pool().submit(keyword_lists)
         if mode in ("hybrid", "vector"):
             emb = self.embedder()
             if emb is None:
@@ -722,33 +743,41 @@ class HistoryStore:
                     self._maybe_reload_vectors()
                     vec = emb.embed([text])[0]
                     vec_hits = self._vector_search(vec, pool, categories, ts, service)
+                    if title and vec_hits:
+                        title_vec = self._vector_search(emb.embed([title])[0], pool, categories, ts, service)
                 except Exception as exc:
                     # don't pay for a failing vector store on every query: retry in 30 s
                     self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
                     warnings.append(f"vector search failed ({exc}): keyword results only")
                     log.warning("vector search failed: %s", exc)
+                    vec_hits, title_vec = [], []
                     if mode == "vector":
                         kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
         if kw_future is not None:
-            kw_hits = kw_future.result()
-        fused: dict[str, Hit] = {}
-        rows = self.kw.get_many(list({i for i, _ in kw_hits} | {i for i, _ in vec_hits}))
+            kw_hits, title_kw = kw_future.result()
+        rows = self.kw.get_many(list({i for lst in (kw_hits, vec_hits, title_kw, title_vec) for i, _ in lst}))
         # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
-        # VECTOR_WEIGHT : 1 - VECTOR_WEIGHT. Chosen on the dev splits of the benchmarks over
-        # BM25/best-BM25 + cosine, min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
-        kw_weight = (1.0 - VECTOR_WEIGHT) if vec_hits else 1.0
-        vec_weight = VECTOR_WEIGHT if kw_hits else 1.0
-        for rank, ((i, _), z) in enumerate(zip(kw_hits, _zscores([max(b, 0.0) for _, b in kw_hits])), 1):
-            if i in rows:
+        # and averaged. Chosen on the dev splits of the benchmarks over BM25/best-BM25 + cosine,
+        # min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
+        lists = [
+            (kw_hits, 1.0 - VECTOR_WEIGHT, "keyword"),
+            (vec_hits, VECTOR_WEIGHT, "vector"),
+            (title_kw, TITLE_KEYWORD_WEIGHT, None),
+            (title_vec, TITLE_VECTOR_WEIGHT, None),
+        ]
+        total = sum(w for hits_, w, _ in lists if hits_) or 1.0
+        fused: dict[str, Hit] = {}
+        for hits_, weight, kind in lists:
+            scores = [max(b, 0.0) for _, b in hits_] if kind != "vector" else [c for _, c in hits_]
+            for rank, ((i, raw), z) in enumerate(zip(hits_, _zscores(scores)), 1):
+                if i not in rows:  # a vector for a file that is gone is ignored
+                    continue
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
-                h.keyword_rank = rank
-                h.score += kw_weight * z
-        for rank, ((i, cos), z) in enumerate(zip(vec_hits, _zscores([c for _, c in vec_hits])), 1):
-            if i in rows:  # a vector for a file that is gone is ignored
-                h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
-                h.vector_rank = rank
-                h.cosine = cos
-                h.score += vec_weight * z
+                h.score += weight / total * z
+                if kind == "keyword":
+                    h.keyword_rank = rank
+                elif kind == "vector":
+                    h.vector_rank, h.cosine = rank, raw
         hits = sorted(fused.values(), key=lambda h: (-h.score, h.keyword_rank or 10**6))
         for h in hits:  # reported as a 0-1 relevance, in the same order
             h.score = round(1.0 / (1.0 + math.exp(-h.score)), 4)
