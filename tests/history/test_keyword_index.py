@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from paii_history.index import PRUNE_MIN_DOCS, KeywordIndex, fts_query, query_terms
+from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, query_terms
 
 
 def _rows(n: int):
@@ -42,4 +42,23 @@ def test_small_histories_are_not_pruned(tmp_path):
     kw.upsert(_rows(20))
     assert kw._useful_terms(["production", "kafka"]) == ["production", "kafka"]
     assert {i for i, _ in kw.keyword("kafka production", limit=50)} >= {"E-0"}
+    kw.close()
+
+
+def test_a_long_query_keeps_its_rarest_words_the_history_has(tmp_path):
+    """A whole report as the query: only its KEEP_RAREST rarest known words are matched, in the
+    query's order (words no entry has are the last choice, not the first)."""
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    now = time.time()
+    # word c{j} is in the entries i >= 5j: c0 in all 60, c11 in 5 of them
+    kw.upsert({"id": f"E-{i}", "category": "notes", "title": f"note {i}", "created": now - i, "updated": None,
+               "path": f"notes/E-{i}.md", "mtime_ns": 0, "size": 0, "sha": str(i), "service": None, "meta": {},
+               "snippet": "", "body": " ".join(f"c{j}" for j in range(i // 5 + 1))} for i in range(60))
+    words = [f"w{j}" for j in range(KEEP_RAREST)] + [f"c{j}" for j in range(12)]  # w*: no entry has them
+    kept = kw._useful_terms(words)
+    assert len(kept) == KEEP_RAREST
+    assert kept[-12:] == [f"c{j}" for j in range(12)]  # every known word, in the query's order
+    assert kept[:-12] == [f"w{j}" for j in range(KEEP_RAREST - 12)]  # unknown words fill the rest, in order
+    hits = kw.keyword(" ".join(words), limit=3)
+    assert hits and int(hits[0][0].split("-")[1]) >= 55  # an entry with the rarest word (c11) ranks first
     kw.close()
