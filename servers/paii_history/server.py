@@ -144,7 +144,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=True, open_world=False)
     async def similar_incidents(
-        text: Annotated[str, Field(description="The new incident in words: symptoms, service, errors.", examples=["payments-api returning 500s in production"])],
+        text: Annotated[str, Field(description="The new incident in words: symptoms, service, errors. A pasted report: its title on the first line, then the description.", examples=["payments-api returning 500s in production"])],
         service: Annotated[str | None, Field(description="Only incidents of this service.")] = None,
         since: Since = None,
         k: Annotated[int, Field(ge=1, le=20)] = 5,
