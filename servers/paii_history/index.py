@@ -77,14 +77,14 @@ def fts_query(text: str, max_terms: int = 128, terms: Sequence[str] | None = Non
     return " OR ".join(f'"{w}"' for w in words)
 
 
-#: Short queries drop words found in more than half of the entries: FTS5's BM25 gives such a word
-#: an IDF of 1e-6, so it hardly moves a score, but every entry holding it must be scored.
-PRUNE_MAX_TERMS = 32
+#: Queries drop words found in more than half of the entries: FTS5's BM25 gives such a word an
+#: IDF of 1e-6, so it hardly moves a score, but every entry holding it must be scored (a pasted
+#: report full of boilerplate would score the whole history: p95 317 ms at 10k entries).
 PRUNE_MIN_DOCS = 200
-#: A long query (a whole bug report, a pasted log) keeps only its 48 rarest words that the history
-#: has: every entry sharing any word of an OR query is scored, so its common words cost the time
-#: (hive, 11.5k reports: keyword step p95 206 -> 75 ms) while its rare ones decide the ranking
-#: (recall@5 unchanged on the benchmark sets: bench/RETRIEVAL.md). Counting a word is cheap and cached.
+#: A long query (a whole bug report, a pasted log) then keeps only its 48 rarest words that the
+#: history has, for the same reason (hive, 11.5k reports: keyword step p95 206 -> 75 ms) while its
+#: rare words decide the ranking (recall@5 unchanged on the benchmark sets: bench/RETRIEVAL.md).
+#: Counting a word is cheap and cached.
 KEEP_RAREST = 48
 
 
@@ -282,11 +282,10 @@ class KeywordIndex:
         return [(r[0], float(r[1])) for r in self.db.execute(sql, args)]
 
     def _useful_terms(self, terms: list[str]) -> list[str]:
-        long_query = len(terms) > KEEP_RAREST
-        if len(terms) < 2 or (PRUNE_MAX_TERMS < len(terms) <= KEEP_RAREST):
+        if len(terms) < 2:
             return terms
         total = self.count()
-        if total < PRUNE_MIN_DOCS and not long_query:
+        if total < PRUNE_MIN_DOCS and len(terms) <= KEEP_RAREST:
             return terms
         if abs(total - self._df_total) > total // 20:  # the history changed a lot: count again
             self._df, self._df_total = {}, total
@@ -297,11 +296,12 @@ class KeywordIndex:
                 df = self.db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (f'"{t}"',)).fetchone()[0]
                 self._df[t] = df
             dfs.append(df)
-        if long_query:  # the rarest words the history has, in the query's order
-            rarest = sorted(range(len(terms)), key=lambda i: (dfs[i] == 0, dfs[i], i))[:KEEP_RAREST]
-            return [terms[i] for i in sorted(rarest)]
-        keep = [t for t, df in zip(terms, dfs) if df * 2 <= total]
-        return keep or terms  # every word is common: rank by all of them
+        keep = [i for i, df in enumerate(dfs) if df * 2 <= total or total < PRUNE_MIN_DOCS]
+        if not keep:  # every word is common: rank by the least common of them
+            keep = list(range(len(terms)))
+        if len(keep) > KEEP_RAREST:  # the rarest words the history has, in the query's order
+            keep = sorted(sorted(keep, key=lambda i: (dfs[i] == 0, dfs[i], i))[:KEEP_RAREST])
+        return [terms[i] for i in keep]
 
     def recent(self, category: str | None, count: int, since: float | None = None) -> list[DocRow]:
         where, args = _filters([category] if category else None, since, None)
