@@ -62,6 +62,8 @@ def title_line(text: str) -> str | None:
     if not sep or len(rest.strip()) < 40 or len(head.split()) < 2 or len(head) > 300:
         return None
     return head
+
+
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 SNIPPET_CHARS = 240
 
@@ -724,8 +726,9 @@ class HistoryStore:
             # onnxruntime both release the GIL): a hybrid query costs the slower of the two sides
             def keyword_lists() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
                 found = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
-                by_title = self.kw.keyword(title, categories=categories, since=ts, service=service, limit=pool) if title else []
-                return found, by_title
+                if not title:
+                    return found, []
+                return found, self.kw.keyword(title, categories=categories, since=ts, service=service, limit=pool)
 
             kw_future = self._pool().submit(keyword_lists)
         if mode in ("hybrid", "vector"):
@@ -759,24 +762,24 @@ class HistoryStore:
         # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
         # and averaged. Chosen on the dev splits of the benchmarks over BM25/best-BM25 + cosine,
         # min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
-        lists = [
-            (kw_hits, 1.0 - VECTOR_WEIGHT, "keyword"),
-            (vec_hits, VECTOR_WEIGHT, "vector"),
-            (title_kw, TITLE_KEYWORD_WEIGHT, None),
-            (title_vec, TITLE_VECTOR_WEIGHT, None),
+        lists = [  # (hits, weight, BM25 or cosine, ranks reported)
+            (kw_hits, 1.0 - VECTOR_WEIGHT, True, True),
+            (vec_hits, VECTOR_WEIGHT, False, True),
+            (title_kw, TITLE_KEYWORD_WEIGHT, True, False),
+            (title_vec, TITLE_VECTOR_WEIGHT, False, False),
         ]
-        total = sum(w for hits_, w, _ in lists if hits_) or 1.0
+        total = sum(w for found, w, _, _ in lists if found) or 1.0
         fused: dict[str, Hit] = {}
-        for hits_, weight, kind in lists:
-            scores = [max(b, 0.0) for _, b in hits_] if kind != "vector" else [c for _, c in hits_]
-            for rank, ((i, raw), z) in enumerate(zip(hits_, _zscores(scores)), 1):
+        for found, weight, bm25, main in lists:
+            scores = [max(s, 0.0) if bm25 else s for _, s in found]
+            for rank, ((i, raw), z) in enumerate(zip(found, _zscores(scores)), 1):
                 if i not in rows:  # a vector for a file that is gone is ignored
                     continue
                 h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
                 h.score += weight / total * z
-                if kind == "keyword":
+                if main and bm25:
                     h.keyword_rank = rank
-                elif kind == "vector":
+                elif main:
                     h.vector_rank, h.cosine = rank, raw
         hits = sorted(fused.values(), key=lambda h: (-h.score, h.keyword_rank or 10**6))
         for h in hits:  # reported as a 0-1 relevance, in the same order
