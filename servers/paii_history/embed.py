@@ -182,9 +182,19 @@ class Embedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.clip(norms, 1e-12, None)
 
-    def embed(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+    @property
+    def quantized(self) -> bool:
+        return self.files.model.name == INT8_FILE or "int8" in self.files.source
+
+    def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """One unit vector per text. An int8 graph quantises each batch's activations with one
+        scale, so a text's vector would depend on the texts beside it (cosine 0.97-0.99 to its
+        vector alone): int8 texts go one at a time, as fast on 2 cores (48 vs 47 texts/s at 96
+        tokens), and an entry's vector equals the one a query of the same words gets."""
         import numpy as np
 
+        if batch_size is None:
+            batch_size = 1 if self.quantized else 32
         with self._lock:
             if self._session is None:
                 self._load()

@@ -330,6 +330,14 @@ class KeywordIndex:
 _CHROMA_LOCK = threading.RLock()
 
 
+#: Embedded histories up to this size are searched exactly, in memory (384 floats an entry: 15 MB
+#: at 10k), instead of through chroma's approximate HNSW query: on histories of near-identical
+#: entries HNSW can miss the one distinct entry outright (an entry with cosine 0.65 to the query,
+#: all others under 0.16, was not in chroma's top 400 of 600), a known chromadb behaviour.
+#: Scoring every vector costs about a millisecond at 10k. Bigger histories and team servers use chroma's query.
+EXACT_MAX = 50_000
+
+
 class VectorIndex:
     """chromadb behind one small interface; the client is created on first use."""
 
@@ -343,6 +351,8 @@ class VectorIndex:
         self._client = None
         self._col = None
         self._lock = _CHROMA_LOCK
+        self._exact: _Exact | None = None  # the embedded collection's vectors, for exact search
+        self._too_big = False
 
     @property
     def location(self) -> str:
@@ -392,6 +402,7 @@ class VectorIndex:
         with self._lock:
             self._col = None
             self._client = None
+            self._exact, self._too_big = None, False
             if not self.url:
                 try:
                     from chromadb.api.client import SharedSystemClient
@@ -405,19 +416,79 @@ class VectorIndex:
         step = 4000
         for s in range(0, len(ids), step):
             col.upsert(ids=list(ids[s : s + step]), embeddings=vectors[s : s + step], metadatas=list(metadatas[s : s + step]))
+        with self._lock:
+            if self._exact is not None:
+                self._exact.upsert(ids, vectors, metadatas)
+                self._too_big = len(self._exact.ids) > EXACT_MAX
+                if self._too_big:
+                    self._exact = None
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self._collection().delete(ids=list(ids))
+            with self._lock:
+                if self._exact is not None:
+                    self._exact.delete(ids)
 
     def count(self) -> int:
         return self._collection().count()
 
     def wipe(self) -> None:
-        col = self._collection()
+        self._collection()
         with self._lock:
             self._client.delete_collection(self.collection_name)
             self._col = None
+            self._exact, self._too_big = None, False
+
+    def prepare(self) -> None:
+        """Open the collection and, for exact search, read its vectors (the warm-up calls this)."""
+        self._exact_index()
+
+    def _exact_index(self) -> _Exact | None:
+        if self.url:
+            return None
+        with self._lock:
+            if self._exact is None and not self._too_big:
+                col = self._collection()
+                total = col.count()
+                if total > EXACT_MAX:
+                    self._too_big = True
+                    return None
+                exact = _Exact()
+                page = 5000
+                for offset in range(0, total, page):
+                    got = col.get(include=["embeddings", "metadatas"], limit=page, offset=offset)
+                    exact.upsert(got["ids"], got["embeddings"], got["metadatas"])
+                self._exact = exact
+            return self._exact
+
+    def search(
+        self, vector, n: int, categories: Sequence[str] | None = None, since: float | None = None, service: str | None = None
+    ) -> list[tuple[str, float]] | None:
+        """Exact nearest neighbours within the filters, (id, cosine) best first; None when this
+        index is searched through chroma instead (a team server, or more than EXACT_MAX entries)."""
+        exact = self._exact_index()
+        if exact is None:
+            return None
+        with self._lock:  # the arrays of this moment (an upsert replaces them, never edits them)
+            mat, ids, cats, created, services = exact.mat, exact.ids, exact.cats, exact.created, exact.services
+        if not ids:
+            return []
+        import numpy as np
+
+        scores = mat @ np.asarray(vector, dtype=np.float32)
+        keep = np.ones(len(ids), dtype=bool)
+        if categories:
+            keep &= np.isin(cats, list(categories))
+        if since is not None:
+            keep &= created >= since
+        if service:
+            keep &= services == service.lower()
+        idx = np.flatnonzero(keep)
+        if len(idx) > n:
+            idx = idx[np.argpartition(-scores[idx], n - 1)[:n]]
+        idx = idx[np.argsort(-scores[idx], kind="stable")]
+        return [(ids[i], float(scores[i])) for i in idx]
 
     def query(self, vector, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) best first."""
@@ -429,3 +500,53 @@ class VectorIndex:
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+
+
+class _Exact:
+    """The vectors of an embedded collection as one matrix, with the metadata filters need."""
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.mat = np.zeros((0, 0), dtype=np.float32)
+        self.ids: list[str] = []
+        self.pos: dict[str, int] = {}
+        self.cats = np.array([], dtype=object)
+        self.created = np.array([], dtype=np.float64)
+        self.services = np.array([], dtype=object)
+
+    def upsert(self, ids: Sequence[str], vectors, metadatas: Sequence[dict[str, Any] | None]) -> None:
+        import numpy as np
+
+        if not len(ids):
+            return
+        vecs = np.asarray(vectors, dtype=np.float32)
+        metas = [m or {} for m in metadatas]
+        mat = self.mat if self.mat.size else np.zeros((0, vecs.shape[1]), dtype=np.float32)
+        mat, cats, created, services = mat.copy(), self.cats.copy(), self.created.copy(), self.services.copy()
+        ids_out, pos = list(self.ids), dict(self.pos)
+        new = [j for j, i in enumerate(ids) if i not in pos]
+        for j, i in enumerate(ids):
+            if i in pos:
+                p = pos[i]
+                mat[p], cats[p], created[p], services[p] = vecs[j], metas[j].get("category"), metas[j].get("created", 0.0), metas[j].get("service")
+        if new:
+            mat = np.vstack([mat, vecs[new]])
+            cats = np.concatenate([cats, np.array([metas[j].get("category") for j in new], dtype=object)])
+            created = np.concatenate([created, np.array([float(metas[j].get("created") or 0.0) for j in new])])
+            services = np.concatenate([services, np.array([metas[j].get("service") for j in new], dtype=object)])
+            for j in new:
+                pos[ids[j]] = len(ids_out)
+                ids_out.append(ids[j])
+        self.mat, self.ids, self.pos, self.cats, self.created, self.services = mat, ids_out, pos, cats, created, services
+
+    def delete(self, ids: Sequence[str]) -> None:
+        import numpy as np
+
+        gone = {self.pos[i] for i in ids if i in self.pos}
+        if not gone:
+            return
+        keep = np.array([p not in gone for p in range(len(self.ids))], dtype=bool)
+        self.ids = [i for p, i in enumerate(self.ids) if p not in gone]
+        self.pos = {i: p for p, i in enumerate(self.ids)}
+        self.mat, self.cats, self.created, self.services = self.mat[keep], self.cats[keep], self.created[keep], self.services[keep]

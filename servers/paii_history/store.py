@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import Conflict, InvalidInput, NotFound
 from paii_history.config import BUILTIN_CATEGORIES, HistorySettings
@@ -41,6 +41,9 @@ from paii_history.entries import (
     utcnow,
 )
 from paii_history.index import DocRow, KeywordIndex, VectorIndex
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,11 @@ def title_line(text: str) -> str | None:
 
 
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
+EMBED_CHUNK = 256  # entries embedded, then stored in chroma, at a time
+# What an entry's vector is of. "-e2": its title and key fields once, then the body, each entry
+# embedded alone (before, title and fields came twice and int8 batches mixed: vector-only recall@5
+# on dbrd test +3 points). A change here is a new collection: entries re-embed in the background.
+VECTOR_TEXT = "-e2"
 SNIPPET_CHARS = 240
 
 
@@ -163,7 +171,7 @@ class HistoryStore:
             emb = self.embedder()
             if emb is not None:
                 emb.embed(["warm up"])
-                self.vectors()._collection()
+                self.vectors().prepare()
         except Exception as exc:  # never fatal: the first real call reports the problem
             log.warning("history warm-up: %s", exc)
 
@@ -252,7 +260,7 @@ class HistoryStore:
             if self._vectors is not None:
                 return self._vectors
             emb = self.embedder()
-            model_id = emb.model_id if emb else "none"
+            model_id = f"{emb.model_id}{VECTOR_TEXT}" if emb else "none"
             if emb is not None and self.kw.get_state("vec_model") != model_id:
                 # vectors of another model (or none yet): every entry needs a new one
                 self.kw.db.execute("UPDATE docs SET vec=0")
@@ -271,14 +279,11 @@ class HistoryStore:
     def vector_problem(self) -> str | None:
         return self._vector_problem
 
-    def _embed_text(self, entry_title: str, row_meta: dict[str, Any], body: str) -> str:
-        parts = [entry_title]
-        for key in ("service", "summary", "root_cause", "resolution"):
-            v = row_meta.get(key)
-            if isinstance(v, str) and v.strip():
-                parts.append(v.strip())
-        parts.append(body)
-        return "\n".join(parts)  # the embedder cuts it to its token budget
+    @staticmethod
+    def _embed_text(row: dict[str, Any]) -> str:
+        # Entry.text_for_index: title, service, summary, root cause, resolution, then the body;
+        # the embedder keeps its first tokens (PAII_HISTORY_EMBED_TOKENS)
+        return row["body"]
 
     def _vector_meta(self, row: dict[str, Any]) -> dict[str, Any]:
         meta = {"category": row["category"], "created": float(row["created"])}
@@ -301,8 +306,12 @@ class HistoryStore:
                 self._vectors.reload()
             self._vec_generation = gen
 
-    def _index_vectors(self, rows: Sequence[dict[str, Any]], progress: Progress | None = None) -> tuple[int, list[str]]:
-        """Embed and store vectors for rows (dicts as given to KeywordIndex.upsert). Returns (count, warnings)."""
+    def _index_vectors(
+        self, rows: Sequence[dict[str, Any]], progress: Progress | None = None, prefetched: Sequence[Future] = ()
+    ) -> tuple[int, list[str]]:
+        """Embed and store vectors for rows (dicts as given to KeywordIndex.upsert). Returns (count, warnings).
+
+        ``prefetched``: vectors of the first chunks of rows, already being computed (see import_jsonl)."""
         if not rows:
             return 0, []
         emb = self.embedder()
@@ -311,11 +320,12 @@ class HistoryStore:
         done = 0
         try:
             vi = self.vectors()
-            step = 256
-            for s in range(0, len(rows), step):
-                chunk = rows[s : s + step]
-                texts = [self._embed_text(r["title"], r["meta"], r["body"]) for r in chunk]
-                vecs = emb.embed(texts)
+            for n, s in enumerate(range(0, len(rows), EMBED_CHUNK)):
+                chunk = rows[s : s + EMBED_CHUNK]
+                if n < len(prefetched):
+                    vecs = prefetched[n].result()
+                else:
+                    vecs = emb.embed([self._embed_text(r) for r in chunk])
                 vi.upsert([r["id"] for r in chunk], vecs, [self._vector_meta(r) for r in chunk])
                 self.kw.set_vec([r["id"] for r in chunk])
                 done += len(chunk)
@@ -591,7 +601,21 @@ class HistoryStore:
             except (ValueError, InvalidInput) as exc:
                 report.errors.append(f"line {lineno}: {exc}")
         rows: list[dict[str, Any]] = []
-        with self._write_lock():
+        # Vectors are computed while the files are written (the writes wait on fsync; onnxruntime
+        # runs without the GIL): each full chunk of written rows goes to one embedding thread.
+        from concurrent.futures import ThreadPoolExecutor
+
+        emb = self.embedder() if len(entries) > EMBED_CHUNK else None
+        embedding = ThreadPoolExecutor(1, thread_name_prefix="paii-import-embed") if emb else None
+        prefetched: list[Future] = []
+
+        def prefetch(upto: int) -> None:
+            while embedding and (len(prefetched) + 1) * EMBED_CHUNK <= upto:
+                chunk = rows[len(prefetched) * EMBED_CHUNK : (len(prefetched) + 1) * EMBED_CHUNK]
+                texts = [self._embed_text(r) for r in chunk]
+                prefetched.append(embedding.submit(emb.embed, texts))
+
+        with self._write_lock(), (embedding or contextlib.nullcontext()):
             self._ensure_category_dir(category)
             existing = self.kw.get_many([e.id for e in entries])
             total = len(entries)
@@ -615,6 +639,7 @@ class HistoryStore:
                 file = self.root / rel
                 atomic_write(file, entry.to_markdown())
                 rows.append(self._row_for(entry, rel, file.stat()))
+                prefetch(len(rows))
                 if prev:
                     report.updated += 1
                 else:
@@ -623,7 +648,7 @@ class HistoryStore:
                     progress(n, total, "files")
             for s in range(0, len(rows), 1000):
                 self.kw.upsert(rows[s : s + 1000])
-            report.vectors, report.warnings = self._index_vectors(rows, progress)
+            report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
         return report
 
     # ------------------------------------------------------------------ reads
@@ -671,8 +696,11 @@ class HistoryStore:
         """Nearest neighbours within the filters. chromadb's metadata filter costs ~35 ms at 10k
         entries while an unfiltered query costs ~2 ms, so when the filters keep a good share of
         the history, over-fetch unfiltered and filter here; use chroma's filter when they are selective."""
-        where = self._where(categories, since, service)
         vi = self.vectors()
+        exact = vi.search(vec, pool, categories, since, service)
+        if exact is not None:
+            return exact
+        where = self._where(categories, since, service)
         if where is None:
             return vi.query(vec, pool)
         total = self.kw.count()
@@ -797,7 +825,7 @@ class HistoryStore:
             "missing_vectors": len(self.kw.missing_vectors()),
             "semantic": emb is not None,
             "model": (emb.files.source if emb else None),
-            "model_id": (emb.model_id if emb else None),
+            "model_id": (f"{emb.model_id}{VECTOR_TEXT}" if emb else None),
             "vector_store": self.vectors().location if emb else None,
             "problem": self._vector_problem,
         }

@@ -248,3 +248,59 @@ def test_warm_up_and_first_searches_at_once_share_one_chroma_client(tmp_path):
             t.join(120)
         store.close()
         assert not [w for w in warnings if "vector" in w], warnings
+
+
+def _bulk(tmp_path: Path, n: int) -> Path:
+    services = ["payments-api", "search-api", "auth-service", "ledger-db"]
+    f = tmp_path / "bulk.jsonl"
+    f.write_text("".join(
+        json.dumps({"id": f"B-{i}", "title": f"{services[i % 4]} incident {i}", "service": services[i % 4],
+                    "body": f"number {i}: " + ("kafka consumers lagging" if i == 321 else "routine page, nothing found")}) + "\n"
+        for i in range(n)))
+    return f
+
+
+def test_bulk_import_embeds_while_it_writes_and_every_entry_gets_its_vector(isolated_env, tmp_path):
+    """More than one chunk (256) of entries: vectors are computed while the files are written,
+    and every entry ends up with exactly its own vector."""
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    report = store.import_jsonl(_bulk(tmp_path, 600), category="incidents")
+    assert (report.imported, report.vectors, report.warnings) == (600, 600, [])
+    assert store.kw.missing_vectors() == [] and store.vectors().count() == 600
+    hits, _, warnings = store.retrieve("kafka consumer lag", k=1, mode="vector")
+    assert not warnings and hits[0].id == "B-321"
+    # each stored vector is its own entry's, across chunk borders
+    ids = ["B-0", "B-255", "B-256", "B-599"]
+    got = store.vectors()._collection().get(ids=ids, include=["embeddings"])
+    stored = dict(zip(got["ids"], got["embeddings"]))
+    for i in ids:
+        entry = store.get(i)
+        want = store.embedder().embed([entry.text_for_index()])[0]
+        assert float(want @ stored[i]) > 0.999, i
+    store.close()
+
+
+def test_bulk_import_survives_the_embedder_failing_midway(isolated_env, tmp_path, monkeypatch):
+    """The model fails on the second chunk: every entry is saved and keyword-searchable, the
+    report says what to do, and a reindex gives the rest their vectors."""
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    emb = store.embedder()
+    real, calls = emb.embed, []
+
+    def flaky(texts, *a, **kw):
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise RuntimeError("onnxruntime: out of memory")
+        return real(texts, *a, **kw)
+
+    monkeypatch.setattr(emb, "embed", flaky)
+    report = store.import_jsonl(_bulk(tmp_path, 600), category="incidents")
+    assert report.imported == 600 and report.vectors == 256
+    assert "out of memory" in report.warnings[0] and "paii history reindex" in report.warnings[0]
+    assert len(list((isolated_env / "history" / "incidents").rglob("*.md"))) == 600
+    hits, _, _ = store.retrieve("kafka consumers lagging", k=1, mode="keyword")
+    assert hits[0].id == "B-321"
+    monkeypatch.setattr(emb, "embed", real)
+    store.reindex()
+    assert store.kw.missing_vectors() == []
+    store.close()

@@ -1,8 +1,10 @@
-"""The keyword index on its own: query words, pruning of words most entries contain."""
+"""The indexes on their own: query words, pruning of words most entries contain, exact vector search."""
 
 from __future__ import annotations
 
 import time
+
+import pytest
 
 from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, query_terms
 
@@ -62,3 +64,32 @@ def test_a_long_query_keeps_its_rarest_words_the_history_has(tmp_path):
     hits = kw.keyword(" ".join(words), limit=3)
     assert hits and int(hits[0][0].split("-")[1]) >= 55  # an entry with the rarest word (c11) ranks first
     kw.close()
+
+
+def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
+    """Embedded histories are searched exactly, in memory; the matrix follows every write."""
+    import numpy as np
+
+    from paii_history.index import VectorIndex
+
+    def unit(*xs):
+        v = np.zeros(8, dtype=np.float32)
+        v[: len(xs)] = xs
+        return v / np.linalg.norm(v)
+
+    vi = VectorIndex(persist_dir=tmp_path / "chroma", url=None, collection="x", model_id="test")
+    meta = lambda cat, t, svc=None: {"category": cat, "created": float(t)} | ({"service": svc} if svc else {})  # noqa: E731
+    vi.upsert(["a", "b"], np.stack([unit(1, 0), unit(0, 1)]), [meta("incidents", 10, "api"), meta("notes", 20)])
+    vi.prepare()  # reads the collection into memory
+    vi.upsert(["c"], np.stack([unit(1, 0.1)]), [meta("incidents", 30, "db")])  # a new entry
+    vi.upsert(["b"], np.stack([unit(1, 0.2)]), [meta("notes", 20)])  # a changed one
+    q = unit(1, 0)
+    assert [i for i, _ in vi.search(q, 3)] == ["a", "c", "b"]
+    assert vi.search(q, 3)[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert [i for i, _ in vi.search(q, 3, categories=["incidents"])] == ["a", "c"]
+    assert [i for i, _ in vi.search(q, 3, since=15)] == ["c", "b"]
+    assert [i for i, _ in vi.search(q, 3, service="DB")] == ["c"]
+    vi.delete(["a"])
+    assert [i for i, _ in vi.search(q, 1)] == ["c"]
+    vi.reload()  # another process wrote: read again from chroma, same answer
+    assert [i for i, _ in vi.search(q, 5)] == ["c", "b"]
