@@ -93,3 +93,27 @@ def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
     assert [i for i, _ in vi.search(q, 1)] == ["c"]
     vi.reload()  # another process wrote: read again from chroma, same answer
     assert [i for i, _ in vi.search(q, 5)] == ["c", "b"]
+
+
+def test_filtered_keyword_search_ranks_like_the_joined_query(tmp_path):
+    """Filters most entries pass are applied to the best FTS matches; selective ones in SQL: both
+    give what ranking every matching entry would."""
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    rows = list(_rows(PRUNE_MIN_DOCS + 100))
+    for r in rows:
+        n = int(r["id"].split("-")[1])
+        r["category"] = "notes" if n % 10 == 0 else "incidents"
+        r["body"] += f" shard{n % 3} replica{n % 4}"
+    kw.upsert(rows)
+
+    def joined(categories):
+        q = fts_query("shard1 replica2 kafka")
+        sql = ("SELECT d.id, -bm25(fts, 4.0, 1.0) FROM fts JOIN docs d ON d.rowid = fts.rowid WHERE fts MATCH ? AND"
+               f" d.category IN ({','.join('?' * len(categories))}) ORDER BY bm25(fts, 4.0, 1.0) LIMIT 20")
+        return [(i, round(s, 6)) for i, s in kw.db.execute(sql, [q, *categories])]
+
+    for cats in (["incidents"], ["notes"]):  # 90% of entries, then 10%
+        got = [(i, round(s, 6)) for i, s in kw.keyword("shard1 replica2 kafka", categories=cats, limit=20)]
+        assert got == joined(cats) and len(got) == 20
+    assert kw.keyword("nothing-like-this", categories=["incidents"]) == []
+    kw.close()
