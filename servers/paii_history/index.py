@@ -17,7 +17,7 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,13 @@ class KeywordIndex:
                 out[r["id"]] = _row(r)
         return out
 
+    def filter_fields(self) -> dict[str, dict[str, Any]]:
+        """category, created and service of every entry: what vector search filters on."""
+        out = {}
+        for i, cat, created, svc in self.db.execute("SELECT id, category, created, service FROM docs"):
+            out[i] = {"category": cat, "created": created} | ({"service": str(svc).lower()} if svc else {})
+        return out
+
     def body(self, doc_id: str) -> str:
         r = self.db.execute(
             "SELECT fts.body FROM fts JOIN docs ON docs.rowid = fts.rowid WHERE docs.id=?", (doc_id,)
@@ -357,8 +364,12 @@ EXACT_MAX = 50_000
 class VectorIndex:
     """chromadb behind one small interface; the client is created on first use."""
 
-    def __init__(self, *, persist_dir: Path, url: str | None, collection: str, model_id: str) -> None:
+    def __init__(
+        self, *, persist_dir: Path, url: str | None, collection: str, model_id: str,
+        fields: Callable[[], dict[str, dict[str, Any]]] | None = None,
+    ) -> None:
         self.persist_dir = persist_dir
+        self._fields = fields  # the filter fields of every entry, read faster than chroma's metadata
         self.url = url
         # embedded: one collection per model, so a model change never mixes vectors; a team's
         # server keeps the configured name and refuses vectors of another model
@@ -471,10 +482,13 @@ class VectorIndex:
                     self._too_big = True
                     return None
                 exact = _Exact()
+                fields = self._fields() if self._fields else None
                 page = 5000
                 for offset in range(0, total, page):
-                    got = col.get(include=["embeddings", "metadatas"], limit=page, offset=offset)
-                    exact.upsert(got["ids"], got["embeddings"], got["metadatas"])
+                    got = col.get(include=["embeddings"] if fields is not None else ["embeddings", "metadatas"],
+                                  limit=page, offset=offset)
+                    metas = [fields.get(i) for i in got["ids"]] if fields is not None else got["metadatas"]
+                    exact.upsert(got["ids"], got["embeddings"], metas)
                 self._exact = exact
             return self._exact
 

@@ -272,6 +272,7 @@ class HistoryStore:
                 url=self.settings.chroma_url,
                 collection=self.settings.chroma_collection,
                 model_id=model_id,
+                fields=self.kw.filter_fields,
             )
         return self._vectors
 
