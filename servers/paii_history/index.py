@@ -554,7 +554,8 @@ class _Exact:
         if not len(ids):
             return
         vecs = np.asarray(vectors, dtype=np.float32)
-        metas = [m or {} for m in metadatas]
+        # (category, created, service) of each: what the filters compare
+        fields = [((m or {}).get("category"), float((m or {}).get("created") or 0.0), (m or {}).get("service")) for m in metadatas]
         mat = self.mat if self.mat.size else np.zeros((0, vecs.shape[1]), dtype=np.float32)
         mat, cats, created, services = mat.copy(), self.cats.copy(), self.created.copy(), self.services.copy()
         ids_out, pos = list(self.ids), dict(self.pos)
@@ -562,12 +563,13 @@ class _Exact:
         for j, i in enumerate(ids):
             if i in pos:
                 p = pos[i]
-                mat[p], cats[p], created[p], services[p] = vecs[j], metas[j].get("category"), metas[j].get("created", 0.0), metas[j].get("service")
+                mat[p] = vecs[j]
+                cats[p], created[p], services[p] = fields[j]
         if new:
             mat = np.vstack([mat, vecs[new]])
-            cats = np.concatenate([cats, np.array([metas[j].get("category") for j in new], dtype=object)])
-            created = np.concatenate([created, np.array([float(metas[j].get("created") or 0.0) for j in new])])
-            services = np.concatenate([services, np.array([metas[j].get("service") for j in new], dtype=object)])
+            cats = np.concatenate([cats, np.array([fields[j][0] for j in new], dtype=object)])
+            created = np.concatenate([created, np.array([fields[j][1] for j in new])])
+            services = np.concatenate([services, np.array([fields[j][2] for j in new], dtype=object)])
             for j in new:
                 pos[ids[j]] = len(ids_out)
                 ids_out.append(ids[j])

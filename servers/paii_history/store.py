@@ -260,7 +260,7 @@ class HistoryStore:
             if self._vectors is not None:
                 return self._vectors
             emb = self.embedder()
-            model_id = f"{emb.model_id}{VECTOR_TEXT}" if emb else "none"
+            model_id = self._vector_id(emb)
             if emb is not None and self.kw.get_state("vec_model") != model_id:
                 # vectors of another model (or none yet): every entry needs a new one
                 self.kw.db.execute("UPDATE docs SET vec=0")
@@ -275,6 +275,11 @@ class HistoryStore:
                 fields=self.kw.filter_fields,
             )
         return self._vectors
+
+    @staticmethod
+    def _vector_id(emb) -> str:
+        """What the stored vectors are: the model and token budget, and how entry texts are made."""
+        return f"{emb.model_id}{VECTOR_TEXT}" if emb else "none"
 
     @property
     def vector_problem(self) -> str | None:
@@ -694,9 +699,10 @@ class HistoryStore:
         return self._executor
 
     def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None) -> list[tuple[str, float]]:
-        """Nearest neighbours within the filters. chromadb's metadata filter costs ~35 ms at 10k
-        entries while an unfiltered query costs ~2 ms, so when the filters keep a good share of
-        the history, over-fetch unfiltered and filter here; use chroma's filter when they are selective."""
+        """Nearest neighbours within the filters: exact, in memory, for an embedded history (see
+        index.EXACT_MAX). Through chroma, whose metadata filter costs ~35 ms at 10k entries while an
+        unfiltered query costs ~2 ms: when the filters keep a good share of the history, over-fetch
+        unfiltered and filter here; use chroma's filter when they are selective."""
         vi = self.vectors()
         exact = vi.search(vec, pool, categories, since, service)
         if exact is not None:
@@ -826,7 +832,7 @@ class HistoryStore:
             "missing_vectors": len(self.kw.missing_vectors()),
             "semantic": emb is not None,
             "model": (emb.files.source if emb else None),
-            "model_id": (f"{emb.model_id}{VECTOR_TEXT}" if emb else None),
+            "model_id": (self._vector_id(emb) if emb else None),
             "vector_store": self.vectors().location if emb else None,
             "problem": self._vector_problem,
         }
