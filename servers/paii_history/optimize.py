@@ -237,7 +237,8 @@ def build_int8_model(src_model: Path, dest: Path) -> Path:
     Every MatMul and the fused ``Attention`` get int8 weights with one scale per output channel;
     activations are quantised per batch at run time (onnxruntime's ``quantize_dynamic``). On
     2 AVX2 cores this embeds about 1.3x faster at 256 tokens and 1.4x at 128 than fp32, and its
-    vectors keep a cosine of 0.99 with the fp32 ones (``bench/embed_speed.py`` measures both).
+    vectors keep a cosine of 0.99 with the fp32 ones (bench/RETRIEVAL.md; the test
+    ``test_int8_build_is_idempotent_and_close_to_fp32`` checks the cosine).
     Idempotent like :func:`build_fast_model`: a dest quantised from the same bytes is left alone.
     """
     import onnx
