@@ -382,6 +382,8 @@ class HistoryStore:
         """Bring the index in line with the files: index new and changed files, drop deleted ones."""
         report = SyncReport()
         with self._write_lock():
+            if not self.kw.postings_ready():  # an index from before the postings table
+                self.kw.build_postings()
             on_disk = self._scan()
             indexed = self.kw.files()
             report.scanned = len(on_disk)
@@ -755,45 +757,53 @@ class HistoryStore:
         title_kw: list[tuple[str, float]] = []
         title_vec: list[tuple[str, float]] = []
         title = title_line(text)
-        kw_future = None
-        if mode in ("hybrid", "keyword"):
-            # the keyword searches run beside the embedding and vector searches (SQLite and
-            # onnxruntime both release the GIL): a hybrid query costs the slower of the two sides
-            def keyword_lists() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
-                found = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
-                if not title:
-                    return found, []
-                return found, self.kw.keyword(title, categories=categories, since=ts, service=service, limit=pool)
-
-            kw_future = self._pool().submit(keyword_lists)
+        use_keyword = mode in ("hybrid", "keyword")
+        emb = None
         if mode in ("hybrid", "vector"):
             emb = self.embedder()
             if emb is None:
                 warnings.append(self._vector_problem or "semantic search unavailable: keyword results only")
-                if mode == "vector":
-                    kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
             elif time.monotonic() - self._vec_failed_at < 30:
                 warnings.append(f"vector search unavailable ({self._vec_failure}): keyword results only")
-                if mode == "vector":
-                    kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
-            else:
+                emb = None
+            if emb is None and mode == "vector":
+                use_keyword, title = True, None  # the whole text's keyword list stands in
+
+        # Two threads, about equal work (SQLite and onnxruntime release the GIL): this one embeds
+        # the text and searches its vector; the other runs the keyword searches and embeds the
+        # title line. A hybrid query costs the slower of the two.
+        def side_lists():
+            found = tfound = []
+            if use_keyword:
+                found = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+                if title:
+                    tfound = self.kw.keyword(title, categories=categories, since=ts, service=service, limit=pool)
+            tvec = None
+            if emb is not None and title:
                 try:
-                    self._maybe_reload_vectors()
-                    vec = emb.embed([text])[0]
-                    vec_hits = self._vector_search(vec, pool, categories, ts, service)
-                    if title and vec_hits:
-                        title_vec = self._vector_search(emb.embed([title])[0], pool, categories, ts, service)
-                except Exception as exc:
-                    # don't pay for a failing vector store on every query: retry in 30 s
-                    self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
-                    warnings.append(f"vector search failed ({exc}): keyword results only")
-                    log.warning("vector search failed: %s", exc)
-                    vec_hits, title_vec = [], []
-                    if mode == "vector":
-                        kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
-        if kw_future is not None:
-            kw_hits, title_kw = kw_future.result()
-        rows = self.kw.get_many(list({i for lst in (kw_hits, vec_hits, title_kw, title_vec) for i, _ in lst}))
+                    tvec = emb.embed([title])[0]
+                except Exception as exc:  # reported with the text's own vector search below
+                    tvec = exc
+            return found, tfound, tvec
+
+        side = self._pool().submit(side_lists)
+        if emb is not None:
+            try:
+                self._maybe_reload_vectors()
+                vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service)
+            except Exception as exc:
+                self._vector_failed(exc, warnings)
+        kw_hits, title_kw, tvec = side.result()
+        if isinstance(tvec, Exception):
+            if vec_hits:
+                self._vector_failed(tvec, warnings)
+            vec_hits = []
+        elif tvec is not None and vec_hits:
+            try:
+                title_vec = self._vector_search(tvec, pool, categories, ts, service)
+            except Exception as exc:
+                self._vector_failed(exc, warnings)
+                vec_hits = []
         # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
         # and averaged. Chosen on the dev splits of the benchmarks over BM25/best-BM25 + cosine,
         # min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
@@ -801,25 +811,41 @@ class HistoryStore:
             (kw_hits, 1.0 - VECTOR_WEIGHT, True, True),
             (vec_hits, VECTOR_WEIGHT, False, True),
             (title_kw, TITLE_KEYWORD_WEIGHT, True, False),
-            (title_vec, TITLE_VECTOR_WEIGHT, False, False),
+            (title_vec if vec_hits else [], TITLE_VECTOR_WEIGHT, False, False),
         ]
         total = sum(w for found, w, _, _ in lists if found) or 1.0
-        fused: dict[str, Hit] = {}
+        fused: dict[str, list] = {}  # id -> [score, keyword rank, vector rank, cosine]
         for found, weight, bm25, main in lists:
             scores = [max(s, 0.0) if bm25 else s for _, s in found]
             for rank, ((i, raw), z) in enumerate(zip(found, _zscores(scores)), 1):
-                if i not in rows:  # a vector for a file that is gone is ignored
-                    continue
-                h = fused.setdefault(i, Hit(id=i, score=0.0, row=rows[i]))
-                h.score += weight / total * z
+                f = fused.setdefault(i, [0.0, None, None, None])
+                f[0] += weight / total * z
                 if main and bm25:
-                    h.keyword_rank = rank
+                    f[1] = rank
                 elif main:
-                    h.vector_rank, h.cosine = rank, raw
-        hits = sorted(fused.values(), key=lambda h: (-h.score, h.keyword_rank or 10**6))
+                    f[2], f[3] = rank, raw
+        order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))
+        # rows only for the best few (a vector whose file is gone is skipped): reading ~150 rows
+        # and their metadata cost a few ms of every query
+        hits: list[Hit] = []
+        start = 0
+        while len(hits) <= k and start < len(order):
+            batch = order[start : start + k + 10]
+            start += len(batch)
+            rows = self.kw.get_many(batch)
+            for i in batch:
+                if i in rows:
+                    sc, kr, vr, cos = fused[i]
+                    hits.append(Hit(id=i, score=sc, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos))
         for h in hits:  # reported as a 0-1 relevance, in the same order
             h.score = round(1.0 / (1.0 + math.exp(-h.score)), 4)
         return hits[:k], len(hits) > k, warnings
+
+    def _vector_failed(self, exc: Exception, warnings: list[str]) -> None:
+        # don't pay for a failing vector store on every query: retry in 30 s
+        self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
+        warnings.append(f"vector search failed ({exc}): keyword results only")
+        log.warning("vector search failed: %s", exc)
 
     def stats(self) -> dict[str, Any]:
         self.ensure_ready()

@@ -117,3 +117,81 @@ def test_filtered_keyword_search_ranks_like_the_joined_query(tmp_path):
         assert got == joined(cats) and len(got) == 20
     assert kw.keyword("nothing-like-this", categories=["incidents"]) == []
     kw.close()
+
+
+def _fts_ranking(kw: KeywordIndex, monkeypatch, text: str, **filters):
+    """What FTS5's own bm25() ranking gives for the same query (the path an index without postings takes)."""
+    with monkeypatch.context() as m:
+        m.setattr(KeywordIndex, "postings_ready", lambda self: False)
+        return kw.keyword(text, **filters)
+
+
+def _same_ranking(a, b):
+    assert len(a) == len(b)
+    assert [s for _, s in a] == pytest.approx([s for _, s in b], rel=1e-9)
+    # entries with equal scores may come in either order: compare the ids within each score
+    def key(hits):
+        return sorted((round(s, 9), i) for i, s in hits)
+    assert key(a) == key(b)
+
+
+def test_postings_rank_exactly_as_fts5_through_updates_and_deletes(tmp_path, monkeypatch):
+    """Keyword ranking from the postings table equals FTS5's bm25(fts, 4.0, 1.0), with the title
+    weighted, words of one stem counted as FTS5 counts them, and after entries change or go."""
+    import random
+
+    rnd = random.Random(3)
+    vocab = [f"w{i}" for i in range(150)] + ["fail", "fails", "failing", "failed", "timeout", "timeouts", "DFSClient"]
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    now = time.time()
+
+    def row(i: int, version: int = 0) -> dict:
+        words = [rnd.choice(vocab[: rnd.randint(5, len(vocab))]) for _ in range(rnd.randint(0, 60))]
+        return {"id": f"E-{i}", "category": "notes" if i % 7 == 0 else "incidents",
+                "title": " ".join(rnd.sample(vocab, 3)), "created": now - i * 3600, "updated": None,
+                "path": f"incidents/E-{i}.md", "mtime_ns": version, "size": 0, "sha": f"{i}-{version}",
+                "service": "svc-a" if i % 3 == 0 else None, "meta": {}, "snippet": "", "body": " ".join(words)}
+
+    assert kw.postings_ready()  # a new index keeps postings from the start
+    kw.upsert([row(i) for i in range(150)])
+    kw.upsert([row(i) for i in range(150, 260)])
+    kw.upsert([row(i, 1) for i in range(0, 260, 9)])  # changed entries
+    kw.delete_paths([f"incidents/E-{i}.md" for i in range(5, 260, 11)])
+    kw.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, fts, instance)")
+    assert int(kw.get_state("tokens")) == kw.db.execute("SELECT count(*) FROM temp.fts_terms").fetchone()[0]
+    queries = ["fails timeout", "failing failed fail w3", "DFSClient w1 w2 w140", "w149", "nothing-here w0"]
+    queries += [" ".join(rnd.sample(vocab, rnd.randint(1, 12))) for _ in range(25)]
+    for q in queries:
+        for filters in ({}, {"categories": ["incidents"]}, {"categories": ["notes"]}, {"since": now - 100 * 3600},
+                        {"service": "SVC-A"}):
+            _same_ranking(kw.keyword(q, limit=20, **filters), _fts_ranking(kw, monkeypatch, q, limit=20, **filters))
+    kw.clear()
+    assert kw.postings_ready() and kw.keyword("fails", limit=5) == []
+    assert kw.db.execute("SELECT count(*) FROM postings").fetchone()[0] == 0
+    kw.close()
+
+
+def test_an_index_from_before_postings_builds_them_on_sync(isolated_env, monkeypatch):
+    """An index written by an older PAII has no postings: keyword search uses FTS5 meanwhile, and
+    the next sync builds them; rankings are the same before and after."""
+    from paii_history.config import HistorySettings
+    from paii_history.store import HistoryStore
+
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    for i in range(30):
+        store.capture("notes", f"kafka consumer lag {i}", f"rebalance storm number {i} " + "partition " * (i % 5))
+    kw = store.kw
+    before = kw.keyword("kafka rebalance partition", limit=10)
+    kw.db.execute("DELETE FROM postings")
+    kw.db.execute("DELETE FROM state WHERE key IN ('postings', 'tokens')")
+    store.close()
+
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    assert not store.kw.postings_ready()
+    _same_ranking(store.kw.keyword("kafka rebalance partition", limit=10), before)  # through FTS5
+    store.sync()
+    assert store.kw.postings_ready()
+    _same_ranking(store.kw.keyword("kafka rebalance partition", limit=10), before)
+    fts_total = store.kw.db.execute("SELECT count(*) FROM temp.fts_terms").fetchone()[0]
+    assert int(store.kw.get_state("tokens")) == fts_total
+    store.close()
