@@ -102,6 +102,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# libyaml's safe dumper and loader when PyYAML has them (its wheels do): 5-10x faster than the
+# pure-Python ones, which were the largest cost of a bulk import
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @dataclass
 class Entry:
     id: str
@@ -125,7 +131,7 @@ class Entry:
         for k, v in self.meta.items():
             if k not in CORE_KEYS and v not in (None, "", [], {}):
                 front[k] = _plain(v)
-        head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000).strip()
+        head = yaml.dump(front, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=1000).strip()
         body = self.body if self.body.endswith("\n") else self.body + "\n"
         return f"---\n{head}\n---\n\n{body}"
 
@@ -155,7 +161,7 @@ def parse_markdown(text: str, path: Path | None = None) -> Entry:
     if end < 0:
         raise CorruptEntry("frontmatter is not closed with ---")
     try:
-        front = yaml.safe_load(text[3:end]) or {}
+        front = yaml.load(text[3:end], Loader=_LOADER) or {}
     except yaml.YAMLError as exc:
         raise CorruptEntry(f"frontmatter is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(front, dict):

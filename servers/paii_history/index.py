@@ -295,8 +295,21 @@ class KeywordIndex:
         db = self.db
         old, old_lens = self._tokenize(gone) if gone else ({}, {})
         new, new_lens = self._tokenize(added) if added else ({}, {})
-        for term in old.keys() | new.keys():
-            r = db.execute("SELECT docs, freqs, lens FROM postings WHERE term=?", (term,)).fetchone()
+        terms = list(old.keys() | new.keys())
+        stored: dict[str, tuple[bytes, bytes, bytes]] = {}
+        for start in range(0, len(terms), 500):
+            part = terms[start : start + 500]
+            sql = f"SELECT term, docs, freqs, lens FROM postings WHERE term IN ({','.join('?' * len(part))})"
+            stored.update((r[0], r[1:]) for r in db.execute(sql, part))
+        writes, empty = [], []
+        for term in terms:
+            r = stored.get(term)
+            if r is None and term not in old:  # a term no entry had: nothing to merge
+                add = new[term]
+                writes.append((term, np.fromiter(add.keys(), np.int64, len(add)).tobytes(),
+                               np.fromiter(add.values(), np.float32, len(add)).tobytes(),
+                               np.fromiter((new_lens[d] for d in add), np.int32, len(add)).tobytes()))
+                continue
             docs, fr, ln = (
                 (np.frombuffer(r[0], np.int64), np.frombuffer(r[1], np.float32), np.frombuffer(r[2], np.int32))
                 if r else (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int32))
@@ -310,10 +323,11 @@ class KeywordIndex:
                 fr = np.concatenate([fr, np.fromiter(add.values(), np.float32, len(add))])
                 ln = np.concatenate([ln, np.fromiter((new_lens[d] for d in add), np.int32, len(add))])
             if len(docs):
-                db.execute("INSERT OR REPLACE INTO postings(term, docs, freqs, lens) VALUES (?,?,?,?)",
-                           (term, docs.tobytes(), fr.tobytes(), ln.tobytes()))
+                writes.append((term, docs.tobytes(), fr.tobytes(), ln.tobytes()))
             else:
-                db.execute("DELETE FROM postings WHERE term=?", (term,))
+                empty.append((term,))
+        db.executemany("INSERT OR REPLACE INTO postings(term, docs, freqs, lens) VALUES (?,?,?,?)", writes)
+        db.executemany("DELETE FROM postings WHERE term=?", empty)
         tokens = int(self.get_state("tokens") or 0) + sum(new_lens.values()) - sum(old_lens.values())
         db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('tokens', ?)", (str(max(tokens, 0)),))
 
