@@ -273,6 +273,7 @@ class HistoryStore:
                 collection=self.settings.chroma_collection,
                 model_id=model_id,
                 fields=self.kw.filter_fields,
+                stamp=lambda: self.kw.get_state("vec_generation"),
             )
         return self._vectors
 
@@ -337,11 +338,12 @@ class HistoryStore:
                 done += len(chunk)
                 if progress:
                     progress(done, len(rows), "vectors")
-            self._bump_generation()
         except Exception as exc:
             msg = f"vector index update failed ({exc}); entries are saved and keyword-searchable, run `paii history reindex` later"
             log.warning(msg)
             return done, [msg]
+        finally:  # even a failed write may have changed the collection: other readers reload
+            self._bump_generation()
         return done, []
 
     # ------------------------------------------------------------------ sync / reindex

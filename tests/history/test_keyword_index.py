@@ -95,6 +95,41 @@ def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
     assert [i for i, _ in vi.search(q, 5)] == ["c", "b"]
 
 
+
+def test_a_new_process_reads_the_vector_snapshot_until_a_vector_is_written(tmp_path, monkeypatch):
+    """The in-memory matrix is saved beside the collection with the vector generation it shows; a
+    new process with the same generation reads it without opening chroma, a changed one never does."""
+    import numpy as np
+
+    from paii_history.index import VectorIndex
+
+    stamp = ["gen-1"]
+    fields = {"a": {"category": "incidents", "created": 1.0}, "b": {"category": "notes", "created": 2.0}}
+
+    def index():
+        return VectorIndex(persist_dir=tmp_path / "chroma", url=None, collection="x", model_id="test",
+                           fields=lambda: fields, stamp=lambda: stamp[0])
+
+    vecs = np.eye(8, dtype=np.float32)[:2]
+    first = index()
+    first.upsert(["a", "b"], vecs, [fields["a"], fields["b"]])
+    assert [i for i, _ in first.search(vecs[1], 2)] == ["b", "a"]  # loaded from chroma, snapshot written
+    assert (tmp_path / "vectors-paii-history-test.npz").exists()
+
+    def no_chroma(self):
+        raise AssertionError("chroma was opened")
+
+    with monkeypatch.context() as m:
+        m.setattr(VectorIndex, "_collection", no_chroma)
+        second = index()
+        assert [i for i, _ in second.search(vecs[1], 2)] == ["b", "a"]
+        assert [i for i, _ in second.search(vecs[1], 2, categories=["incidents"])] == ["a"]  # filters from fields
+        stamp[0] = "gen-2"  # another process wrote vectors: the snapshot is stale
+        with pytest.raises(AssertionError, match="chroma was opened"):
+            index().search(vecs[0], 2)
+    (tmp_path / "vectors-paii-history-test.npz").write_bytes(b"not a zip")  # a damaged snapshot is ignored
+    assert [i for i, _ in index().search(vecs[0], 1)] == ["a"]
+
 def test_filtered_keyword_search_ranks_like_the_joined_query(tmp_path):
     """Filters most entries pass are applied to the best FTS matches; selective ones in SQL: both
     give what ranking every matching entry would."""
