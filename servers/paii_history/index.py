@@ -147,6 +147,15 @@ def _row(r: sqlite3.Row) -> DocRow:
     )
 
 
+def _posting_arrays(per_doc: dict[int, float], lens: dict[int, int]):
+    """One term's postings as the arrays stored: rowids (int64), weighted frequencies (float32), lengths (int32)."""
+    import numpy as np
+
+    n = len(per_doc)
+    return (np.fromiter(per_doc.keys(), np.int64, n), np.fromiter(per_doc.values(), np.float32, n),
+            np.fromiter((lens[d] for d in per_doc), np.int32, n))
+
+
 class KeywordIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -306,10 +315,7 @@ class KeywordIndex:
         for term in terms:
             r = stored.get(term)
             if r is None and term not in old:  # a term no entry had: nothing to merge
-                add = new[term]
-                writes.append((term, np.fromiter(add.keys(), np.int64, len(add)).tobytes(),
-                               np.fromiter(add.values(), np.float32, len(add)).tobytes(),
-                               np.fromiter((new_lens[d] for d in add), np.int32, len(add)).tobytes()))
+                writes.append((term, *(a.tobytes() for a in _posting_arrays(new[term], new_lens))))
                 continue
             docs, fr, ln = (
                 (np.frombuffer(r[0], np.int64), np.frombuffer(r[1], np.float32), np.frombuffer(r[2], np.int32))
@@ -319,10 +325,8 @@ class KeywordIndex:
                 keep = ~np.isin(docs, np.fromiter(old[term], np.int64))
                 docs, fr, ln = docs[keep], fr[keep], ln[keep]
             if term in new:
-                add = new[term]
-                docs = np.concatenate([docs, np.fromiter(add.keys(), np.int64, len(add))])
-                fr = np.concatenate([fr, np.fromiter(add.values(), np.float32, len(add))])
-                ln = np.concatenate([ln, np.fromiter((new_lens[d] for d in add), np.int32, len(add))])
+                add_docs, add_fr, add_ln = _posting_arrays(new[term], new_lens)
+                docs, fr, ln = np.concatenate([docs, add_docs]), np.concatenate([fr, add_fr]), np.concatenate([ln, add_ln])
             if len(docs):
                 writes.append((term, docs.tobytes(), fr.tobytes(), ln.tobytes()))
             else:
@@ -355,9 +359,7 @@ class KeywordIndex:
             db.executemany(
                 "INSERT INTO postings(term, docs, freqs, lens) VALUES (?,?,?,?)",
                 (
-                    (term, np.fromiter(per.keys(), np.int64, len(per)).tobytes(),
-                     np.fromiter(per.values(), np.float32, len(per)).tobytes(),
-                     np.fromiter((lens[d] for d in per), np.int32, len(per)).tobytes())
+                    (term, *(a.tobytes() for a in _posting_arrays(per, lens)))
                     for term, per in per_term.items()
                 ),
             )
