@@ -806,6 +806,8 @@ class HistoryStore:
             except Exception as exc:
                 self._vector_failed(exc, warnings)
                 vec_hits = []
+        if mode == "vector" and not use_keyword and any(w.startswith("vector search failed") for w in warnings):
+            kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
         # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
         # and averaged. Chosen on the dev splits of the benchmarks over BM25/best-BM25 + cosine,
         # min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).

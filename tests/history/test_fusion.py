@@ -43,3 +43,66 @@ def test_the_title_of_a_pasted_report_outweighs_a_long_description(kw_store):
     # the description alone points at the other entry: the title line is what found the match
     body_only, _, _ = kw_store.retrieve(report.split("\n", 1)[1], k=2, mode="keyword")
     assert body_only[0].row.title == "Nightly batch export slow"
+
+
+class _FlakyEmbedder:
+    """Bag-of-words vectors, and an onnxruntime failure on demand (what a real one does is
+    covered elsewhere: this is about what retrieve() does when the vector side fails)."""
+
+    model_id = "flaky-16"
+
+    def __init__(self) -> None:
+        self.fail_on: set[str] = set()
+
+    def embed(self, texts, batch_size=None):
+        import zlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), 16), dtype=np.float32)
+        for n, t in enumerate(texts):
+            if any(f in t for f in self.fail_on):
+                raise RuntimeError("onnxruntime: bad allocation")
+            for w in t.lower().split():
+                out[n, zlib.crc32(w.encode()) % 16] += 1.0
+            out[n] /= max(float(np.linalg.norm(out[n])), 1e-9)
+        return out
+
+
+@pytest.fixture
+def flaky_store(isolated_env):
+    s = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False))
+    s._embedder = _FlakyEmbedder()
+    for n in range(6):
+        s.capture("incidents", f"kafka consumer lag {n}", f"rebalance storm on partition {n}", {})
+    yield s
+    s.close()
+
+
+def test_a_failing_vector_side_gives_keyword_results_and_says_so(flaky_store):
+    report = "kafka consumer lag after deploy\nThe consumers fell behind and rebalanced over and over for an hour."
+    hits, _, warnings = flaky_store.retrieve(report, k=3)
+    assert len(hits) == 3 and warnings == [] and hits[0].vector_rank is not None  # both sides
+
+    flaky_store._embedder.fail_on = {"fell behind"}  # the whole text's embedding fails
+    hits, _, warnings = flaky_store.retrieve(report, k=3)
+    assert len(hits) == 3 and all(h.vector_rank is None for h in hits)
+    assert warnings == ["vector search failed (onnxruntime: bad allocation): keyword results only"]
+    # for 30 s the vector side is not tried again, and every answer says so
+    flaky_store._embedder.fail_on = set()
+    hits, _, warnings = flaky_store.retrieve(report, k=3)
+    assert len(hits) == 3 and warnings and warnings[0].startswith("vector search unavailable")
+
+    flaky_store._vec_failed_at = 0.0
+    flaky_store._embedder.fail_on = {"kafka consumer lag after deploy"}  # only the title line's (other thread)
+    hits, _, warnings = flaky_store.retrieve(report, k=3)
+    assert len(hits) == 3 and all(h.vector_rank is None for h in hits) and "vector search failed" in warnings[0]
+
+
+def test_vector_mode_without_vectors_falls_back_to_keywords(flaky_store):
+    flaky_store._embedder.fail_on = {"rebalance"}
+    hits, _, warnings = flaky_store.retrieve("rebalance storm", k=2, mode="vector")
+    assert len(hits) == 2 and all(h.keyword_rank is not None and h.vector_rank is None for h in hits)
+    assert warnings == ["vector search failed (onnxruntime: bad allocation): keyword results only"]
+    hits, _, warnings = flaky_store.retrieve("rebalance storm", k=2, mode="vector")  # not retried for 30 s
+    assert len(hits) == 2 and all(h.keyword_rank is not None for h in hits) and "unavailable" in warnings[0]
