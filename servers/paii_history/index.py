@@ -567,6 +567,12 @@ class KeywordIndex:
             return terms
         if abs(total - self._df_total) > total // 20:  # the history changed a lot: count again
             self._df, self._df_total = {}, total
+        unknown = [t for t in terms if t not in self._df]
+        if unknown and self.postings_ready():  # one lookup: a term's postings are 8 bytes an entry
+            stems = self._stem(unknown)
+            marks = ",".join("?" * len(stems))
+            sizes = dict(self.db.execute(f"SELECT term, length(docs) / 8 FROM postings WHERE term IN ({marks})", stems))
+            self._df.update((t, sizes.get(st, 0)) for t, st in zip(unknown, stems))
         dfs = []
         for t in terms:
             df = self._df.get(t)
