@@ -789,25 +789,25 @@ class HistoryStore:
             return found, tfound, tvec
 
         side = self._pool().submit(side_lists)
+        failed = False
         if emb is not None:
             try:
                 self._maybe_reload_vectors()
                 vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service)
             except Exception as exc:
-                self._vector_failed(exc, warnings)
+                failed = self._vector_failed(exc, warnings)
         kw_hits, title_kw, tvec = side.result()
         if isinstance(tvec, Exception):
-            if vec_hits:
-                self._vector_failed(tvec, warnings)
-            vec_hits = []
-        elif tvec is not None and vec_hits:
+            failed = failed or self._vector_failed(tvec, warnings)
+        elif tvec is not None and vec_hits and not failed:
             try:
                 title_vec = self._vector_search(tvec, pool, categories, ts, service)
             except Exception as exc:
-                self._vector_failed(exc, warnings)
-                vec_hits = []
-        if mode == "vector" and not use_keyword and any(w.startswith("vector search failed") for w in warnings):
-            kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
+                failed = self._vector_failed(exc, warnings)
+        if failed:
+            vec_hits, title_vec = [], []
+            if mode == "vector":  # the whole text's keyword list stands in
+                kw_hits = self.kw.keyword(text, categories=categories, since=ts, service=service, limit=pool)
         # Score fusion: each list's scores as z-scores (how far above that list's mean), weighted
         # and averaged. Chosen on the dev splits of the benchmarks over BM25/best-BM25 + cosine,
         # min-max and reciprocal-rank fusion (bench/RETRIEVAL.md).
@@ -815,7 +815,7 @@ class HistoryStore:
             (kw_hits, 1.0 - VECTOR_WEIGHT, True, True),
             (vec_hits, VECTOR_WEIGHT, False, True),
             (title_kw, TITLE_KEYWORD_WEIGHT, True, False),
-            (title_vec if vec_hits else [], TITLE_VECTOR_WEIGHT, False, False),
+            (title_vec, TITLE_VECTOR_WEIGHT, False, False),
         ]
         total = sum(w for found, w, _, _ in lists if found) or 1.0
         fused: dict[str, list] = {}  # id -> [score, keyword rank, vector rank, cosine]
@@ -845,11 +845,12 @@ class HistoryStore:
             h.score = round(1.0 / (1.0 + math.exp(-h.score)), 4)
         return hits[:k], len(hits) > k, warnings
 
-    def _vector_failed(self, exc: Exception, warnings: list[str]) -> None:
+    def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:
         # don't pay for a failing vector store on every query: retry in 30 s
         self._vec_failed_at, self._vec_failure = time.monotonic(), str(exc)
         warnings.append(f"vector search failed ({exc}): keyword results only")
         log.warning("vector search failed: %s", exc)
+        return True
 
     def stats(self) -> dict[str, Any]:
         self.ensure_ready()
