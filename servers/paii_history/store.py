@@ -384,6 +384,8 @@ class HistoryStore:
         """Bring the index in line with the files: index new and changed files, drop deleted ones."""
         report = SyncReport()
         with self._write_lock():
+            if not self.kw.text_current():  # an index from before identifier parts: rewrite its text
+                self.kw.migrate_text()
             if not self.kw.postings_ready():  # an index from before the postings table
                 self.kw.build_postings()
             on_disk = self._scan()

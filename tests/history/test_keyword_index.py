@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, query_terms
+from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, identifier_parts, query_terms
 
 
 def _rows(n: int):
@@ -22,6 +22,23 @@ def test_query_terms_are_distinct_meaningful_and_quoted():
     assert query_terms('payments-api is "returning" 500s; payments pool') == ["payments", "api", "returning", "500s", "pool"]
     assert fts_query('NEAR(disk full) OR pool* "x"') == '"near" OR "disk" OR "full" OR "pool"'  # FTS syntax is inert
     assert fts_query("the a of") is None
+
+
+def test_code_identifiers_are_also_searched_by_their_parts(tmp_path):
+    assert identifier_parts("DFSClient") == ["dfs", "client"]
+    assert identifier_parts("getBlockLocations") == ["get", "block", "locations"]
+    assert identifier_parts("FSNamesystem") == ["fs", "namesystem"]
+    assert identifier_parts("HDFS") == identifier_parts("Hadoop") == identifier_parts("x86") == []
+    # a query's words first, then the parts of its identifiers that are not words of it
+    assert query_terms("getBlockLocations block timeout") == ["getblocklocations", "block", "timeout", "get", "locations"]
+    assert query_terms("getBlockLocations", parts=False) == ["getblocklocations"]
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    body = "NPE at org.apache.hadoop.hdfs.DFSClient.getBlockLocations(DFSClient.java:12)\n"
+    kw.upsert([next(_rows(1)) | {"id": "E-1", "body": body}, next(_rows(1)) | {"id": "E-2", "path": "incidents/E-2.md"}])
+    assert [i for i, _ in kw.keyword("wrong block locations from the dfs client")] == ["E-1"]
+    assert [i for i, _ in kw.keyword("DFSClient")] == ["E-1"]  # the whole word still matches
+    assert kw.body("E-1") == body  # the parts are for the index only (the body is what gets embedded)
+    kw.close()
 
 
 def test_words_in_most_entries_are_dropped(tmp_path):
@@ -229,4 +246,31 @@ def test_an_index_from_before_postings_builds_them_on_sync(isolated_env, monkeyp
     _same_ranking(store.kw.keyword("kafka rebalance partition", limit=10), before)
     fts_total = store.kw.db.execute("SELECT count(*) FROM temp.fts_terms").fetchone()[0]
     assert int(store.kw.get_state("tokens")) == fts_total
+    store.close()
+
+
+def test_an_index_from_before_identifier_parts_is_rewritten_on_sync(isolated_env, monkeypatch):
+    """An older index holds entries' text without the parts of their identifiers: the next sync
+    rewrites it from the FTS table (no file read, no vector touched) and rebuilds the postings."""
+    from paii_history.config import HistorySettings
+    from paii_history.index import plain_text
+    from paii_history.store import HistoryStore
+
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    store.capture("incidents", "NPE in DFSClient", "at org.apache.hadoop.hdfs.DFSClient.getBlockLocations(DFSClient.java:12)")
+    store.capture("incidents", "slow namenode", "the namenode was slow to answer block reports")
+    kw = store.kw
+    for rowid, title, body in kw.db.execute("SELECT rowid, title, body FROM fts").fetchall():  # the old form
+        kw.db.execute("UPDATE fts SET title=?, body=? WHERE rowid=?", (plain_text(title), plain_text(body), rowid))
+    kw.db.execute("DELETE FROM state WHERE key IN ('fts_text', 'postings', 'tokens')")
+    store.close()
+
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    assert not store.kw.text_current()
+    store.sync()
+    assert store.kw.text_current() and store.kw.postings_ready()
+    hits = store.kw.keyword("wrong block locations from the dfs client", limit=5)
+    assert hits[0][0] == store.recent("incidents", 5)[0][-1].id  # the NPE entry, found by the parts
+    _same_ranking(hits, _fts_ranking(store.kw, monkeypatch, "wrong block locations from the dfs client", limit=5))
+    assert "getBlockLocations" in store.kw.body(hits[0][0]) and "\x1f" not in store.kw.body(hits[0][0])
     store.close()
