@@ -70,3 +70,33 @@ def test_a_plain_install_has_a_model_offline(tmp_path, monkeypatch):
         ["payments-api is returning 500s in production", "payments api answers HTTP 500 errors", "disk full on a log host"]
     )
     assert abs(float(a @ a) - 1) < 1e-3 and float(a @ b) > float(a @ c) + 0.2
+
+
+def test_texts_embedded_from_several_threads_at_once_get_their_own_vectors(tmp_path, monkeypatch):
+    """The embedder's lock covers loading only (a query embeds its title line and its text side by
+    side): runs from several threads at once give each text the vector it gets alone."""
+    import threading
+
+    import paii_history.embed as embed
+
+    monkeypatch.setenv("PAII_MODELS_DIR", str(tmp_path / "none"))
+    monkeypatch.setattr(embed, "CHROMA_CACHE", tmp_path / "no-chroma")
+    emb = Embedder(find_model(None, tmp_path / "home-models"))
+    texts = [f"incident {n}: payments-api returning 500s after deploy {n}" for n in range(4)]
+    alone = emb.embed(texts)
+    errors: list[str] = []
+
+    def work(n: int) -> None:
+        try:
+            for _ in range(5):
+                v = emb.embed([texts[n]])[0]
+                assert float(v @ alone[n]) > 0.99999, n
+        except Exception as exc:  # reported below: a thread's exception is otherwise lost
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
