@@ -1,8 +1,9 @@
 """The search index: derived from the files, rebuildable at any time.
 
 * :class:`KeywordIndex`: SQLite (WAL) with an FTS5 table (porter stemming, BM25 with the
-  title weighted above the body) and a ``docs`` table (id -> file, category, dates, the
-  fields results show). It is also the record of which file versions are indexed
+  title weighted above the body; code identifiers also by their parts), a ``postings`` table
+  the ranking is computed from (see TITLE_WEIGHT) and a ``docs`` table (id -> file, category,
+  dates, the fields results show). It is also the record of which file versions are indexed
   (mtime, size), which is how an incremental sync finds new, changed and deleted files.
 * :class:`VectorIndex`: chromadb, embedded (``PersistentClient`` under ``$PAII_HOME/index``)
   or a Chroma server (``PAII_CHROMA_URL``); vectors are computed by PAII and passed in.
