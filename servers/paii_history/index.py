@@ -13,13 +13,13 @@ Deleting ``$PAII_HOME/index`` loses nothing: ``paii history reindex`` rebuilds b
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
 import re
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +187,22 @@ def _row(r: sqlite3.Row) -> DocRow:
     )
 
 
+#: An fts5vocab "instance" table's term occurrences, counted per term, entry and column.
+_INSTANCES = "SELECT term, doc, col, count(*) FROM {table} GROUP BY term, doc, col"
+
+
+def _weigh_instances(rows: Iterable[tuple[str, int, str, int]]) -> tuple[dict[str, dict[int, float]], dict[int, int]]:
+    """(term, rowid, column, count) rows -> {term: {rowid: weighted frequency}}, {rowid: length in tokens}:
+    what BM25 needs, with title words weighing TITLE_WEIGHT as in ``bm25(fts, 4.0, 1.0)``."""
+    freqs: dict[str, dict[int, float]] = {}
+    lens: dict[int, int] = {}
+    for term, doc, col, n in rows:
+        per = freqs.setdefault(term, {})
+        per[doc] = per.get(doc, 0.0) + (TITLE_WEIGHT if col == "title" else 1.0) * n
+        lens[doc] = lens.get(doc, 0) + n
+    return freqs, lens
+
+
 def _posting_arrays(per_doc: dict[int, float], lens: dict[int, int]):
     """One term's postings as the arrays stored: rowids (int64), weighted frequencies (float32), lengths (int32)."""
     import numpy as np
@@ -335,13 +351,7 @@ class KeywordIndex:
         db = self.db
         db.execute("DELETE FROM temp.tok")
         db.executemany("INSERT INTO temp.tok(rowid, title, body) VALUES (?,?,?)", items)
-        freqs: dict[str, dict[int, float]] = {}
-        lens: dict[int, int] = dict.fromkeys((i[0] for i in items), 0)
-        sql = "SELECT term, doc, col, count(*) FROM temp.tok_terms GROUP BY term, doc, col"
-        for term, doc, col, n in db.execute(sql):
-            per = freqs.setdefault(term, {})
-            per[doc] = per.get(doc, 0.0) + (TITLE_WEIGHT if col == "title" else 1.0) * n
-            lens[doc] += n
+        freqs, lens = _weigh_instances(db.execute(_INSTANCES.format(table="temp.tok_terms")))
         db.execute("DELETE FROM temp.tok")
         return freqs, lens
 
@@ -420,13 +430,7 @@ class KeywordIndex:
                 db.execute("COMMIT")
                 return
             db.execute("DELETE FROM postings")
-            lens: dict[int, int] = {}
-            per_term: dict[str, dict[int, float]] = {}
-            sql = "SELECT term, doc, col, count(*) FROM temp.fts_terms GROUP BY term, doc, col"
-            for term, doc, col, n in db.execute(sql):
-                per = per_term.setdefault(term, {})
-                per[doc] = per.get(doc, 0.0) + (TITLE_WEIGHT if col == "title" else 1.0) * n
-                lens[doc] = lens.get(doc, 0) + n
+            per_term, lens = _weigh_instances(db.execute(_INSTANCES.format(table="temp.fts_terms")))
             db.executemany(
                 "INSERT INTO postings(term, docs, freqs, lens) VALUES (?,?,?,?)",
                 (
@@ -465,10 +469,7 @@ class KeywordIndex:
         the OR of the words (each word a phrase: two words with one stem count twice)."""
         import numpy as np
 
-        stems = [t for t in self._stem(words) if t]
-        mult: dict[str, int] = {}
-        for t in stems:
-            mult[t] = mult.get(t, 0) + 1
+        mult = Counter(t for t in self._stem(words) if t)
         n_docs = self.count()
         if not mult or not n_docs:
             return np.zeros(0, np.int64), np.zeros(0)
@@ -506,15 +507,10 @@ class KeywordIndex:
         import numpy as np
 
         where, args = _filters(categories, since, service)
-        version = (self.db.execute("PRAGMA data_version").fetchone()[0], self._writes)
-        cache = getattr(self._local, "rowids", None)
-        if cache is None or cache[0] != version or len(cache[1]) > 64:
-            cache = self._local.rowids = (version, {})
-        key = (tuple(where), tuple(args))
-        if key not in cache[1]:
-            sql = f"SELECT rowid FROM docs WHERE {' AND '.join(where)}"
-            cache[1][key] = np.fromiter((r[0] for r in self.db.execute(sql, args)), np.int64)
-        return cache[1][key]
+        sql = f"SELECT rowid FROM docs WHERE {' AND '.join(where)}"
+        return self._until_commit(
+            (sql, tuple(args)), lambda: np.fromiter((r[0] for r in self.db.execute(sql, args)), np.int64)
+        )
 
     def _keyword_postings(self, terms: Sequence[str], categories, since, service, limit: int) -> list[tuple[str, float]]:
         import numpy as np
@@ -606,26 +602,8 @@ class KeywordIndex:
             terms = [t for t in terms for _ in range(2 if t in words else 1)]
         if self.postings_ready():
             return self._keyword_postings(terms, categories, since, service, limit)
+        # an index whose postings are not built yet (until its next sync): FTS5 ranks
         q = fts_query(text, terms=terms)
-        where, args = _filters(categories, since, service)
-        share = 1.0
-        if where:
-            share = self.count_matching(categories, since, service) / max(self.count(), 1)
-        if share >= 0.25:
-            # most entries pass the filters: rank in the FTS table alone and filter the best few
-            # (joining docs for every match costs a third of the query), as the vector side does
-            fetch = limit if not where else int(limit / share * 1.5) + 10
-            ranked = self.db.execute(
-                "SELECT rowid, -bm25(fts, 4.0, 1.0) FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, 4.0, 1.0) LIMIT ?", (q, fetch)
-            ).fetchall()
-            if not ranked:
-                return []
-            marks = ",".join("?" * len(ranked))
-            cond = " AND ".join([f"rowid IN ({marks})", *where])
-            ids = dict(self.db.execute(f"SELECT rowid, id FROM docs WHERE {cond}", [r for r, _ in ranked] + args).fetchall())
-            found = [(ids[r], float(sc)) for r, sc in ranked if r in ids][:limit]
-            if len(found) == limit or len(ranked) < fetch:
-                return found
         where, args = _filters(categories, since, service, "d.")
         sql = (
             "SELECT d.id, -bm25(fts, 4.0, 1.0) AS s FROM fts JOIN docs d ON d.rowid = fts.rowid"
@@ -674,15 +652,18 @@ class KeywordIndex:
         sql = "SELECT count(*) FROM docs" + (f" WHERE {' AND '.join(where)}" if where else "")
         if not where:  # SQLite counts a whole table quickly
             return int(self.db.execute(sql).fetchone()[0])
-        # a filtered count scans the table (~0.7 ms at 10k entries, twice a query): remembered until
-        # anything commits, in this process (self._writes) or another (data_version)
+        # a filtered count scans the table (~0.7 ms at 10k entries, twice a query)
+        return self._until_commit((sql, tuple(args)), lambda: int(self.db.execute(sql, args).fetchone()[0]))
+
+    def _until_commit(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered (per thread, a few hundred keys) until anything commits, in this
+        process (self._writes) or another (PRAGMA data_version)."""
         version = (self.db.execute("PRAGMA data_version").fetchone()[0], self._writes)
-        cache = getattr(self._local, "counts", None)
+        cache = getattr(self._local, "until_commit", None)
         if cache is None or cache[0] != version or len(cache[1]) > 256:
-            cache = self._local.counts = (version, {})
-        key = (sql, tuple(args))
+            cache = self._local.until_commit = (version, {})
         if key not in cache[1]:
-            cache[1][key] = int(self.db.execute(sql, args).fetchone()[0])
+            cache[1][key] = compute()
         return cache[1][key]
 
     def categories(self) -> dict[str, int]:
@@ -869,21 +850,18 @@ class VectorIndex:
         return exact
 
     def _write_snapshot(self, exact: _Exact, stamp: str) -> None:
-        import os
-        import tempfile
+        import io
 
         import numpy as np
 
-        path = self._snapshot_path
+        from paii_history.entries import atomic_write
+
+        buf = io.BytesIO()
+        np.savez(buf, mat=exact.mat, ids=np.array(exact.ids, dtype=str), stamp=np.array(stamp))
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".vectors-", suffix=".npz")
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, mat=exact.mat, ids=np.array(exact.ids, dtype=str), stamp=np.array(stamp))
-            os.replace(tmp, path)
+            atomic_write(self._snapshot_path, buf.getvalue())
         except OSError as exc:  # a cache: searching works without it
             log.warning("history: could not write the vector snapshot: %s", exc)
-            with contextlib.suppress(OSError, UnboundLocalError):
-                os.unlink(tmp)
 
     def search(
         self, vector, n: int, categories: Sequence[str] | None = None, since: float | None = None, service: str | None = None
