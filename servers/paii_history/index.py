@@ -59,7 +59,7 @@ TOKENIZER = "porter unicode61 remove_diacritics 2"
 #: of the entries holding it, its weighted frequency in each and each entry's length in tokens. It
 #: ranks exactly as ``ORDER BY bm25(fts, 4.0, 1.0)`` (a test compares them) at a fraction of the
 #: cost: FTS5 scores every matching row through its auxiliary-function API (hive, 11.5k real bug
-#: reports pasted as queries: p50 18 -> 3 ms, p95 41 -> 7 ms). Until an older index has built its
+#: reports pasted as queries: p50 18 -> 3-5 ms, p95 40 -> 7-8 ms). Until an older index has built its
 #: postings (once, in the sync that follows an upgrade), queries use FTS5's own ranking.
 TITLE_WEIGHT, BM25_K1, BM25_B = 4.0, 1.2, 0.75
 POSTINGS_VERSION = "1"
