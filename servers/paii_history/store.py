@@ -58,11 +58,22 @@ TITLE_KEYWORD_WEIGHT = 0.3
 TITLE_VECTOR_WEIGHT = 0.1
 
 
+# A report pasted as one line (its title and description joined by a space, as a script or a form
+# may send it) has no title line; its first words stand in. Dbrd test splits with every query
+# joined into one line: recall@5 0.605 -> 0.634 pooled (0.642 with the real line breaks).
+LEAD_WORDS = 10
+LEAD_MIN_WORDS = 30  # shorter one-line texts (an alert, a symptom) are searched as they are
+
+
 def title_line(text: str) -> str | None:
-    """The first line of a text that has a description under it, else None."""
+    """The first line of a text that has a description under it; for a long text on one line, its
+    first LEAD_WORDS words; else None."""
     head, sep, rest = text.strip().partition("\n")
     head = head.strip()
-    if not sep or len(rest.strip()) < 40 or len(head.split()) < 2 or len(head) > 300:
+    if not sep:
+        words = head.split()
+        return " ".join(words[:LEAD_WORDS]) if len(words) >= LEAD_MIN_WORDS else None
+    if len(rest.strip()) < 40 or len(head.split()) < 2 or len(head) > 300:
         return None
     return head
 

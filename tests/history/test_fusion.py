@@ -18,6 +18,15 @@ def test_title_line_only_when_a_description_follows():
     assert title_line("x " * 200 + "\n" + "description " * 10) is None  # a first line that is no title
 
 
+def test_a_long_report_on_one_line_is_led_by_its_first_words():
+    joined = ("DataNode fails to start after upgrade to 2.7 the datanode log shows an "
+              "IncompatibleClusterIDs error and the process exits right after the block pool scan, "
+              "every node of the cluster is affected and a rollback does not help either")
+    assert len(joined.split()) >= 30
+    assert title_line(joined) == "DataNode fails to start after upgrade to 2.7 the datanode"
+    assert title_line("payments-api 500s " * 9) is None  # 27 words: an alert line is searched as it is
+
+
 @pytest.fixture
 def kw_store(isolated_env):
     s = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
@@ -43,6 +52,11 @@ def test_the_title_of_a_pasted_report_outweighs_a_long_description(kw_store):
     # the description alone points at the other entry: the title line is what found the match
     body_only, _, _ = kw_store.retrieve(report.split("\n", 1)[1], k=2, mode="keyword")
     assert body_only[0].row.title == "Nightly batch export slow"
+    # the same report joined into one line (as a form or a script may send it): its first words lead
+    joined = report.replace("\n", " ") + " We are still looking into it, more details to follow soon."
+    assert len(joined.split()) >= 30
+    hits, _, _ = kw_store.retrieve(joined, k=2, mode="keyword")
+    assert hits[0].row.title.startswith("Checkout latency spike")
 
 
 class _FlakyEmbedder:
