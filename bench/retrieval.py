@@ -17,7 +17,16 @@ Usage::
     python bench/retrieval.py --split test --json     # JSON on stdout
 
 ``--dataset dbrd-hadoop`` (or dbrd-hdfs, dbrd-hive) runs the duplicate-bug-report sets built by
-``bench/dbrd_build.py``.  Writes bench/results/retrieval-<dataset>.json (or --out).  ``--engine reference`` runs a
+``bench/dbrd_build.py``.  Their default protocol is the strict one: the corpus holds the masters
+and every non-duplicate, never a duplicate, and each query must find its master among all of
+them, newer reports included.  ``--protocol standard`` is the literature's (Sun et al. 2011, the
+2023 TOSEM study): every report is in the corpus, each duplicate is searched against the reports
+filed before it, and a hit is any earlier report of its group (the master or an earlier
+duplicate); the top 60 hits are asked for, then the newer ones dropped.
+
+``--query one-line`` sends each query with its line breaks replaced by spaces (a report joined
+into one line, as a form or script may send it); ``--query title`` sends its first line only
+(what a person types).  Writes bench/results/retrieval-<dataset>.json (or --out).  ``--engine reference`` runs a
 self-contained baseline (SQLite FTS5 BM25 + MiniLM through onnxruntime + RRF)
 instead of the store, to check the data without the server.
 """
@@ -71,7 +80,7 @@ class StoreEngine:
 
     name = "paii_history"
 
-    def __init__(self, corpus_path: Path, home: Path, keyword_only: bool = False) -> None:
+    def __init__(self, corpus_path: Path, home: Path, keyword_only: bool = False, more: Path | None = None) -> None:
         from paii_history.config import HistorySettings
         from paii_history.store import HistoryStore
 
@@ -79,8 +88,11 @@ class StoreEngine:
         self.store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
         t = time.perf_counter()
         report = self.store.import_jsonl(corpus_path, category=CATEGORY)
-        self.import_seconds = round(time.perf_counter() - t, 1)
         self.imported = getattr(report, "imported", None)
+        if more is not None:  # --protocol standard: the duplicates too
+            added = self.store.import_jsonl(more, category=CATEGORY)
+            self.imported = (self.imported or 0) + (getattr(added, "imported", None) or 0)
+        self.import_seconds = round(time.perf_counter() - t, 1)
         errors = list(getattr(report, "errors", []) or [])
         if errors:
             print(f"import: {len(errors)} errors, first: {errors[:3]}", file=sys.stderr)
@@ -199,6 +211,33 @@ class ReferenceEngine:
         self.db.close()
 
 
+# --------------------------------------------------------------------------- protocols
+
+def standard_protocol(data_dir: Path, out: Path):
+    """The literature's protocol on a dbrd set: writes every duplicate report (the queries of both
+    splits) as corpus lines to out; returns (out, filed_before, relevant_of): filed_before(q, ids)
+    keeps the ids filed before q (q itself excluded), relevant_of(q) is q's group filed before q."""
+    created: dict[str, str] = {d["id"]: d.get("created") or "" for d in load_jsonl(data_dir / "corpus.jsonl")}
+    duplicates = load_jsonl(data_dir / "queries-dev.jsonl") + load_jsonl(data_dir / "queries-test.jsonl")
+    group: dict[str, set[str]] = {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        for q in duplicates:
+            title, _, body = q["text"].partition("\n")
+            fh.write(json.dumps({"id": q["qid"], "title": title, "body": body, "created": q["created"]}) + "\n")
+            created[q["qid"]] = q["created"]
+            master = q["relevant"][0]
+            group.setdefault(master, {master}).add(q["qid"])
+
+    def filed_before(q: dict, ids: list[str]) -> list[str]:
+        return [i for i in ids if i != q["qid"] and created.get(i, "") < q["created"]]
+
+    def relevant_of(q: dict) -> set[str]:
+        return {i for i in group[q["relevant"][0]] if i != q["qid"] and created[i] < q["created"]}
+
+    return out, filed_before, relevant_of
+
+
 # --------------------------------------------------------------------------- main
 
 def run(args: argparse.Namespace) -> dict:
@@ -207,11 +246,23 @@ def run(args: argparse.Namespace) -> dict:
     queries = load_jsonl(data_dir / f"queries-{args.split}.jsonl")
     if args.limit:
         queries = queries[: args.limit]
+    if args.query == "one-line":
+        queries = [q | {"text": " ".join(q["text"].split())} for q in queries]
+    elif args.query == "title":
+        queries = [q | {"text": q["text"].strip().split("\n", 1)[0]} for q in queries]
     modes = args.modes.split(",") if args.modes else list(MODES)
+    standard = args.protocol == "standard"
+    if standard and (args.engine != "store" or not args.dataset.startswith("dbrd-")):
+        sys.exit("--protocol standard needs --engine store and a dbrd-* dataset (it uses the reports' dates)")
     with tempfile.TemporaryDirectory(prefix="paii-bench-") as tmp:
         home = Path(tmp)
         engine_cls = ReferenceEngine if args.engine == "reference" else StoreEngine
-        if engine_cls is StoreEngine:
+        if standard:
+            more, filed_before, relevant_of = standard_protocol(data_dir, home / "duplicates.jsonl")
+            engine = StoreEngine(data_dir / "corpus.jsonl", home / "store", keyword_only=modes == ["keyword"],
+                                 more=more)
+            queries = [q for q in queries if relevant_of(q)]  # one filed with its master has nothing to find
+        elif engine_cls is StoreEngine:
             engine = StoreEngine(data_dir / "corpus.jsonl", home, keyword_only=modes == ["keyword"])
         else:
             engine = engine_cls(data_dir / "corpus.jsonl", home)
@@ -221,9 +272,12 @@ def run(args: argparse.Namespace) -> dict:
                 rows, lat = [], []
                 for q in queries:
                     t = time.perf_counter()
-                    ranked = engine.search(q["text"], 10, mode)
+                    if standard:
+                        ranked = filed_before(q, engine.search(q["text"], 60, mode))[:10]
+                    else:
+                        ranked = engine.search(q["text"], 10, mode)
                     lat.append(1000 * (time.perf_counter() - t))
-                    rows.append(score(ranked, set(q["relevant"])))
+                    rows.append(score(ranked, relevant_of(q) if standard else set(q["relevant"])))
                 lat.sort()
                 # in-process, one query at a time (the first ones also load the model and vectors)
                 results[mode] = aggregate(rows) | {
@@ -236,6 +290,8 @@ def run(args: argparse.Namespace) -> dict:
             engine.close()
     cmd = "python bench/retrieval.py " + " ".join(args.argv)
     return {
+        "protocol": args.protocol,
+        "query": args.query,
         "dataset": meta["dataset"],
         "source": meta["source"],
         "license": meta["license"],
@@ -243,7 +299,8 @@ def run(args: argparse.Namespace) -> dict:
         "split": args.split,
         "engine": engine.name,
         "sizes": {"corpus": engine.imported, "queries": len(queries),
-                  "mean_relevant": round(sum(len(q["relevant"]) for q in queries) / max(1, len(queries)), 2)},
+                  "mean_relevant": round(sum(len(relevant_of(q) if standard else q["relevant"]) for q in queries)
+                                       / max(1, len(queries)), 2)},
         "import_seconds": engine.import_seconds,
         "modes": results,
         "warnings": sorted(engine.warnings),
@@ -278,12 +335,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--engine", choices=("store", "reference"), default="store")
     ap.add_argument("--dataset", default=bench_datasets.DATASET)
     ap.add_argument("--data-dir", type=Path, default=bench_datasets.DATA)
-    ap.add_argument("--out", type=Path, default=None, help="default: bench/results/retrieval-<dataset>.json")
+    ap.add_argument("--protocol", choices=("strict", "standard"), default="strict",
+                    help="dbrd sets: strict (masters only in the corpus, the default) or standard "
+                         "(every report; each duplicate searched among earlier reports)")
+    ap.add_argument("--query", choices=("report", "one-line", "title"), default="report",
+                    help="each query as it is (default), joined into one line, or its first line only")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default: bench/results/retrieval-<dataset>[-standard][-one-line or -title].json")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")
     args = ap.parse_args(argv)
     args.argv = argv
     res = run(args)
-    suffix = "" if args.engine == "store" else f"-{args.engine}"
+    suffix = ("" if args.engine == "store" else f"-{args.engine}") + ("-standard" if args.protocol == "standard" else "")
+    suffix += "" if args.query == "report" else f"-{args.query}"
     out = args.out or (BENCH / "results" / f"retrieval-{args.dataset}{suffix}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2) + "\n")

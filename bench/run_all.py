@@ -18,8 +18,11 @@ STEPS = [
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
 ] + [
     # duplicate bug reports: built once by bench/dbrd_build.py (needs the source data from GitHub)
-    (f"retrieval quality, {d.name}", [sys.executable, str(HERE / "retrieval.py"), "--split", "test", "--dataset", d.name])
+    (f"retrieval quality, {d.name}{title}", [sys.executable, str(HERE / "retrieval.py"), "--split", "test", "--dataset", d.name, *extra])
     for d in sorted((HERE / "data").glob("dbrd-*")) if (d / "meta.json").exists()
+    for title, extra in (("", []), (", the literature's protocol", ["--protocol", "standard"]),
+                         (", reports joined into one line", ["--query", "one-line"]),
+                         (", title lines only", ["--query", "title"]))
 ]
 
 
