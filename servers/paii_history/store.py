@@ -193,7 +193,9 @@ class HistoryStore:
             cats |= {p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")}
         return sorted(cats)
 
-    def check_known_category(self, category: str, *, create: bool = False) -> str:
+    def check_known_category(self, category: str, *, create: bool = False, writing: bool = False) -> str:
+        """The category, normalised; an unknown one is an error unless ``create`` (a write that may
+        start it). Only a write's error offers to start it: nothing can be read from a new one."""
         category = check_category(category.strip().lower() if isinstance(category, str) else category)
         known = self.known_categories()
         if category in known or create:
@@ -202,10 +204,9 @@ class HistoryStore:
 
         close = difflib.get_close_matches(category, known, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InvalidInput(
-            f"unknown category {category!r}.{hint} Known: {', '.join(known)}. "
-            "To start a new category, call again with create_category=true."
-        )
+        then = ("To start a new category, call again with create_category=true." if writing
+                else "Search all categories by leaving category out.")
+        raise InvalidInput(f"unknown category {category!r}.{hint} Known: {', '.join(known)}. {then}")
 
     # ------------------------------------------------------------------ vectors
     def embedder(self):
@@ -504,7 +505,7 @@ class HistoryStore:
         entry_id: str | None = None,
     ) -> tuple[Entry, list[str]]:
         self.ensure_ready()
-        category = self.check_known_category(category, create=create_category)
+        category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
         if not title:
             raise InvalidInput("title is empty: give a one-line title")
@@ -586,7 +587,7 @@ class HistoryStore:
     ) -> ImportReport:
         """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content."""
         self.ensure_ready()
-        category = self.check_known_category(category, create=create_category)
+        category = self.check_known_category(category, create=create_category, writing=True)
         report = ImportReport()
         try:
             # JSON Lines ends records at "\n" only: str.splitlines would also split at U+2028,

@@ -104,6 +104,12 @@ async def test_unknown_category_suggests_and_new_category_needs_consent(server):
     async with Client(server) as c:
         r = await c.call_tool("capture", {"category": "incidnets", "title": "t", "content": "c"})
         assert r.is_error and "Did you mean 'incidents'" in r.content[0].text
+        assert "create_category=true" in r.content[0].text
+        # a read of an unknown category is pointed at the categories there are, not at creating one
+        for tool, args in (("recent", {"category": "spanish"}), ("search", {"text": "x", "category": "spanish"})):
+            r = await c.call_tool(tool, args)
+            assert r.is_error and "unknown category 'spanish'" in r.content[0].text
+            assert "create_category" not in r.content[0].text and "leaving category out" in r.content[0].text
         r = await c.call_tool("capture", {"category": "spanish", "title": "t", "content": "c", "create_category": True})
         assert not r.is_error
         r = await c.call_tool("recent", {"category": "spanish"})
