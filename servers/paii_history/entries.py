@@ -40,15 +40,30 @@ def iso(ts: dt.datetime) -> str:
 
 
 _REL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|mo|y)\s*(ago)?\s*$", re.I)
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")  # Unix seconds (2001 on) or milliseconds, as digits
 _REL_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
 
 
+def _from_epoch(value: float, field_name: str) -> dt.datetime:
+    """Unix time in seconds, or in milliseconds (what Slack, Opsgenie and many exports give)."""
+    if abs(value) >= 1e11:  # seconds that large are past the year 5000: milliseconds
+        value /= 1000.0
+    try:
+        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidInput(f"{field_name}: {value!r} is out of range for a Unix time") from None
+
+
 def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None = None) -> dt.datetime:
-    """ISO 8601 date or datetime (naive = UTC), or a relative age like ``7d``, ``24h``, ``2w``."""
+    """ISO 8601 date or datetime (naive = UTC), a relative age like ``7d``, ``24h``, ``2w``, Unix time
+    in seconds or milliseconds (a number, or its digits in a string), or an e-mail style date
+    (``Fri, 01 Mar 2019 12:00:00 GMT``): the forms exports from other tools carry."""
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _check_year(_from_epoch(float(value), field_name), field_name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field_name}: expected an ISO 8601 date/time like 2026-11-12 or 2026-11-12T03:00:00Z, or an age like 7d, 24h, 2w")
     text = value.strip()
@@ -56,12 +71,29 @@ def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None 
     if m:
         secs = int(m.group(1)) * _REL_UNITS[m.group(2).lower()]
         return (now or utcnow()) - dt.timedelta(seconds=secs)
+    if _EPOCH.match(text):
+        return _check_year(_from_epoch(float(text), field_name), field_name)
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput(
-            f"{field_name}: {text[:40]!r} is not a date; use ISO 8601 (2026-11-12, 2026-11-12T03:00:00Z) or an age (7d, 24h, 2w)"
-        ) from None
+        parsed = _rfc2822(text)
+        if parsed is None:
+            raise InvalidInput(
+                f"{field_name}: {text[:40]!r} is not a date; use ISO 8601 (2026-11-12, 2026-11-12T03:00:00Z) or an age (7d, 24h, 2w)"
+            ) from None
+    return _check_year(parsed, field_name)
+
+
+def _rfc2822(text: str) -> dt.datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _check_year(parsed: dt.datetime, field_name: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
     if not (1970 <= parsed.year <= 2200):

@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
 from paii_history.config import HistorySettings
+from paii_history.entries import iso
 from paii_history.store import HistoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -180,6 +181,34 @@ def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path
     data = json.loads(out.stdout)
     assert data["imported"] == 1
     assert [e.split(":")[0] for e in data["errors"]] == ["line 2", "line 3", "line 4", "line 5"]
+
+
+def test_import_takes_the_date_forms_other_tools_export(isolated_env, tmp_path):
+    """Slack and Opsgenie give Unix times (seconds, milliseconds), mail and Bugzilla e-mail style dates,
+    Jira ISO with +0000: each entry keeps its own date; what is no date is still an error."""
+    forms = {
+        "A-1": (1551441600, "2019-03-01T12:00:00Z"),
+        "A-2": (1551441600123, "2019-03-01T12:00:00.123000Z"),
+        "A-3": ("1551441600.000200", "2019-03-01T12:00:00.000200Z"),
+        "A-4": ("Fri, 01 Mar 2019 12:00:00 GMT", "2019-03-01T12:00:00Z"),
+        "A-5": ("Fri, 01 Mar 2019 07:00:00 -0500", "2019-03-01T12:00:00Z"),
+        "A-6": ("2019-03-01T12:00:00.000+0000", "2019-03-01T12:00:00Z"),
+        "A-7": ("2019-03-01 07:00:00 -0500", "2019-03-01T12:00:00Z"),
+    }
+    f = tmp_path / "export.jsonl"
+    lines = [json.dumps({"id": i, "title": f"entry {i}", "body": "b", "created": c}) for i, (c, _) in forms.items()]
+    lines += [json.dumps({"id": "B-1", "title": "t", "body": "b", "created": "03/01/2019"}),
+              json.dumps({"id": "B-2", "title": "t", "body": "b", "created": True}),
+              json.dumps({"id": "B-3", "title": "t", "body": "b", "created": 99999999999999999})]
+    f.write_text("\n".join(lines) + "\n")
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    report = store.import_jsonl(f, "incidents")
+    assert report.imported == len(forms)
+    assert [e.split(":")[0] for e in report.errors] == ["line 8", "line 9", "line 10"]
+    assert "is not a date" in report.errors[0] and "out of range" in report.errors[2]
+    for i, (_, want) in forms.items():
+        assert iso(store.get(i).created) == want, i
+    store.close()
 
 
 def test_model_change_re_embeds_in_the_background(isolated_env):
