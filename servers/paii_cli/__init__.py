@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -319,6 +320,10 @@ def main(argv: list[str] | None = None) -> None:
         code = 2
     except KeyboardInterrupt:
         code = 130
+    except BrokenPipeError:  # `paii ... | head`: the reader has what it wanted
+        # Python would report the pipe again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 141 if os.name == "posix" else 1
     except Exception as exc:  # a bug: say so without a secret
         print(f"paii: unexpected error: {redact(str(exc))}", file=sys.stderr)
         code = 1

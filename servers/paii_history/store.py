@@ -78,6 +78,10 @@ def title_line(text: str) -> str | None:
     return head
 
 
+# import_jsonl: where a line's title and body may be, first found first (an export's own names)
+TITLE_KEYS = ("title", "summary", "subject", "short_description", "name")
+BODY_KEYS = ("body", "content", "description", "text")
+
 BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the background
 EMBED_CHUNK = 256  # entries embedded, then stored in chroma, at a time
 # What an entry's vector is of. "-e2": its title and key fields once, then the body, each entry
@@ -585,7 +589,10 @@ class HistoryStore:
     def import_jsonl(
         self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True
     ) -> ImportReport:
-        """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content."""
+        """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content.
+        The title may come as ``summary`` (Jira), ``subject`` (mail) or ``short_description``
+        (ServiceNow), the body as ``content``, ``description`` or ``text`` (null: empty), so an
+        export from another tool is searchable by its own text; the other fields are metadata."""
         self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         report = ImportReport()
@@ -609,17 +616,20 @@ class HistoryStore:
                 eid = check_id(str(obj.get("id", "")).strip())
                 if eid in seen:
                     raise ValueError(f"duplicate id {eid!r} in this file")
-                title = " ".join(str(obj.get("title") or "").split())
+                title_key = next((k for k in TITLE_KEYS if obj.get(k) not in (None, "")), None)
+                title = " ".join(str(obj.get(title_key) or "").split())
                 if not title:
-                    raise ValueError("missing title")
-                body = obj.get("body", obj.get("content", ""))
+                    raise ValueError(f"missing title (one of {', '.join(TITLE_KEYS)})")
+                body_key = next((k for k in BODY_KEYS if obj.get(k) is not None), None)
+                body = obj.get(body_key, "") if body_key else ""
                 if not isinstance(body, str):
-                    raise ValueError("body must be a string")
+                    raise ValueError(f"{body_key} must be a string")
                 body = self._check_content(body, "body")
                 created = parse_time(obj["created"], "created") if obj.get("created") else now
                 if not obj.get("created"):
                     undated.add(eid)
-                meta = {k: v for k, v in obj.items() if k not in ("id", "title", "body", "content", "created", "category")}
+                used = {"id", "created", "category", title_key, body_key}
+                meta = {k: v for k, v in obj.items() if k not in used}
                 seen.add(eid)
                 entries.append(Entry(id=eid, category=category, title=title[:300], body=body, created=created, meta=meta))
             except (ValueError, InvalidInput) as exc:

@@ -211,6 +211,35 @@ def test_import_takes_the_date_forms_other_tools_export(isolated_env, tmp_path):
     store.close()
 
 
+def test_import_finds_title_and_body_under_the_names_other_tools_export(isolated_env, tmp_path):
+    rows = [
+        {"id": "JIRA-1", "summary": "DataNode dies on startup", "description": "IncompatibleClusterIDs in the log",
+         "component": "HDFS"},  # Jira
+        {"id": "MAIL-1", "subject": "replica lag alert", "text": "pgbouncer queue grew"},
+        {"id": "SN-1", "short_description": "VPN down", "description": None},  # ServiceNow, no description
+        {"id": 4711, "title": "numeric id", "body": "kept as text"},  # Bugzilla-style numbers
+        {"id": "INC-1", "title": "checkout 500s", "summary": "card payments failed", "body": "pool exhausted"},
+        {"id": "BAD-1", "description": "no title anywhere"},
+        {"id": "BAD-2", "title": "t", "description": ["not", "text"]},
+    ]
+    f = tmp_path / "export.jsonl"
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    report = store.import_jsonl(f, "incidents")
+    assert report.imported == 5
+    assert report.errors == ["line 6: missing title (one of title, summary, subject, short_description, name)",
+                             "line 7: description must be a string"]
+    jira = store.get("JIRA-1")
+    assert (jira.title, jira.body.strip(), jira.meta) == ("DataNode dies on startup", "IncompatibleClusterIDs in the log",
+                                                           {"component": "HDFS"})
+    assert store.get("SN-1").body.strip() == "" and store.get("4711").title == "numeric id"
+    assert store.get("INC-1").meta["summary"] == "card payments failed"  # a title given: summary stays a field
+    for text, want in (("IncompatibleClusterIDs", "JIRA-1"), ("pgbouncer queue", "MAIL-1"), ("card payments", "INC-1")):
+        hits, _, _ = store.retrieve(text, k=1, mode="keyword")
+        assert hits and hits[0].id == want, text  # the export's own text is searchable
+    store.close()
+
+
 def test_model_change_re_embeds_in_the_background(isolated_env):
     import time as _time
 
