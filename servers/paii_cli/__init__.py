@@ -98,10 +98,10 @@ def cmd_history_import(args) -> int:
     return 1 if report.errors and not (report.imported or report.updated or report.unchanged) else 0
 
 
-def _retrieve(args, categories, service=None):
+def _retrieve(args, categories, service=None, store=None):
     from paii_history.entries import parse_time
 
-    store = _store(args)
+    store = store or _store(args)
     since = parse_time(args.since, "since") if args.since else None
     text = sys.stdin.read() if args.text == "-" else args.text  # '-': a whole report from a pipe
     return store.retrieve(text, k=args.k, categories=categories, since=since, service=service, mode=args.mode)
@@ -131,8 +131,12 @@ def _print_hits(args, hits, truncated, warnings) -> None:
 
 
 def cmd_history_similar(args) -> int:
-    hits, truncated, warnings = _retrieve(args, [args.category], service=args.service)
-    _print_hits(args, hits, truncated, warnings)
+    store = _store(args)
+    categories, note = [args.category], None
+    if args.category is None:
+        categories, note = store.similar_scope("incidents")
+    hits, truncated, warnings = _retrieve(args, categories, service=args.service, store=store)
+    _print_hits(args, hits, truncated, ([note] if note else []) + warnings)
     return 0
 
 
@@ -264,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("-k", type=int, default=5, help="how many (default 5)")
     sim.add_argument("--service", help="only this service")
     sim.add_argument("--since", help="ISO date or age like 90d")
-    sim.add_argument("--category", default="incidents", help=argparse.SUPPRESS)
+    sim.add_argument("--category", help="search this category (default: incidents, or every category "
+                     "while no incident is recorded)")
     sim.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid")
     common(sim, "print a JSON list of hits, each with id and score")
     sim.set_defaults(func=cmd_history_similar)

@@ -212,6 +212,17 @@ class HistoryStore:
                 else "Search all categories by leaving category out.")
         raise InvalidInput(f"unknown category {category!r}.{hint} Known: {', '.join(known)}. {then}")
 
+    def similar_scope(self, category: str = "incidents") -> tuple[list[str] | None, str | None]:
+        """What a similar-incidents search covers: ``category`` when it has entries; when it has none
+        but the history has others (a team imported its bugs as ``bugs``), every category, with a
+        warning that says so. (categories or None for all, warning or None)."""
+        self.ensure_ready()
+        counts = self.kw.categories()
+        if counts.get(category) or not counts:
+            return [category], None
+        others = ", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))
+        return None, f"no {category} recorded yet: searched every category instead: {others}"
+
     # ------------------------------------------------------------------ vectors
     def embedder(self):
         """The embedder, or None (the reason is in :attr:`vector_problem`)."""

@@ -149,6 +149,21 @@ async def test_invalid_dates_get_a_clear_error(server):
         assert r.is_error and "started" in r.content[0].text
 
 
+async def test_similar_incidents_searches_every_category_while_no_incident_is_recorded(server):
+    async with Client(server) as c:
+        r = await c.call_tool("capture", {"category": "bugs", "title": "NameNode crashes on restart after an upgrade",
+                                          "content": "edit log replay fails", "create_category": True})
+        assert not r.is_error
+        r = await c.call_tool("similar_incidents", {"text": "namenode crash on restart"})
+        hits = r.structured_content["hits"]
+        assert len(hits) == 1 and hits[0]["title"].startswith("NameNode crashes")
+        assert r.structured_content["warnings"] == ["no incidents recorded yet: searched every category instead: bugs (1)"]
+        await c.call_tool("record_incident", {"id": "INC-1", "title": "payments-api 500s", "service": "payments-api"})
+        r = await c.call_tool("similar_incidents", {"text": "namenode crash on restart"})
+        assert hits[0]["id"] not in [h["id"] for h in r.structured_content["hits"]]  # incidents only, once there are some
+        assert not r.structured_content["warnings"]
+
+
 async def test_empty_query_and_unknown_id(server):
     async with Client(server) as c:
         r = await c.call_tool("search", {"text": "   "})
