@@ -609,8 +609,9 @@ class HistoryStore:
         report = ImportReport()
         try:
             # JSON Lines ends records at "\n" only: str.splitlines would also split at U+2028,
-            # U+0085, form feeds... which JSON allows raw inside strings (and real data has)
-            lines = Path(path).read_text(encoding="utf-8").split("\n")
+            # U+0085, form feeds... which JSON allows raw inside strings (and real data has).
+            # utf-8-sig: a byte-order mark (Windows exports) is not part of the first record.
+            lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
         except (OSError, UnicodeDecodeError) as exc:
             raise InvalidInput(f"cannot read {path}: {exc}") from None
         now = utcnow()

@@ -240,6 +240,16 @@ def test_import_finds_title_and_body_under_the_names_other_tools_export(isolated
     store.close()
 
 
+def test_import_of_a_windows_export_keeps_its_first_line(isolated_env, tmp_path):
+    f = tmp_path / "export.jsonl"  # a byte-order mark and CRLF line ends
+    f.write_bytes(b'\xef\xbb\xbf{"id": "W-1", "title": "first", "body": "b"}\r\n{"id": "W-2", "title": "second", "body": "b"}\r\n')
+    store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))
+    report = store.import_jsonl(f, "incidents")
+    assert (report.imported, report.errors) == (2, [])
+    assert store.get("W-1").title == "first"
+    store.close()
+
+
 def test_model_change_re_embeds_in_the_background(isolated_env):
     import time as _time
 
