@@ -65,6 +65,10 @@ def main() -> None:
     args = ap.parse_args()
     home = tempfile.mkdtemp(prefix="paii-bench-")
     env = {**os.environ, "PAII_HOME": home, "PAII_HISTORY_WARMUP": "1"}
+    # Python caches compiled modules (.pyc) unless told not to, as a user's machine does; a
+    # PYTHONDONTWRITEBYTECODE in this shell (some CI images set it) would make every run compile
+    # PAII's own source again (installed dependencies come compiled), which is not a real start
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     times: dict[str, list[float]] = {k: [] for k in SERVERS}
     for name, cmd in SERVERS.items():  # one warm-up run each (page cache, .pyc)
         one_run(cmd, env)
