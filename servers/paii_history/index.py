@@ -667,7 +667,9 @@ class KeywordIndex:
         return cache[1][key]
 
     def categories(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute("SELECT category, count(*) FROM docs GROUP BY category")}
+        """Entries per category (a scan: ~0.8 ms at 10k entries; asked by every similar search)."""
+        sql = "SELECT category, count(*) FROM docs GROUP BY category"
+        return dict(self._until_commit((sql,), lambda: {r[0]: r[1] for r in self.db.execute(sql)}))
 
     def skipped(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.db.execute("SELECT path, reason FROM skipped ORDER BY path")]
