@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--since", help="ISO date or age like 90d")
     sim.add_argument("--category", help="search this category (default: incidents, or every category "
                      "while no incident is recorded)")
-    sim.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid")
+    sim.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid",
+                     help="hybrid (default: words and meaning), or keyword or vector alone")
     common(sim, "print a JSON list of hits, each with id and score")
     sim.set_defaults(func=cmd_history_similar)
 
@@ -279,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--category")
     se.add_argument("--since")
     se.add_argument("-k", "--limit", dest="k", type=int, default=10)
-    se.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid")
+    se.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid",
+                     help="hybrid (default: words and meaning), or keyword or vector alone")
     common(se)
     se.set_defaults(func=cmd_history_search)
 
