@@ -277,17 +277,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     se = hs.add_parser("search", help="search all history")
     se.add_argument("text", help="what to look for; '-' reads it from stdin")
-    se.add_argument("--category")
-    se.add_argument("--since")
-    se.add_argument("-k", "--limit", dest="k", type=int, default=10)
+    se.add_argument("--category", help="only this category (default: all)")
+    se.add_argument("--since", help="ISO date or age like 90d")
+    se.add_argument("-k", "--limit", dest="k", type=int, default=10, help="how many (default 10)")
     se.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid",
                      help="hybrid (default: words and meaning), or keyword or vector alone")
     common(se)
     se.set_defaults(func=cmd_history_search)
 
     rc = hs.add_parser("recent", help="newest entries")
-    rc.add_argument("--category")
-    rc.add_argument("-n", type=int, default=10)
+    rc.add_argument("--category", help="only this category (default: all)")
+    rc.add_argument("-n", type=int, default=10, help="how many (default 10)")
     common(rc)
     rc.set_defaults(func=cmd_history_recent)
 
