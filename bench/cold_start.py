@@ -75,9 +75,12 @@ def main() -> None:
     for _ in range(args.runs):
         for name, cmd in SERVERS.items():
             times[name].append(one_run(cmd, env))
-    base = statistics.median(times["empty MCPServer"])
+    base, base_min = statistics.median(times["empty MCPServer"]), min(times["empty MCPServer"])
+    # the ratio of medians is the figure; the ratio of the fastest runs is less moved by a busy
+    # neighbour on a shared VM (both are reported)
     rows = {name: {"median_ms": round(statistics.median(t) * 1000, 1), "min_ms": round(min(t) * 1000, 1),
-                   "ratio_to_empty": round(statistics.median(t) / base, 3)} for name, t in times.items()}
+                   "ratio_to_empty": round(statistics.median(t) / base, 3),
+                   "min_ratio_to_empty": round(min(t) / base_min, 3)} for name, t in times.items()}
     result = {"runs": args.runs, "servers": rows, "load": os.getloadavg()}
     out = HERE / "results" / "cold_start.json"
     out.parent.mkdir(exist_ok=True)
@@ -85,9 +88,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"| server | median ms | min ms | ratio to empty |\n|---|---|---|---|")
+        print(f"| server | median ms | min ms | ratio to empty (medians) | (fastest runs) |\n|---|---|---|---|---|")
         for name, r in rows.items():
-            print(f"| {name} | {r['median_ms']} | {r['min_ms']} | {r['ratio_to_empty']} |")
+            print(f"| {name} | {r['median_ms']} | {r['min_ms']} | {r['ratio_to_empty']} | {r['min_ratio_to_empty']} |")
 
 
 if __name__ == "__main__":
