@@ -316,13 +316,16 @@ def write_jsonl(path: Path, rows: list[dict]) -> None:
 def ensure(dataset: str = DATASET, data_dir: Path = DATA) -> Path:
     """Build the dataset if it is not there yet; return its directory."""
     out = data_dir / dataset
+    if dataset != DATASET and (out / "corpus.jsonl").exists():  # any set in this layout (a team's own)
+        return out
     if dataset.startswith("dbrd-"):  # duplicate bug reports, built by bench/dbrd_build.py
         if not (out / "meta.json").exists():
             raise SystemExit(f"{out} is missing: build it with bench/dbrd_build.py (its docstring says where the "
                              "Apache JIRA data comes from; GitHub is needed once to get it)")
         return out
     if dataset != DATASET:
-        raise SystemExit(f"unknown dataset {dataset!r} (have: {DATASET}, dbrd-<project>)")
+        raise SystemExit(f"unknown dataset {dataset!r}: {out} has no corpus.jsonl (have: {DATASET}, dbrd-<project>, "
+                         "or a folder with corpus.jsonl and queries-<split>.jsonl; see bench/RETRIEVAL.md)")
     if not (out / "meta.json").exists():
         build(fetch_package(data_dir / "cache"), out)
     return out

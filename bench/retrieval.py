@@ -242,7 +242,9 @@ def standard_protocol(data_dir: Path, out: Path):
 
 def run(args: argparse.Namespace) -> dict:
     data_dir = bench_datasets.ensure(args.dataset, args.data_dir)
-    meta = json.loads((data_dir / "meta.json").read_text())
+    meta_file = data_dir / "meta.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.exists() else {
+        "dataset": args.dataset, "source": str(data_dir), "license": "unknown", "task": "related entries"}
     queries = load_jsonl(data_dir / f"queries-{args.split}.jsonl")
     if args.limit:
         queries = queries[: args.limit]
