@@ -46,3 +46,23 @@ def test_each_duplicate_is_searched_among_earlier_reports_and_finds_any_earlier_
     d0 = {"qid": "d0", "relevant": ["m1"], "created": "2010-01-01T00:00:00Z"}
     assert relevant_of(d0) == set()  # nothing earlier to find: the benchmark leaves it out
     assert bench.score(filed_before(d2, ["late", "x", "d1"]), relevant_of(d2))["recall@5"] == 1.0
+
+
+def test_a_folder_in_the_dataset_layout_is_measured_like_the_shipped_sets(tmp_path, isolated_env):
+    bench = load_bench()
+    data = tmp_path / "mine"
+    data.mkdir()
+    (data / "corpus.jsonl").write_text((ROOT / "examples" / "incidents.jsonl").read_text())
+    write_jsonl(data / "queries-test.jsonl", [
+        {"qid": "q1", "text": "payments-api is returning 500s in production", "relevant": ["INC-234", "INC-456"]},
+        {"qid": "q2", "text": "orders-api 503 after a deploy\nnew pods never became ready, old ones were terminated",
+         "relevant": ["INC-512"]},
+    ])
+    import argparse
+
+    for query in ("report", "one-line", "title"):
+        args = argparse.Namespace(split="test", limit=0, modes="keyword", engine="store", dataset="mine",
+                                  data_dir=tmp_path, protocol="strict", query=query, argv=[])
+        res = bench.run(args)
+        assert res["sizes"] == {"corpus": 15, "queries": 2, "mean_relevant": 1.5}
+        assert res["modes"]["keyword"]["recall@5"] == 1.0, query
