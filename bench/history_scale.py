@@ -76,6 +76,17 @@ RESULT_KEYS = {"one-line": "similar_incidents_ms", "report": "similar_incidents_
                "joined": "similar_incidents_ms_reports_on_one_line"}
 
 
+def cpu_check_ms() -> float:
+    """A fixed pure-Python workload (median of 5): on a shared VM it shows when the machine itself
+    was slow, so figures of different runs can be compared."""
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sum(i * i % 7 for i in range(400_000))
+        runs.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(runs), 1)
+
+
 def percentiles(lat: list[float]) -> dict[str, float]:
     lat_ms = sorted(x * 1000 for x in lat)
     return {"p50": round(lat_ms[len(lat_ms) // 2], 1), "p95": round(lat_ms[int(len(lat_ms) * 0.95) - 1], 1),
@@ -109,10 +120,11 @@ def main() -> None:
     ap.add_argument("--reuse", metavar="HOME", help="skip the import: time queries against a home a previous run filled")
     args = ap.parse_args()
     if args.reuse:
-        result = {"home": args.reuse, "load": os.getloadavg()}
+        result = {"home": args.reuse, "load": os.getloadavg(), "cpu_check_ms_before": cpu_check_ms()}
         for kind, queries in make_queries(args.queries).items():
             ms = percentiles(asyncio.run(measure_queries(Path(args.reuse), queries)))
             result[RESULT_KEYS[kind]] = ms
+        result["cpu_check_ms_after"] = cpu_check_ms()
         (HERE / "results").mkdir(exist_ok=True)
         (HERE / "results" / "history_queries.json").write_text(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))
@@ -140,6 +152,7 @@ def main() -> None:
             phases[phase] = round(now - last[0], 1)
             last[0] = now
 
+    cpu_before = cpu_check_ms()
     t0 = time.perf_counter()
     report = store.import_jsonl(src, "incidents", progress)
     import_s = time.perf_counter() - t0
@@ -157,6 +170,8 @@ def main() -> None:
         **{RESULT_KEYS[kind]: ms for kind, ms in lat.items()},
         "cpus": os.cpu_count(),
         "load": os.getloadavg(),
+        "cpu_check_ms_before": cpu_before,
+        "cpu_check_ms_after": cpu_check_ms(),
     }
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "history_scale.json").write_text(json.dumps(result, indent=2) + "\n")
