@@ -40,7 +40,7 @@ def iso(ts: dt.datetime) -> str:
 
 
 _REL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|mo|y)\s*(ago)?\s*$", re.I)
-_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")  # Unix seconds (2001 on) or milliseconds, as digits
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")  # Unix seconds (1973 on) or milliseconds, as digits
 _REL_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
 
 
