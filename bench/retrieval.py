@@ -101,16 +101,8 @@ class StoreEngine:
         self.warnings: set[str] = set()
 
     def search(self, text: str, k: int, mode: str) -> list[str]:
-        if hasattr(self.store, "similar"):
-            res = self.store.similar(text, k=k, mode=mode)
-        else:
-            res = self.store.retrieve(text, k=k, mode=mode)
-        if isinstance(res, tuple):  # retrieve(): (hits, more, warnings)
-            hits, *rest = res
-            if len(rest) >= 2:
-                self.warnings.update(rest[1] or [])
-        else:
-            hits = res
+        hits, _, warnings = self.store.similar(text, k=k, mode=mode)  # what `paii history similar` runs
+        self.warnings.update(warnings)
         return [h.id for h in hits][:k]
 
     def close(self) -> None:

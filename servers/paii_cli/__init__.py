@@ -98,13 +98,12 @@ def cmd_history_import(args) -> int:
     return 1 if report.errors and not (report.imported or report.updated or report.unchanged) else 0
 
 
-def _retrieve(args, categories, service=None, store=None):
+def _query(args):
+    """A search command's text ('-': a whole report from a pipe) and --since."""
     from paii_history.entries import parse_time
 
-    store = store or _store(args)
     since = parse_time(args.since, "since") if args.since else None
-    text = sys.stdin.read() if args.text == "-" else args.text  # '-': a whole report from a pipe
-    return store.retrieve(text, k=args.k, categories=categories, since=since, service=service, mode=args.mode)
+    return (sys.stdin.read() if args.text == "-" else args.text), since
 
 
 def _print_hits(args, hits, truncated, warnings) -> None:
@@ -131,18 +130,16 @@ def _print_hits(args, hits, truncated, warnings) -> None:
 
 
 def cmd_history_similar(args) -> int:
-    store = _store(args)
-    categories, note = [args.category], None
-    if args.category is None:
-        categories, note = store.similar_scope("incidents")
-    hits, truncated, warnings = _retrieve(args, categories, service=args.service, store=store)
-    _print_hits(args, hits, truncated, ([note] if note else []) + warnings)
+    text, since = _query(args)
+    found = _store(args).similar(text, k=args.k, category=args.category, since=since, service=args.service, mode=args.mode)
+    _print_hits(args, *found)
     return 0
 
 
 def cmd_history_search(args) -> int:
-    hits, truncated, warnings = _retrieve(args, [args.category] if args.category else None)
-    _print_hits(args, hits, truncated, warnings)
+    text, since = _query(args)
+    categories = [args.category] if args.category else None
+    _print_hits(args, *_store(args).retrieve(text, k=args.k, categories=categories, since=since, mode=args.mode))
     return 0
 
 

@@ -150,12 +150,9 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         k: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> SimilarResult:
         """Find past incidents like this one, with their root cause, resolution and links."""
-        def run():
-            categories, note = store.similar_scope("incidents")
-            hits, truncated, warnings = store.retrieve(text, k=k, categories=categories, since=_since(since), service=service)
-            return hits, truncated, ([note] if note else []) + warnings
-
-        hits, truncated, warnings = await asyncio.to_thread(run)
+        hits, truncated, warnings = await asyncio.to_thread(
+            store.similar, text, k=k, since=_since(since), service=service
+        )
         out = []
         for h in hits:
             m = h.row.meta

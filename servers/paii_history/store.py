@@ -212,16 +212,22 @@ class HistoryStore:
                 else "Search all categories by leaving category out.")
         raise InvalidInput(f"unknown category {category!r}.{hint} Known: {', '.join(known)}. {then}")
 
-    def similar_scope(self, category: str = "incidents") -> tuple[list[str] | None, str | None]:
-        """What a similar-incidents search covers: ``category`` when it has entries; when it has none
-        but the history has others (a team imported its bugs as ``bugs``), every category, with a
-        warning that says so. (categories or None for all, warning or None)."""
-        self.ensure_ready()
-        counts = self.kw.categories()
-        if counts.get(category) or not counts:
-            return [category], None
-        others = ", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))
-        return None, f"no {category} recorded yet: searched every category instead: {others}"
+    def similar(
+        self, text: str, *, k: int = 5, category: str | None = None, since: dt.datetime | None = None,
+        service: str | None = None, mode: str = "hybrid",
+    ) -> tuple[list[Hit], bool, list[str]]:
+        """Past entries like ``text`` in ``category``; by default ``incidents``, or every category,
+        with a warning that says so, while the history has entries but no incident (a team that
+        imported its bugs as ``bugs``). What `paii history similar` and ``similar_incidents`` run."""
+        categories, note = [category or "incidents"], None
+        if category is None:
+            self.ensure_ready()
+            counts = self.kw.categories()
+            if counts and not counts.get("incidents"):
+                others = ", ".join(f"{c} ({n})" for c, n in sorted(counts.items()))
+                categories, note = None, f"no incidents recorded yet: searched every category instead: {others}"
+        hits, truncated, warnings = self.retrieve(text, k=k, categories=categories, since=since, service=service, mode=mode)
+        return hits, truncated, ([note] if note else []) + warnings
 
     # ------------------------------------------------------------------ vectors
     def embedder(self):
