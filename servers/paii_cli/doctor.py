@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from paii_common.config import env_file
-from paii_common.manifest import SERVERS, config_status, load_manifest, read_env_file
+from paii_common.manifest import config_status, load_manifest, read_env_file, server_names
 
 
 def _history_checks() -> list[dict[str, Any]]:
@@ -69,9 +69,7 @@ def doctor() -> dict[str, Any]:
     dotenv = read_env_file(env_file())
     servers = []
     all_ok = True
-    for name in SERVERS:
-        if importlib.util.find_spec(f"paii_{name}") is None:
-            continue
+    for name in server_names():
         try:
             manifest = load_manifest(name)
         except FileNotFoundError:
@@ -124,3 +122,20 @@ def render(report: dict[str, Any]) -> str:
         lines.append("")
     lines.append("All good." if report["ok"] else "Some things are missing: see ✗ above. Set variables in the environment, in the .env file above, or in Claude Code with /plugin.")
     return "\n".join(lines)
+
+
+def cmd_doctor(args) -> int:
+    from paii_cli.output import print_json
+
+    report = doctor()
+    if args.json:
+        print_json(report)
+    else:
+        print(render(report))
+    return 0 if report["ok"] else 1
+
+
+def add_parser(sub) -> None:
+    d = sub.add_parser("doctor", help="what is configured, what is missing, what works without it")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.set_defaults(func=cmd_doctor)

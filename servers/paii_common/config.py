@@ -73,6 +73,10 @@ class PaiiSettings(BaseSettings):
 
     read_only: bool = Field(default=False, description="Drop every tool that writes (PAII_READ_ONLY=1).")
     home: Path = Field(default_factory=paii_home, description="Data folder (PAII_HOME).")
+    #: deadlines (seconds) for one tool call that only reads / that writes: every upstream request
+    #: and the whole call end within them (PAII_READ_TIMEOUT, PAII_WRITE_TIMEOUT; read without prefix)
+    read_timeout: float = Field(default=15.0, gt=0, le=600, description="Deadline of a reading tool call, seconds.")
+    write_timeout: float = Field(default=30.0, gt=0, le=600, description="Deadline of a writing tool call, seconds.")
 
     @model_validator(mode="before")
     @classmethod
@@ -91,6 +95,9 @@ class PaiiSettings(BaseSettings):
             base["read_only"] = _truthy(env["PAII_READ_ONLY"])
         if "home" not in overrides:
             base["home"] = paii_home()
+        for name, var in (("read_timeout", "PAII_READ_TIMEOUT"), ("write_timeout", "PAII_WRITE_TIMEOUT")):
+            if name not in overrides and is_set(env.get(var)):
+                base[name] = env[var]
         # an alias list (PAII_SLACK_TOKEN, SLACK_BOT_TOKEN): the first name that is really set wins,
         # so an empty placeholder in the preferred name does not hide a real value in the other
         for name, field in cls.model_fields.items():

@@ -13,7 +13,8 @@ Hierarchy::
     ├── NotConfigured     a required setting is missing: name the variable
     ├── Conflict          the request clashes with stored state
     └── UpstreamError     the remote service failed: which call, what it said, what to do
-        └── RateLimited   429 after bounded retries: when to retry
+        ├── RateLimited   429 after bounded retries: when to retry
+        └── OutcomeUnknown a write was sent but no answer came: it may have happened; how to find out
 """
 
 from __future__ import annotations
@@ -111,3 +112,20 @@ def hint_for_status(status: int | None, *, write: bool = False) -> str | None:
         if status and status >= 500
         else None
     )
+
+
+class OutcomeUnknown(UpstreamError):
+    """A write was sent but its result never came back (timeout, dropped connection, 5xx).
+
+    It may or may not have taken effect. ``check`` says how to find out (the read that shows the
+    truth); the model must not simply retry.
+    """
+
+    def __init__(self, service: str, call: str, detail: str, *, check: str, status: int | None = None) -> None:
+        super().__init__(
+            service,
+            call,
+            f"{detail}; the change may or may not have been made",
+            status=status,
+            hint=f"Do not retry blindly: {check}",
+        )

@@ -26,7 +26,30 @@ from typing import Any
 
 from paii_common.config import is_set
 
-SERVERS = ("history", "pagerduty", "slack")
+#: the servers PAII ships, in the order doctor lists them; others found by :func:`server_names` follow
+SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
+#: paii_* packages that are not MCP servers
+NOT_SERVERS = frozenset({"cli", "common", "sandbox"})
+
+
+def server_names() -> list[str]:
+    """Every installed PAII server: a ``paii_<name>`` package that ships a ``plugin.toml``.
+
+    Shipped servers first (in :data:`SERVERS` order), then any other (one made by
+    ``paii plugin new``) by name.
+    """
+    import pkgutil
+
+    found = set()
+    for mod in pkgutil.iter_modules():
+        if not (mod.ispkg and mod.name.startswith("paii_")) or mod.name[5:] in NOT_SERVERS:
+            continue
+        try:
+            if importlib.resources.files(mod.name).joinpath("plugin.toml").is_file():
+                found.add(mod.name[5:])
+        except (ModuleNotFoundError, OSError):
+            continue
+    return [n for n in SERVERS if n in found] + sorted(found - set(SERVERS))
 
 
 @dataclass(frozen=True)
