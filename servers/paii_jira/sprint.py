@@ -177,6 +177,13 @@ def build_report(client: JiraClient, board_ref: str | None, sprint_ref: str | No
     epic_names: dict[str, str] = {}
     pts = {i["key"]: h.points_of(i, fm.story_points) for i in issues}
     cat = {i["key"]: h.category(i) for i in issues}
+    closed_at = h.parse_time(sprint.get("completeDate")) if str(sprint.get("state")) == "closed" else None
+    if closed_at:  # a closed sprint: work finished after it closed was open when it ended
+        for i in issues:
+            f = i.get("fields") or {}
+            finished = h.parse_time(f.get("statuscategorychangedate") or f.get("resolutiondate"))
+            if cat[i["key"]] == h.DONE and finished and finished > closed_at + timedelta(minutes=5):
+                cat[i["key"]] = h.IN_PROGRESS
     total = sum(p or 0 for p in pts.values())
     by_cat = {c: sum(pts[k] or 0 for k in pts if cat[k] == c) for c in h.CATEGORY_NAMES}
     counts = {c: sum(1 for k in cat if cat[k] == c) for c in h.CATEGORY_NAMES}
