@@ -203,6 +203,10 @@ class JiraClient:
         finally:
             self._local.deadline = None
 
+    def remaining(self) -> float:
+        """Seconds left of the current call's deadline (inf outside one)."""
+        return self._remaining()
+
     def _remaining(self) -> float:
         dl = getattr(self._local, "deadline", None)
         return float("inf") if dl is None else dl[0] - time.monotonic()
@@ -270,9 +274,13 @@ class JiraClient:
         dl = getattr(self._local, "deadline", None)
         if remaining <= 0:
             raise DeadlineExceeded(call, dl[1] if dl else 0)
-        lib.timeout = (min(CONNECT_TIMEOUT, remaining), remaining)
-        self._local.retries = 0
         write = method not in IDEMPOTENT
+        budget = remaining
+        if write and dl:  # keep a reserve of the deadline to read the state back if the answer is lost
+            reserve = min(5.0, dl[1] * 0.25)
+            budget = remaining - reserve if remaining > 2 * reserve else remaining / 2
+        lib.timeout = (min(CONNECT_TIMEOUT, budget), budget)
+        self._local.retries = 0
         try:
             response = lib.request(method, path, params=params, data=json, advanced_mode=True)
         except (requests.Timeout, requests.ConnectionError) as exc:

@@ -93,7 +93,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
             found, _ = jira.search_page(jql, ["summary", "labels"], limit=5)
             if found:
                 return found[0]
-            if attempt + 1 < tries:
+            if attempt + 1 < tries and jira.remaining() > 2.0:
                 time.sleep(1.0)  # Jira's search index can lag a write by a moment
         return None
 
