@@ -296,7 +296,7 @@ class JiraClient:
         finally:
             lib.timeout = None
         status = response.status_code
-        if self._on_request:
+        if self._on_request is not None:
             self._on_request(method, "/" + path.split("?")[0], status)
         if status < 400:
             if status == 204 or not response.content:

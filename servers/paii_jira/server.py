@@ -72,7 +72,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
             status=str((f.get("status") or {}).get("name") or "?"),
             status_category=h.CATEGORY_NAMES[h.category(issue)], type=(f.get("issuetype") or {}).get("name"),
             assignee=h.name_of(f.get("assignee")), priority=(f.get("priority") or {}).get("name"),
-            updated=f.get("updated"), url=jira.browse_url(issue["key"]),
+            updated=str(f["updated"]) if f.get("updated") is not None else None, url=jira.browse_url(issue["key"]),
         )
 
     def projects_hint() -> str:
@@ -227,6 +227,8 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                 links.append(IssueLink(relation=str(rel or kind.get("name") or "relates to"), key=str(other.get("key")),
                                        summary=of.get("summary"), status=(of.get("status") or {}).get("name")))
         block = f.get("comment") or {}
+        if isinstance(block, list):  # some answers carry the list itself
+            block = {"comments": block, "total": len(block)}
         all_comments = sorted(block.get("comments") or [], key=lambda c: str(c.get("created") or ""))
         shown = all_comments[-comments:] if comments else []
         base = summary_of(issue)

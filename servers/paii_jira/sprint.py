@@ -120,7 +120,7 @@ def _summary(client: JiraClient, issue: dict[str, Any]) -> IssueSummary:
         key=issue["key"], summary=str(f.get("summary") or ""), status=str((f.get("status") or {}).get("name") or "?"),
         status_category=h.CATEGORY_NAMES[h.category(issue)], type=(f.get("issuetype") or {}).get("name"),
         assignee=h.name_of(f.get("assignee")), priority=(f.get("priority") or {}).get("name"),
-        updated=f.get("updated"), url=client.browse_url(issue["key"]),
+        updated=str(f["updated"]) if f.get("updated") is not None else None, url=client.browse_url(issue["key"]),
     )
 
 
