@@ -203,6 +203,9 @@ class JiraClient:
         finally:
             self._local.deadline = None
 
+    def pause(self, seconds: float) -> None:
+        self._sleep(seconds)
+
     def remaining(self) -> float:
         """Seconds left of the current call's deadline (inf outside one)."""
         return self._remaining()

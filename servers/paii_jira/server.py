@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
@@ -94,7 +93,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
             if found:
                 return found[0]
             if attempt + 1 < tries and jira.remaining() > 2.0:
-                time.sleep(1.0)  # Jira's search index can lag a write by a moment
+                jira.pause(1.0)  # Jira's search index can lag a write by a moment
         return None
 
     def remote_links(key: str) -> list[Link]:

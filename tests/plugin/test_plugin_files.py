@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("history", "pagerduty", "slack")
+SERVERS = ("history", "pagerduty", "slack", "jira")
 TOOL_RE = re.compile(r"mcp__plugin_paii_([a-z0-9-]+?)__([a-z0-9_]+)")
 SKILLS = sorted(p.parent for p in (ROOT / "skills").glob("*/SKILL.md"))
 COMMANDS = sorted((ROOT / "commands").glob("*.md"))
@@ -263,10 +263,10 @@ def test_launcher_help_explains_usage():
 
 
 def test_launcher_rejects_an_unknown_server_on_stderr_only():
-    out = subprocess.run([sys.executable, str(LAUNCHER), "jira"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([sys.executable, str(LAUNCHER), "nosuch"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert out.stdout == ""  # stdout belongs to the MCP protocol
-    assert "unknown server 'jira'" in out.stderr and "history, pagerduty, slack" in out.stderr
+    assert "unknown server 'nosuch'" in out.stderr and "history, pagerduty, slack" in out.stderr
 
 
 def test_stamp_is_stable_and_tracks_dependencies_and_python():
