@@ -81,8 +81,7 @@ async def test_a_create_whose_answer_is_lost_is_read_back_by_its_dedupe_key(site
 async def test_a_create_that_fails_with_a_5xx_and_left_nothing_says_the_outcome_is_unknown(site, server):
     site.faults.append(Fault("POST", r"/rest/api/3/issue", status=503, times=5))
     text = await err(server, "create_issue", {**INCIDENT, "dedupe_key": "QZZZ"})
-    assert "may or may not have been made" in text and 'labels = \\"paii-QZZZ\\"' not in text
-    assert "paii-QZZZ" in text and "Do not retry blindly" in text
+    assert "may or may not have been made" in text and 'labels = "paii-QZZZ"' in text and "Do not retry blindly" in text
     assert len(site.calls("POST", r"/rest/api/3/issue")) == 1, "a POST is never re-sent after a 5xx"
 
 
