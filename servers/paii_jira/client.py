@@ -19,6 +19,7 @@ Cloud speaks REST v3 (descriptions and comments in ADF) and ``/rest/api/3/search
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -29,7 +30,7 @@ from typing import Any
 
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
 from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retry_after
-from paii_common.redact import redact
+from paii_common.redact import redact, register_secret
 
 from paii_jira.config import JiraSettings
 
@@ -260,6 +261,9 @@ class JiraClient:
     def _library(self) -> Any:
         """One ``atlassian.Jira`` per call (cheap), sharing the pooled session; its timeout is per call."""
         creds = self._credentials()
+        if "username" in creds:  # the Basic header's value, should a library ever log it
+            register_secret(base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode())
+        logging.getLogger("atlassian").setLevel(max(logging.INFO, logging.getLogger("atlassian").getEffectiveLevel()))
         from atlassian import Jira
 
         return Jira(url=self.base_url, session=self._http_session(), retry_with_header=False,
@@ -280,7 +284,7 @@ class JiraClient:
         write = method not in IDEMPOTENT
         budget = remaining
         if write and dl:  # keep a reserve of the deadline to read the state back if the answer is lost
-            reserve = min(5.0, dl[1] * 0.25)
+            reserve = min(5.0, dl[1] * 0.4)
             budget = remaining - reserve if remaining > 2 * reserve else remaining / 2
         lib.timeout = (min(CONNECT_TIMEOUT, budget), budget)
         self._local.retries = 0

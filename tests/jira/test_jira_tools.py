@@ -70,8 +70,8 @@ async def test_dedupe_finds_the_ticket_in_jira_not_in_a_local_cache(site, client
 
 
 async def test_a_create_whose_answer_is_lost_is_read_back_by_its_dedupe_key(site):
-    client = make_client(site, write_timeout=0.6)
-    site.faults.append(Fault("POST", r"/rest/api/3/issue", after_delay=1.2))
+    client = make_client(site, write_timeout=2.0)  # the create may wait 1.2 s; 0.8 s stay for the read-back
+    site.faults.append(Fault("POST", r"/rest/api/3/issue", after_delay=2.0))
     out = await ok(build_server(client.settings, client), "create_issue", {**INCIDENT, "links": [PD]})
     assert out["key"] == "INC-789" and "found by its dedupe label" in out["note"]
     assert len(site.calls("POST", r"/rest/api/3/issue")) == 1, "a create is never sent twice"
