@@ -22,7 +22,6 @@ from paii_jira.models import (
     CommentResult, CreatedIssue, Issue, IssueLink, IssueSummary, Link, SearchResult, SprintReport, TransitionResult,
 )
 from paii_jira.models import Comment as CommentOut
-from paii_jira.sprint import build_report
 
 INSTRUCTIONS = (
     "Jira for on-call work: create the incident ticket (idempotent by dedupe_key, linked to the page and the "
@@ -338,6 +337,8 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         scope added, unestimated, velocity and coverage, plus a ready text with progress bars.
 
         Reads every issue of the sprint; write prose from it, not arithmetic."""
+        from paii_jira.sprint import build_report  # the report's modules load on its first call
+
         with jira.reading():
             return build_report(jira, board, sprint, velocity=velocity)
 
