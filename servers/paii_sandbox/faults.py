@@ -62,8 +62,12 @@ class Fault:
         return self.kind == "down" and self.path is None and self.method is None
 
     def describe(self) -> str:
-        what = {"429": f"429 (Retry-After {self.retry_after:g} s)", "500": "500" + (" after the change" if self.after else ""),
-                "slow": f"slow {self.seconds:g} s", "down": "down"}[self.kind]
+        if self.kind == "429":
+            what = f"429 (Retry-After {self.retry_after or 0:g} s)"
+        elif self.kind == "slow":
+            what = f"slow {self.seconds or 0:g} s"
+        else:
+            what = "500 after the change" if self.kind == "500" and self.after else self.kind
         where = f" on {self.method or ''}{' ' if self.method else ''}{self.path}" if self.path or self.method else ""
         left = f", {self.times - self.hits} more time(s)" if self.times is not None else ""
         return f"{self.service}: {what}{where}{left}"

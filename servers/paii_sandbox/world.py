@@ -103,7 +103,7 @@ class World:
     def snapshot(self) -> bytes:
         """The states as bytes (to resume the world after a restart)."""
         with self.lock:
-            return pickle.dumps({"version": SNAPSHOT_VERSION, "seed_digest": self.seed_digest,
+            return pickle.dumps({"version": SNAPSHOT_VERSION, "seed_digest": self.seed_digest, "fixed_now": self.fixed_now,
                                  "seeded_at": self.seeded_at, "states": self.states})
 
     def restore(self, data: bytes) -> str | None:
@@ -114,6 +114,8 @@ class World:
             return f"the saved world could not be read ({type(exc).__name__})"
         if saved.get("version") != SNAPSHOT_VERSION or saved.get("seed_digest") != self.seed_digest:
             return "the seed changed since the world was saved"
+        if saved.get("fixed_now") != self.fixed_now:
+            return "the clock differs from the saved world's (--now)"
         if set(saved.get("states") or {}) != set(self.modules):
             return "the set of services changed since the world was saved"
         with self.lock:
