@@ -7,11 +7,19 @@ spreads ordinary chatter over a time range, deterministically, so the seed stays
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from paii_sandbox.timeparse import parse_when
+
+_BARE_URL = re.compile(r"(?<![<|])\bhttps?://[^\s<>|]+[^\s<>|.,:;!?)]")
+
+
+def linkify(text: str) -> str:
+    """Bare URLs as Slack stores them (``<https://...>``), as it does for every posted message."""
+    return _BARE_URL.sub(lambda m: f"<{m.group(0)}>", text)
 
 
 @dataclass
@@ -36,7 +44,7 @@ class SlackState:
         return f"C0NEW{self.counter:05d}"
 
     def add_message(self, channel: str, user: str, text: str, ts: str, **extra: Any) -> dict[str, Any]:
-        msg = {"type": "message", "user": user, "text": text, "ts": ts, **extra}
+        msg = {"type": "message", "user": user, "text": linkify(text), "ts": ts, **extra}
         bot = self.users.get(user, {}).get("bot_id")
         if bot:
             msg["bot_id"] = bot

@@ -131,8 +131,9 @@ def create_app(state: SlackState, world: Any) -> Starlette:
 
     def user_obj(uid: str) -> dict[str, Any]:
         u = st.users[uid]
-        profile = {"real_name": u.get("real_name", ""), "display_name": u.get("display_name", u.get("name", "")),
-                   "real_name_normalized": u.get("real_name", ""), "display_name_normalized": u.get("display_name", u.get("name", "")),
+        display = u.get("display_name", u.get("name", ""))
+        profile = {"real_name": u.get("real_name", ""), "display_name": display,
+                   "real_name_normalized": u.get("real_name", ""), "display_name_normalized": display,
                    "title": u.get("title", ""), "team": st.team.get("id", ""), "avatar_hash": "sandbox",
                    "status_text": "", "status_emoji": "", "phone": "", "skype": "",
                    "image_24": "https://a.slack-edge.com/sandbox_24.png", "image_32": "https://a.slack-edge.com/sandbox_32.png",
