@@ -92,13 +92,13 @@ class Renderer:
                                  for a in i["acknowledgements"]],
             "last_status_change_at": iso(i["last_status_change_at"]),
             "last_status_change_by": self.agent(i["last_status_change_by"]),
-            "resolved_at": iso(i["resolved_at"]) if i["resolved_at"] else None,
             "first_trigger_log_entry": {"id": i["first_trigger_log_entry"], "type": "trigger_log_entry_reference",
                                         "self": f"{self.api}/log_entries/{i['first_trigger_log_entry']}"},
             "alert_counts": {"all": len(alerts), "triggered": triggered, "resolved": len(alerts) - triggered},
             "is_mergeable": True, "escalation_policy": self.ref("escalation_policy", i["escalation_policy"]),
             "teams": [], "pending_actions": [], "urgency": i["urgency"], "priority": self.priority(i.get("priority")),
             "incident_type": {"name": "incident_default"},
+            **({"resolved_at": iso(i["resolved_at"])} if i["resolved_at"] else {}),  # the spec: a string, not null
         }
 
     def alert(self, iid: str, a: dict[str, Any]) -> dict[str, Any]:
