@@ -88,3 +88,20 @@ async def test_the_channel_summary_reads_100_messages_threads_and_mentions_of_th
     assert any("github.com/acme/cache-layer/pull/812" in link["url"] for link in digest["links"])
     assert "1. 🔥" in report and "Status: resolved at 22:15" in report and ":+1: 5, :-1: 3" in report
     assert "ACTION ITEMS FOR YOU" in report
+
+
+def test_the_spec_check_rejects_a_response_that_breaks_the_published_schema():
+    import json
+
+    import pytest
+
+    from paii_sandbox.world import Exchange
+    from tests.e2e import spec_check
+
+    if not spec_check.spec_path("pagerduty").exists():
+        pytest.skip("the published specs (../shared/api-mocks) are not beside this checkout")
+    body = {"incidents": [{"id": "P1", "type": "incident", "status": "on fire"}], "limit": 1, "offset": 0, "more": False}
+    broken = Exchange("pagerduty", "GET", "/incidents", "", 200, {"authorization": "Token token=x"}, b"",
+                      {"content-type": "application/json"}, json.dumps(body).encode())
+    problems = spec_check.check([broken])
+    assert problems and "on fire" in problems[0]
