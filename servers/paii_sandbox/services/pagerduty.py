@@ -26,6 +26,7 @@ NAME = "pagerduty"
 PORT_OFFSET = 0
 TOKEN = "sandbox-pagerduty-token"
 MAX_LIMIT = 100
+API_URL = "https://api.pagerduty.com"
 OVERVIEW = {"trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry", "escalate_log_entry",
             "assign_log_entry", "annotate_log_entry"}
 
@@ -88,7 +89,7 @@ def create_app(state: PagerDutyState, world: Any) -> Starlette:
         header = request.headers.get("authorization", "")
         if header.replace("Token token=", "", 1).strip() != TOKEN or not header.startswith("Token token="):
             raise ApiError(401, "Unauthorized", 2006)
-        return Renderer(st, str(request.base_url))
+        return Renderer(st, API_URL)  # self links name the real API, as PagerDuty does
 
     def from_user(request: Request) -> str:
         email = (request.headers.get("from") or "").strip().lower()
@@ -318,7 +319,7 @@ def create_app(state: PagerDutyState, world: Any) -> Starlette:
 
 def dump(state: PagerDutyState) -> dict[str, Any]:
     """What ``paii sandbox state pagerduty`` prints: incidents with their notes and log."""
-    r = Renderer(state, "http://sandbox")
+    r = Renderer(state, API_URL)
     return {
         "incidents": [
             {**r.incident(iid), "notes": [r.note(n) for n in state.notes[iid]],
