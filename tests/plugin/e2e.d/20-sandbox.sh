@@ -3,7 +3,7 @@
 # (--allowedTools), and the sandbox's state afterwards shows them. The servers get the sandbox
 # URLs (and the fixed clock) through CC_EXTRA_ENV, the tokens through the plugin's userConfig
 # (`paii sandbox env --format claude`, given to claude as --settings).
-SBX_HOME="$RUN/sandbox-home"
+SBX_HOME="$RUN/sandbox-home"; mkdir -p "$SBX_HOME"
 SBX_BASE=$((PB + 10))
 SBX_PAII="${PAII_PYTHON:+$(dirname "$PAII_PYTHON")/paii}"; SBX_PAII="${SBX_PAII:-$ROOT/.venv/bin/paii}"
 sbx() { PAII_HOME="$SBX_HOME" "$SBX_PAII" sandbox "$@"; }
