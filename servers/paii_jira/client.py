@@ -25,9 +25,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from paii_common import clock as _clock
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
 from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retry_after
 from paii_common.redact import redact, register_secret
@@ -147,7 +148,7 @@ class JiraClient:
         self.settings = settings
         self.policy = policy
         self._sleep = sleep
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock or _clock.now  # PAII_NOW (the sandbox's fixed clock) or real time
         self._on_request = on_request  # (method, path, status): tests watch every request
         self._session: Any = None
         self._lock = threading.Lock()

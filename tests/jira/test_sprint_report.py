@@ -197,3 +197,14 @@ async def test_data_center_reads_the_sprint_through_rest_v2_with_a_pat(site):
     r = result.structured_content
     assert (r["points"]["completed"], r["points"]["total"], r["blockers"][0]["days_blocked"]) == (30, 40, 3)
     assert site.calls("GET", r"/rest/api/2/search") and not site.calls(path=r"/rest/api/3/.*")
+
+
+async def test_the_report_follows_paii_now_like_the_sandbox_clock(site, monkeypatch):
+    from paii_jira.client import JiraClient
+
+    monkeypatch.setenv("PAII_NOW", "2026-01-02T02:00:00Z")  # the site's seed clock
+    settings = make_client(site).settings
+    client = JiraClient(settings)  # no clock given: PAII_NOW rules
+    async with Client(build_server(settings, client)) as c:
+        r = (await c.call_tool("sprint_report", {"board": "Team Infra", "velocity": False})).structured_content
+    assert r["period"]["days_left"] == 4 and r["blockers"][0]["days_blocked"] == 3
