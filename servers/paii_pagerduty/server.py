@@ -407,7 +407,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         list_maintenance_windows,
         shift_activity,
     ]
-    register_tools(mcp, tools, read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp
 
 
