@@ -122,6 +122,31 @@ def describe_validation_error(exc: ValidationError, parameters: dict[str, Any]) 
     return "invalid arguments: " + "; ".join(parts) + ". Fix them and call the tool again."
 
 
+def find_invalid_text(arguments: Any) -> tuple[str, str] | None:
+    """The first string (key or value) that is not valid Unicode text: (its path, the bad character).
+
+    JSON may escape a lone UTF-16 surrogate (``"\\ud800"``); Python decodes it into a string that
+    cannot be encoded as UTF-8, so it would crash the first file write, SQL query or HTTP request
+    deep inside a tool. Walked iteratively: deeply nested arguments do not hit the recursion limit.
+    """
+    stack: list[tuple[str, Any]] = [("", arguments)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return path or "arguments", value[exc.start].encode("utf-8", "backslashreplace").decode()
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                sub = f"{path}.{key}" if path else str(key)
+                stack.append((safe_text(sub, 60), key))
+                stack.append((safe_text(sub, 60), item))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((f"{path}[{n}]", item) for n, item in enumerate(value))
+    return None
+
+
 def bug_message(exc: BaseException) -> str:
     detail = safe_text(str(exc), MAX_DETAIL) or "no message"
     return (
@@ -159,6 +184,12 @@ class PaiiTool(Tool):
         return ToolError(f"Error executing tool {self.name}: {safe_text(message)}")
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        bad = find_invalid_text(arguments)
+        if bad:
+            raise self._error(
+                f"invalid arguments: `{bad[0]}` contains {bad[1]}, a lone UTF-16 surrogate that is not valid "
+                "Unicode text. Send the text as proper UTF-8 (remove or replace that character) and call the tool again."
+            )
         try:
             with anyio.fail_after(self.deadline):
                 return await super().run(arguments, context, convert_result=convert_result)
