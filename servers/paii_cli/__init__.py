@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     _ARGV = raw
     as_json = _wants_json(raw)
     setup_logging()
+    if hasattr(sys.stdin, "reconfigure"):  # text piped in ('-') is UTF-8; bad bytes raise, never become surrogates
+        sys.stdin.reconfigure(encoding="utf-8", errors="strict")
     code = 0
     try:
         check_utf8(raw)
