@@ -56,6 +56,14 @@ def _placeholders(manifest) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _short(description: str) -> str:
+    """The first clause of a setting's description, e.g. "Bot token (xoxb-)"."""
+    text = description.split(";")[0].split(". ")[0].strip().rstrip(".")
+    if text.count("(") > text.count(")"):
+        text = text[: text.rfind("(")].strip()
+    return text[:60]
+
+
 def snippet(client: str, servers: list[str]) -> dict[str, Any]:
     from paii_common.manifest import load_manifest
 
@@ -67,7 +75,7 @@ def snippet(client: str, servers: list[str]) -> dict[str, Any]:
         env: dict[str, str] = {}
         for var, desc, secret in _placeholders(m):
             if client == "claude-desktop":
-                env[var] = f"<your {desc.split('.')[0][:60]}>"
+                env[var] = f"<{_short(desc)}: replace, or delete this line>"
             elif client == "cursor":
                 env[var] = "${env:" + var + "}"
             else:
