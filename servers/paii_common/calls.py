@@ -172,13 +172,14 @@ class PaiiTool(Tool):
     deadline: float = 15.0
     writes: bool = False
     service: str = "paii"
+    check: str | None = None  # how to find out whether a write happened (``@tool(check=...)``)
 
     @classmethod
-    def wrap(cls, tool: Tool, *, deadline: float, writes: bool, service: str) -> PaiiTool:
+    def wrap(cls, tool: Tool, *, deadline: float, writes: bool, service: str, check: str | None = None) -> PaiiTool:
         fields = {name: getattr(tool, name) for name in Tool.model_fields}
         if not tool.is_async:
             fields["fn"], fields["is_async"] = _in_thread(tool.fn), True
-        return cls(**fields, deadline=deadline, writes=writes, service=service)
+        return cls(**fields, deadline=deadline, writes=writes, service=service, check=check)
 
     def _error(self, message: str) -> ToolError:
         return ToolError(f"Error executing tool {self.name}: {safe_text(message)}")
@@ -198,8 +199,9 @@ class PaiiTool(Tool):
             if self.writes:
                 err: Exception = OutcomeUnknown(
                     self.service, self.name, f"{self.name} did not finish within {seconds}",
-                    check=(f"read the current state with this server's read tools (get or list what {self.name} "
-                           "changes) before calling it again; PAII_WRITE_TIMEOUT raises the limit."),
+                    check=((f"{self.check.rstrip('.')}: check it " if self.check else
+                            f"read the current state with this server's read tools (get or list what {self.name} changes) ")
+                           + "before calling it again; PAII_WRITE_TIMEOUT raises the limit."),
                 )
             else:
                 err = DeadlineExceeded(

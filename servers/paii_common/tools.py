@@ -44,6 +44,8 @@ class ToolMeta:
     open_world: bool = True
     title: str | None = None
     name: str | None = None
+    #: for a writer: how to find out whether it happened when its outcome is unknown (deadline)
+    check: str | None = None
 
 
 def tool(
@@ -54,8 +56,13 @@ def tool(
     open_world: bool = True,
     title: str | None = None,
     name: str | None = None,
+    check: str | None = None,
 ) -> Callable[[F], F]:
-    """Mark a function as a PAII tool. ``read_only`` is required: every tool says what it does."""
+    """Mark a function as a PAII tool. ``read_only`` is required: every tool says what it does.
+
+    ``check`` (writers): the read that shows whether the write happened, for the error when the
+    call runs past its deadline, e.g. ``"get_incident shows its status"``.
+    """
 
     def mark(fn: F) -> F:
         fn.__paii_tool__ = ToolMeta(  # type: ignore[attr-defined]
@@ -65,6 +72,7 @@ def tool(
             open_world=open_world,
             title=title,
             name=name,
+            check=check,
         )
         return fn
 
@@ -141,6 +149,7 @@ def register_tools(
             deadline=read_timeout if meta.read_only else write_timeout,
             writes=not meta.read_only,
             service=service,
+            check=meta.check,
         )
         names.append(name)
     return names

@@ -40,7 +40,7 @@ def list_things(
     return [Thing(id=f"T{n}", size=n) for n in range(count)]
 
 
-@tool(read_only=False)
+@tool(read_only=False, check="list_things shows every posted thing")
 async def post_thing(text: Annotated[str, Field(description="What to post", max_length=100)]) -> Thing:
     """Post a thing."""
     await asyncio.sleep(10)
@@ -74,6 +74,7 @@ async def test_a_write_past_its_deadline_reports_an_unknown_outcome_and_how_to_c
     is_error, text = await call(server(write_timeout=0.5), "post_thing", {"text": "hello"})
     assert is_error
     assert "did not finish within 0.5 s" in text and "may or may not have been made" in text and "Do not retry blindly" in text
+    assert "list_things shows every posted thing: check it before calling it again" in text
 
 
 async def test_a_missing_argument_names_it_with_the_expected_type_and_an_example():
