@@ -58,16 +58,19 @@ def test_an_argument_that_is_not_utf8_is_refused_clearly(isolated_env):
     assert "TextEncodeInput" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_an_argument_that_is_not_utf8_is_json_with_json(isolated_env):
-    out = subprocess.run([os.fsencode(PAII), b"history", b"similar", b"--json", b"\xff\xfe"], capture_output=True, timeout=120)
-    data = json.loads(out.stdout)
-    assert out.returncode == data["code"] == 2 and "not valid UTF-8" in data["error"]
+def test_an_argument_that_is_not_utf8_is_json_with_json(capsys):
+    # what Python makes of the bytes ff fe in argv (surrogateescape), as in the subprocess test above
+    code, out, _ = run(["history", "similar", "--json", os.fsdecode(b"\xff\xfe")], capsys)
+    data = json.loads(out)
+    assert code == data["code"] == 2 and "argument 4" in data["error"] and "not valid UTF-8" in data["error"]
 
 
-def test_stdin_that_is_not_utf8_is_refused_clearly(isolated_env):
-    out = subprocess.run([str(PAII), "history", "similar", "-"], input=b"db pool \xff\xfe exhausted", capture_output=True, timeout=120)
-    err = out.stderr.decode()
-    assert out.returncode == 2 and "input is not valid UTF-8" in err
+def test_stdin_that_is_not_utf8_is_refused_clearly(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"db pool \xff\xfe exhausted"), errors="surrogateescape"))
+    code, _, err = run(["history", "similar", "-"], capsys)
+    assert code == 2 and "input is not valid UTF-8" in err
 
 
 def test_an_unexpected_exception_is_reported_as_a_bug_without_a_traceback(capsys, monkeypatch):

@@ -64,12 +64,20 @@ def test_an_unknown_server_is_refused_with_the_choices(capsys):
 
 
 async def test_the_commands_a_snippet_names_start_servers_that_answer_initialize(capsys, isolated_env):
+    import anyio
+
     data, _ = snippet(capsys, "--client", "claude-desktop")
-    for name, spec in entries("claude-desktop", data).items():
+    answered: dict[str, int] = {}
+
+    async def start(name: str, spec: dict) -> None:
         # the env as written, placeholders and all: a placeholder nobody replaced counts as not set
         env = {**os.environ, **spec.get("env", {}), "PAII_HISTORY_WARMUP": "0"}
         params = StdioServerParameters(command=spec["command"], args=spec["args"], env=env)
         async with Client(params) as client:
             assert name.removeprefix("paii-") in client.server_info.name
-            tools = (await client.list_tools()).tools
-        assert tools, name
+            answered[name] = len((await client.list_tools()).tools)
+
+    async with anyio.create_task_group() as tg:  # all at once, as an editor starts them
+        for name, spec in entries("claude-desktop", data).items():
+            tg.start_soon(start, name, spec)
+    assert set(answered) == set(entries("claude-desktop", data)) and all(answered.values()), answered

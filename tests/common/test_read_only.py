@@ -129,18 +129,18 @@ def test_sources_report_each_variable_and_where_it_was_found(monkeypatch):
 
 
 # ------------------------------------------------------------------------------ the CLI
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    paii = Path(sys.executable).with_name("paii")
-    return subprocess.run([str(paii), *args], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120)
+def test_cli_import_is_refused_in_read_only_mode_and_writes_nothing(isolated_env, tmp_path, monkeypatch, capsys):
+    from paii_cli import main
 
-
-def test_cli_import_is_refused_in_read_only_mode_and_writes_nothing(isolated_env, tmp_path):
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "INC-1", "title": "db pool exhausted", "body": "raised the pool"}) + "\n")
-    out = run_cli("history", "import", "--category", "incidents", str(src), env={"PAII_READ_ONLY": "1"})
-    assert out.returncode == 1, out.stderr
-    assert "read-only mode is on (PAII_READ_ONLY in the environment)" in out.stderr and "history import" in out.stderr
-    assert not list((isolated_env / "history").rglob("*.md")) if (isolated_env / "history").exists() else True
+    monkeypatch.setenv("PAII_READ_ONLY", "1")
+    with pytest.raises(SystemExit) as code:
+        main(["history", "import", "--category", "incidents", str(src)])
+    err = capsys.readouterr().err
+    assert code.value.code == 1
+    assert "read-only mode is on (PAII_READ_ONLY in the environment)" in err and "history import" in err
+    assert not (isolated_env / "history").exists() or not list((isolated_env / "history").rglob("*.md"))
 
 
 def test_cli_import_is_refused_when_the_dotenv_file_says_read_only(isolated_env, tmp_path):
