@@ -249,12 +249,21 @@ def describe_settings_error(exc: Exception, settings_class: type[PaiiSettings] |
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if settings_class is None:  # the CLI: find the model by the name pydantic gives
+        title, todo = getattr(exc, "title", None), [PaiiSettings]
+        while todo and settings_class is None:
+            cls = todo.pop()
+            settings_class = cls if cls.__name__ == title else None
+            todo.extend(cls.__subclasses__())
     prefix = settings_class.model_config.get("env_prefix", "") if settings_class else "PAII_"
     shared = set(PaiiSettings.model_fields)
     parts = []
     for err in errors():
         field = str(err.get("loc", ("?",))[0])
-        var = f"PAII_{field.upper()}" if field in shared else f"{prefix}{field.upper()}"
+        if field.isupper():  # an alias such as PAII_CHROMA_URL is already the variable
+            var = field
+        else:
+            var = f"PAII_{field.upper()}" if field in shared else f"{prefix}{field.upper()}"
         value = err.get("input")
         shown = f"={value!r}" if isinstance(value, (str, int, float)) and len(str(value)) <= 40 else ""
         parts.append(f"{var}{shown}: {err.get('msg', 'invalid')}")

@@ -82,3 +82,10 @@ def test_an_unexpected_exception_is_reported_as_a_bug_without_a_traceback(capsys
     monkeypatch.setattr(history_cmd, "cmd_history_stats", boom)
     code, _, err = run(["history", "stats"], capsys)
     assert code == 1 and "OverflowError: date value out of range" in err and "PAII bug" in err and "Traceback" not in err
+
+
+def test_a_setting_a_server_refuses_stops_the_command_with_exit_2_naming_the_variable(capsys, monkeypatch):
+    monkeypatch.setenv("PAII_HISTORY_EMBEDDINGS", "bogus")
+    code, _, err = run(["history", "recent"], capsys)
+    assert code == 2 and "PAII_HISTORY_EMBEDDINGS='bogus': Input should be 'auto' or 'off'" in err
+    assert len(err.strip().splitlines()) == 1
