@@ -189,7 +189,7 @@ def add_parser(sub) -> None:
     imp.add_argument("--category", required=True, help="e.g. incidents")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     common(imp)
-    imp.set_defaults(func=cmd_history_import)
+    imp.set_defaults(func=cmd_history_import, writes="history")
 
     sim = hs.add_parser("similar", help="past incidents similar to TEXT")
     sim.add_argument("text", help="what is happening; '-' reads it from stdin")

@@ -203,7 +203,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     register_tools(
         mcp,
         [capture, record_incident, search, similar_incidents, recent, get],
-        read_only_mode=settings.read_only,
+        settings=settings,
     )
     mcp.store = store  # for tests and the CLI
     return mcp
