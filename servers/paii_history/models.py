@@ -20,7 +20,8 @@ def ago(ts: float, now: float | None = None) -> str:
 
 
 def when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    """The one date format of history output (CLI and tools): ISO 8601 UTC to the second, with Z."""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Saved(BaseModel):

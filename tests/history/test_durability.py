@@ -156,7 +156,9 @@ def test_cli_import_is_idempotent_and_similar_prints_json(isolated_env, tmp_path
     assert json.loads(first.stdout)["imported"] == n
     tree = sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md"))
     second = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(src)], env=env, capture_output=True, text=True, timeout=300)
-    assert json.loads(second.stdout) | {"warnings": []} == {"imported": 0, "updated": 0, "unchanged": n, "vectors": 0, "errors": [], "warnings": []}
+    again = json.loads(second.stdout)
+    assert {k: again[k] for k in ("imported", "updated", "unchanged", "skipped", "vectors", "errors")} == {
+        "imported": 0, "updated": 0, "unchanged": n, "skipped": 0, "vectors": 0, "errors": []}
     assert sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md")) == tree
     sim = subprocess.run([str(paii), "history", "similar", "--json", "-k", "5", "payments-api is returning 500s in production"], env=env, capture_output=True, text=True, timeout=300)
     hits = json.loads(sim.stdout)
