@@ -39,6 +39,11 @@ def iso(ts: dt.datetime) -> str:
     return ts.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
+def timestamp(value: dt.datetime | None) -> float | None:
+    """Unix seconds of a datetime (how the index stores times), None for None."""
+    return value.timestamp() if value else None
+
+
 _REL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|mo|y)\s*(ago)?\s*$", re.I)
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")  # Unix seconds (1973 on) or milliseconds, as digits
 _REL_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}

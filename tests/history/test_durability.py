@@ -64,7 +64,7 @@ KILLED = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from paii_history.config import HistorySettings
-    from paii_history.index import KeywordIndex
+    from paii_history.keyword import KeywordIndex
     from paii_history.store import HistoryStore
     def die(self, rows):
         os._exit(9)  # killed after the file is written, before the index knows

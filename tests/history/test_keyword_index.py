@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, identifier_parts, query_terms
+from paii_history.bm25 import KEEP_RAREST, PRUNE_MIN_DOCS
+from paii_history.keyword import KeywordIndex
+from paii_history.text import fts_query, identifier_parts, query_terms
 
 
 def _rows(n: int):
@@ -87,7 +89,7 @@ def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
     """Embedded histories are searched exactly, in memory; the matrix follows every write."""
     import numpy as np
 
-    from paii_history.index import VectorIndex
+    from paii_history.vectors import VectorIndex
 
     def unit(*xs):
         v = np.zeros(8, dtype=np.float32)
@@ -118,7 +120,7 @@ def test_a_new_process_reads_the_vector_snapshot_until_a_vector_is_written(tmp_p
     new process with the same generation reads it without opening chroma, a changed one never does."""
     import numpy as np
 
-    from paii_history.index import VectorIndex
+    from paii_history.vectors import VectorIndex
 
     stamp = ["gen-1"]
     fields = {"a": {"category": "incidents", "created": 1.0}, "b": {"category": "notes", "created": 2.0}}
@@ -253,7 +255,7 @@ def test_an_index_from_before_identifier_parts_is_rewritten_on_sync(isolated_env
     """An older index holds entries' text without the parts of their identifiers: the next sync
     rewrites it from the FTS table (no file read, no vector touched) and rebuilds the postings."""
     from paii_history.config import HistorySettings
-    from paii_history.index import plain_text
+    from paii_history.text import plain_text
     from paii_history.store import HistoryStore
 
     store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))

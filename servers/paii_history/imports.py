@@ -1,0 +1,143 @@
+"""The store's JSONL import: one entry per line, idempotent by id and content.
+
+A part of :class:`~paii_history.store.HistoryStore` (it inherits this class).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paii_common.errors import InvalidInput
+from paii_history.entries import CorruptEntry, Entry, atomic_write, check_id, parse_time, read_entry, utcnow
+from paii_history.semantic import EMBED_CHUNK
+
+if TYPE_CHECKING:  # pragma: no cover
+    from concurrent.futures import Future
+
+    from paii_history.keyword import KeywordIndex
+    from paii_history.sync import Progress
+
+# import_jsonl: where a line's title and body may be, first found first (an export's own names)
+TITLE_KEYS = ("title", "summary", "subject", "short_description", "name")
+BODY_KEYS = ("body", "content", "description", "text")
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+    vectors: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class ImportMixin:
+    """``import_jsonl`` of a :class:`~paii_history.store.HistoryStore`."""
+
+    root: Path
+    kw: KeywordIndex
+
+    def import_jsonl(
+        self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True
+    ) -> ImportReport:
+        """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content.
+        The title may come as ``summary`` (Jira), ``subject`` (mail) or ``short_description``
+        (ServiceNow), the body as ``content``, ``description`` or ``text`` (null: empty), so an
+        export from another tool is searchable by its own text; the other fields are metadata."""
+        self.ensure_ready()
+        category = self.check_known_category(category, create=create_category, writing=True)
+        report = ImportReport()
+        try:
+            # JSON Lines ends records at "\n" only: str.splitlines would also split at U+2028,
+            # U+0085, form feeds... which JSON allows raw inside strings (and real data has).
+            # utf-8-sig: a byte-order mark (Windows exports) is not part of the first record.
+            lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read {path}: {exc}") from None
+        now = utcnow()
+        entries: list[Entry] = []
+        seen: set[str] = set()
+        undated: set[str] = set()  # no "created" given: an existing entry keeps its own
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                eid = check_id(str(obj.get("id", "")).strip())
+                if eid in seen:
+                    raise ValueError(f"duplicate id {eid!r} in this file")
+                title_key = next((k for k in TITLE_KEYS if obj.get(k) not in (None, "")), None)
+                title = " ".join(str(obj.get(title_key) or "").split())
+                if not title:
+                    raise ValueError(f"missing title (one of {', '.join(TITLE_KEYS)})")
+                body_key = next((k for k in BODY_KEYS if obj.get(k) is not None), None)
+                body = obj.get(body_key, "") if body_key else ""
+                if not isinstance(body, str):
+                    raise ValueError(f"{body_key} must be a string")
+                body = self._check_content(body, "body")
+                created = parse_time(obj["created"], "created") if obj.get("created") else now
+                if not obj.get("created"):
+                    undated.add(eid)
+                used = {"id", "created", "category", title_key, body_key}
+                meta = {k: v for k, v in obj.items() if k not in used}
+                seen.add(eid)
+                entries.append(Entry(id=eid, category=category, title=title[:300], body=body, created=created, meta=meta))
+            except (ValueError, InvalidInput) as exc:
+                report.errors.append(f"line {lineno}: {exc}")
+        rows: list[dict[str, Any]] = []
+        # Vectors are computed while the files are written (the writes wait on fsync; onnxruntime
+        # runs without the GIL): each full chunk of written rows goes to one embedding thread.
+        from concurrent.futures import ThreadPoolExecutor
+
+        emb = self.embedder() if len(entries) > EMBED_CHUNK else None
+        embedding = ThreadPoolExecutor(1, thread_name_prefix="paii-import-embed") if emb else None
+        prefetched: list[Future] = []
+
+        def prefetch(upto: int) -> None:
+            while embedding and (len(prefetched) + 1) * EMBED_CHUNK <= upto:
+                chunk = rows[len(prefetched) * EMBED_CHUNK : (len(prefetched) + 1) * EMBED_CHUNK]
+                texts = [self._embed_text(r) for r in chunk]
+                prefetched.append(embedding.submit(emb.embed, texts))
+
+        with self._write_lock(), (embedding or contextlib.nullcontext()):
+            self._ensure_category_dir(category)
+            existing = self.kw.get_many([e.id for e in entries])
+            total = len(entries)
+            for n, entry in enumerate(entries, 1):
+                prev = existing.get(entry.id)
+                if prev and prev.category != category:
+                    report.errors.append(f"id {entry.id!r}: already used by a {prev.category} entry; not imported")
+                    continue
+                if prev and entry.id in undated:
+                    try:
+                        entry.created = read_entry(self.root / prev.path).created
+                    except (OSError, CorruptEntry):
+                        pass  # the file is gone or broken: this import rewrites it
+                if prev:
+                    sha = self.kw.db.execute("SELECT sha FROM docs WHERE id=?", (entry.id,)).fetchone()[0]
+                    if sha == entry.content_hash():
+                        report.unchanged += 1
+                        continue
+                    entry.updated = now
+                rel = (prev.path if prev else entry.relpath().as_posix())
+                file = self.root / rel
+                atomic_write(file, entry.to_markdown())
+                rows.append(self._row_for(entry, rel, file.stat()))
+                prefetch(len(rows))
+                if prev:
+                    report.updated += 1
+                else:
+                    report.imported += 1
+                if progress and total > 200 and n % 50 == 0:
+                    progress(n, total, "files")
+            for s in range(0, len(rows), 1000):
+                self.kw.upsert(rows[s : s + 1000])
+            report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
+        return report
