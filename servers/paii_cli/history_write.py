@@ -68,37 +68,44 @@ def cmd_history_import(args) -> int:
     from paii_cli.history_cmd import store_for
 
     store = store_for(args)
-    category, new = category_for_write(store, args.category, create=args.create_category, any_new_needs_consent=False)
-    report = store.import_jsonl(Path(args.file), category, progress_factory(not args.json and not args.quiet))
+    category, new = category_for_write(store, args.category, create=args.create_category, any_new_needs_consent=False,
+                                       quiet=args.json)
+    report = store.import_file(Path(args.file), category, progress_factory(not args.json and not args.quiet),
+                               partial=args.skip_bad_lines)
     failed = len(report.errors)
-    ok = report.imported + report.updated + report.unchanged
-    code = 0 if not failed or args.skip_bad_lines else 1
+    good = report.records - failed
     data: dict[str, Any] = {
+        "format": report.format,
         "category": category,
         "new_category": new,
+        "records": report.records,
         "imported": report.imported,
         "updated": report.updated,
         "unchanged": report.unchanged,
-        "skipped": failed,
+        "skipped": failed if report.written else report.records,
         "vectors": report.vectors,
         "errors": report.errors,
         "warnings": report.warnings,
     }
     if args.json:
         print_json(data)
-        return code
-    print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged} into {category}"
-          + (f"; skipped {failed} bad record{'s' if failed != 1 else ''}" if failed else ""))
+        return 0 if report.written else 1
+    if report.written:
+        print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged} into {category}"
+              + (f"; skipped {failed} bad record{'s' if failed != 1 else ''}" if failed else "")
+              + f" ({report.format}, {report.records} record{'s' if report.records != 1 else ''})")
     for e in report.errors[:20]:
         print(f"  error: {e}", file=sys.stderr)
     if failed > 20:
         print(f"  ... and {failed - 20} more errors", file=sys.stderr)
     for w in report.warnings:
         print(f"  warning: {w}", file=sys.stderr)
-    if failed and not args.skip_bad_lines:
-        print(f"paii: {failed} of {failed + ok} records failed: fix them and import again (unchanged records are "
-              "skipped), or add --skip-bad-lines to accept the others", file=sys.stderr)
-    return code
+    if not report.written:
+        print(f"paii: nothing imported: {failed} of {report.records} records in {args.file} ({report.format}) failed. "
+              f"Fix them and import again, or add --skip-bad-lines to import the {good} good one{'s' if good != 1 else ''}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _text_arg(value: str, what: str) -> str:

@@ -179,9 +179,10 @@ def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path
         '{"id": "OK-3", "title": "", "body": "b"}\n'
     )
     paii = Path(sys.executable).with_name("paii")
-    out = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(f)], env=_env(isolated_env), capture_output=True, text=True, timeout=300)
+    out = subprocess.run([str(paii), "history", "import", "--json", "--skip-bad-lines", "--category", "incidents", str(f)],
+                         env=_env(isolated_env), capture_output=True, text=True, timeout=300)
     data = json.loads(out.stdout)
-    assert data["imported"] == 1
+    assert out.returncode == 0 and data["imported"] == 1 and data["skipped"] == 4
     assert [e.split(":")[0] for e in data["errors"]] == ["line 2", "line 3", "line 4", "line 5"]
 
 
