@@ -69,6 +69,7 @@ def _hit_dict(h) -> dict[str, Any]:
     return {
         "id": h.id,
         "score": h.score,
+        "close": h.close,
         "title": h.row.title,
         "category": h.row.category,
         "when": when(h.row.created),
@@ -117,8 +118,13 @@ def _print_hits(args, hits, truncated, warnings) -> None:
         return
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
+    from paii_history.evidence import CLOSE_MATCH
+    from paii_history.retrieve import no_close_match
+
     if not hits:
         print("no matches")
+    elif no_close_match(hits):
+        print(f"no close match (every score is under {CLOSE_MATCH:.2f}); the nearest entries:")
     for n, h in enumerate(hits, 1):
         d = _hit_dict(h)
         print(f"{n}. {d['id']} {d['when']} ({d['ago']}) - {d['title']}   score {d['score']:.2f}")

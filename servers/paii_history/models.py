@@ -42,9 +42,13 @@ class SearchHit(BaseModel):
     service: str | None = None
 
 
+NO_CLOSE = "Nothing in the history is close to the text: the hits (if any) are only the nearest entries."
+
+
 class SearchResult(BaseModel):
     hits: list[SearchHit]
     truncated: bool = Field(description="More entries matched than returned: narrow the query or raise limit.")
+    no_close_match: bool = Field(default=False, description=NO_CLOSE)
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -66,6 +70,7 @@ class IncidentHit(BaseModel):
 class SimilarResult(BaseModel):
     hits: list[IncidentHit]
     truncated: bool
+    no_close_match: bool = Field(default=False, description=NO_CLOSE)
     warnings: list[str] = Field(default_factory=list)
 
 
