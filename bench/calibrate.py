@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--mode", choices=("hybrid", "keyword", "vector"), default="hybrid")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--check", action="store_true", help="exit 1 if a nonsense query is not 'no close match'")
+    ap.add_argument("--out", type=Path, default=None, help="default: bench/results/calibrate-<dataset>.json")
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                     help="try another constant, e.g. --set retrieve.WORDS_WEIGHT=0.5 (module of paii_history)")
     args = ap.parse_args()
@@ -131,15 +133,20 @@ def main() -> None:
             if hasattr(retrieve, const):
                 setattr(retrieve, const, getattr(module, const))
     res = run(args)
+    out = args.out or (BENCH / "results" / f"calibrate-{args.dataset}.json")
+    if not args.set and not args.limit:
+        out.write_text(json.dumps(res | {"command": "python bench/calibrate.py " + " ".join(sys.argv[1:])}, indent=2) + "\n")
+    failed = bool(res["nonsense"]["failures"])
     if args.json:
         print(json.dumps(res, indent=2))
-        return
+        raise SystemExit(1 if failed and args.check else 0)
     ns = res.pop("nonsense")
     for k, v in res.items():
         print(f"{k:40s} {v}")
     print(f"{'nonsense: no close match':40s} {ns['no_close_match']} of {ns['queries']}; best scores {ns['best_scores'][-5:]}")
     for f in ns["failures"]:
         print(f"  NOT flagged: {f}")
+    raise SystemExit(1 if failed and args.check else 0)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 COSINE_UNRELATED = 0.30
 COSINE_CLOSE = 0.70
 CLOSE_MATCH = 0.45  # a score from here up is a close match
-DROP_BELOW = 0.02  # hits under this have nothing in common with the text (no word, cosine of unrelated texts): not shown
+DROP_BELOW = 0.001  # hits with no evidence at all (no word of the text, a cosine unrelated texts reach): not shown
 MAX_TERMS = 64  # words of a long text that count (its first; a pasted report's rest adds little)
 #: A long text (a pasted report) is matched in full by no entry; matching the weight of SATURATE
 #: words the history has never seen (its rarest) is full word evidence already.
