@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
-from paii_history.entries import CorruptEntry, Entry, atomic_write, check_id, parse_time, read_entry, utcnow
+from paii_history.entries import CorruptEntry, Entry, check_id, parse_time, read_entry, utcnow
 from paii_history.import_formats import read_records
 from paii_history.semantic import EMBED_CHUNK
 
@@ -140,8 +140,7 @@ class ImportMixin:
                         continue
                     entry.updated = now
                 rel = (prev.path if prev else entry.relpath().as_posix())
-                file = self.root / rel
-                atomic_write(file, entry.to_markdown())
+                file = self._write_file(rel, entry.to_markdown())  # only inside the history folder
                 rows.append(self._row_for(entry, rel, file.stat()))
                 prefetch(len(rows))
                 if prev:

@@ -3,9 +3,12 @@
 * ``fts``: title and body of each entry (porter stemming; code identifiers also by their parts,
   see :mod:`paii_history.text`), ranked by BM25 with the title weighted above the body, computed
   from the ``postings`` table (:mod:`paii_history.bm25`).
-* ``docs``: id -> file, category, dates, the fields results show. It is also the record of which
+* ``docs``: id -> file, category, dates, the fields results show; ``vectors`` the embedded
+  history's vectors (:mod:`paii_history.vectortable`). It is also the record of which
   file versions are indexed (mtime, size), which is how an incremental sync finds new, changed
-  and deleted files; ``skipped`` holds the files that could not be read, with the reason.
+  and deleted files; ``skipped`` holds the files that could not be read, with the reason and the
+  version of the file it is about (a file is reported once per change), ``notices`` what a reader
+  should know about a file that was indexed (e.g. dated by its modification time).
 
 Derived from the files and rebuildable at any time: deleting ``$PAII_HOME/index`` loses nothing
 (``paii history reindex`` rebuilds it and the vectors).
@@ -13,6 +16,7 @@ Derived from the files and rebuildable at any time: deleting ``$PAII_HOME/index`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -45,7 +49,9 @@ CREATE INDEX IF NOT EXISTS docs_cat_created ON docs(category, created);
 CREATE INDEX IF NOT EXISTS docs_path ON docs(path);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS postings(term TEXT PRIMARY KEY, docs BLOB NOT NULL, freqs BLOB NOT NULL, lens BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT);
+CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT, size INTEGER NOT NULL DEFAULT -1);
+CREATE TABLE IF NOT EXISTS notices(path TEXT PRIMARY KEY, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vec BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
 """
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -118,6 +124,9 @@ class KeywordIndex(BM25Postings):
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
             conn.executescript(SCHEMA)
+            if "size" not in {r[1] for r in conn.execute("PRAGMA table_info(skipped)")}:  # an index from before it
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    conn.execute("ALTER TABLE skipped ADD COLUMN size INTEGER NOT NULL DEFAULT -1")
             # a scratch FTS table with the same tokenizer: how the postings learn an entry's
             # stemmed terms, and a query its stems (connection-local, never written to disk)
             conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.tok USING fts5(title, body, tokenize='{TOKENIZER}')")
@@ -147,7 +156,8 @@ class KeywordIndex(BM25Postings):
 
     # --- writes ----------------------------------------------------------------------------
     def upsert(self, rows: Iterable[dict[str, Any]]) -> None:
-        """Each row: id, category, title, created, updated, path, mtime_ns, size, sha, service, meta, snippet, body."""
+        """Each row: id, category, title, created, updated, path, mtime_ns, size, sha, service, meta, snippet, body,
+        and optionally notes (what stats shows about how the file was read)."""
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -172,6 +182,9 @@ class KeywordIndex(BM25Postings):
                 title, body = index_text(r["title"]), index_text(r["body"])
                 db.execute("INSERT INTO fts(rowid, title, body) VALUES (?,?,?)", (cur.lastrowid, title, body))
                 db.execute("DELETE FROM skipped WHERE path=?", (r["path"],))
+                db.execute("DELETE FROM notices WHERE path=?", (r["path"],))
+                if r.get("notes"):
+                    db.execute("INSERT INTO notices(path, note) VALUES (?,?)", (r["path"], "; ".join(r["notes"])))
                 added.append((cur.lastrowid, title, body))
             if keep_postings:
                 self._update_postings(gone, added)
@@ -197,6 +210,7 @@ class KeywordIndex(BM25Postings):
                     db.execute("DELETE FROM docs WHERE rowid=?", (r[0],))
                     ids.append(r[1])
                 db.execute("DELETE FROM skipped WHERE path=?", (p,))
+                db.execute("DELETE FROM notices WHERE path=?", (p,))
             if keep_postings and gone:
                 self._update_postings(gone, [])
             db.execute("COMMIT")
@@ -206,8 +220,11 @@ class KeywordIndex(BM25Postings):
             raise
         return ids
 
-    def mark_skipped(self, path: str, mtime_ns: int, reason: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO skipped(path, mtime_ns, reason) VALUES (?,?,?)", (path, mtime_ns, reason))
+    def mark_skipped(self, path: str, sig: tuple[int, int], reason: str) -> None:
+        """Record that the file at ``path`` in version ``sig`` (mtime_ns, size) is not indexed, and why."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO skipped(path, mtime_ns, size, reason) VALUES (?,?,?,?)", (path, sig[0], sig[1], reason)
+        )
 
     def set_vec(self, ids: Sequence[str], value: int = 1) -> None:
         db = self.db
@@ -219,7 +236,7 @@ class KeywordIndex(BM25Postings):
     def clear(self) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        for t in ("docs", "fts", "skipped", "postings"):
+        for t in ("docs", "fts", "skipped", "notices", "postings"):
             db.execute(f"DELETE FROM {t}")
         db.execute(
             "INSERT OR REPLACE INTO state(key, value) VALUES ('postings', ?), ('tokens', '0'), ('fts_text', ?)",
@@ -301,10 +318,15 @@ class KeywordIndex(BM25Postings):
 
     # --- reads -----------------------------------------------------------------------------
     def files(self) -> dict[str, tuple[int, int]]:
+        """The version (mtime_ns, size) of every file the index knows, indexed or skipped."""
         out = {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT path, mtime_ns, size FROM docs")}
-        for r in self.db.execute("SELECT path, mtime_ns FROM skipped"):
-            out.setdefault(r[0], (r[1], -1))
+        for path, (sig, _) in self.skipped_files().items():
+            out.setdefault(path, sig)
         return out
+
+    def skipped_files(self) -> dict[str, tuple[tuple[int, int], str]]:
+        """path -> (the version of the file that was skipped, why)."""
+        return {r[0]: ((r[1], r[2]), r[3]) for r in self.db.execute("SELECT path, mtime_ns, size, reason FROM skipped")}
 
     def get(self, doc_id: str) -> DocRow | None:
         r = self.db.execute("SELECT * FROM docs WHERE id=?", (doc_id,)).fetchone()
@@ -317,13 +339,6 @@ class KeywordIndex(BM25Postings):
             q = f"SELECT * FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
             for r in self.db.execute(q, chunk):
                 out[r["id"]] = _row(r)
-        return out
-
-    def filter_fields(self) -> dict[str, dict[str, Any]]:
-        """category, created and service of every entry: what vector search filters on."""
-        out = {}
-        for i, cat, created, svc in self.db.execute("SELECT id, category, created, service FROM docs"):
-            out[i] = {"category": cat, "created": created} | ({"service": str(svc).lower()} if svc else {})
         return out
 
     def body(self, doc_id: str) -> str:
@@ -345,6 +360,18 @@ class KeywordIndex(BM25Postings):
         limit: int = 50,
     ) -> list[tuple[str, float]]:
         """(id, bm25 score, higher is better) best first."""
+        db = self.db
+        if db.in_transaction:
+            return self._keyword(text, categories, since, service, limit)
+        # one read transaction: the entry count, the postings and the docs of one moment, however
+        # another process writes meanwhile (a count older than the postings gave log() of a negative)
+        db.execute("BEGIN")
+        try:
+            return self._keyword(text, categories, since, service, limit)
+        finally:
+            db.execute("COMMIT")
+
+    def _keyword(self, text: str, categories, since, service, limit: int) -> list[tuple[str, float]]:
         terms = self._useful_terms(query_terms(text))
         if not terms:
             return []
@@ -396,4 +423,7 @@ class KeywordIndex(BM25Postings):
 
     def skipped(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.db.execute("SELECT path, reason FROM skipped ORDER BY path")]
+
+    def notices(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT path, note FROM notices ORDER BY path")]
 

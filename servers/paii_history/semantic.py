@@ -2,8 +2,8 @@
 
 A part of :class:`~paii_history.store.HistoryStore` (it inherits this class). A vector failure
 never fails a write: the entry is keyword-searchable at once and gets its vector on the next
-sync or in the background backfill. Writes to an embedded collection bump ``vec_generation``
-in the keyword index's state, which is how another process knows to re-open it.
+sync or in the background backfill. Every vector write bumps ``vec_generation`` in the keyword
+index's state, which is how another process knows to read the new rows of the vector table.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from paii_history.vectors import VectorIndex
+from paii_history.vectortable import VectorTable
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import Future
@@ -106,18 +107,41 @@ class SemanticMixin:
             if emb is not None and self.kw.get_state("vec_model") != model_id:
                 # vectors of another model (or none yet): every entry needs a new one
                 self.kw.db.execute("UPDATE docs SET vec=0")
+                VectorTable(self.kw).clear()
                 self.kw.set_state("vec_model", model_id)
                 if self._synced:
                     self._start_backfill()
+            # what this process has seen: any later vector write, by any process, is news (see refresh)
+            self._vec_generation = self.kw.get_state("vec_generation")
             self._vectors = VectorIndex(
                 persist_dir=self.settings.index_dir / "chroma",
                 url=self.settings.chroma_url,
                 collection=self.settings.chroma_collection,
                 model_id=model_id,
-                fields=self.kw.filter_fields,
-                stamp=lambda: self.kw.get_state("vec_generation"),
+                table=VectorTable(self.kw),
             )
         return self._vectors
+
+    def _fill_vector_table(self) -> None:
+        """An index from before the vector table: copy the vectors chroma holds into it, once; an
+        entry chroma has no vector for is embedded again. The caller holds the write lock."""
+        if self.settings.chroma_url or self.kw.get_state("vec_table") == "1":
+            return
+        have = [r[0] for r in self.kw.db.execute("SELECT id FROM docs WHERE vec=1")]
+        if have:
+            vi = self.vectors()
+            try:
+                got = vi.vectors_of(have)
+            except Exception as exc:  # chroma unreadable: every entry gets a new vector
+                log.warning("history: could not read the stored vectors (%s); entries are embedded again", exc)
+                got = {}
+            found = [i for i in have if i in got]
+            for s in range(0, len(found), 1000):
+                vi.table.put(found[s : s + 1000], [got[i] for i in found[s : s + 1000]])
+            if len(found) < len(have):
+                self.kw.set_vec([i for i in have if i not in got], 0)
+            self._bump_generation()
+        self.kw.set_state("vec_table", "1")
 
     @staticmethod
     def _vector_id(emb) -> str:
@@ -141,18 +165,20 @@ class SemanticMixin:
         return meta
 
     def _bump_generation(self) -> None:
+        """Tell every process that the vectors changed (the caller holds the write lock, so this
+        process first catches up with the others' writes: it has then seen all of them)."""
+        self._maybe_reload_vectors()
         gen = f"{os.getpid()}-{time.time_ns()}"
         self.kw.set_state("vec_generation", gen)
         self._vec_generation = gen
 
     def _maybe_reload_vectors(self) -> None:
-        """Another process changed the embedded collection: re-open it to see its writes."""
+        """Another process changed the embedded collection: read what it wrote (see VectorIndex.refresh)."""
         if self.settings.chroma_url or self._vectors is None:
             return
         gen = self.kw.get_state("vec_generation")
         if gen != self._vec_generation:
-            if self._vec_generation is not None:
-                self._vectors.reload()
+            self._vectors.refresh()
             self._vec_generation = gen
 
     def _index_vectors(

@@ -26,13 +26,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from paii_common.errors import Conflict, InvalidInput, NotFound
+from paii_history import limits
 from paii_history.config import BUILTIN_CATEGORIES, HistorySettings
 from paii_history.entries import (
     CorruptEntry,
@@ -76,23 +78,50 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         self._vec_failure = ""
         self._backfilling = False
         self._executor = None
+        self._held = threading.local()  # how deep this thread is in _write_lock
+        self._seen_dirs: dict[str, int] = {}  # see SyncMixin.watch
+        self._watched_at = time.monotonic()
+        self._watch_lock = threading.Lock()
+        self._full_look: threading.Thread | None = None
 
     # ------------------------------------------------------------------ locking / lifecycle
     @contextlib.contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """Exclusive across threads and processes (two servers, or a server and the CLI)."""
-        with self._tlock:
+    def _write_lock(self, *, wait: bool = True) -> Iterator[bool]:
+        """Exclusive across threads and processes (two servers, or a server and the CLI); re-entrant
+        in a thread. Yields whether it is held: ``wait=False`` gives up at once when another has it."""
+        if getattr(self._held, "depth", 0):
+            self._held.depth += 1
+            try:
+                yield True
+            finally:
+                self._held.depth -= 1
+            return
+        if not self._tlock.acquire(blocking=wait):
+            yield False
+            return
+        try:
             self.settings.index_dir.mkdir(parents=True, exist_ok=True)
             with open(self.settings.index_dir / ".write.lock", "a+") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX)
                 try:
-                    yield
+                    fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    yield False
+                    return
+                self._held.depth = 1
+                try:
+                    yield True
                 finally:
+                    self._held.depth = 0
                     fcntl.flock(fh, fcntl.LOCK_UN)
+        finally:
+            self._tlock.release()
 
     def ensure_ready(self) -> None:
+        """Index what is on disk on first use; later, notice what changed on disk (see watch)."""
         if not self._synced:
             self.sync(background=True)
+        else:
+            self.watch()
 
     def close(self) -> None:
         self.kw.close()
@@ -153,16 +182,35 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         rel = entry.relpath().as_posix()
         if previous and previous.path != rel:
             rel = previous.path  # an entry keeps its file even if its dates change
-        path = self.root / rel
         text = entry.to_markdown()
         if len(text.encode()) > self.settings.max_content_bytes + 16384:
-            raise InvalidInput("entry too large")
-        atomic_write(path, text)
+            raise InvalidInput(
+                f"the entry would be {len(text.encode()) // 1024} KB; the limit is "
+                f"{(self.settings.max_content_bytes + 16384) // 1024} KB: record a new incident or entry for the rest"
+            )
+        path = self._write_file(rel, text)
         entry.path = path
         row = self._row_for(entry, rel, path.stat())
         self.kw.upsert([row])
         _, warnings = self._index_vectors([row])
         return entry, warnings
+
+    def _write_file(self, rel: str, text: str) -> Path:
+        """Write an entry's file (atomically) at ``rel``, only inside the history folder. Caller holds the write lock."""
+        path = self._safe_path(rel)
+        atomic_write(path, text)
+        self._saw_own_write(path)
+        return path
+
+    def _safe_path(self, rel: str) -> Path:
+        """``root / rel``, or Conflict when a symlink on the way leads outside the history folder."""
+        path = self.root / rel
+        if not self._inside(path):
+            raise Conflict(
+                f"{path} leads outside the history folder ({path.resolve()}): a symlink on the way points elsewhere. "
+                f"PAII reads and writes only inside {self.root}: replace the link with a real folder, then try again"
+            )
+        return path
 
     def _check_content(self, content: str, field_name: str = "content") -> str:
         if not isinstance(content, str):
@@ -191,8 +239,8 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         title = " ".join((title or "").split())
         if not title:
             raise InvalidInput("title is empty: give a one-line title")
-        if len(title) > 300:
-            raise InvalidInput("title is longer than 300 characters: put the detail in content")
+        if len(title) > limits.TITLE:
+            raise InvalidInput(f"title is longer than {limits.TITLE} characters: put the detail in content")
         content = self._check_content(content)
         meta = dict(metadata or {})
         for k in list(meta):
@@ -200,8 +248,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
                 raise InvalidInput(f"metadata key {k!r} is not allowed")
         for k in ("id", "category", "title", "created", "updated"):
             meta.pop(k, None)
-        if len(json.dumps(meta, default=str)) > 16384:
-            raise InvalidInput("metadata is larger than 16 KB: keep it to short fields")
+        limits.check_metadata(meta)
         now = utcnow()
         with self._write_lock():
             eid = check_id(entry_id) if entry_id else new_id(category, now)
@@ -218,6 +265,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         """Create or update (by id) an incident. Fields given replace stored ones; others are kept."""
         self.ensure_ready()
         check_id(incident_id)
+        limits.check_incident_fields(fields)
         for key in ("started", "resolved"):
             if fields.get(key):
                 fields[key] = iso(parse_time(fields[key], key))
@@ -233,7 +281,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
             if prev and prev.category != "incidents":
                 raise Conflict(f"id {incident_id!r} belongs to a {prev.category} entry, not an incident: choose another id")
             if prev:
-                entry = read_entry(self.root / prev.path)
+                entry = read_entry(self._safe_path(prev.path), max_bytes=self._max_file_bytes())
                 title = fields.pop("title", None) or entry.title
                 for k, v in fields.items():
                     if v is not None:
@@ -262,7 +310,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
             return entry, created, warnings
 
     def _ensure_category_dir(self, category: str) -> None:
-        (self.root / category).mkdir(parents=True, exist_ok=True)
+        self._safe_path(category).mkdir(parents=True, exist_ok=True)
     # ------------------------------------------------------------------ reads
     def get(self, entry_id: str) -> Entry:
         self.ensure_ready()
@@ -270,8 +318,12 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         row = self.kw.get(entry_id)
         if row is None:
             raise NotFound(f"no history entry with id {entry_id!r}: use search or recent to find ids")
+        path = self.root / row.path
+        if not self._inside(path):
+            raise Conflict(f"entry {entry_id!r} at {row.path} is a symlink to {path.resolve()}, outside the history folder: "
+                           "PAII does not read it; replace the link with the file itself")
         try:
-            return read_entry(self.root / row.path)
+            return read_entry(path, max_bytes=self._max_file_bytes())
         except FileNotFoundError:
             self._synced = False
             raise NotFound(f"entry {entry_id!r} was deleted from disk; search again") from None
@@ -294,6 +346,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
             "entries": self.kw.count(),
             "by_category": self.kw.categories(),
             "skipped_files": [{"path": p, "reason": r} for p, r in self.kw.skipped()],
+            "notices": [{"path": p, "note": n} for p, n in self.kw.notices()],
             "missing_vectors": len(self.kw.missing_vectors()),
             "semantic": emb is not None,
             "model": (emb.files.source if emb else None),

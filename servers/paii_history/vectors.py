@@ -1,19 +1,29 @@
-"""The vector index: chromadb behind one small interface, and an exact in-memory snapshot of it.
+"""The vector index: chromadb behind one small interface, and an exact in-memory search.
 
 :class:`VectorIndex` is chromadb, embedded (``PersistentClient`` under ``$PAII_HOME/index``) or a
 Chroma server (``PAII_CHROMA_URL``); vectors are computed by PAII and passed in. An embedded
-collection of up to EXACT_MAX entries is also held as one matrix (:class:`_Exact`) and searched
-exactly, and that matrix is cached beside it as a snapshot file (``vectors-*.npz``).
+history of up to EXACT_MAX entries is also held as one matrix (:class:`_Exact`) and searched
+exactly; the matrix is read from the vector table (:mod:`paii_history.vectortable`), never from
+chroma, and follows other processes' writes row by row (:meth:`VectorIndex.refresh`).
+
+Processes that share an embedded collection reach it under a file lock (shared to read,
+exclusive to write, :meth:`VectorIndex._guard`): a process that opened the collection while
+another wrote to it read a half-written HNSW index ("Error finding id").
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:  # pragma: no cover
+    from paii_history.vectortable import VectorTable
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +46,10 @@ class VectorIndex:
     """chromadb behind one small interface; the client is created on first use."""
 
     def __init__(
-        self, *, persist_dir: Path, url: str | None, collection: str, model_id: str,
-        fields: Callable[[], dict[str, dict[str, Any]]] | None = None,
-        stamp: Callable[[], str | None] | None = None,
+        self, *, persist_dir: Path, url: str | None, collection: str, model_id: str, table: VectorTable | None = None,
     ) -> None:
         self.persist_dir = persist_dir
-        self._fields = fields  # the filter fields of every entry, read faster than chroma's metadata
-        self._stamp = stamp  # changes with every vector write, in any process: says when a snapshot is stale
+        self.table = None if url else table  # the vectors exact search reads (embedded histories only)
         self.url = url
         # embedded: one collection per model, so a model change never mixes vectors; a team's
         # server keeps the configured name and refuses vectors of another model
@@ -52,7 +59,31 @@ class VectorIndex:
         self._col = None
         self._lock = _CHROMA_LOCK
         self._exact: _Exact | None = None  # the embedded collection's vectors, for exact search
+        self._seen: tuple[int, str] = (0, "")  # the table's last row and epoch that _exact holds
         self._too_big = False
+        self._guard_depth = 0
+
+    @contextlib.contextmanager
+    def _guard(self, *, write: bool) -> Iterator[None]:
+        """Reach an embedded collection under the process-wide lock and a file lock shared by every
+        process (shared to read, exclusive to write); a Chroma server needs neither file lock."""
+        with self._lock:
+            if self.url or self._guard_depth:
+                self._guard_depth += 1
+                try:
+                    yield
+                finally:
+                    self._guard_depth -= 1
+                return
+            self.persist_dir.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.persist_dir.parent / ".chroma.lock", "a+") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
+                self._guard_depth = 1
+                try:
+                    yield
+                finally:
+                    self._guard_depth = 0
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
     @property
     def location(self) -> str:
@@ -97,8 +128,32 @@ class VectorIndex:
                 self._col = col
             return self._col
 
+    def refresh(self) -> None:
+        """Another process wrote vectors: the exact matrix reads the rows written since it was
+        read (all of them after a delete), chroma's client is opened anew for its own queries."""
+        with self._lock:
+            if self.table is None or self._too_big:  # searched through chroma: a new client sees the writes
+                self.reload()
+                return
+            if self._exact is None:  # not read yet: the first search reads everything
+                return
+            after, epoch = self._seen
+            ids, mat, fields, last, now_epoch = self.table.read(after)
+            if now_epoch != epoch:  # something was deleted: read everything again
+                self._exact = None
+                return
+            gone = [i for i, f in zip(ids, fields) if f is None]
+            keep = [j for j, f in enumerate(fields) if f is not None]
+            if keep:
+                self._exact.upsert([ids[j] for j in keep], mat[keep], [fields[j] for j in keep])
+            if gone:
+                self._exact.delete(gone)
+            self._seen = (last, epoch)
+            if len(self._exact.ids) > EXACT_MAX:
+                self._exact, self._too_big = None, True
+
     def reload(self) -> None:
-        """Forget the cached client so the next call reads what another process wrote."""
+        """Forget the cached client and matrix so the next call reads what another process wrote."""
         with self._lock:
             self._col = None
             self._client = None
@@ -112,10 +167,13 @@ class VectorIndex:
                     pass
 
     def upsert(self, ids: Sequence[str], vectors, metadatas: Sequence[dict[str, Any]]) -> None:
-        col = self._collection()
-        step = 4000
-        for s in range(0, len(ids), step):
-            col.upsert(ids=list(ids[s : s + step]), embeddings=vectors[s : s + step], metadatas=list(metadatas[s : s + step]))
+        with self._guard(write=True):
+            col = self._collection()
+            step = 4000
+            for s in range(0, len(ids), step):
+                col.upsert(ids=list(ids[s : s + step]), embeddings=vectors[s : s + step], metadatas=list(metadatas[s : s + step]))
+        if self.table is not None:
+            self.table.put(ids, vectors)
         with self._lock:
             if self._exact is not None:
                 self._exact.upsert(ids, vectors, metadatas)
@@ -125,87 +183,58 @@ class VectorIndex:
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            self._collection().delete(ids=list(ids))
+            with self._guard(write=True):
+                self._collection().delete(ids=list(ids))
+            if self.table is not None:
+                self.table.delete(ids)
             with self._lock:
                 if self._exact is not None:
                     self._exact.delete(ids)
 
     def count(self) -> int:
-        return self._collection().count()
+        with self._guard(write=False):
+            return self._collection().count()
 
     def wipe(self) -> None:
-        self._collection()
-        with self._lock:
+        with self._guard(write=True):
+            self._collection()
             self._client.delete_collection(self.collection_name)
             self._col = None
             self._exact, self._too_big = None, False
+        if self.table is not None:
+            self.table.clear()
+
+    def vectors_of(self, ids: Sequence[str]) -> dict[str, Any]:
+        """The stored vectors of these entries, from chroma (how an index from before the vector table fills it)."""
+        out: dict[str, Any] = {}
+        with self._guard(write=False):
+            col = self._collection()
+            for s in range(0, len(ids), 1000):
+                got = col.get(ids=list(ids[s : s + 1000]), include=["embeddings"])
+                out.update(zip(got["ids"], got["embeddings"]))
+        return out
 
     def prepare(self) -> None:
         """Open the collection and, for exact search, read its vectors (the warm-up calls this)."""
         self._exact_index()
 
     def _exact_index(self) -> _Exact | None:
-        if self.url:
+        if self.table is None:
             return None
         with self._lock:
             if self._exact is None and not self._too_big:
-                stamp = self._stamp() if self._stamp and self._fields else None
-                if stamp and (exact := self._read_snapshot(stamp)) is not None:
-                    self._exact = exact
-                    return exact
-                col = self._collection()
-                total = col.count()
-                if total > EXACT_MAX:
+                if self.table.count() > EXACT_MAX:
                     self._too_big = True
                     return None
+                ids, mat, fields, last, epoch = self.table.read()
                 exact = _Exact()
-                fields = self._fields() if self._fields else None
-                page = 5000
-                for offset in range(0, total, page):
-                    got = col.get(include=["embeddings"] if fields is not None else ["embeddings", "metadatas"],
-                                  limit=page, offset=offset)
-                    metas = [fields.get(i) for i in got["ids"]] if fields is not None else got["metadatas"]
-                    exact.upsert(got["ids"], got["embeddings"], metas)
-                self._exact = exact
-                if stamp:
-                    self._write_snapshot(exact, stamp)
+                if ids:
+                    exact.upsert(ids, mat, fields)
+                self._exact, self._seen = exact, (last, epoch)
+                # the snapshot file of PAII versions before the vector table: not read any more
+                with contextlib.suppress(OSError):
+                    (self.persist_dir.parent / f"vectors-{self.collection_name}.npz").unlink()
             return self._exact
-
-    # A snapshot of the embedded collection's vectors (one .npy-in-.npz file beside it), valid while
-    # no vector has been written since: a new process reads it in milliseconds, without importing
-    # chromadb or paging 10k vectors out of it (~2 s), which is most of a one-shot `paii history similar`.
-    @property
-    def _snapshot_path(self) -> Path:
-        return self.persist_dir.parent / f"vectors-{self.collection_name}.npz"
-
-    def _read_snapshot(self, stamp: str) -> _Exact | None:
-        import numpy as np
-
-        try:
-            with np.load(self._snapshot_path, allow_pickle=False) as z:
-                if str(z["stamp"]) != stamp:
-                    return None
-                mat, ids = z["mat"], [str(i) for i in z["ids"]]
-        except (OSError, KeyError, ValueError):  # none yet, or unreadable: chroma is the source
-            return None
-        fields = self._fields() if self._fields else {}
-        exact = _Exact()
-        exact.upsert(ids, mat, [fields.get(i) for i in ids])
-        return exact
-
-    def _write_snapshot(self, exact: _Exact, stamp: str) -> None:
-        import io
-
-        import numpy as np
-
-        from paii_history.entries import atomic_write
-
-        buf = io.BytesIO()
-        np.savez(buf, mat=exact.mat, ids=np.array(exact.ids, dtype=str), stamp=np.array(stamp))
-        try:
-            atomic_write(self._snapshot_path, buf.getvalue())
-        except OSError as exc:  # a cache: searching works without it
-            log.warning("history: could not write the vector snapshot: %s", exc)
 
     def search(
         self, vector, n: int, categories: Sequence[str] | None = None, since: float | None = None, service: str | None = None
@@ -240,11 +269,12 @@ class VectorIndex:
 
     def query(self, vector, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) best first."""
-        col = self._collection()
-        total = col.count()
-        if total == 0:
-            return []
-        res = col.query(query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"])
+        with self._guard(write=False):
+            col = self._collection()
+            total = col.count()
+            if total == 0:
+                return []
+            res = col.query(query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"])
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
