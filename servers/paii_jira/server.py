@@ -136,7 +136,9 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                                 hint="Fix the named field (priority names are the site's own, e.g. High) and retry.")
         return exc
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True,
+          check='create_issue again with the same dedupe_key returns the ticket if it was made '
+                '(search_issues: labels = "paii-<dedupe_key>")')
     def create_issue(
         summary: Annotated[str, Field(description="One-line title.", min_length=1, max_length=255,
                                       examples=["payments-api-500s: 500 errors in production"])],
@@ -261,7 +263,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         return SearchResult(jql=jql, issues=[summary_of(i) for i in found[:limit]], truncated=following is not None,
                             next_cursor=following)
 
-    @tool(read_only=False)
+    @tool(read_only=False, check="get_issue shows the last comments")
     def add_comment(
         key: KeyArg,
         body: Annotated[str, Field(description="Markdown.", min_length=1, max_length=30000)],
@@ -286,7 +288,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         return CommentResult(key=key, comment_id=cid,
                              url=f"{jira.browse_url(key)}?focusedCommentId={cid}" if cid else jira.browse_url(key))
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True, check="get_issue shows the issue's status")
     def transition_issue(
         key: KeyArg,
         status: Annotated[str, Field(description="Target status name.", examples=["In Progress", "Done"])],
@@ -345,5 +347,5 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
     tools = [create_issue, get_issue, search_issues, add_comment, transition_issue, sprint_report]
     for fn in tools:
         fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
-    register_tools(mcp, tools, read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp
