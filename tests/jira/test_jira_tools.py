@@ -213,3 +213,13 @@ def test_a_pat_alone_means_data_center_and_the_token_alias_is_read(monkeypatch):
     assert JiraSettings(pat="x").cloud is False and JiraSettings(email="a@b.c", token="t").cloud is True
     monkeypatch.setenv("JIRA_API_TOKEN", "from-alias")
     assert JiraSettings.load().token_value == "from-alias"
+
+
+async def test_data_center_creates_through_rest_v2_with_the_text_as_it_is(site):
+    client = make_client(site, email=None, token=None, pat="sandbox-jira-pat")
+    out = await ok(build_server(client.settings, client), "create_issue", {**INCIDENT, "links": [PD]})
+    again = await ok(build_server(client.settings, client), "create_issue", INCIDENT)
+    assert (out["key"], out["created"], again["created"]) == ("INC-789", True, False)
+    assert site.calls("POST", r"/rest/api/2/issue") and site.calls("GET", r"/rest/api/2/search")
+    assert not site.calls(path=r"/rest/api/3/.*")
+    assert "returns **500s** for EU users" in str(site.state["issues"]["INC-789"]["description"])  # markdown kept as text
