@@ -89,6 +89,15 @@ class KubernetesClient:
         self._clusters: dict[str, Cluster] = {}
         self._lock = threading.Lock()
 
+    def warm(self) -> None:
+        """Import the library ahead of the first call (its API classes take seconds to build); no network."""
+        try:
+            import kubernetes.config  # noqa: F401
+            import kubernetes.stream  # noqa: F401
+            from kubernetes.client import AppsV1Api, CoreV1Api  # noqa: F401
+        except Exception:  # noqa: BLE001 - the first real call reports the problem
+            log.debug("kubernetes warm-up failed", exc_info=True)
+
     # ------------------------------------------------------------------ configuration
     def cluster(self, context: str | None = None) -> Cluster:
         """The API client for ``context`` (default: PAII_KUBERNETES_CONTEXT, else the current one)."""

@@ -66,6 +66,7 @@ class KubernetesSettings(PaiiSettings):
         default_factory=list,
         description="More read-only diagnostics for exec_in_pod, added to the defaults (';'-separated).",
     )
+    warmup: bool = Field(default=True, description="Import the kubernetes library in the background after startup.")
     rollout_poll_s: float = Field(default=2.0, ge=0.05, le=30, description="First wait between rollout reads (doubles, max 5 s).")
     output_max_bytes: int = Field(default=12000, ge=1000, le=200000, description="Cap on exec and log text per call.")
 

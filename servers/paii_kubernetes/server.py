@@ -9,8 +9,9 @@ refused in protected namespaces, and scaling shows its preview before it acts.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from pydantic import Field
@@ -54,6 +55,7 @@ _KIND = re.compile(r"^[A-Z][A-Za-z]{0,62}$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 LOG_FETCH_BYTES = 4_000_000
+WARMUP_DELAY_S = 1.0
 
 Namespace = Annotated[str, Field(description="Default: context's")]
 Context = Annotated[str, Field(description="kubeconfig context; default current")]
@@ -83,6 +85,20 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
     settings = settings or KubernetesSettings.load()
     k8s = client or KubernetesClient(settings)
     mcp = MCPServer(name="paii-kubernetes", version=__version__, instructions=INSTRUCTIONS)
+    warm_started = threading.Event()
+
+    async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
+        """After ``initialize`` is answered, import the library off the event loop a second later
+        (building its API classes takes seconds), so the first tool call does not pay for it."""
+        result = await call_next(ctx)
+        if settings.warmup and ctx.method != "initialize" and not warm_started.is_set():
+            warm_started.set()
+            timer = threading.Timer(WARMUP_DELAY_S, k8s.warm)
+            timer.name, timer.daemon = "paii-kubernetes-warmup", True
+            timer.start()
+        return result
+
+    mcp.middleware.append(warm_after_handshake)
 
     def read_pod(name: str, namespace: str, context: str | None) -> dict:
         validate_name(name, "pod")
@@ -243,7 +259,7 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
             validate_name(container, "container")
         result = k8s.exec_in_pod(ns, validate_name(pod, "pod"), args, container=container, context=context,
                                  timeout=timeout)
-        return exec_output(pod, container, args, result)
+        return exec_output(pod, container or None, args, result)
 
     reads = [list_pods, describe_pod, get_logs, list_events, get_deployment, exec_in_pod]
     writes = write_tools(settings, k8s, deployment=deployment, read_pod=read_pod)

@@ -46,11 +46,14 @@ class ScaleConfirmation(BaseModel):
 
 
 def _supports_elicitation(ctx: McpContext) -> bool:
+    """The client declared elicitation and this connection can carry a server-initiated request
+    (a 2026-07-28 client without one gets the two-call preview instead)."""
     try:
-        caps = ctx.request_context.session.client_capabilities
+        session = ctx.request_context.session
+        caps = session.client_capabilities
+        return bool(caps and caps.elicitation is not None and session.can_send_request)
     except (AttributeError, ValueError):
         return False
-    return bool(caps and caps.elicitation is not None)
 
 
 def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
@@ -193,6 +196,6 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
             validate_name(container, "container")
         validate_name(pod, "pod")
         result = k8s.exec_in_pod(ns, pod, args, container=container, context=context, timeout=timeout)
-        return exec_output(pod, container, args, result)
+        return exec_output(pod, container or None, args, result)
 
     return [restart_deployment, scale_deployment, delete_pod, run_in_pod]
