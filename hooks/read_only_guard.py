@@ -2,7 +2,8 @@
 """PreToolUse hook: when PAII_READ_ONLY=1, deny PAII MCP tools that write.
 
 A tool reads when the first word of its name is a reading verb (list_incidents, get,
-search, similar_incidents, recent, shift_activity, channel_digest, find_user ...);
+search, similar_incidents, recent, shift_activity, channel_digest, find_user, describe_pod,
+exec_in_pod (allowlisted read-only diagnostics) ...);
 everything else (capture, record_incident, acknowledge_incident, post_message ...) writes.
 tests/plugin checks this rule against every server's read_only annotations.
 Reads are never blocked; without PAII_READ_ONLY this hook does nothing. Standard library only.
@@ -13,7 +14,7 @@ import os
 import re
 import sys
 
-READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel"}
+READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel", "describe", "exec"}
 PAII_TOOL = re.compile(r"^mcp__plugin_paii_[a-z0-9_-]+?__(?P<tool>[a-z0-9_]+)$")
 
 
