@@ -39,7 +39,7 @@ NO_RETRY = RetryPolicy(max_attempts=1)  # a contract violation shows at once
 def _answers(url: str) -> bool:
     req = urllib.request.Request(f"{url}/api/v1/namespaces/default/pods", headers={"Authorization": f"Bearer {TOKEN}"})
     try:
-        with urllib.request.urlopen(req, timeout=3) as r:
+        with urllib.request.urlopen(req, timeout=8) as r:
             r.read()
         return True
     except urllib.error.HTTPError:
@@ -131,3 +131,16 @@ async def test_deployment_tools_against_the_full_spec(tmp_path):
     server, _ = _server(tmp_path, FULL)
     out = await _call(server, "get_deployment", {"name": "web", "namespace": "default"})
     assert out["name"]
+
+
+async def test_restart_and_scale_against_the_full_spec(tmp_path):
+    if not _answers(FULL):
+        pytest.skip(f"full Kubernetes spec mock not reachable at {FULL} (start.sh kubernetes-full)")
+    settings = KubernetesSettings.load(kubeconfig=_kubeconfig(tmp_path, FULL), warmup=False, rollout_poll_s=0.2)
+    server = build_server(settings, KubernetesClient(settings, policy=NO_RETRY))
+    out = await _call(server, "restart_deployment", {"name": "web", "namespace": "default", "timeout": 5})
+    assert out["restarted_at"] and isinstance(out["complete"], bool)
+    async with Client(server) as c:  # one session: the preview, then the same values act
+        first = await c.call_tool("scale_deployment", {"name": "web", "namespace": "default", "replicas": 7})
+        second = await c.call_tool("scale_deployment", {"name": "web", "namespace": "default", "replicas": 7})
+    assert not first.is_error and not second.is_error, (first.content, second.content)
