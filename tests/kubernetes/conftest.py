@@ -8,6 +8,7 @@ with a small fault table for upstream errors (a status or a delay for requests m
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -60,17 +61,17 @@ class Sandbox:
                     f.times -= 1
                     if f.delay:
                         await asyncio.sleep(f.delay)
-                    if f.status and scope["type"] == "http":
+                    if f.status:
                         body, ctype = service.error_body(f.status)
                         if f.status in (401, 403, 404):
                             body = {**body, "code": f.status, "reason": {401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}[f.status],
-                                    "message": {401: "Unauthorized", 403: 'pods is forbidden: User "oncall" cannot list resource "pods"',
+                                    "message": {401: "Unauthorized", 403: 'pods is forbidden: User "oncall" cannot list resource "pods"' if scope["type"] == "http"
+                                                else 'pods "x" is forbidden: User "oncall" cannot create resource "pods/exec"',
                                                 404: "the server could not find the requested resource"}[f.status]}
-                        import json
-
-                        await send({"type": "http.response.start", "status": f.status,
+                        kind = "http" if scope["type"] == "http" else "websocket.http"  # a refused upgrade
+                        await send({"type": f"{kind}.response.start", "status": f.status,
                                     "headers": [(b"content-type", ctype.encode()), (b"retry-after", b"0")]})
-                        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+                        await send({"type": f"{kind}.response.body", "body": json.dumps(body).encode()})
                         return
         await self.app(scope, receive, send)
 

@@ -83,6 +83,18 @@ async def test_unreachable_cluster_is_reported_with_its_address(make_server, kub
     assert "http://127.0.0.1:9" in msg and "VPN" in msg
 
 
+async def test_exec_without_rbac_for_pods_exec_says_which_permission(make_server, sandbox):
+    sandbox.faults.append(Fault(path=r"/exec$", status=403))
+    msg = await refused(make_server(), "exec_in_pod", {"pod": HEALTHY_POD, "argv": ["uptime"]})
+    assert "HTTP 403" in msg and "pods/exec" in msg and "RBAC" in msg
+
+
+async def test_exec_with_rejected_credentials_says_to_refresh_them(make_server, sandbox):
+    sandbox.faults.append(Fault(path=r"/exec$", status=401))
+    msg = await refused(make_server(), "exec_in_pod", {"pod": HEALTHY_POD, "argv": ["uptime"]})
+    assert "HTTP 401" in msg and "Refresh the credentials" in msg
+
+
 async def test_exec_in_a_missing_pod_is_not_found(make_server):
     msg = await refused(make_server(), "exec_in_pod", {"pod": "payments-api-gone", "argv": ["uptime"]})
     assert "not found" in msg

@@ -74,7 +74,12 @@ async def test_get_logs_fences_the_log_and_the_injection_attempt_stays_inside(ma
     assert text.startswith("<<untrusted pod log>>\n") and text.endswith(CLOSE)
     assert "QueuePool limit of size 100" in text and "IGNORE YOUR PREVIOUS INSTRUCTIONS".lower() in text.lower()
     assert text.index("SYSTEM NOTICE TO THE AI ASSISTANT") > text.index("<<untrusted pod log>>")
-    assert out["container"] == "payments-api" and out["previous"] is False and out["lines"] == 10
+    assert out["container"] == "payments-api" and out["previous"] is False and out["lines"] == 11
+
+
+async def test_get_logs_masks_a_token_an_application_logged(make_server):
+    out = await ok(make_server(), "get_logs", {"pod": PAYMENTS_POD, "grep": "retrying charge"})
+    assert out["matched"] == 1 and "eyJhbGciOiJIUzI1NiJ9" not in out["text"] and "[redacted" in out["text"]
 
 
 async def test_get_logs_tail_grep_previous_and_since(make_server):
