@@ -45,7 +45,7 @@ from paii_common.redact import redact, register_secret
 
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.models import ExecResult
-from paii_kubernetes.policy import check_argv, validate_name, validate_selector
+from paii_kubernetes.policy import check_argv, refuse_secret_access, validate_name, validate_selector
 
 log = logging.getLogger("paii.kubernetes")
 
@@ -205,7 +205,7 @@ class KubernetesClient:
                         continue
                 raise self.translate(exc, what, where, write=write, check=check, attempts=attempt,
                                      retry_after=retry_after) from None
-            except (OSError, Exception) as exc:  # urllib3 timeouts and refused connections, ssl errors
+            except Exception as exc:  # urllib3 timeouts and refused connections, ssl errors
                 if isinstance(exc, PaiiError) or not _is_transport_error(exc):
                     raise
                 if idempotent and self.policy.should_retry("GET", None, attempt) and time.monotonic() + 1 < deadline:
@@ -267,7 +267,8 @@ class KubernetesClient:
 
         Output is capped at ``max_bytes`` per stream (default PAII_KUBERNETES_OUTPUT_MAX_BYTES) and
         masked for tokens; after ``timeout`` seconds the stream is closed and ``timed_out`` is set.
-        No policy is applied here beyond names and argv shape: callers decide what may run.
+        Commands that would read Secret values (env dumps, /var/run/secrets) are refused; beyond
+        that, callers decide what may run (the allowlist, approvals).
         """
         from paii_kubernetes.execstream import run_exec
 
@@ -276,6 +277,7 @@ class KubernetesClient:
         if container:
             validate_name(container, "container")
         args = check_argv(argv)
+        refuse_secret_access(args)
         return run_exec(self, namespace, pod, args, container=container, context=context,
                         timeout=max(0.1, float(timeout)), max_bytes=max_bytes or self.settings.output_max_bytes)
 

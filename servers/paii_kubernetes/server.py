@@ -126,10 +126,19 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
         return PodList(context=k8s.cluster(context).context, namespace=ns,
                        pods=[pod_summary(p) for p in items], truncated=bool(nxt), next_cursor=nxt)
 
-    def events_for(ns: str, context: str | None, field_selector: str | None, fetch: int = 500) -> list[dict]:
+    def events_for(ns: str, context: str | None, field_selector: str | None, fetch: int = 500,
+                   pages: int = 4) -> list[dict]:
+        """Up to ``pages`` pages of events (the API lists them by name, not time: read them all to fold)."""
         kwargs = {"limit": fetch, **({"field_selector": field_selector} if field_selector else {})}
-        data = k8s.call(f"list events in {ns}", k8s.core(context).list_namespaced_event, ns, **kwargs)
-        return data.get("items") or []
+        items: list[dict] = []
+        for _ in range(pages):
+            data = k8s.call(f"list events in {ns}", k8s.core(context).list_namespaced_event, ns, **kwargs)
+            items += data.get("items") or []
+            cont = (data.get("metadata") or {}).get("continue")
+            if not cont:
+                break
+            kwargs["_continue"] = cont
+        return items
 
     @tool(read_only=True)
     def describe_pod(name: PodName, namespace: Namespace = "", context: Context = "") -> PodDetail:
@@ -139,7 +148,7 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
         meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
         statuses = {c.get("name"): c for c in status.get("containerStatuses") or []}
         owners = meta.get("ownerReferences") or []
-        events, _ = fold_events(events_for(ns, context, f"involvedObject.name={name}", 200), 10)
+        events, _ = fold_events(events_for(ns, context, f"involvedObject.name={name}", 200, 1), 10)
         return PodDetail(
             note=NOTE, context=k8s.cluster(context).context, namespace=ns, name=name,
             phase=pod_summary(pod).phase, node=spec.get("nodeName"), started=status.get("startTime"),

@@ -170,3 +170,9 @@ def test_in_cluster_config_is_used_without_a_kubeconfig(monkeypatch, tmp_path: P
         client.cluster()
     with pytest.raises(InvalidInput, match="no context"):
         client.cluster("other")
+
+
+def test_client_exec_refuses_to_read_secrets_for_every_caller(client, sandbox):
+    with pytest.raises(InvalidInput, match="Secret"):
+        client.exec_in_pod("payments", HEALTHY_POD, ["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"])
+    assert not any(path.endswith("/exec") for _, path in sandbox.requests)

@@ -182,3 +182,15 @@ async def test_a_name_starting_with_a_dash_is_refused_with_the_reason(make_serve
 async def test_a_name_holding_a_slash_is_refused(make_server):
     msg = await refused(make_server(), "describe_pod", {"name": "secrets/payments-db"})
     assert "holds '/'" in msg
+
+
+async def test_list_events_reads_every_page_before_folding(make_server, sandbox):
+    from paii_sandbox.services._kubernetes_state import add_event
+
+    for i in range(620):
+        t = sandbox.state.now
+        add_event(sandbox.state, "payments", "Pod", HEALTHY_POD, "Warning", "Unhealthy", "Readiness probe failed: 503",
+                  first=t, last=t, key=f"bulk{i}")
+    out = await ok(make_server(), "list_events", {"name": HEALTHY_POD})
+    (folded,) = [e for e in out["events"] if e["message"] == "Readiness probe failed: 503"]
+    assert folded["count"] == 620
