@@ -55,7 +55,9 @@ _KIND = re.compile(r"^[A-Z][A-Za-z]{0,62}$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 LOG_FETCH_BYTES = 4_000_000
-WARMUP_DELAY_S = 1.0
+#: the warm-up waits: Claude Code starts every server at once, and compiling the library on a fresh
+#: venv would compete with the other servers' first 30 s to connect
+WARMUP_DELAY_S = 10.0
 
 Namespace = Annotated[str, Field(description="Default: context's")]
 Context = Annotated[str, Field(description="kubeconfig context; default current")]
@@ -88,7 +90,7 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
     warm_started = threading.Event()
 
     async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
-        """After ``initialize`` is answered, import the library off the event loop a second later
+        """After ``initialize`` is answered, import the library off the event loop a little later
         (building its API classes takes seconds), so the first tool call does not pay for it."""
         result = await call_next(ctx)
         if settings.warmup and ctx.method != "initialize" and not warm_started.is_set():
