@@ -93,7 +93,8 @@ class State:
 
 
 def seed(data: dict[str, Any], now: datetime) -> State:
-    st = State(token=data["token"], context=data.get("context", "paii-sandbox"), user=data.get("user", "oncall"), now=now)
+    st = State(token=data.get("token", "sandbox-k8s-token-4b1d"), context=data.get("context", "paii-sandbox"),
+               user=data.get("user", "oncall"), now=now)
     for ns, spec in (data.get("namespaces") or {}).items():
         st.exec_rules[ns] = list(spec.get("exec") or [])
         st.flags[ns] = dict(spec.get("flags") or {})

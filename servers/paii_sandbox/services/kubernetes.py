@@ -53,6 +53,8 @@ __all__ = ["NAME", "PORT_OFFSET", "create_app", "dump", "env", "error_body", "se
 
 NAME = "kubernetes"
 PORT_OFFSET = 3
+#: what env() writes into the kubeconfig when the seed does not say (the seed's token must match it)
+DEFAULTS = {"context": "paii-sandbox", "user": "oncall", "token": "sandbox-k8s-token-4b1d"}
 CORE, APPS = "/api/v1/namespaces/{ns}", "/apis/apps/v1/namespaces/{ns}"
 
 
@@ -235,8 +237,8 @@ def create_app(state: State, world: Any) -> Starlette:
 
 def env(base_url: str, sandbox_dir: Path, data: dict[str, Any] | None = None) -> dict[str, str]:
     """Write a kubeconfig for the sandbox cluster and point PAII_KUBERNETES_KUBECONFIG at it."""
-    data = data or load_seed()
-    ctx, user = data.get("context", "paii-sandbox"), data.get("user", "oncall")
+    data = {**DEFAULTS, **(data or {})}
+    ctx, user = data["context"], data["user"]
     config = {"apiVersion": "v1", "kind": "Config", "current-context": ctx, "preferences": {},
               "clusters": [{"name": ctx, "cluster": {"server": base_url.rstrip("/")}}],
               "users": [{"name": user, "user": {"token": data["token"]}}],
@@ -271,9 +273,18 @@ def dump(state: State) -> dict[str, Any]:
 
 
 def load_seed() -> dict[str, Any]:
+    """This service's part of the packaged seed: ``seed_kubernetes.yaml``, or the ``kubernetes`` key of
+    the framework's one ``seed.yaml`` once the parts are folded together."""
     import yaml
 
-    return yaml.safe_load((Path(__file__).resolve().parent.parent / "seed_kubernetes.yaml").read_text())[NAME]
+    folder = Path(__file__).resolve().parent.parent
+    for name in ("seed_kubernetes.yaml", "seed.yaml"):
+        path = folder / name
+        if path.is_file():
+            part = (yaml.safe_load(path.read_text()) or {}).get(NAME)
+            if part:
+                return {**DEFAULTS, **part}
+    raise FileNotFoundError(f"no {NAME} part in {folder}/seed_kubernetes.yaml or seed.yaml")
 
 
 class FixedWorld:
