@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.errors import InvalidInput
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
@@ -80,7 +81,7 @@ def since_seconds(value: str | None, now: datetime | None = None) -> int | None:
         raise InvalidInput(f"since {value!r} is neither an age (30s, 15m, 2h, 1d) nor an ISO time.") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(1, int(((now or datetime.now(UTC)) - when).total_seconds()))
+    return max(1, int(((now or clock.now()) - when).total_seconds()))
 
 
 def build_server(settings: KubernetesSettings | None = None, client: KubernetesClient | None = None) -> MCPServer:

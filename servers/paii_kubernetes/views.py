@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from paii_common import clock
 from paii_common.untrusted import NOTE, fence
 
 from paii_kubernetes.client import mask_secrets, pod_is_ready
@@ -41,7 +42,7 @@ def age(value: str | None, now: datetime | None = None) -> str:
     when = parse_ts(value)
     if when is None:
         return "?"
-    secs = int(((now or datetime.now(UTC)) - when).total_seconds())
+    secs = int(((now or clock.now()) - when).total_seconds())
     if secs < 0:
         return "0s"
     days, rem = divmod(secs, 86400)

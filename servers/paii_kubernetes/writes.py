@@ -80,6 +80,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         """Restart a deployment's pods (rollout restart), then wait for the rollout and report. Ask first."""
         ns = await anyio.to_thread.run_sync(target, namespace, context)
         validate_name(name, "deployment")
+        # the real clock, as kubectl: a fixed PAII_NOW would make a second restart change nothing
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         check = f"call get_deployment {name}: a new revision means the restart happened."

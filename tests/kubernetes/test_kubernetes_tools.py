@@ -194,3 +194,9 @@ async def test_list_events_reads_every_page_before_folding(make_server, sandbox)
     out = await ok(make_server(), "list_events", {"name": HEALTHY_POD})
     (folded,) = [e for e in out["events"] if e["message"] == "Readiness probe failed: 503"]
     assert folded["count"] == 620
+
+
+async def test_ages_follow_the_fixed_clock_of_paii_now(make_server, sandbox, monkeypatch):
+    monkeypatch.setenv("PAII_NOW", sandbox.state.now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    out = await ok(make_server(), "list_pods", {})
+    assert {p["age"] for p in out["pods"]} == {"3d"}
