@@ -132,3 +132,9 @@ def test_dump_shows_pods_and_deployments():
     out = service.dump(state)
     assert out["payments"]["deployments"]["payments-api"] == {"replicas": 3, "revision": 3, "rollout_pending": 0}
     assert {p["name"] for p in out["databases"]["pods"]} == {"primary-postgres-0", "replica-postgres-0"}
+
+
+def test_env_without_a_sandbox_folder_writes_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = service.env("http://127.0.0.1:1", Path("."))
+    assert not (tmp_path / "kubeconfig").exists() and Path(env["PAII_KUBERNETES_KUBECONFIG"]).is_file()

@@ -236,8 +236,15 @@ def create_app(state: State, world: Any) -> Starlette:
 
 
 def env(base_url: str, sandbox_dir: Path, data: dict[str, Any] | None = None) -> dict[str, str]:
-    """Write a kubeconfig for the sandbox cluster and point PAII_KUBERNETES_KUBECONFIG at it."""
+    """Write a kubeconfig for the sandbox cluster and point PAII_KUBERNETES_KUBECONFIG at it.
+
+    A sandbox without a folder of its own (one run in a test thread gets ``Path(".")``) gets a
+    temporary folder: the kubeconfig never lands in the working directory."""
     data = {**DEFAULTS, **(data or {})}
+    if str(sandbox_dir) in ("", "."):
+        import tempfile
+
+        sandbox_dir = Path(tempfile.mkdtemp(prefix="paii-sandbox-kubernetes-"))
     ctx, user = data["context"], data["user"]
     config = {"apiVersion": "v1", "kind": "Config", "current-context": ctx, "preferences": {},
               "clusters": [{"name": ctx, "cluster": {"server": base_url.rstrip("/")}}],
