@@ -180,7 +180,9 @@ class KubernetesClient:
         from kubernetes.client.exceptions import ApiException
 
         where = _where(fn)
-        budget = self.settings.write_timeout if write else self.settings.read_timeout
+        # a little under the tool call's deadline (PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT), so that a slow
+        # API server is reported as such, with its address, rather than as a bare deadline
+        budget = 0.85 * (self.settings.write_timeout if write else self.settings.read_timeout)
         deadline = time.monotonic() + budget
         method = getattr(fn, "__name__", "")
         idempotent = not write or method.startswith("delete")

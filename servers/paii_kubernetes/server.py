@@ -252,7 +252,7 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
         argv: Argv,
         namespace: Namespace = "",
         container: ContainerName = "",
-        timeout: Annotated[float, Field(description="Seconds.", ge=1, le=120)] = 30,
+        timeout: Annotated[float, Field(description="Seconds; max PAII_READ_TIMEOUT", ge=1, le=120)] = 10,
         context: Context = "",
     ) -> ExecOutput:
         """Run an allowlisted read-only diagnostic in a container, e.g. ["python","manage.py","dbstats"].
@@ -270,10 +270,10 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
         if container:
             validate_name(container, "container")
         result = k8s.exec_in_pod(ns, validate_name(pod, "pod"), args, container=container, context=context,
-                                 timeout=timeout)
+                                 timeout=min(timeout, max(1.0, settings.read_timeout - 1)))  # within the call's deadline
         return exec_output(pod, container or None, args, result)
 
     reads = [list_pods, describe_pod, get_logs, list_events, get_deployment, exec_in_pod]
     writes = write_tools(settings, k8s, deployment=deployment, read_pod=read_pod)
-    register_tools(mcp, reads + writes, read_only_mode=settings.read_only)
+    register_tools(mcp, reads + writes, settings=settings)
     return mcp

@@ -69,12 +69,12 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
     def read_dep(name: str, ns: str, context: str | None) -> dict[str, Any]:
         return k8s.call(f"read deployment {name} in {ns}", k8s.apps(context).read_namespaced_deployment, name, ns)
 
-    @tool(read_only=False, destructive=True)
+    @tool(read_only=False, destructive=True, check="get_deployment shows a new revision if the restart happened")
     async def restart_deployment(
         name: DeploymentName,
         ctx: McpContext,
         namespace: Namespace = "",
-        timeout: Annotated[float, Field(description="Seconds to wait; 0: PAII_WRITE_TIMEOUT", ge=0, le=600)] = 0,
+        timeout: Annotated[float, Field(description="Wait seconds; max PAII_WRITE_TIMEOUT", ge=0, le=600)] = 0,
         context: Context = "",
     ) -> RolloutResult:
         """Restart a deployment's pods (rollout restart), then wait for the rollout and report. Ask first."""
@@ -95,9 +95,11 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                 if ann.get(RESTARTED_AT) != stamp:
                     raise
 
+        called = time.monotonic()
         await anyio.to_thread.run_sync(patch)
-        wait = timeout or settings.write_timeout
         started = time.monotonic()
+        # the whole call ends within PAII_WRITE_TIMEOUT: keep a few seconds for the last reads
+        wait = min(timeout or settings.write_timeout, settings.write_timeout - (started - called) - 3)
         interval = settings.rollout_poll_s
         while True:
             dep = await anyio.to_thread.run_sync(read_dep, name, ns, context)
@@ -117,7 +119,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         return RolloutResult(deployment=name, namespace=ns, restarted_at=stamp, complete=done, status=text,
                              waited_s=round(waited, 1), deployment_now=view)
 
-    @tool(read_only=False, destructive=True)
+    @tool(read_only=False, destructive=True, check="get_deployment shows the desired replicas")
     async def scale_deployment(
         name: DeploymentName,
         replicas: Annotated[int, Field(ge=0, le=1000)],
@@ -127,7 +129,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
     ) -> ScaleResult:
         """Scale a deployment: shows the preview (replicas 3 -> 5), acts only on the person's yes.
 
-        If it returns applied=false with the preview: show it, and on their yes call again with the same values."""
+        applied=false: show the preview; on their yes, call again with the same values."""
         ns = await anyio.to_thread.run_sync(target, namespace, context)
         validate_name(name, "deployment")
         dep = await anyio.to_thread.run_sync(read_dep, name, ns, context)
@@ -166,7 +168,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         now_replicas = await anyio.to_thread.run_sync(apply)
         return ScaleResult(deployment=name, namespace=ns, preview=preview, applied=True, replicas_now=now_replicas)
 
-    @tool(read_only=False, destructive=True, idempotent=True)
+    @tool(read_only=False, destructive=True, idempotent=True, check="list_pods shows whether the pod is gone")
     def delete_pod(name: Annotated[str, Field()], namespace: Namespace = "",
                    context: Context = "") -> DeletedPod:
         """Delete a pod; its ReplicaSet or StatefulSet recreates it. Ask first."""
@@ -180,13 +182,13 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                     else "it had no owner: nothing recreates it")
         return DeletedPod(pod=name, namespace=ns, owner=owner, replaced=replaced)
 
-    @tool(read_only=False, destructive=True)
+    @tool(read_only=False, destructive=True, check="ask the person: the command may have run")
     def run_in_pod(
         pod: Annotated[str, Field()],
         argv: Annotated[list[str], Field(description="Program and arguments (no shell)", min_length=1, max_length=64)],
         namespace: Namespace = "",
         container: Annotated[str, Field(description="Default: the pod's default")] = "",
-        timeout: Annotated[float, Field(description="Seconds.", ge=1, le=300)] = 30,
+        timeout: Annotated[float, Field(description="Seconds; max PAII_WRITE_TIMEOUT", ge=1, le=300)] = 20,
         context: Context = "",
     ) -> ExecOutput:
         """Run a command that is not an allowlisted diagnostic in a container, with the person's approval."""
@@ -196,7 +198,8 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         if container:
             validate_name(container, "container")
         validate_name(pod, "pod")
-        result = k8s.exec_in_pod(ns, pod, args, container=container, context=context, timeout=timeout)
+        result = k8s.exec_in_pod(ns, pod, args, container=container, context=context,
+                                 timeout=min(timeout, max(1.0, settings.write_timeout - 1)))
         return exec_output(pod, container or None, args, result)
 
     return [restart_deployment, scale_deployment, delete_pod, run_in_pod]

@@ -88,6 +88,7 @@ def _served() -> Iterator[Sandbox]:
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
     box.url = f"http://127.0.0.1:{port}"
+    KubernetesClient(KubernetesSettings.load()).warm()  # import the library once, before any deadline runs
     yield box
     server.should_exit = True
     thread.join(timeout=5)
@@ -116,13 +117,14 @@ def kubeconfig(sandbox: Sandbox, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(kubeconfig: Path) -> KubernetesSettings:
-    return KubernetesSettings.load(kubeconfig=str(kubeconfig), rollout_poll_s=0.05, read_timeout=3, write_timeout=5)
+    return KubernetesSettings.load(kubeconfig=str(kubeconfig), rollout_poll_s=0.05, read_timeout=8, write_timeout=10)
 
 
 @pytest.fixture
 def make_server(kubeconfig: Path):
     def make(**overrides: Any):
-        values = {"kubeconfig": str(kubeconfig), "rollout_poll_s": 0.05, "read_timeout": 3, "write_timeout": 5, **overrides}
+        values = {"kubeconfig": str(kubeconfig), "rollout_poll_s": 0.05, "read_timeout": 8, "write_timeout": 10, "warmup": False,
+                  **overrides}
         settings = KubernetesSettings.load(**values)
         return build_server(settings, KubernetesClient(settings, sleep=lambda _s: None))
     return make

@@ -63,8 +63,8 @@ async def test_a_read_that_keeps_failing_says_it_changed_nothing(make_server, sa
 
 
 async def test_a_slow_api_server_times_out_with_an_actionable_message(make_server, sandbox):
-    sandbox.faults.append(Fault(path=r"/deployments/", delay=2.5))
-    msg = await refused(make_server(read_timeout=1), "get_deployment", {"name": "payments-api"})
+    sandbox.faults.append(Fault(path=r"/deployments/", delay=3))
+    msg = await refused(make_server(read_timeout=2), "get_deployment", {"name": "payments-api"})
     assert "could not reach the API server" in msg and "context paii-sandbox" in msg and "network" in msg
 
 
@@ -176,3 +176,10 @@ def test_client_exec_refuses_to_read_secrets_for_every_caller(client, sandbox):
     with pytest.raises(InvalidInput, match="Secret"):
         client.exec_in_pod("payments", HEALTHY_POD, ["cat", "/var/run/secrets/kubernetes.io/serviceaccount/token"])
     assert not any(path.endswith("/exec") for _, path in sandbox.requests)
+
+
+async def test_exec_in_pod_stops_within_the_read_deadline_and_says_it_timed_out(make_server, sandbox):
+    sandbox.state.exec_rules["payments"].insert(0, {"argv": ["uptime"], "delay": 5})
+    out = await ok(make_server(read_timeout=2, exec_allowlist="uptime"), "exec_in_pod",
+                   {"pod": HEALTHY_POD, "argv": ["uptime"], "timeout": 120})
+    assert out["timed_out"] is True and out["exit_code"] is None and out["duration_s"] < 2
