@@ -61,6 +61,6 @@ def test_add_is_marked_as_a_writer():
     from paii_cli import build_parser
 
     p = build_parser()
-    assert p.parse_args(["history", "add", "--category", "notes", "--title", "t"]).writes is True
-    assert p.parse_args(["history", "import", "--category", "incidents", "f.jsonl"]).writes is True
+    assert p.parse_args(["history", "add", "--category", "notes", "--title", "t"]).writes == "history"
+    assert p.parse_args(["history", "import", "--category", "incidents", "f.jsonl"]).writes == "history"
     assert getattr(p.parse_args(["history", "search", "x"]), "writes", False) is False

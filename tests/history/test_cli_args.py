@@ -54,7 +54,7 @@ def test_get_of_a_missing_id_raises_a_paii_error(capsys, imported):
     with pytest.raises(NotFound, match="no history entry with id 'INC-000'"):
         args.func(args)
     r = run(capsys, "history", "get", "--json", "INC-000")
-    assert r.code == 2 and "INC-000" in (r.err + r.out) and "unexpected error" not in r.err
+    assert r.code == 1 and "INC-000" in (r.err + r.out) and "unexpected error" not in r.err
 
 
 def test_text_that_is_not_utf8_is_a_clear_error(capsys, imported):
