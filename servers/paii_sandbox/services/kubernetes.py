@@ -280,18 +280,17 @@ def dump(state: State) -> dict[str, Any]:
 
 
 def load_seed() -> dict[str, Any]:
-    """This service's part of the packaged seed: ``seed_kubernetes.yaml``, or the ``kubernetes`` key of
-    the framework's one ``seed.yaml`` once the parts are folded together."""
+    """This service's part of the packaged seed: the ``kubernetes`` key of the sandbox's ``seed.yaml``."""
     import yaml
 
     folder = Path(__file__).resolve().parent.parent
-    for name in ("seed_kubernetes.yaml", "seed.yaml"):
+    for name in ("seed.yaml",):
         path = folder / name
         if path.is_file():
             part = (yaml.safe_load(path.read_text()) or {}).get(NAME)
             if part:
                 return {**DEFAULTS, **part}
-    raise FileNotFoundError(f"no {NAME} part in {folder}/seed_kubernetes.yaml or seed.yaml")
+    raise FileNotFoundError(f"no {NAME} part in {folder}/seed.yaml")
 
 
 class FixedWorld:
