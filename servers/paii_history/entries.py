@@ -46,6 +46,7 @@ def timestamp(value: dt.datetime | None) -> float | None:
 
 _REL = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|mo|y)\s*(ago)?\s*$", re.I)
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")  # Unix seconds (1973 on) or milliseconds, as digits
+_EPOCH_START = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _REL_UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400, "y": 365 * 86400}
 
 
@@ -56,7 +57,10 @@ def _from_epoch(value: float, field_name: str) -> dt.datetime:
     try:
         return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
     except (OverflowError, OSError, ValueError):
-        raise InvalidInput(f"{field_name}: {value!r} is out of range for a Unix time") from None
+        raise InvalidInput(
+            f"{field_name}: {value!r} is out of range for a Unix time: use seconds or milliseconds "
+            "since 1970 up to the year 2200, or an ISO 8601 date"
+        ) from None
 
 
 def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None = None) -> dt.datetime:
@@ -68,14 +72,17 @@ def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None 
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _check_year(_from_epoch(float(value), field_name), field_name)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = float("inf")
+        return _check_year(_from_epoch(seconds, field_name), field_name)
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"{field_name}: expected an ISO 8601 date/time like 2026-11-12 or 2026-11-12T03:00:00Z, or an age like 7d, 24h, 2w")
     text = value.strip()
     m = _REL.match(text)
     if m:
-        secs = int(m.group(1)) * _REL_UNITS[m.group(2).lower()]
-        return (now or utcnow()) - dt.timedelta(seconds=secs)
+        return _age(m.group(1), m.group(2).lower(), text, field_name, now or utcnow())
     if _EPOCH.match(text):
         return _check_year(_from_epoch(float(text), field_name), field_name)
     try:
@@ -87,6 +94,19 @@ def parse_time(value: Any, field_name: str = "time", *, now: dt.datetime | None 
                 f"{field_name}: {text[:40]!r} is not a date; use ISO 8601 (2026-11-12, 2026-11-12T03:00:00Z) or an age (7d, 24h, 2w)"
             ) from None
     return _check_year(parsed, field_name)
+
+
+def _age(digits: str, unit: str, text: str, field_name: str, now: dt.datetime) -> dt.datetime:
+    """``now`` minus an age; an age that reaches back before 1970 is refused (it would overflow)."""
+    limit = (now - _EPOCH_START).total_seconds()
+    secs = int(digits) * _REL_UNITS[unit] if len(digits) <= 15 else limit + 1  # int() of 4,300+ digits raises
+    if secs > limit:
+        most = int(limit // _REL_UNITS[unit])
+        raise InvalidInput(
+            f"{field_name}: {text[:40]!r} reaches back before 1970: use an age up to {most}{unit} "
+            f"(or an ISO 8601 date between 1970-01-01 and 2200-12-31)"
+        )
+    return now - dt.timedelta(seconds=secs)
 
 
 def _rfc2822(text: str) -> dt.datetime | None:

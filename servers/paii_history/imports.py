@@ -1,4 +1,8 @@
-"""The store's JSONL import: one entry per line, idempotent by id and content.
+"""The store's import of an export file: one entry per record, idempotent by id and content.
+
+What a file may be (JSON Lines, a JSON array, Jira's or PagerDuty's JSON or CSV, any CSV with a
+header) is :mod:`paii_history.import_formats`'s business; this part checks each record, and
+writes them all, or (``partial``) the good ones. Every error names the line of its record.
 
 A part of :class:`~paii_history.store.HistoryStore` (it inherits this class).
 """
@@ -6,13 +10,13 @@ A part of :class:`~paii_history.store.HistoryStore` (it inherits this class).
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
 from paii_history.entries import CorruptEntry, Entry, check_id, parse_time, read_entry, utcnow
+from paii_history.import_formats import read_records
 from paii_history.semantic import EMBED_CHUNK
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -21,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from paii_history.keyword import KeywordIndex
     from paii_history.sync import Progress
 
-# import_jsonl: where a line's title and body may be, first found first (an export's own names)
+# where a record's title and body may be, first found first (an export's own names)
 TITLE_KEYS = ("title", "summary", "subject", "short_description", "name")
 BODY_KEYS = ("body", "content", "description", "text")
 
@@ -31,9 +35,12 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # "line N: what is wrong", in file order
     vectors: int = 0
     warnings: list[str] = field(default_factory=list)
+    format: str = ""  # what the file was read as (JSON Lines, CSV, Jira REST search...)
+    records: int = 0  # records found in the file
+    written: bool = True  # False: some records failed and nothing was imported (partial=False)
 
 
 class ImportMixin:
@@ -42,37 +49,32 @@ class ImportMixin:
     root: Path
     kw: KeywordIndex
 
-    def import_jsonl(
-        self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True
+    def import_file(
+        self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True,
+        partial: bool = True,
     ) -> ImportReport:
-        """Import ``{"id", "title", "body", "created"?, ...metadata}`` lines; idempotent by id and content.
-        The title may come as ``summary`` (Jira), ``subject`` (mail) or ``short_description``
-        (ServiceNow), the body as ``content``, ``description`` or ``text`` (null: empty), so an
-        export from another tool is searchable by its own text; the other fields are metadata."""
+        """Import the records of an export file; idempotent by id and content. Each needs an id and
+        a title: ``title``, or ``summary`` (Jira), ``subject`` (mail), ``short_description``
+        (ServiceNow); the body is ``body``, ``content``, ``description`` or ``text`` (null: empty),
+        so an export is searchable by its own text; the other fields are metadata. With
+        ``partial=False`` a file with any bad record imports nothing (``report.written`` False)."""
         self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         report = ImportReport()
-        try:
-            # JSON Lines ends records at "\n" only: str.splitlines would also split at U+2028,
-            # U+0085, form feeds... which JSON allows raw inside strings (and real data has).
-            # utf-8-sig: a byte-order mark (Windows exports) is not part of the first record.
-            lines = Path(path).read_text(encoding="utf-8-sig").split("\n")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"cannot read {path}: {exc}") from None
+        report.format, records = read_records(Path(path))
+        report.records = len(records)
         now = utcnow()
         entries: list[Entry] = []
-        seen: set[str] = set()
+        line_of: dict[str, int] = {}
         undated: set[str] = set()  # no "created" given: an existing entry keeps its own
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
+        for rec in records:
             try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
+                if rec.error:
+                    raise ValueError(rec.error)
+                obj = rec.data
                 eid = check_id(str(obj.get("id", "")).strip())
-                if eid in seen:
-                    raise ValueError(f"duplicate id {eid!r} in this file")
+                if eid in line_of:
+                    raise ValueError(f"id {eid!r} is also on line {line_of[eid]}: ids must be unique in a file")
                 title_key = next((k for k in TITLE_KEYS if obj.get(k) not in (None, "")), None)
                 title = " ".join(str(obj.get(title_key) or "").split())
                 if not title:
@@ -87,10 +89,10 @@ class ImportMixin:
                     undated.add(eid)
                 used = {"id", "created", "category", title_key, body_key}
                 meta = {k: v for k, v in obj.items() if k not in used}
-                seen.add(eid)
+                line_of[eid] = rec.line
                 entries.append(Entry(id=eid, category=category, title=title[:300], body=body, created=created, meta=meta))
             except (ValueError, InvalidInput) as exc:
-                report.errors.append(f"line {lineno}: {exc}")
+                report.errors.append(f"line {rec.line}: {exc}")
         rows: list[dict[str, Any]] = []
         # Vectors are computed while the files are written (the writes wait on fsync; onnxruntime
         # runs without the GIL): each full chunk of written rows goes to one embedding thread.
@@ -107,14 +109,25 @@ class ImportMixin:
                 prefetched.append(embedding.submit(emb.embed, texts))
 
         with self._write_lock(), (embedding or contextlib.nullcontext()):
-            self._ensure_category_dir(category)
             existing = self.kw.get_many([e.id for e in entries])
+            clash = {e.id for e in entries if e.id in existing and existing[e.id].category != category}
+            for e in entries:
+                if e.id in clash:
+                    other = existing[e.id].category
+                    report.errors.append(
+                        f"line {line_of[e.id]}: id {e.id!r} is already used by an entry in {other!r}; not imported "
+                        f"(give it another id, or import it into {other})"
+                    )
+            report.errors.sort(key=lambda m: int(m.split(":", 1)[0].removeprefix("line ")))
+            if report.errors and not partial:
+                report.written = False
+                return report
+            entries = [e for e in entries if e.id not in clash]
+            if entries:
+                self._ensure_category_dir(category)
             total = len(entries)
             for n, entry in enumerate(entries, 1):
                 prev = existing.get(entry.id)
-                if prev and prev.category != category:
-                    report.errors.append(f"id {entry.id!r}: already used by a {prev.category} entry; not imported")
-                    continue
                 if prev and entry.id in undated:
                     try:
                         entry.created = read_entry(self.root / prev.path).created
@@ -140,3 +153,7 @@ class ImportMixin:
                 self.kw.upsert(rows[s : s + 1000])
             report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
         return report
+
+    def import_jsonl(self, path: Path, category: str, progress: Progress | None = None, **kwargs: Any) -> ImportReport:
+        """:meth:`import_file` under its first name (JSON Lines was the only format then)."""
+        return self.import_file(path, category, progress, **kwargs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
 from paii_history.entries import timestamp
+from paii_history.evidence import CLOSE_MATCH, DROP_BELOW, combine, exact_title, meaning, word_evidence
 from paii_history.keyword import DocRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,14 +55,33 @@ def title_line(text: str) -> str | None:
     return head
 
 
+#: The ranking adds to the fused z-score the hit's word evidence (evidence.word_evidence) times
+#: WORDS_WEIGHT, so an entry that holds the query's rare words is not ranked under near misses
+#: (a one-entry keyword list has a z-score of 0). Above that, an entry whose title is the text,
+#: then one that holds every word of the text, ranks before any other (issue 10, item 10).
+WORDS_WEIGHT = 0.3
+RERANK = 200  # the best fused candidates whose evidence is read
+
+
 @dataclass
 class Hit:
     id: str
-    score: float
+    score: float  # evidence that the entry matches, 0-1, comparable across queries (see evidence.py)
     row: DocRow
     keyword_rank: int | None = None
     vector_rank: int | None = None
     cosine: float | None = None
+    words: float | None = None  # idf-weighted share of the text's words the entry holds
+    meaning: float | None = None  # the cosine as evidence from 0 (unrelated) to 1 (close)
+
+    @property
+    def close(self) -> bool:
+        return self.score >= CLOSE_MATCH
+
+
+def no_close_match(hits: Sequence[Hit]) -> bool:
+    """Nothing found is close to the text: say so rather than show the nearest as if it were."""
+    return not any(h.close for h in hits)
 
 
 def _zscores(values: Sequence[float]) -> list[float]:
@@ -225,6 +244,8 @@ class RetrievalMixin:
                 elif main:
                     f[2], f[3] = rank, raw
         order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))
+        order = self._rerank(text, order[:RERANK], fused, vec_hits, words=mode != "vector" or not vec_hits,
+                             vectors=bool(vec_hits) and mode != "keyword") + order[RERANK:]
         # rows only for the best few (a vector whose file is gone is skipped): reading ~150 rows
         # and their metadata cost a few ms of every query
         hits: list[Hit] = []
@@ -235,11 +256,39 @@ class RetrievalMixin:
             rows = self.kw.get_many(batch)
             for i in batch:
                 if i in rows:
-                    sc, kr, vr, cos = fused[i]
-                    hits.append(Hit(id=i, score=sc, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos))
-        for h in hits:  # reported as a 0-1 relevance, in the same order
-            h.score = round(1.0 / (1.0 + math.exp(-h.score)), 4)
+                    sc, kr, vr, cos, wd, mn, score = fused[i]
+                    if score < DROP_BELOW:
+                        continue  # nothing in common with the text
+                    hits.append(Hit(id=i, score=score, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
+                                    words=wd, meaning=mn))
+        for above, h in zip(hits, hits[1:]):  # a hit never shows a higher score than the one above it
+            h.score = min(h.score, above.score)
         return hits[:k], len(hits) > k, warnings
+
+    def _rerank(self, text: str, order: list[str], fused: dict[str, list], vec_hits, *, words: bool, vectors: bool) -> list[str]:
+        """The best candidates re-ranked with their absolute evidence; each fused entry gets its
+        evidence and score appended: [fused, keyword rank, vector rank, cosine, words, meaning, score]."""
+        wd = word_evidence(self.kw, text, order) if words else {}
+        head = title_line(text)
+        if words and head:  # a pasted report: holding its title line's words is evidence on its own
+            for i, (share, ev) in word_evidence(self.kw, head, order).items():
+                wd[i] = (wd[i][0], max(wd[i][1], ev))
+        cosines = dict(vec_hits)
+        floor = min(cosines.values()) if cosines else None  # not in the vector list: at most its last
+        titles = dict(self.kw.db.execute(
+            f"SELECT id, title FROM docs WHERE id IN ({','.join('?' * len(order))})", order)) if order else {}
+        key: dict[str, tuple] = {}
+        for i in order:
+            f = fused[i]
+            share, w = wd.get(i, (0.0, 0.0)) if words else (0.0, None)
+            m = meaning(cosines.get(i, floor)) if vectors else None
+            f += [w, m, combine(w, m)]
+            title_hit = exact_title(text, titles.get(i, ""))
+            key[i] = (not title_hit, share < 0.999, -(f[0] + WORDS_WEIGHT * share))
+        for i in fused:
+            if len(fused[i]) == 4:  # beyond the re-ranked candidates: no evidence read
+                fused[i] += [None, None, 0.0]
+        return sorted(order, key=lambda i: key[i])
 
     def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:
         # don't pay for a failing vector store on every query: retry in 30 s

@@ -31,6 +31,7 @@ from paii_history.models import (
     ago,
     when,
 )
+from paii_history.retrieve import no_close_match
 from paii_history.store import HistoryStore
 
 WARMUP_DELAY_S = 1.0
@@ -131,7 +132,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         since: Since = None,
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> SearchResult:
-        """Search all history by meaning and keywords; best matches first."""
+        """Search all history by meaning and keywords; best matches first. A score (0-1) says how much of
+        the text an entry matches in rare words and meaning, the same across queries; under 0.45 is no close match."""
         cats = [store.check_known_category(category)] if category else None
         hits, truncated, warnings = await asyncio.to_thread(
             store.retrieve, text, k=limit, categories=cats, since=_since(since)
@@ -143,6 +145,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                 for h in hits
             ],
             truncated=truncated,
+            no_close_match=no_close_match(hits),
             warnings=warnings,
         )
 
@@ -153,7 +156,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         since: Since = None,
         k: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> SimilarResult:
-        """Find past incidents like this one, with their root cause, resolution and links."""
+        """Find past incidents like this one, with their root cause, resolution and links. Scores as in search."""
         hits, truncated, warnings = await asyncio.to_thread(
             store.similar, text, k=k, since=_since(since), service=service
         )
@@ -171,7 +174,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                     summary=None if m.get("root_cause") else cut(h.row.snippet, ANSWER_FIELD, h.id),
                 )
             )
-        return SimilarResult(hits=out, truncated=truncated, warnings=warnings)
+        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits), warnings=warnings)
 
     @tool(read_only=True, open_world=False)
     async def recent(
@@ -210,7 +213,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     register_tools(
         mcp,
         [capture, record_incident, search, similar_incidents, recent, get],
-        read_only_mode=settings.read_only,
+        settings=settings,
     )
     mcp.store = store  # for tests and the CLI
     return mcp

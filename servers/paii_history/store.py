@@ -1,6 +1,6 @@
 """HistoryStore: the files, the index and the search logic, shared by the MCP server and the CLI.
 
-Write path (``capture``, ``record_incident``, ``import_jsonl``): under a cross-process lock,
+Write path (``capture``, ``record_incident``, ``import_file``): under a cross-process lock,
 write the markdown file atomically, then update the keyword index, then the vectors. The file
 is the commit point: if the process dies after it, the next :meth:`sync` (run on first use,
 and by ``paii history reindex``) indexes what is missing. A vector failure never fails a write;
@@ -13,7 +13,7 @@ One object, its parts in one file each (a change goes where its job is):
 * :mod:`paii_history.sync`: scanning the folder and indexing what changed (``sync``, ``reindex``);
 * :mod:`paii_history.semantic`: the embedding model, the vector index, backfill;
 * :mod:`paii_history.retrieve`: ``retrieve``, the hybrid ranking and its fusion;
-* :mod:`paii_history.imports`: ``import_jsonl``.
+* :mod:`paii_history.imports`: ``import_file``.
 
 Below them: :mod:`paii_history.keyword` (SQLite FTS5, the ``docs`` table) with
 :mod:`paii_history.bm25` (its postings and BM25), :mod:`paii_history.text` (query words,

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.errors import Conflict, InvalidInput
 from paii_common.redact import register_secret
 from paii_common.tools import register_tools, tool
@@ -72,17 +73,27 @@ def parse_time(value: str | None, arg: str, *, now: datetime | None = None) -> d
     if value is None or not value.strip():
         return None
     text = value.strip()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if text.lower() == "now":
         return now
     age = _AGE.match(text.lower())
     if age:
-        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        digits, unit = age.group(1), age.group(2)
+        limit = now - datetime(1970, 1, 1, tzinfo=UTC)
+        try:
+            delta = timedelta(**{_UNITS[unit]: int(digits)}) if len(digits) <= 12 else None
+        except OverflowError:
+            delta = None
+        if delta is None or delta > limit:
+            most = int(limit / timedelta(**{_UNITS[unit]: 1}))
+            raise InvalidInput(f"{arg}={value[:40]!r} reaches back before 1970: use an age up to {most}{unit}, "
+                               "or an ISO 8601 time (2026-01-02T09:00:00Z).")
+        return now - delta
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            f"{arg}={value!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
+            f"{arg}={value[:40]!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -107,7 +118,7 @@ def _window(since: str | None, until: str | None, *, required: bool = False) -> 
     if start is None and (required or end is not None):
         raise InvalidInput("since is required with until: give both, e.g. since=24h.")
     if start is not None and end is None:
-        end = datetime.now(UTC)
+        end = clock.now()
     if start is not None and end is not None and start >= end:
         raise InvalidInput(f"since ({iso(start)}) must be before until ({iso(end)}).")
     return (iso(start) if start else None, iso(end) if end else None)
@@ -407,7 +418,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         list_maintenance_windows,
         shift_activity,
     ]
-    register_tools(mcp, tools, read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp
 
 
