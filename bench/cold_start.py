@@ -2,7 +2,7 @@
 
     python bench/cold_start.py [--runs 7] [--json]
 
-Runs are interleaved (empty, history, pagerduty, slack, empty, ...) so machine load hits all alike;
+Runs are interleaved (empty, history, pagerduty, slack, kubernetes, empty, ...) so machine load hits all alike;
 the figure is the median of the runs. The target is a ratio under 1.25.
 """
 
@@ -25,6 +25,7 @@ SERVERS = {
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
     "jira": [sys.executable, "-m", "paii_jira"],
+    "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
