@@ -5,6 +5,7 @@
     paii history similar [-k 5] [--json] TEXT|-  similar past incidents
     paii history search|recent|get|reindex|stats
     paii models install                          fetch the embedding model's tokenizer (an install step)
+    paii runbook lint|list|status|approve        runbooks: check files, a run's state, approve a step
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
 registers its subcommands (each sets ``func``); add a group by adding its module to
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "paii_cli.doctor",
     "paii_cli.history_cmd",
     "paii_cli.models_cmd",
+    "paii_runbook.cli",
 )
 
 

@@ -122,6 +122,7 @@ class _Reader:
 
 def read_step(step: Step, data: dict, offset: int, problems: list[Problem]) -> None:
     r = _Reader(data, offset, f"step {step.id}", problems)
+    step.lines = {k: _line(data, k, offset) for k in _keys(data)}
     for key in _keys(data):
         if key not in STEP_KEYS:
             r.err(key, f"unknown key {key!r} (known: {', '.join(STEP_KEYS)})")
@@ -193,7 +194,7 @@ def _read_wait(value: Any, offset: int, where: str, problems: list[Problem]) -> 
 
 
 def read_front(rb: Runbook, front: dict, problems: list[Problem]) -> None:
-    r = _Reader(front, 1, "frontmatter", problems)
+    r = _Reader(front, 2, "frontmatter", problems)
     for key in _keys(front):
         if key not in FRONT_KEYS:
             r.err(key, f"unknown key {key!r} (known: {', '.join(FRONT_KEYS)})", "warning")
@@ -236,7 +237,7 @@ def read_front(rb: Runbook, front: dict, problems: list[Problem]) -> None:
             r.err("preflight", f"preflight check {n} must be a mapping")
             continue
         name = item.get("name") if isinstance(item.get("name"), str) else f"check {n}"
-        cr = _Reader(item, 1, f"preflight {name!r}", problems)
+        cr = _Reader(item, 2, f"preflight {name!r}", problems)
         for key in _keys(item):
             if key not in CHECK_KEYS:
                 cr.err(key, f"unknown key {key!r} (known: {', '.join(CHECK_KEYS)})")
@@ -251,16 +252,16 @@ def read_front(rb: Runbook, front: dict, problems: list[Problem]) -> None:
         required = item.get("required", True)
         if command:
             changes = item.get("changes") if isinstance(item.get("changes"), bool) else None
-            rb.preflight.append(Check(name, command, exp, bool(required), changes, _line(item, "name", 1)))
+            rb.preflight.append(Check(name, command, exp, bool(required), changes, _line(item, "name", 2)))
 
 
 def _read_parameters(rb: Runbook, params: Any, problems: list[Problem]) -> None:
     if not isinstance(params, dict):
-        problems.append(Problem(1, "error", "frontmatter: parameters must be a mapping of name -> {description, pattern, default}"))
+        problems.append(Problem(2, "error", "frontmatter: parameters must be a mapping of name -> {description, pattern, default}"))
         return
     for name in _keys(params):
         spec = params[name]
-        line = _line(params, name, 1)
+        line = _line(params, name, 2)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(name)):
             problems.append(Problem(line, "error", f"parameter {name!r}: use letters, digits and _ (it is written {{{{{name}}}}})"))
             continue

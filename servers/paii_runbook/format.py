@@ -165,7 +165,7 @@ def placeholders(rb: Runbook) -> list[tuple[int, str, str, bool]]:
     for c in rb.preflight:
         scan(c.command, c.line, f"preflight {c.name!r}")
     for s in [*rb.steps, *rb.rollbacks.values()]:
-        scan(s.command or (s.wait.check if s.wait else None), s.block_line or s.line, f"step {s.id}")
+        scan(s.command or (s.wait.check if s.wait else None), s.line_of(), f"step {s.id}")
     return out
 
 
@@ -176,5 +176,5 @@ def _check_refs(rb: Runbook) -> None:
                                        f"(declared: {', '.join(rb.parameters) or 'none'})"))
     for s in [*rb.steps, *rb.rollbacks.values()]:
         if s.on_fail != "stop" and s.on_fail not in rb.rollbacks:
-            rb.problems.append(Problem(s.block_line or s.line, "error", f"step {s.id}: on_fail {s.on_fail!r} is not 'stop' or "
+            rb.problems.append(Problem(s.line_of("on_fail"), "error", f"step {s.id}: on_fail {s.on_fail!r} is not 'stop' or "
                                        f"a rollback step (## Rollback <id>: ...); rollbacks: {', '.join(rb.rollbacks) or 'none'}"))

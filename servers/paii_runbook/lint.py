@@ -148,7 +148,7 @@ def lint(rb: Runbook) -> list[Problem]:
             problems.append(Problem(check.line, "error", f"preflight {check.name!r} must only read ({why}): "
                                     "move it into a step, or set changes: false if it really only reads"))
     for step in [*rb.steps, *rb.rollbacks.values()]:
-        line = step.block_line or step.line
+        line = step.line_of()
         changes, why = step_changes(step)
         command = step.command or (step.wait.check if step.wait else None)
         if step.kind == "wait" and command and classify(command.argv)[0] and step.changes is not False:

@@ -69,6 +69,10 @@ class Step:
     changes: bool | None = None  # as written; lint decides when it is None
     on_fail: str = "stop"
     block_line: int = 0
+    lines: dict[str, int] = field(default_factory=dict)  # file line of each key of its yaml block
+
+    def line_of(self, key: str | None = None) -> int:
+        return self.lines.get(key or self.kind) or self.block_line or self.line
 
     @property
     def needs_person(self) -> bool:
