@@ -369,7 +369,8 @@ class Engine:
             left = [sid for sid in st["order"]
                     if sid.isdigit() and st["steps"][sid]["status"] not in ("passed", "skipped")]
             if outcome == "completed" and (left or st.get("rolled_back")):
-                what = f"{len(left)} steps did not pass ({', '.join(left[:6])})" if left else "a rollback ran"
+                what = (f"{len(left)} step{'s' if len(left) != 1 else ''} did not pass ({', '.join(left[:6])})" if left
+                        else "a rollback ran")
                 raise InvalidInput(f"{what}: finish with outcome aborted, failed or rolled_back, or run the steps first.")
             if outcome == "rolled_back" and not st.get("rolled_back"):
                 raise InvalidInput("no rollback step passed in this run: use aborted or failed.")
