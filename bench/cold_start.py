@@ -24,6 +24,7 @@ SERVERS = {
     "history": [sys.executable, "-m", "paii_history"],
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
+    "runbook": [sys.executable, "-m", "paii_runbook"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -20,11 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import PaiiError
 from paii_runbook.config import RunbookSettings
-from paii_runbook.format import Command
+
+if TYPE_CHECKING:
+    from paii_runbook.format import Command
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 import anyio.from_thread
@@ -21,12 +21,14 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
+if TYPE_CHECKING:  # the engine (and YAML, the runbook format...) load on the first tool call
+    from paii_runbook.client import StepExecutor
+    from paii_runbook.engine import Engine
+
 from paii_common.errors import Conflict
 from paii_common.tools import register_tools, tool
-from paii_runbook import __version__, views
-from paii_runbook.client import StepExecutor
+from paii_runbook import __version__
 from paii_runbook.config import RunbookSettings
-from paii_runbook.engine import ApprovalRequired, Engine
 from paii_runbook.models import (
     ApprovalInfo,
     FindResult,
@@ -83,7 +85,16 @@ def _message(req: dict[str, Any]) -> str:
 def build_server(settings: RunbookSettings | None = None, client: StepExecutor | None = None, *,
                  history: Any | None = None, engine: Engine | None = None) -> MCPServer:
     settings = settings or RunbookSettings.load()
-    engine = engine or Engine(settings, client or StepExecutor(settings), history)
+    made: list[Engine] = [engine] if engine else []
+
+    def eng() -> Engine:
+        if not made:
+            from paii_runbook.client import StepExecutor
+            from paii_runbook.engine import Engine
+
+            made.append(Engine(settings, client or StepExecutor(settings), history))
+        return made[0]
+
     mcp = MCPServer(name="paii-runbook", version=__version__, instructions=INSTRUCTIONS)
 
     @tool(read_only=True)
@@ -93,7 +104,9 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         """List the runbooks found (repo, $PAII_HOME/runbooks, PAII_RUNBOOK_PATH): steps, approvals, last run, open runs.
 
         Invalid ones are listed with their problems (file:line); they cannot start."""
-        return views.list_runbooks(engine, service)
+        from paii_runbook import views
+
+        return views.list_runbooks(eng(), service)
 
     @tool(read_only=True)
     def find_runbooks(
@@ -104,7 +117,9 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         """Find the runbooks for a situation, best first, with why each matched and when it last ran.
 
         Ranks by the runbooks' own text and by past incidents and runs in the history."""
-        return views.find(engine, text, service, k)
+        from paii_runbook import views
+
+        return views.find(eng(), text, service, k)
 
     @tool(read_only=True)
     def get_runbook(
@@ -114,7 +129,9 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         """Show a runbook: parameters, preflight checks, each step's prose and exact command, lint problems.
 
         With parameters, the commands are shown resolved (nothing runs)."""
-        return views.detail(engine, engine.catalog.get(name), parameters)
+        from paii_runbook import views
+
+        return views.detail(eng(), eng().catalog.get(name), parameters)
 
     @tool(read_only=False)
     def start_run(
@@ -124,7 +141,7 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
     ) -> StartResult:
         """Start a run: validate, run the preflight checks (read-only), return the plan, warnings, the steps that
         need approval and when it last ran. A dry run (the default) is recorded and ends there."""
-        return engine.start(name, parameters, dry_run)
+        return eng().start(name, parameters, dry_run)
 
     @tool(read_only=False, destructive=True)
     async def run_step(
@@ -142,6 +159,9 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         def progress(done: float, total: float | None, message: str) -> None:
             anyio.from_thread.run(ctx.report_progress, done, total, message)
 
+        from paii_runbook.engine import ApprovalRequired
+
+        engine = eng()
         call = functools.partial(engine.run_step, run_id, step_id, choice, progress if ctx else None)
         try:
             return await anyio.to_thread.run_sync(call)
@@ -165,7 +185,7 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
     def approve_step(run_id: RunId, step_id: StepId) -> ApprovalInfo:
         """Record the person's approval of one step's exact command (single use, expires). Call it only after
         the person said yes to that step; Claude Code shows them the permission prompt."""
-        return engine.approve(run_id, step_id, via="approve_step (client permission prompt)")
+        return eng().approve(run_id, step_id, via="approve_step (client permission prompt)")
 
     @tool(read_only=False)
     def finish_run(
@@ -174,7 +194,7 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         notes: Annotated[str | None, Field(description="What happened, for the record.", max_length=4000)] = None,
     ) -> FinishResult:
         """End a run and record it in the history (category runbooks): every step's command, result and approvals."""
-        return engine.finish(run_id, outcome, notes)
+        return eng().finish(run_id, outcome, notes)
 
     tools = [list_runbooks, find_runbooks, get_runbook, start_run, run_step, approve_step, finish_run]
     for fn in tools:
