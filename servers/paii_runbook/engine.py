@@ -46,6 +46,15 @@ class ApprovalRequired(Conflict):
         )
 
 
+def utcnow() -> dt.datetime:
+    """PAII's clock: ``paii_common.clock`` (``PAII_NOW``, which the sandbox sets) where it exists."""
+    try:
+        from paii_common.clock import now
+    except ImportError:  # a foundation without the shared clock yet
+        return dt.datetime.now(dt.timezone.utc)
+    return now()
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -58,7 +67,7 @@ class Engine:
         self.catalog = Catalog(settings)
         self.runs = RunStore(settings.runs_dir)
         self.history = History(settings, history)
-        self.now = now or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.now = now or utcnow
 
     # ------------------------------------------------------------------ runbooks
     def valid(self, name: str) -> Loaded:

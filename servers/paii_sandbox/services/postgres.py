@@ -363,23 +363,21 @@ def create_app(state: PgState, world: Any) -> Starlette:
     return Starlette(routes=[Route("/v1/{tool:str}", handle, methods=["POST"]), Route("/v1/state", show, methods=["GET"])])
 
 
-SHIM = '''#!{python}
+SHIM = '''#!{python} -S
 """Sandbox stand-in for `{tool}`: forwards its arguments to the PAII sandbox's Postgres service."""
-import json, os, sys, urllib.error, urllib.request
-URL = {url!r}
+import json, os, socket, sys
+HOST, PORT, PATH = {host!r}, {port!r}, {path!r}
 env = {{k: os.environ[k] for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE") if k in os.environ}}
-req = urllib.request.Request(URL, data=json.dumps({{"argv": sys.argv[1:], "env": env}}).encode(),
-                             headers={{"Content-Type": "application/json", "Authorization": "Bearer {token}"}})
+body = json.dumps({{"argv": sys.argv[1:], "env": env}}).encode()
+head = (f"POST {{PATH}} HTTP/1.1\\r\\nHost: {{HOST}}:{{PORT}}\\r\\nAuthorization: Bearer {token}\\r\\n"
+        f"Content-Type: application/json\\r\\nContent-Length: {{len(body)}}\\r\\nConnection: close\\r\\n\\r\\n")
 try:
-    with urllib.request.urlopen(req, timeout=30) as resp:
-        out = json.load(resp)
-except urllib.error.HTTPError as exc:
-    try:
-        out = json.load(exc)
-    except ValueError:
-        out = {{"stdout": "", "stderr": f"{tool}: error: the sandbox answered HTTP {{exc.code}}\\n", "exit_code": 2}}
-except OSError as exc:
-    sys.stderr.write(f"{tool}: error: cannot reach the sandbox at {{URL}}: {{exc}}\\n")
+    with socket.create_connection((HOST, PORT), timeout=30) as conn:
+        conn.sendall(head.encode() + body)
+        raw = b"".join(iter(lambda: conn.recv(65536), b""))
+    out = json.loads(raw.partition(b"\\r\\n\\r\\n")[2] or b"{{}}")
+except (OSError, ValueError) as exc:
+    sys.stderr.write(f"{tool}: error: cannot reach the sandbox at {{HOST}}:{{PORT}}: {{exc}}\\n")
     sys.exit(2)
 sys.stdout.write(out.get("stdout", ""))
 sys.stderr.write(out.get("stderr", ""))
@@ -389,11 +387,14 @@ sys.exit(int(out.get("exit_code", 1)))
 
 def env(base_url: str, sandbox_dir: Path) -> dict[str, str]:
     import sys
+    from urllib.parse import urlsplit
 
     bin_dir = Path(sandbox_dir) / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    url = urlsplit(base_url)
     for tool in ("psql", "kubectl"):
         path = bin_dir / tool
-        path.write_text(SHIM.format(python=sys.executable, tool=tool, url=f"{base_url.rstrip('/')}/v1/{tool}", token=TOKEN))
+        path.write_text(SHIM.format(python=sys.executable, tool=tool, host=url.hostname, port=url.port or 80,
+                                    path=f"{url.path.rstrip('/')}/v1/{tool}", token=TOKEN))
         path.chmod(0o755)
     return {"PAII_RUNBOOK_BIN_DIRS": str(bin_dir)}
