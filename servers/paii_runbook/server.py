@@ -79,7 +79,7 @@ def _message(req: dict[str, Any]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in req["parameters"].items())
     verb = "Confirm you did" if req["kind"] == "manual" else "Approve"
     return (f"{verb} step {req['step']} of runbook {req['runbook']}: {req['title']}\n\n{what}{where}\n\n"
-            f"Run {req['run_id']} ({params}). This approval is for this exact command, once.")
+            f"Run {req['run_id']}{f' ({params})' if params else ''}. This approval is for this exact command, once.")
 
 
 def build_server(settings: RunbookSettings | None = None, client: StepExecutor | None = None, *,
