@@ -116,6 +116,12 @@ def _kubectl_values(args: list[str]) -> set[str]:
     return out
 
 
+def known_write(argv: list[str]) -> bool:
+    """The table knows this command changes something (not merely that it cannot tell)."""
+    changes, why = classify(argv)
+    return changes and not why.startswith("PAII cannot tell")
+
+
 def step_changes(step: Step) -> tuple[bool, str]:
     """Whether running the step changes something: as the author wrote it, else from its command."""
     if step.kind == "manual":
@@ -155,7 +161,7 @@ def lint(rb: Runbook) -> list[Problem]:
             problems.append(Problem(line, "warning", f"step {step.id}: the wait repeats a command that may change "
                                     f"something ({classify(command.argv)[1]}); a wait should only check"))
             continue
-        if step.changes is False and command and classify(command.argv)[0]:
+        if step.changes is False and command and known_write(command.argv):
             problems.append(Problem(line, "warning", f"step {step.id} says changes: false but {classify(command.argv)[1]}"))
         if changes and step.kind != "manual" and step.approval is None:
             problems.append(Problem(line, "warning", f"step {step.id} changes something ({why}) but has no approval: "

@@ -118,6 +118,15 @@ def test_the_shipped_runbooks_lint_without_errors_or_warnings():
     assert [s.id for s in rb.steps if s.approval == "required"] == ["5", "9"]
 
 
+def test_the_complete_example_in_the_docs_lints_clean(h):
+    import re
+
+    example = re.search(r"````markdown\n(.*?)````", (ROOT / "docs/runbooks.md").read_text(), re.S).group(1)
+    rb, found = problems(h, example, "restart-cache")
+    assert found == [] and [s.kind for s in rb.steps] == ["run", "run", "wait", "k8s_exec", "manual"]
+    assert list(rb.rollbacks) == ["page-owner"]
+
+
 def test_an_invalid_runbook_never_starts_and_the_error_says_where(h):
     h.book("broken", GOOD.replace("on_fail: undo", "on_fail: nowhere"))
     with pytest.raises(InvalidInput, match=r"broken.md:27: error: step 2: on_fail 'nowhere'"):
