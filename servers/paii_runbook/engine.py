@@ -51,7 +51,7 @@ def utcnow() -> dt.datetime:
     try:
         from paii_common.clock import now
     except ImportError:  # a foundation without the shared clock yet
-        return dt.datetime.now(dt.timezone.utc)
+        return dt.datetime.now(dt.UTC)
     return now()
 
 

@@ -131,7 +131,7 @@ def step_changes(step: Step) -> tuple[bool, str]:
     command = step.command or (step.wait.check if step.wait else None)
     guess = classify(command.argv) if command else (False, "")
     if step.changes is not None:
-        return step.changes, "as declared (changes: %s)" % str(step.changes).lower()
+        return step.changes, f"as declared (changes: {str(step.changes).lower()})"
     return guess
 
 

@@ -53,7 +53,7 @@ def resolve_params(rb: Runbook, given: dict[str, Any] | None) -> dict[str, str]:
 def substitute(text: str | None, params: dict[str, str]) -> str | None:
     if text is None:
         return None
-    return PLACEHOLDER.sub(lambda m: params[m.group(1)], text)
+    return PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), text)
 
 
 def resolve_command(cmd: Command, params: dict[str, str]) -> Command:
@@ -117,7 +117,7 @@ def plan_step(step: Step, params: dict[str, str], *, prose: bool = False) -> Pla
     if step.manual:
         out.manual = substitute(step.manual, params)
     if prose and step.prose:
-        out.prose = step.prose
+        out.prose = substitute(step.prose, params)
     return out
 
 

@@ -136,7 +136,7 @@ class History:
             name = meta.get("runbook")
             if not name or name in out or (meta.get("dry_run") and not include_dry):
                 continue
-            when = dt.datetime.fromtimestamp(row.created, dt.timezone.utc)
+            when = dt.datetime.fromtimestamp(row.created, dt.UTC)
             out[name] = LastRun(when=when.date().isoformat(), ago=_ago(when, now), by=meta.get("operator"),
                                 outcome=meta.get("outcome"), run_id=meta.get("run_id") or row.id)
         return out

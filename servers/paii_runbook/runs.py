@@ -30,7 +30,7 @@ RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}$")
 
 
 def iso(when: dt.datetime) -> str:
-    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> dt.datetime:

@@ -41,8 +41,8 @@ class Window:
         for day in dates:
             if self.days is not None and day.weekday() not in self.days:
                 continue
-            start = dt.datetime.combine(day, self.start, dt.timezone.utc)
-            end = dt.datetime.combine(day, self.end, dt.timezone.utc)
+            start = dt.datetime.combine(day, self.start, dt.UTC)
+            end = dt.datetime.combine(day, self.end, dt.UTC)
             if end <= start:
                 end += dt.timedelta(days=1)
             out.append((start, end))

@@ -67,7 +67,7 @@ def postgres(tmp_path):
 
 def later(minutes: float):
     """A clock that many minutes from now (an approval's expiry without waiting for it)."""
-    return lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=minutes)
+    return lambda: dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)
 
 
 __all__ = ["COUNTER", "PRINT_ARGS", "PY", "FakeKubernetes", "Harness", "later"]

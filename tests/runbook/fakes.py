@@ -74,7 +74,7 @@ class World:
     def now(self):
         import datetime as dt
 
-        return dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.timezone.utc)
+        return dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.UTC)
 
 
 class PostgresSandbox:

@@ -9,7 +9,7 @@ import pytest
 from paii_runbook.expect import Expect, parse_json_path, validate
 from paii_runbook.windows import check_windows, parse_window
 
-FRI_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.timezone.utc)
+FRI_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("spec, stdout, code, ok, value", [

@@ -25,7 +25,7 @@ from paii_sandbox.services.postgres import dump
 from tests.runbook.fakes import FastExecutor
 
 ROOT = Path(__file__).resolve().parents[2]
-FRIDAY_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.timezone.utc)
+FRIDAY_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.UTC)
 
 
 def seed_past_run(home: Path, tmp: Path) -> None:
