@@ -5,7 +5,7 @@
     paii history similar [-k 5] [--json] TEXT|-  similar past incidents
     paii history search|recent|get|reindex|stats
     paii models install                          fetch the embedding model's tokenizer (an install step)
-    paii runbook lint|list|status|approve        runbooks: check files, a run's state, approve a step
+    paii runbook lint|list|dry-run|status|approve  runbooks: check, plan, a run's state, approve a step
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
 registers its subcommands (each sets ``func``); add a group by adding its module to

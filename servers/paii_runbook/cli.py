@@ -2,6 +2,7 @@
 
     paii runbook lint FILE|NAME... [--strict] [--json]   problems as file:line: severity: message
     paii runbook list [--json]                           the runbooks found and their last run
+    paii runbook dry-run NAME [PARAM=VALUE...] [--json]  preflight checks and the plan; no step runs (recorded)
     paii runbook status RUN [--json]                     a run's steps, approvals and what is next
     paii runbook approve RUN STEP [--by NAME]            show the step's exact command, ask, record the approval
 
@@ -77,6 +78,42 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_dry_run(args) -> int:
+    params = {}
+    for item in args.params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"paii: {item!r} is not PARAM=VALUE (e.g. target=primary-postgres)", file=sys.stderr)
+            return 2
+        params[key] = value
+    from paii_runbook.record import cmd_line
+
+    res = _engine().start(args.name, params, dry_run=True)
+    if args.json:
+        print_json(res.model_dump())
+        return 0
+    print(f"RUNBOOK: {res.runbook}.md  ({res.title})")
+    if params:
+        print("Parameters: " + ", ".join(f"{k}={v}" for k, v in res.parameters.items()))
+    print(f"{res.steps_total} steps{', affects production' if res.production else ''}"
+          + (f"; estimated duration: {res.estimated_duration}" if res.estimated_duration else ""))
+    last = res.last_executed
+    print(f"Last executed: {last.when} (by {last.by}, {last.outcome})" if last else "Last executed: never")
+    if res.preflight:
+        print("\nPRE-FLIGHT CHECKS:")
+        for c in res.preflight:
+            print(f"  {'✓' if c.passed else ('✗' if c.required else '⚠')} {c.name}: {c.message}")
+    for w in res.warnings:
+        print(f"  ⚠ {w}")
+    print("\nPLAN:")
+    for p in res.plan:
+        what = cmd_line(p.argv) if p.argv else (p.manual or p.kind)
+        gate = "  [approval]" if p.approval else ""
+        print(f"  {p.id:>2}. {p.title}{gate}\n      {what}" + (f"\n      in a pod: {p.pod}" if p.pod else ""))
+    print(f"\nNothing ran. Recorded to {res.recorded}" if res.recorded else "\nNothing ran.")
+    return 0
+
+
 def cmd_status(args) -> int:
     st = _engine().runs.load(args.run)
     if args.json:
@@ -118,7 +155,7 @@ def cmd_approve(args) -> int:
 
 
 def add_parser(sub) -> None:
-    r = sub.add_parser("runbook", help="runbooks: lint, list, a run's status, approve a step")
+    r = sub.add_parser("runbook", help="runbooks: lint, list, dry-run, a run's status, approve a step")
     rs = r.add_subparsers(dest="runbook_command", required=True)
 
     lint = rs.add_parser("lint", help="check runbook files: file:line: severity: message; exit 1 on errors")
@@ -131,6 +168,12 @@ def add_parser(sub) -> None:
     ls.add_argument("--service", help="only runbooks for this service")
     ls.add_argument("--json", action="store_true", help="print JSON")
     ls.set_defaults(func=cmd_list)
+
+    dr = rs.add_parser("dry-run", help="preflight checks and the exact plan of a runbook; no step runs (recorded)")
+    dr.add_argument("name", metavar="NAME", help="runbook name, e.g. database-failover")
+    dr.add_argument("params", nargs="*", metavar="PARAM=VALUE", help="parameters, e.g. target=primary-postgres")
+    dr.add_argument("--json", action="store_true", help="print the result as JSON")
+    dr.set_defaults(func=cmd_dry_run, writes=True)
 
     st = rs.add_parser("status", help="a run's steps, approvals and what is next")
     st.add_argument("run", metavar="RUN", help="run id (start_run returns it)")

@@ -27,8 +27,16 @@ def words(text: str) -> list[str]:
     return [w for w in WORD.findall((text or "").lower()) if w not in STOP]
 
 
+def _quote(arg: str) -> str:
+    quoted = shlex.quote(arg)
+    if quoted == arg or not any(c in arg for c in "'") or any(c in arg for c in '"$`\\!'):
+        return quoted
+    return f'"{arg}"'  # SQL with single quotes reads better in double quotes, and means the same to a shell
+
+
 def cmd_line(argv: list[str] | None) -> str:
-    return shlex.join(argv) if argv else ""
+    """The argv as a shell would need it typed (for people to read; nothing runs through a shell)."""
+    return " ".join(_quote(a) for a in argv) if argv else ""
 
 
 def _fence(text: str) -> str:

@@ -71,3 +71,21 @@ def test_approve_shows_the_command_and_records_yes_with_the_persons_name(h, monk
     assert h.engine.runs.load(gate.run_id)["approvals"][0]["via"] == "paii runbook approve (terminal)"
     code, _, err = run(monkeypatch, capsys, "runbook", "approve", gate.run_id, "7", stdin="y\n")
     assert code == 2 and "gate has no step '7'" in err
+
+
+def test_dry_run_prints_the_checks_and_the_exact_plan_and_runs_nothing(h, monkeypatch, capsys):
+    monkeypatch.setenv("PAII_RUNBOOK_PATH", str(h.books))
+    side = h.tmp / "side"
+    h.book("gate", FRONT + step(1, f"run: [touch, '{side}']\ntimeout: 5\napproval: required")
+           + step(2, "run: [psql, -c, \"SELECT 1 FROM t WHERE n = '{{name}}'\"]\ntimeout: 5"))
+    code, out, _ = run(monkeypatch, capsys, "runbook", "dry-run", "gate", "name=db-1")
+    assert code == 0 and not side.exists()
+    assert f"   1. Step 1  [approval]\n      touch {side}\n" in out
+    assert "      psql -c \"SELECT 1 FROM t WHERE n = 'db-1'\"\n" in out and "Nothing ran. Recorded to history/runbooks/" in out
+    assert run(monkeypatch, capsys, "runbook", "dry-run", "gate", "oops")[0] == 2
+
+
+def test_dry_run_is_a_writer_command_because_it_records(monkeypatch):
+    sub = next(a for a in build_parser()._subparsers._group_actions[0].choices["runbook"]._actions
+               if a.dest == "runbook_command").choices
+    assert sub["dry-run"].get_default("writes") is True
