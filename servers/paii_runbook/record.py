@@ -85,7 +85,8 @@ def render(state: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
                 lines.append(_fence(a["output"]))
         if not s.get("attempts") and state.get("dry_run"):
             lines.append(f"- planned: {cmd_line(s.get('argv')) or s.get('kind')}")
-    events = [e for e in state.get("events") or [] if e.get("kind") in ("refused", "skip", "retry", "approval-unanswered")]
+    events = [e for e in state.get("events") or [] if e.get("kind") in ("approved", "refused", "skip", "retry",
+                                                                         "approval-unanswered")]
     if events:
         lines += ["", "## Decisions"]
         lines += [f"- {e['at']} {e['kind']} step {e.get('step')} by {e.get('by')} via {e.get('via')}"

@@ -149,6 +149,9 @@ def test_an_approval_for_another_step_is_not_accepted(h):
     with pytest.raises(ApprovalRequired, match="has none"):
         h.engine.run_step(run.run_id, "1")
     assert not (h.tmp / "one").exists()
+    h.engine.finish(run.run_id, "aborted")
+    body = h.record(run.run_id).body
+    assert "approved step 2 by alice via test" in body and "### Step 1: Step 1: pending" in body
 
 
 def test_an_approval_is_single_use_so_a_retry_needs_a_new_one(h):
@@ -181,6 +184,9 @@ def test_an_approval_for_an_edited_command_is_not_accepted(h):
     with pytest.raises(ApprovalRequired, match="approval given was for a different command"):
         h.engine.run_step(run.run_id, "1")
     assert not side.exists()
+    h.engine.finish(run.run_id, "aborted", "the command changed after it was approved")
+    entry = h.record(run.run_id)
+    assert entry.meta["outcome"] == "aborted" and "### Step 1: Step 1: pending" in entry.body
 
 
 def test_an_expired_approval_is_not_accepted(h):

@@ -160,3 +160,16 @@ async def test_find_runbooks_ranks_by_text_and_history_and_says_when_each_last_r
     top = found["runbooks"][0]
     assert top["name"] == "payments-api-health-check" and any("named by INC-456" in w for w in top["why"])
     assert [r["name"] for r in by_service["runbooks"]] == ["database-failover"]
+
+
+async def test_a_new_server_object_on_the_same_home_continues_the_run(h):
+    h.book("order", FRONT + step(1, "run: [echo, one]\ntimeout: 5") + step(2, "run: [echo, two]\ntimeout: 5"))
+    async with Client(server(h)) as c:
+        run = await call(c, "start_run", {"name": "order", "dry_run": False})
+        assert (await call(c, "run_step", {"run_id": run["run_id"], "step_id": "1"}))["next_step"]["id"] == "2"
+    async with Client(server(h)) as c:  # what Claude Code starts after the old server went away
+        text = await error(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+        assert "steps run in order and the next is 2" in text
+        assert (await call(c, "run_step", {"run_id": run["run_id"], "step_id": "2"}))["run_status"] == "done"
+        assert (await call(c, "finish_run", {"run_id": run["run_id"], "outcome": "completed"}))["steps"] == {"passed": 2}
+    assert h.record(run["run_id"]).meta["outcome"] == "completed"
