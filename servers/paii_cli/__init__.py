@@ -5,6 +5,7 @@
     paii history similar [-k 5] [--json] TEXT|-  similar past incidents
     paii history search|recent|get|reindex|stats
     paii models install                          fetch the embedding model's tokenizer (an install step)
+    paii sandbox start|stop|status|env|fault|reset|demo   a local world to try PAII without accounts
     paii runbook lint|list|dry-run|status|approve  runbooks: check, plan, a run's state, approve a step
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
@@ -25,6 +26,7 @@ COMMAND_MODULES = (
     "paii_cli.doctor",
     "paii_cli.history_cmd",
     "paii_cli.models_cmd",
+    "paii_sandbox.cli",
     "paii_runbook.cli",
 )
 
