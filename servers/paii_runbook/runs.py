@@ -1,4 +1,6 @@
-"""Run state on disk: ``$PAII_HOME/runbooks/runs/<run id>.json``, one JSON file per run.
+"""Run state on disk: ``$PAII_HOME/runbooks/runs/<run id>.json``, one JSON file per open run;
+a finished run (dry runs included) moves to ``runs/finished/``, so finding the open runs reads
+only the open ones.
 
 Every change is a read-modify-write under an exclusive ``flock`` on ``<run id>.lock`` (the
 server, a second server and ``paii runbook approve`` may touch the same run), written to a
@@ -71,11 +73,18 @@ class RunStore:
     def new_id(self, runbook: str, now: dt.datetime) -> str:
         return f"{runbook}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
-    def path(self, run_id: str) -> Path:
+    @staticmethod
+    def _check(run_id: str) -> str:
         if not isinstance(run_id, str) or not RUN_ID.match(run_id):
             raise InvalidInput(f"run id {str(run_id)[:60]!r} is not valid: use the run_id start_run returned "
                                "(e.g. database-failover-20260102-020000-3fa1)")
-        return self.root / f"{run_id}.json"
+        return run_id
+
+    def path(self, run_id: str) -> Path:
+        """Where the run's state is (an open run's place when it is nowhere yet)."""
+        open_path = self.root / f"{self._check(run_id)}.json"
+        done = self.root / "finished" / open_path.name
+        return done if not open_path.exists() and done.exists() else open_path
 
     def load(self, run_id: str) -> dict[str, Any]:
         path = self.path(run_id)
@@ -86,14 +95,23 @@ class RunStore:
         except ValueError as exc:
             raise InvalidInput(f"the state of run {run_id} ({path}) cannot be read ({exc}): restore or delete the file") from None
 
+    def _save(self, state: dict[str, Any]) -> None:
+        open_path = self.root / f"{state['id']}.json"
+        if state.get("status") == "finished":
+            atomic_write_json(self.root / "finished" / open_path.name, state)
+            open_path.unlink(missing_ok=True)
+        else:
+            atomic_write_json(open_path, state)
+
     def create(self, state: dict[str, Any]) -> None:
         with self._lock(state["id"]):
-            atomic_write_json(self.path(state["id"]), state)
+            self._save(state)
 
     @contextlib.contextmanager
     def _lock(self, run_id: str) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{run_id}.lock", "a+") as fh:
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{run_id}.lock", "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -103,13 +121,14 @@ class RunStore:
     @contextlib.contextmanager
     def update(self, run_id: str) -> Iterator[dict[str, Any]]:
         """The run's state under the lock; written back when the block ends without an exception."""
-        self.path(run_id)
+        self._check(run_id)
         with self._lock(run_id):
             state = self.load(run_id)
             yield state
-            atomic_write_json(self.path(run_id), state)
+            self._save(state)
 
     def all(self) -> list[dict[str, Any]]:
+        """The open runs' states (finished ones are in finished/)."""
         out = []
         if not self.root.is_dir():
             return out

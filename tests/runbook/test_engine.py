@@ -244,6 +244,10 @@ def test_a_run_continues_where_it_stopped_with_a_new_engine_on_the_same_home(h):
     assert restarted.run_step(run.run_id, "2").status == "passed"
     restarted.finish(run.run_id, "completed")
     assert h.record(run.run_id).meta["outcome"] == "completed"
+    # a finished run leaves the open runs' folder (scans stay cheap) but can still be read
+    assert not (h.settings.runs_dir / f"{run.run_id}.json").exists()
+    assert (h.settings.runs_dir / "finished" / f"{run.run_id}.json").exists()
+    assert h.engine.runs.load(run.run_id)["outcome"] == "completed" and h.engine.runs.open_runs() == []
 
 
 def test_a_step_interrupted_by_a_dead_server_needs_an_explicit_retry_or_skip(h):

@@ -131,7 +131,7 @@ def test_an_invalid_runbook_never_starts_and_the_error_says_where(h):
     h.book("broken", GOOD.replace("on_fail: undo", "on_fail: nowhere"))
     with pytest.raises(InvalidInput, match=r"broken.md:27: error: step 2: on_fail 'nowhere'"):
         h.engine.start("broken", {"host": "cache-1"}, dry_run=True)
-    assert not h.settings.runs_dir.exists() or not list(h.settings.runs_dir.glob("*.json"))
+    assert not h.settings.runs_dir.exists() or not list(h.settings.runs_dir.rglob("*.json"))
 
 
 @pytest.mark.parametrize("argv, changes", [
