@@ -78,12 +78,22 @@ def parse_time(value: str | None, arg: str, *, now: datetime | None = None) -> d
         return now
     age = _AGE.match(text.lower())
     if age:
-        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
+        digits, unit = age.group(1), age.group(2)
+        limit = now - datetime(1970, 1, 1, tzinfo=UTC)
+        try:
+            delta = timedelta(**{_UNITS[unit]: int(digits)}) if len(digits) <= 12 else None
+        except OverflowError:
+            delta = None
+        if delta is None or delta > limit:
+            most = int(limit / timedelta(**{_UNITS[unit]: 1}))
+            raise InvalidInput(f"{arg}={value[:40]!r} reaches back before 1970: use an age up to {most}{unit}, "
+                               "or an ISO 8601 time (2026-01-02T09:00:00Z).")
+        return now - delta
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise InvalidInput(
-            f"{arg}={value!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
+            f"{arg}={value[:40]!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
         ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
@@ -408,7 +418,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         list_maintenance_windows,
         shift_activity,
     ]
-    register_tools(mcp, tools, read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp
 
 

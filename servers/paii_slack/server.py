@@ -269,5 +269,5 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
     tools = [create_channel, invite_to_channel, post_message, find_user, channel_digest, search_messages]
     for fn in tools:  # the docstring is the description: without the source's indentation
         fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
-    register_tools(mcp, tools, read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp
