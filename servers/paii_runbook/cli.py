@@ -7,7 +7,8 @@
     paii runbook approve RUN STEP [--by NAME]            show the step's exact command, ask, record the approval
 
 ``approve`` is the person's own channel: it reads the answer from the terminal, so the approval
-never passes through the model. It writes (the run's state), so it is marked ``writes=True``.
+never passes through the model. It and ``dry-run`` write (a run's state, the history), so both are marked
+``writes="runbook"``: read-only mode refuses them.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def add_parser(sub) -> None:
     dr.add_argument("name", metavar="NAME", help="runbook name, e.g. database-failover")
     dr.add_argument("params", nargs="*", metavar="PARAM=VALUE", help="parameters, e.g. target=primary-postgres")
     dr.add_argument("--json", action="store_true", help="print the result as JSON")
-    dr.set_defaults(func=cmd_dry_run, writes=True)
+    dr.set_defaults(func=cmd_dry_run, writes="runbook")
 
     st = rs.add_parser("status", help="a run's steps, approvals and what is next")
     st.add_argument("run", metavar="RUN", help="run id (start_run returns it)")
@@ -184,4 +185,4 @@ def add_parser(sub) -> None:
     ap.add_argument("run", metavar="RUN", help="run id")
     ap.add_argument("step", metavar="STEP", help="step id (its number, or a rollback's id)")
     ap.add_argument("--by", help="your name for the record (default PAII_RUNBOOK_OPERATOR or the OS user)")
-    ap.set_defaults(func=cmd_approve, writes=True)
+    ap.set_defaults(func=cmd_approve, writes="runbook")

@@ -24,7 +24,16 @@ from paii_runbook.catalog import Catalog, Loaded
 from paii_runbook.client import StepExecutor
 from paii_runbook.config import RunbookSettings
 from paii_runbook.format import Runbook, Step
-from paii_runbook.models import ApprovalInfo, CheckResult, FinishResult, NextStep, StartResult, StepResult
+from paii_runbook.models import (
+    ApprovalInfo,
+    CheckResult,
+    FinishResult,
+    NextStep,
+    RunStatus,
+    StartResult,
+    StepResult,
+    StepState,
+)
 from paii_runbook.plan import action, command_sha, plan_step, resolve_command, resolve_params, step_command
 from paii_runbook.record import History, cmd_line
 from paii_runbook.runs import RunStore, iso, parse_iso, process_alive
@@ -354,6 +363,33 @@ class Engine:
             reason=a.get("reason"), pod=a.get("pod"), truncated=bool(a.get("truncated")),
             output=fence(a["output"], "command output") if a.get("output") else None,
             approval=ApprovalInfo(step=step.id, **ap) if ap else None, next_step=nxt, run_status=st["status"], options=options)
+
+    def status(self, run_id: str) -> RunStatus:
+        """A run as it stands (read only: an interrupted step shows as such without being written)."""
+        st = self.runs.load(run_id)
+        self._reap(st)
+        steps = []
+        for sid in st["order"]:
+            s = st["steps"][sid]
+            last = (s.get("attempts") or [{}])[-1]
+            steps.append(StepState(id=sid, title=s["title"], status=s["status"], attempts=len(s.get("attempts") or []),
+                                   exit_code=last.get("exit_code"), value=last.get("value"), reason=last.get("reason"),
+                                   finished=last.get("finished")))
+        nxt_id = st.get("halted_at") or st.get("cursor")
+        nxt = NextStep(id=nxt_id, title=st["steps"][nxt_id]["title"]) if nxt_id in st["steps"] else None
+        options = []
+        if st["status"] == "halted":
+            rid, sid = st["id"], st["halted_at"]
+            options = [f"retry: run_step(run_id={rid!r}, step_id={sid!r}, choice='retry')",
+                       f"skip: run_step(run_id={rid!r}, step_id={sid!r}, choice='skip')"]
+            if st.get("suggested"):
+                options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
+            options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
+        approvals = [ApprovalInfo(**{k: a[k] for k in ("step", "by", "via", "at", "expires", "command_sha256")})
+                     for a in st.get("approvals") or []]
+        return RunStatus(run_id=st["id"], runbook=st["runbook"], parameters=st["parameters"], dry_run=bool(st.get("dry_run")),
+                         status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=approvals,
+                         options=options, recorded=st.get("recorded"))
 
     # ------------------------------------------------------------------ finish and record
     def _record(self, st: dict[str, Any], warnings: list[str]) -> str | None:

@@ -20,7 +20,7 @@ CHECK_KEYS = ("name", "run", "k8s_exec", "timeout", "expect", "required", "chang
 FRONT_KEYS = ("title", "description", "services", "parameters", "estimated_duration", "production",
               "maintenance_window", "maintenance_windows", "preflight", "owner", "tags")
 PARAM_KEYS = ("description", "pattern", "default", "required", "example")
-MAX_TIMEOUT = 3600.0
+MAX_TIMEOUT = 540.0  # a run_step call ends after 10 minutes (server.STEP_DEADLINE): a step fits in one
 
 
 class _LineLoader(yaml.SafeLoader):

@@ -159,3 +159,28 @@ class FinishResult(BaseModel):
     steps: dict[str, int]
     recorded: str | None = None
     warnings: list[str] = Field(default_factory=list)
+
+
+class StepState(BaseModel):
+    id: str
+    title: str
+    status: str
+    attempts: int = 0
+    exit_code: int | None = None
+    value: str | None = None
+    reason: str | None = None
+    finished: str | None = None
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    runbook: str
+    parameters: dict[str, str]
+    dry_run: bool
+    status: str = Field(description="running, halted (a step failed or was interrupted), done, finished.")
+    outcome: str | None = None
+    next_step: NextStep | None = None
+    steps: list[StepState]
+    approvals: list[ApprovalInfo] = Field(default_factory=list)
+    options: list[str] = Field(default_factory=list)
+    recorded: str | None = None

@@ -39,7 +39,7 @@ def test_lint_strict_fails_on_warnings_and_a_name_is_looked_up(h, monkeypatch, c
     assert run(monkeypatch, capsys, "runbook", "lint", "warned")[0] == 0
     assert run(monkeypatch, capsys, "runbook", "lint", "--strict", "warned")[0] == 1
     code, _, err = run(monkeypatch, capsys, "runbook", "lint", "no-such-book")
-    assert code == 2 and "no runbook 'no-such-book'" in err
+    assert code == 1 and "no runbook 'no-such-book'" in err  # not found: exit 1 (the CLI's convention)
 
 
 def test_list_and_status_show_runbooks_and_a_runs_steps(h, monkeypatch, capsys):
@@ -58,7 +58,7 @@ def test_list_and_status_show_runbooks_and_a_runs_steps(h, monkeypatch, capsys):
 def test_approve_is_marked_as_a_writer_and_the_others_are_not():
     sub = next(a for a in build_parser()._subparsers._group_actions[0].choices["runbook"]._actions
                if a.dest == "runbook_command").choices
-    assert sub["approve"].get_default("writes") is True
+    assert sub["approve"].get_default("writes") == "runbook"
     assert all(sub[name].get_default("writes") is None for name in ("lint", "list", "status"))
 
 
@@ -70,7 +70,7 @@ def test_approve_shows_the_command_and_records_yes_with_the_persons_name(h, monk
     assert code == 0 and "  $ touch /tmp/world\n" in out and "approved by Dana" in out
     assert h.engine.runs.load(gate.run_id)["approvals"][0]["via"] == "paii runbook approve (terminal)"
     code, _, err = run(monkeypatch, capsys, "runbook", "approve", gate.run_id, "7", stdin="y\n")
-    assert code == 2 and "gate has no step '7'" in err
+    assert code == 1 and "gate has no step '7'" in err
 
 
 def test_dry_run_prints_the_checks_and_the_exact_plan_and_runs_nothing(h, monkeypatch, capsys):
@@ -88,4 +88,12 @@ def test_dry_run_prints_the_checks_and_the_exact_plan_and_runs_nothing(h, monkey
 def test_dry_run_is_a_writer_command_because_it_records(monkeypatch):
     sub = next(a for a in build_parser()._subparsers._group_actions[0].choices["runbook"]._actions
                if a.dest == "runbook_command").choices
-    assert sub["dry-run"].get_default("writes") is True
+    assert sub["dry-run"].get_default("writes") == "runbook"
+
+
+def test_read_only_mode_refuses_the_writer_commands_and_lint_still_works(h, monkeypatch, capsys):
+    monkeypatch.setenv("PAII_READ_ONLY", "1")
+    good = h.book("good", GOOD)
+    assert run(monkeypatch, capsys, "runbook", "lint", str(good))[0] == 0
+    code, _, err = run(monkeypatch, capsys, "runbook", "approve", "good-20260102-020000-abcd", "1", stdin="y\n")
+    assert code == 1 and "read-only" in err

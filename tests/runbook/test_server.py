@@ -15,7 +15,7 @@ from tests.runbook.conftest import COUNTER, PY
 from tests.runbook.fakes import FastExecutor
 from tests.runbook.test_engine import FRONT, step, touch
 
-READS = {"list_runbooks", "find_runbooks", "get_runbook"}
+READS = {"list_runbooks", "find_runbooks", "get_runbook", "get_run"}
 
 
 def server(h, **overrides):
@@ -173,3 +173,28 @@ async def test_a_new_server_object_on_the_same_home_continues_the_run(h):
         assert (await call(c, "run_step", {"run_id": run["run_id"], "step_id": "2"}))["run_status"] == "done"
         assert (await call(c, "finish_run", {"run_id": run["run_id"], "outcome": "completed"}))["steps"] == {"passed": 2}
     assert h.record(run["run_id"]).meta["outcome"] == "completed"
+
+
+async def test_get_run_shows_where_a_run_stands_and_what_the_person_may_choose(h):
+    h.book("lag", FRONT + step(1, "run: [echo, one]\ntimeout: 5") + step(2, "run: ['false']\ntimeout: 5")
+           + step(3, touch(h.tmp / "three")))
+    async with Client(server(h)) as c:
+        run = await call(c, "start_run", {"name": "lag", "dry_run": False})
+        await call(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+        await call(c, "run_step", {"run_id": run["run_id"], "step_id": "2"})
+        await call(c, "approve_step", {"run_id": run["run_id"], "step_id": "3"})
+        got = await call(c, "get_run", {"run_id": run["run_id"]})
+    assert got["status"] == "halted" and got["next_step"]["id"] == "2"
+    assert [(s["id"], s["status"], s["exit_code"]) for s in got["steps"]] == [("1", "passed", 0), ("2", "failed", 1),
+                                                                               ("3", "pending", None)]
+    assert got["steps"][1]["reason"] == "exit code 1, expected 0"
+    assert [o.split(":")[0] for o in got["options"]] == ["retry", "skip", "abort"]
+    assert got["approvals"][0]["step"] == "3" and got["approvals"][0]["by"] == "alice"
+
+
+async def test_a_step_may_run_longer_than_the_write_deadline_of_other_tools(h):
+    h.book("slow", FRONT + step(1, f"run: ['{PY}', -c, 'import time; time.sleep(1.5); print(\"done\")']\ntimeout: 10"))
+    async with Client(server(h, write_timeout=1.0)) as c:
+        run = await call(c, "start_run", {"name": "slow", "dry_run": False})
+        res = await call(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+    assert res["status"] == "passed" and "done" in res["output"]
