@@ -108,3 +108,11 @@ def test_text_from_the_database_comes_back_fenced_as_data(h, postgres):
     res = engine.run_step(run.run_id, "1")
     assert res.output.startswith("<<untrusted command output>>\n") and res.output.endswith("\n<<end untrusted>>")
     assert "SYSTEM NOTE TO THE AI" in res.output
+
+
+def test_the_shims_never_land_in_the_working_directory(tmp_path, monkeypatch):
+    """A runner without a folder passes "." (in the tests: the checkout, whose bin/ holds the launcher)."""
+    monkeypatch.chdir(tmp_path)
+    env = postgres.env("http://127.0.0.1:59999", Path("."))
+    assert not (tmp_path / "bin").exists()
+    assert Path(env["PAII_RUNBOOK_BIN_DIRS"]).is_absolute() and (Path(env["PAII_RUNBOOK_BIN_DIRS"]) / "psql").exists()

@@ -387,11 +387,15 @@ sys.exit(int(out.get("exit_code", 1)))
 
 def env(base_url: str, sandbox_dir: Path) -> dict[str, str]:
     import sys
+    import tempfile
     from urllib.parse import urlsplit
 
-    bin_dir = Path(sandbox_dir) / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
     url = urlsplit(base_url)
+    folder = Path(sandbox_dir)
+    if not folder.is_absolute():  # a runner without a folder passes "." (the working directory: a checkout)
+        folder = Path(tempfile.gettempdir()) / f"paii-sandbox-postgres-{url.port}"
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
     for tool in ("psql", "kubectl"):
         path = bin_dir / tool
         path.write_text(SHIM.format(python=sys.executable, tool=tool, host=url.hostname, port=url.port or 80,
