@@ -36,8 +36,10 @@ class FakeKubernetes:
     pods: dict[str, list[str]] = field(default_factory=lambda: {"payments": ["payments-api-7d9f-abcde", "payments-api-7d9f-fghij"]})
     answers: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=lambda: {
         ("python", "manage.py", "dbstats"): (DBSTATS, 0),
-        ("cat", "/proc/uptime"): ("86400.12 170000.50\n", 0),
+        ("python", "manage.py", "showmigrations"): ("payments\n [X] 0041_refund_reason\n [X] 0042_settlement_batch\n", 0),
         ("cat", "/proc/loadavg"): ("0.42 0.40 0.38 2/512 4242\n", 0),
+        ("cat", "/proc/meminfo"): ("MemTotal:        1048576 kB\nMemFree:          121344 kB\nMemAvailable:     301232 kB\n", 0),
+        ("df", "-h"): ("Filesystem      Size  Used Avail Use% Mounted on\noverlay          50G   21G   29G  42% /\n", 0),
     })
     calls: list[tuple[str, str, list[str]]] = field(default_factory=list)
 

@@ -9,22 +9,29 @@ from tests.runbook.test_engine import FRONT, step
 
 
 def test_the_health_check_runs_in_the_first_ready_pod_and_flags_the_exhausted_pool(h, isolated_env):
-    h.k8s.answers[("pg_isready", "-h", "postgres-primary.payments.svc", "-p", "5432")] = (
-        "postgres-primary.payments.svc:5432 - accepting connections\n", 0)
     h.k8s.answers[("grep", "-c", "-E", '" 50[0-9] ', "/var/log/payments-api/access.log")] = ("3\n", 0)
     settings = RunbookSettings.load(home=isolated_env, operator="alice")
     engine = Engine(settings, FastExecutor(settings, h.k8s))
     run = engine.start("payments-api-health-check", {}, dry_run=False)
-    results = [engine.run_step(run.run_id, sid) for sid in ("1", "2", "3", "4")]
-    assert [r.status for r in results] == ["passed", "passed", "passed", "failed"]
-    assert results[3].value == "98" and results[3].reason == "98 does not meet output matches /Active connections: (\\d+)// < 90"
-    assert "Waiting queries: 47" in results[3].output and results[3].pod == "payments-api-7d9f-abcde"
-    assert engine.run_step(run.run_id, "4", "skip").status == "skipped"
-    assert engine.run_step(run.run_id, "5").value == "3"
-    assert [c[1:] for c in h.k8s.calls][:2] == [("payments-api-7d9f-abcde", ["cat", "/proc/uptime"]),
+    results = [engine.run_step(run.run_id, sid) for sid in ("1", "2", "3", "4", "5")]
+    assert [r.status for r in results] == ["passed", "passed", "passed", "passed", "failed"]
+    assert [r.value for r in results[1:4]] == ["0.42", "301232", "42"]
+    assert results[4].value == "98" and results[4].reason == "98 does not meet output matches /Active connections: (\\d+)// < 90"
+    assert "Waiting queries: 47" in results[4].output and results[4].pod == "payments-api-7d9f-abcde"
+    assert engine.run_step(run.run_id, "5", "skip").status == "skipped"
+    assert engine.run_step(run.run_id, "6").value == "3"
+    assert [c[1:] for c in h.k8s.calls][:2] == [("payments-api-7d9f-abcde", ["python", "manage.py", "showmigrations"]),
                                                 ("payments-api-7d9f-abcde", ["cat", "/proc/loadavg"])]
     engine.finish(run.run_id, "failed", "pool at 98/100: the pattern of INC-456")
     assert "98 does not meet" in engine.history.store().get(run.run_id).body
+
+
+def test_an_unapplied_migration_fails_the_health_check(h, isolated_env):
+    h.k8s.answers[("python", "manage.py", "showmigrations")] = ("payments\n [X] 0041_refund_reason\n [ ] 0042_settlement_batch\n", 0)
+    settings = RunbookSettings.load(home=isolated_env, operator="alice")
+    engine = Engine(settings, FastExecutor(settings, h.k8s))
+    run = engine.start("payments-api-health-check", {}, dry_run=False)
+    assert engine.run_step(run.run_id, "1").status == "failed"
 
 
 def test_a_changing_command_in_a_protected_namespace_is_refused_and_a_read_is_not(h):
