@@ -26,6 +26,7 @@ SERVERS = {
     "slack": [sys.executable, "-m", "paii_slack"],
     "jira": [sys.executable, "-m", "paii_jira"],
     "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
+    "runbook": [sys.executable, "-m", "paii_runbook"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
