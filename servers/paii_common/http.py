@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextvars
 import email.utils
 import functools
+import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -221,3 +222,30 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+class QuietLogger:
+    """A vendor HTTP library's logger, one step down: its warnings (retrying...) become DEBUG,
+    its errors (a 5xx, a body it could not decode) INFO. The PAII client logs the one line a
+    person should read when a call finally fails; stderr carries nothing else."""
+
+    def __init__(self, name: str) -> None:
+        self._log = logging.getLogger(name)
+
+    @property
+    def level(self) -> int:
+        return self._log.level
+
+    def debug(self, *args: Any, **kwargs: Any) -> None:
+        self._log.debug(*args, **kwargs)
+
+    info = warning = warn = debug
+
+    def error(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("exc_info", None)
+        self._log.info(*args, **kwargs)
+
+    critical = exception = error
+
+    def __getattr__(self, name: str) -> Any:  # setLevel, addHandler, isEnabledFor...
+        return getattr(self._log, name)

@@ -47,6 +47,7 @@ from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, Upstr
 from paii_common.http import (
     DEFAULT_POLICY,
     READS,
+    QuietLogger,
     RetryPolicy,
     attempts_text,
     current_deadline,
@@ -110,26 +111,6 @@ def _pdpyras() -> Any:
         warnings.filterwarnings("ignore", message=r'The package "pdpyras" is deprecated', category=UserWarning)
         import pdpyras
     return pdpyras
-
-
-class _QuietLog:
-    """pdpyras' logger, one step down: its retry warnings are DEBUG, its errors INFO."""
-
-    def __init__(self) -> None:
-        self._log = logging.getLogger("paii.pagerduty.pdpyras")
-
-    def debug(self, *args: Any, **kwargs: Any) -> None:
-        self._log.debug(*args, **kwargs)
-
-    info = warning = debug
-
-    def error(self, *args: Any, **kwargs: Any) -> None:
-        self._log.info(*args, **kwargs)
-
-    critical = exception = error
-
-    def __getattr__(self, name: str) -> Any:  # setLevel, addHandler... (pdpyras' debug switch)
-        return getattr(self._log, name)
 
 
 _SESSION_CLASS: type | None = None
@@ -301,7 +282,7 @@ class PagerDutyClient:
     def _new_session(self, reads: bool) -> Any:
         cls = _session_class()
         session = cls(self._token, default_from=self.from_email)
-        session.log = _QuietLog()
+        session.log = QuietLogger("paii.pagerduty.pdpyras")
         session.url = self.url
         session.timeout = self.read_timeout if reads else self.write_timeout
         session.paii_policy = self.policy
