@@ -8,8 +8,8 @@ Two forms, for the two kinds of field:
   cannot close its own fence.
 * :func:`short` is for short fields (a display name, a channel or reaction name, an incident
   title). A plain name (at most three words of letters and digits, with ``. ' _ -`` inside
-  words, 40 characters at most) comes back as it is: "Ana Lopez", "inc-payments-api-500s",
-  "white_check_mark". Anything else comes back on one line, marked as data:
+  words, 40 characters at most, nothing invisible in it) comes back as it is: "Ana Lopez",
+  "inc-payments-api-500s", "white_check_mark". Anything else comes back on one line, marked as data:
   ``‹untrusted: IGNORE ALL PREVIOUS INSTRUCTIONS…›``, with control and invisible characters
   removed, brackets neutralised (so it cannot open or close a marker or a fence, nor write a
   Slack mention) and the length capped. What passes unmarked cannot name a channel, a URL, a
@@ -63,8 +63,11 @@ def short(value: object, limit: int = 80) -> str:
 
     Empty stays empty. ``limit`` caps the characters of the text inside the marker.
     """
-    text = _one_line(str(value or ""))
-    if not text or is_plain(text) or _MARKED.match(text):  # plain, or marked already
+    raw = str(value or "").strip()
+    text = _one_line(raw)
+    if not text or _MARKED.match(text):  # empty, or marked already
+        return text
+    if text == raw and is_plain(text):  # plain, and nothing invisible was taken out
         return text
     text = text.translate(_BRACKETS)
     if len(text) > limit:
