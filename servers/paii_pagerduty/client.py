@@ -17,11 +17,8 @@ Retries follow :class:`paii_common.http.RetryPolicy`, expressed in pdpyras' own 
   acting). A write is never re-sent after a 5xx or a lost answer, PUT included: its outcome
   is unknown, :class:`WriteLost` says so, and the server reads the state back;
 * ``max_http_attempts`` / ``max_network_attempts`` bound the attempts;
-* pdpyras sleeps ``sleep_timer`` multiplied by ``cooldown_factor()`` before every retry;
-  the session overrides ``cooldown_factor`` so each sleep is the policy's delay (the
-  ``Retry-After`` header on a 429, else exponential backoff with jitter), and gives up
-  at once when the service asks for a longer wait than the policy allows or the deadline
-  leaves no room.
+* the session's timing (each sleep the policy's delay, no retry the deadline cannot fit):
+  :mod:`paii_pagerduty.session`.
 
 Logging: pdpyras' deprecation warning is silenced where it is imported, its retry lines go
 to DEBUG and its error lines to INFO (logger ``paii.pagerduty.pdpyras``); a call that
@@ -37,7 +34,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -57,6 +53,7 @@ from paii_common.http import (
 )
 from paii_common.redact import redact
 from paii_pagerduty.config import DEFAULT_URL
+from paii_pagerduty.session import GiveUp, PageCap, network_failure, pdpyras_module, session_class
 
 SERVICE = "PagerDuty"
 MAX_PAGES = 5
@@ -79,113 +76,6 @@ class WriteLost(OutcomeUnknown):
         self.detail = detail
         self.reason = f"HTTP {status}: {detail}" if status else detail
         self.answered = answered
-
-
-class _GiveUp(Exception):
-    """Raised inside pdpyras' retry loop when the policy (or the deadline) says stop."""
-
-    def __init__(
-        self,
-        response: Any,
-        attempts: int,
-        retry_after: float | None = None,
-        error: BaseException | None = None,
-        out_of_time: bool = False,
-    ) -> None:
-        super().__init__("retry policy gave up")
-        self.response = response
-        self.attempts = attempts
-        self.retry_after = retry_after
-        self.error = error
-        self.out_of_time = out_of_time
-
-
-class _PageCap(Exception):
-    """Raised when a listing would read more pages than allowed."""
-
-
-def _pdpyras() -> Any:
-    """pdpyras, imported without its deprecation warning (it still works and is what Prism's
-    docs name; the newer ``pagerduty`` package refuses the http:// URLs our tests use)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r'The package "pdpyras" is deprecated', category=UserWarning)
-        import pdpyras
-    return pdpyras
-
-
-_SESSION_CLASS: type | None = None
-
-
-def _session_class() -> type:
-    """The pdpyras session subclass, created on first use (pdpyras is imported here)."""
-    global _SESSION_CLASS
-    if _SESSION_CLASS is not None:
-        return _SESSION_CLASS
-    pdpyras = _pdpyras()
-
-    class PolicySession(pdpyras.APISession):
-        """An ``APISession`` whose retry timing and timeouts follow a :class:`RetryPolicy`."""
-
-        paii_policy: RetryPolicy = DEFAULT_POLICY
-
-        @property
-        def _paii(self) -> threading.local:
-            state = self.__dict__.get("_paii_state")
-            if state is None:
-                state = self.__dict__["_paii_state"] = threading.local()
-            return state
-
-        def request(self, method: str, url: str, **kwargs: Any):  # noqa: ANN201
-            st = self._paii
-            pages = getattr(st, "pages_left", None)
-            if pages is not None:
-                if pages <= 0:
-                    raise _PageCap()
-                st.pages_left = pages - 1
-            st.method = method.upper()
-            st.attempt = 1
-            st.current = self.sleep_timer
-            st.response = None
-            st.error = None
-            return super().request(method, url, **kwargs)
-
-        def send(self, request: Any, **kwargs: Any):  # noqa: ANN201
-            """Each attempt: a (connect, read) timeout ending by the deadline."""
-            kwargs["timeout"] = self.paii_policy.attempt_timeouts(self.timeout)
-            try:
-                return super().send(request, **kwargs)
-            except Exception as exc:
-                self._paii.error = exc
-                raise
-
-        def postprocess(self, response: Any, suffix: Any = None) -> None:
-            super().postprocess(response, suffix)
-            self._paii.response = response
-
-        def cooldown_factor(self) -> float:
-            st = self._paii
-            policy = self.paii_policy
-            response, st.response = st.response, None
-            error, st.error = st.error, None
-            status = response.status_code if response is not None else None
-            if not policy.should_retry(st.method, status, st.attempt):
-                raise _GiveUp(response, st.attempt, error=error)
-            retry_after = None
-            if status == 429 and response is not None:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            wait = policy.delay(st.attempt, retry_after)
-            if wait is None:
-                raise _GiveUp(response, st.attempt, retry_after, error=error)
-            if not policy.fits(wait):
-                raise _GiveUp(response, st.attempt, retry_after, error=error, out_of_time=True)
-            wait = max(wait, 0.001)
-            factor = wait / max(st.current, 0.001)
-            st.current = wait
-            st.attempt += 1
-            return factor
-
-    _SESSION_CLASS = PolicySession
-    return PolicySession
 
 
 def _error_detail(response: Any) -> str:
@@ -213,30 +103,6 @@ def _error_detail(response: Any) -> str:
                 parts.append(f"{'.'.join(map(str, v.get('location') or []))}: {v.get('message', '')}")
         return "; ".join(p for p in parts if p)[:500]
     return str(body)[:300]
-
-
-def _network_failure(exc: BaseException | None) -> tuple[str, str, bool]:
-    """(kind, what happened, whether the request surely never reached PagerDuty).
-
-    kind: ``connect`` (nothing was sent), ``timeout`` (no answer), ``unreadable`` (the body
-    ended early), ``dropped`` (the connection closed before an answer).
-    """
-    import requests
-    import urllib3
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect", "could not connect in time", True
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "timeout", "no answer", False
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
-        return "unreadable", "the body ended early", False
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.ProxyError):
-        return "connect", type(exc).__name__, True
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        if isinstance(reason, urllib3.exceptions.NewConnectionError):
-            return "connect", "connection refused or host unknown", True
-    return "dropped", f"the connection dropped before an answer ({type(exc).__name__ if exc else 'unknown'})", False
 
 
 class PagerDutyClient:
@@ -280,7 +146,7 @@ class PagerDutyClient:
         return session
 
     def _new_session(self, reads: bool) -> Any:
-        cls = _session_class()
+        cls = session_class()
         session = cls(self._token, default_from=self.from_email)
         session.log = QuietLogger("paii.pagerduty.pdpyras")
         session.url = self.url
@@ -306,7 +172,7 @@ class PagerDutyClient:
     def _bounded(self, method: str, call: str, *, reserve: float = 0.0) -> Iterator[Any]:
         """The call's deadline, and every failure inside it turned into a ``paii_common`` error."""
         session = self._session(method)
-        pdpyras = _pdpyras()
+        pdpyras = pdpyras_module()
         budget = self.read_timeout if method in READS else self.write_timeout
         with deadline(budget, reserve=reserve) as limit:
             if limit.remaining() < self.policy.min_attempt_time:
@@ -318,7 +184,7 @@ class PagerDutyClient:
                 )
             try:
                 yield session
-            except _GiveUp as exc:
+            except GiveUp as exc:
                 if exc.response is not None:
                     raise self._from_response(method, call, exc.response, exc.attempts, exc.retry_after, exc.out_of_time) from None
                 raise self._from_network(method, call, exc.error, exc.attempts, limit, exc.out_of_time) from None
@@ -339,7 +205,7 @@ class PagerDutyClient:
     def _from_network(
         self, method: str, call: str, exc: BaseException | None, attempts: int, limit: Any, out_of_time: bool = False
     ) -> UpstreamError:
-        kind, what, not_sent = _network_failure(exc)
+        kind, what, not_sent = network_failure(exc)
         tries = self._tries(attempts, out_of_time)
         setting = "PAII_READ_TIMEOUT" if method in READS else "PAII_WRITE_TIMEOUT"
         if kind == "timeout":
@@ -429,7 +295,7 @@ class PagerDutyClient:
             try:
                 for item in itertools.islice(session.iter_all(path, params=query, page_size=page_size), limit + 1):
                     items.append(item)
-            except _PageCap:
+            except PageCap:
                 truncated = True
             finally:
                 st.pages_left = None

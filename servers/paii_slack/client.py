@@ -29,17 +29,16 @@ from typing import Any
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
 from paii_common.http import (
     DEFAULT_POLICY,
-    QuietLogger,
     RetryPolicy,
     attempts_text,
     current_deadline,
     deadline,
-    parse_retry_after,
     seconds_text,
 )
 from paii_common.redact import redact
 
 from paii_slack.config import SlackSettings
+from paii_slack.sdk import build_retry_handlers, retry_after, sdk_logger, web_client_class
 
 log = logging.getLogger("paii.slack")
 
@@ -129,140 +128,6 @@ class WriteLost(OutcomeUnknown):
         self.answered = answered
 
 
-def _method_of(url: str) -> str:
-    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-
-
-def _retry_after(headers: Any) -> float | None:
-    if not headers:
-        return None
-    for key, value in dict(headers).items():
-        if key.lower() == "retry-after":
-            if isinstance(value, list):
-                value = value[0] if value else None
-            return parse_retry_after(str(value) if value is not None else None)
-    return None
-
-
-def build_retry_handlers(
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    on_retry: Callable[[], None],
-    on_response: Callable[[str, int], None] | None = None,
-    on_out_of_time: Callable[[], None] | None = None,
-) -> list[Any]:
-    """slack-sdk retry handlers that follow ``policy``; slack_sdk is imported here, lazily.
-
-    No retry starts that could not finish within the running deadline (``on_out_of_time`` is
-    told). ``on_response(method, status)``, when given, sees every HTTP response (the contract
-    tests use it to catch a 4xx that a tool tolerates)."""
-    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-    from slack_sdk.http_retry.handler import RetryHandler
-
-    retries = max(0, policy.max_attempts - 1)
-
-    def in_time(state: Any, wait: float) -> bool:
-        if policy.fits(wait):
-            state.paii_wait = wait
-            return True
-        if on_out_of_time is not None:
-            on_out_of_time()
-        return False
-
-    def next_attempt(state: Any) -> None:
-        state.next_attempt_requested = True
-        on_retry()
-        sleep(getattr(state, "paii_wait", 0) or 0)
-        state.increment_current_attempt()
-
-    class RateLimitHandler(RateLimitErrorRetryHandler):
-        """Slack's 429 handler, but a Retry-After beyond the policy's cap is reported, not slept."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            if not super()._can_retry(state=state, request=request, response=response, error=error):
-                return False
-            wait = policy.delay(state.current_attempt + 1, _retry_after(response.headers) if response else None)
-            return wait is not None and in_time(state, wait)
-
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            next_attempt(state)
-
-    class PolicyBackoff:
-        """Sleep the policy's backoff between attempts (shared by the 5xx and connection handlers)."""
-
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            next_attempt(state)
-
-    class ServerErrorHandler(PolicyBackoff, RetryHandler):
-        """5xx on a method safe to resend: back off and resend (a post is never resent)."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            return (
-                response is not None
-                and response.status_code in policy.retry_statuses
-                and _method_of(request.url) in RESENDABLE
-                and in_time(state, policy.delay(state.current_attempt + 1) or 0)
-            )
-
-    class ConnectionErrorHandler(PolicyBackoff, ConnectionErrorRetryHandler):
-        """Slack's connection-error handler, limited to methods safe to resend."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            return (
-                _method_of(request.url) in RESENDABLE
-                and super()._can_retry(state=state, request=request, response=response, error=error)
-                and in_time(state, policy.delay(state.current_attempt + 1) or 0)
-            )
-
-    class Observer(RetryHandler):
-        """Never retries: reports each response's status to ``on_response``."""
-
-        def can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            if response is not None and on_response is not None:
-                on_response(_method_of(request.url), response.status_code)
-            return False
-
-    return [
-        *([Observer()] if on_response is not None else []),
-        RateLimitHandler(max_retry_count=retries),
-        ServerErrorHandler(max_retry_count=retries),
-        ConnectionErrorHandler(max_retry_count=retries),
-    ]
-
-
-def _sdk_logger() -> Any:
-    """slack_sdk's logger, one step down (see QuietLogger), every record redacted."""
-    from paii_common.redact import RedactingFilter
-
-    logger = logging.getLogger("paii.slack.sdk")
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return QuietLogger("paii.slack.sdk")
-
-
-_WEB_CLIENT: type | None = None
-
-
-def _web_client_class() -> type:
-    """``slack_sdk.WebClient`` whose every attempt's timeout ends by the running deadline."""
-    global _WEB_CLIENT
-    if _WEB_CLIENT is None:
-        from slack_sdk import WebClient
-
-        class BoundedWebClient(WebClient):
-            paii_policy: RetryPolicy = DEFAULT_POLICY
-            paii_default: float = 30.0
-
-            def _perform_urllib_http_request_internal(self, url: str, req: Any) -> dict[str, Any]:
-                # urllib has one timeout for the connect and each read: what is left of the deadline
-                # (one client per thread: see SlackClient._client)
-                self.timeout = self.paii_policy.attempt_timeouts(self.paii_default)[1]  # type: ignore[assignment]
-                return super()._perform_urllib_http_request_internal(url, req)
-
-        _WEB_CLIENT = BoundedWebClient
-    return _WEB_CLIENT
-
-
 def _network_failure(exc: BaseException, url: str) -> tuple[str, str, bool]:
     """(kind, what happened, whether the request surely never reached Slack).
 
@@ -319,13 +184,14 @@ class SlackClient:
         clients = self._local.__dict__.setdefault("web", {})
         web = clients.get(which)
         if web is None:
-            web = _web_client_class()(
+            web = web_client_class()(
                 token=token,
                 base_url=self.settings.url,
                 retry_handlers=build_retry_handlers(
-                    self.policy, self._sleep, self._count_retry, self._on_response, self._out_of_time
+                    self.policy, self._sleep, self._count_retry, self._on_response, self._out_of_time,
+                    resendable=RESENDABLE,
                 ),
-                logger=_sdk_logger(),
+                logger=sdk_logger(),
             )
             web.paii_policy = self.policy
             clients[which] = web
@@ -410,7 +276,7 @@ class SlackClient:
         attempts = getattr(self._local, "retries", 0) + 1
         if status == 429 or code == "ratelimited":
             log.warning("%s %s: rate limited %s", SERVICE, method, attempts_text(attempts))
-            return RateLimited(SERVICE, method, attempts=attempts, retry_after=_retry_after(response.headers))
+            return RateLimited(SERVICE, method, attempts=attempts, retry_after=retry_after(response.headers))
         if status is not None and status < 300 and raw.startswith("Received a response in a non-JSON format"):
             detail = f"Slack returned an unreadable response (HTTP {status}, not JSON){self._tries()}"
             log.warning("%s %s: %s", SERVICE, method, detail)

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 from mcp import Client
-from pd_fake import FROM, OTHER, TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
+from pd_fake import FROM, TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
 
 from paii_common.http import RetryPolicy
 from paii_common.redact import register_secret

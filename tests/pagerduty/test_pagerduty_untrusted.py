@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from pd_fake import FROM, TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
+from pd_fake import FROM, TOKEN, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
 
 from paii_common.http import RetryPolicy
 from paii_pagerduty.client import PagerDutyClient
