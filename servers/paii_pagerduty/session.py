@@ -51,6 +51,8 @@ def pdpyras_module() -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r'The package "pdpyras" is deprecated', category=UserWarning)
         import pdpyras
+    # a listing without "more" (one page, as the client caps pages anyway) is not news for stderr
+    warnings.filterwarnings("ignore", message=r'Endpoint .* responded with no "more" property', category=UserWarning)
     return pdpyras
 
 
