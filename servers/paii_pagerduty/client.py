@@ -174,13 +174,15 @@ class PagerDutyClient:
         session = self._session(method)
         pdpyras = pdpyras_module()
         budget = self.read_timeout if method in READS else self.write_timeout
+        outer = current_deadline()
         with deadline(budget, reserve=reserve) as limit:
             if limit.remaining() < self.policy.min_attempt_time:
                 raise UpstreamError(
                     SERVICE,
                     call,
-                    "not sent: earlier requests of this tool call used up its time",
-                    hint="Retry with a narrower request (a shorter window, a smaller limit); nothing was changed.",
+                    f"not sent: the tool call's {seconds_text((outer or limit).seconds)} ran out before it",
+                    hint="Retry, with a narrower request if it has several parts (a shorter window, a smaller limit); "
+                    "nothing was changed.",
                 )
             try:
                 yield session
@@ -206,7 +208,8 @@ class PagerDutyClient:
         self, method: str, call: str, exc: BaseException | None, attempts: int, limit: Any, out_of_time: bool = False
     ) -> UpstreamError:
         kind, what, not_sent = network_failure(exc)
-        tries = self._tries(attempts, out_of_time)
+        # (a timeout that used up the deadline needs no "no time for another" after it)
+        tries = self._tries(attempts, out_of_time and not (kind == "timeout" and attempts == 1))
         setting = "PAII_READ_TIMEOUT" if method in READS else "PAII_WRITE_TIMEOUT"
         if kind == "timeout":
             detail = f"did not answer within {seconds_text(limit.elapsed())}{tries}"

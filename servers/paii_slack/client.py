@@ -220,14 +220,15 @@ class SlackClient:
 
         reads = method in READ_METHODS
         budget = self.settings.read_timeout if reads else self.settings.write_timeout
+        outer = current_deadline()
         with deadline(budget, reserve=reserve) as limit:
             web.paii_default = budget
             self._local.retries = 0
             self._local.out_of_time = False
             if limit is not None and limit.remaining() < self.policy.min_attempt_time:
                 raise UpstreamError(
-                    SERVICE, method, "not sent: earlier requests of this tool call used up its time",
-                    hint="Retry with a narrower request (fewer hours, a smaller count); nothing was changed.",
+                    SERVICE, method, f"not sent: the tool call's {seconds_text((outer or limit).seconds)} ran out before it",
+                    hint="Retry, with a narrower request if it reads a lot (fewer hours, a smaller count); nothing was changed.",
                 )
             try:
                 response = fn(**{k: v for k, v in params.items() if v is not None})

@@ -7,11 +7,11 @@ suite stays fast; the hanging fake answers only when the test ends.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from mcp import Client
@@ -22,13 +22,15 @@ from paii_common.redact import register_secret
 from paii_pagerduty.client import PagerDutyClient
 from paii_pagerduty.config import PagerDutySettings
 from paii_pagerduty.server import build_server
+from paii_pagerduty.session import session_class
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.005, max_retry_after=5)
 PUT = ("PUT", "/incidents/PINC0001")
 NOTES = ("POST", "/incidents/PINC0001/notes")
 
 
-def make_server(fake: FakePagerDuty, *, read_timeout: float = 0.8, write_timeout: float = 2.0, policy=FAST):
+def make_server(fake: FakePagerDuty, *, read_timeout: float = 1.0, write_timeout: float = 2.0, policy=FAST):
+    session_class()  # pdpyras imported before the clock runs: a busy machine must not eat the deadline
     settings = PagerDutySettings.load(
         token=TOKEN, from_email=FROM, url=fake.url, read_timeout=read_timeout, write_timeout=write_timeout
     )
@@ -240,26 +242,27 @@ async def test_a_cut_body_on_a_read_is_retried(fake_pd):
 # ---------------------------------------------------------------- stderr
 
 
-def test_stderr_gets_no_deprecation_warning_and_one_line_for_a_failed_call(fake_pd):
+def test_the_stdio_server_prints_no_deprecation_warning_and_one_line_for_a_failed_call(fake_pd, tmp_path):
     fake_pd.fail_next("GET", "/incidents", 503, 503, 503, 503)
-    code = textwrap.dedent(f"""
-        import warnings; warnings.simplefilter("default")
-        from paii_common.redact import setup_logging
-        from paii_common.http import RetryPolicy
-        from paii_pagerduty.client import PagerDutyClient
-        setup_logging()
-        c = PagerDutyClient({TOKEN!r}, url={fake_pd.url!r}, policy=RetryPolicy(backoff_base=0.001, backoff_max=0.002))
-        try:
-            c.list("/incidents", call="GET /incidents")
-        except Exception as exc:
-            print(type(exc).__name__)
-    """)
-    env = {**os.environ, "PAII_LOG_LEVEL": "WARNING"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
-    assert out.stdout.strip() == "UpstreamError", out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert "deprecated" not in out.stderr
-    assert len(lines) <= 1, out.stderr
+    lines = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_incidents", "arguments": {}}},
+    ]
+    env = {**os.environ, "PAII_CONFIG_DIR": str(tmp_path), "PAII_PAGERDUTY_TOKEN": TOKEN, "PAII_PAGERDUTY_URL": fake_pd.url,
+           "PYTHONWARNINGS": "default"}
+    env.pop("PAII_LOG_LEVEL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "paii_pagerduty"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+    proc.stdin.flush()
+    answers = [json.loads(proc.stdout.readline()) for _ in range(2)]  # initialize, then the tool call
+    proc.stdin.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    assert answers[1]["result"]["isError"] is True and "after 4 attempts" in answers[1]["result"]["content"][0]["text"]
+    assert "deprecated" not in stderr
+    assert len([line for line in stderr.splitlines() if line.strip()]) == 1, stderr
     assert len(fake_pd.calls("GET", "/incidents")) == 4
 
 
