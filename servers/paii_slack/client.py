@@ -23,7 +23,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from http.client import HTTPException
 from typing import Any
 
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
@@ -216,6 +215,8 @@ class SlackClient:
         """
         web = self._client(token)
         fn = getattr(web, method.replace(".", "_"))
+        from http.client import HTTPException
+
         from slack_sdk.errors import SlackApiError
 
         reads = method in READ_METHODS
