@@ -19,13 +19,10 @@ $(STAMP): pyproject.toml
 	@$(BIN)/paii models install >/dev/null
 	@touch $@
 
-## make demo: import the example incidents and show the similar ones for the seed's 2 AM page
+## make demo: the seed's 2 AM incident end to end in a sandbox world (no accounts): declare it
+## (PagerDuty ack, Slack channel + on-call), similar incidents, the handoff, a channel digest
 demo: setup
-	@rm -rf $(DEMO_HOME)
-	@PAII_HOME=$(DEMO_HOME) $(BIN)/paii history import --category incidents examples/incidents.jsonl
-	@echo
-	@echo '$$ paii history similar "payments-api is returning 500s in production"'
-	@PAII_HOME=$(DEMO_HOME) $(BIN)/paii history similar "payments-api is returning 500s in production"
+	@PAII_HOME=$(DEMO_HOME) $(BIN)/paii sandbox demo --examples examples
 
 ## make test: the default suite (fast; no network, no external services)
 test: setup

@@ -14,6 +14,7 @@ HERE = Path(__file__).resolve().parent
 STEPS = [
     ("tools/list size", [sys.executable, str(HERE / "tools_size.py")]),
     ("cold start", [sys.executable, str(HERE / "cold_start.py"), "--runs", "7"]),
+    ("make demo after setup", [sys.executable, str(HERE / "demo_time.py")]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
 ] + [

@@ -5,6 +5,7 @@
     paii history similar [-k 5] [--json] TEXT|-  similar past incidents
     paii history search|recent|get|reindex|stats
     paii models install                          fetch the embedding model's tokenizer (an install step)
+    paii sandbox start|stop|status|env|fault|reset|demo   a local world to try PAII without accounts
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
 registers its subcommands (each sets ``func``); add a group by adding its module to
@@ -24,6 +25,7 @@ COMMAND_MODULES = (
     "paii_cli.doctor",
     "paii_cli.history_cmd",
     "paii_cli.models_cmd",
+    "paii_sandbox.cli",
 )
 
 

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 
 def ago(ts: float, now: float | None = None) -> str:
-    secs = (now or dt.datetime.now(dt.timezone.utc).timestamp()) - ts
+    from paii_common import clock
+
+    secs = (now or clock.timestamp()) - ts
     if secs < 0:
         return "in the future"
     for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60)):

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.errors import Conflict, InvalidInput
 from paii_common.http import bound_tools, carry_deadline
 from paii_common.redact import register_secret
@@ -75,7 +76,7 @@ def parse_time(value: str | None, arg: str, *, now: datetime | None = None) -> d
     if value is None or not value.strip():
         return None
     text = value.strip()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if text.lower() == "now":
         return now
     age = _AGE.match(text.lower())
@@ -108,7 +109,7 @@ def _window(since: str | None, until: str | None, *, required: bool = False) -> 
     if start is None and (required or end is not None):
         raise InvalidInput("since is required with until: give both, e.g. since=24h.")
     if start is not None and end is None:
-        end = datetime.now(UTC)
+        end = clock.now()
     if start is not None and end is not None and start >= end:
         raise InvalidInput(f"since ({iso(start)}) must be before until ({iso(end)}).")
     return (iso(start) if start else None, iso(end) if end else None)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from paii_common import clock
 from paii_common.untrusted import NOTE, fence
 
 from paii_slack.client import SlackClient
@@ -106,7 +106,7 @@ def build_digest(
     max_messages: int,
     now: float | None = None,
 ) -> ChannelDigest:
-    now = time.time() if now is None else now
+    now = clock.timestamp() if now is None else now
     oldest = now - hours * 3600
     if channel_name is None:
         info = client.call("conversations.info", channel=channel_id).get("channel") or {}

@@ -1,0 +1,109 @@
+"""``make demo`` (``paii sandbox demo``): the seed's scenarios end to end, no accounts needed.
+
+1. import the example history (``examples/*.jsonl``: the file name is the category);
+2. start the sandbox in this process, under the demo clock, resuming the demo's saved world
+   (so a second run finds the acknowledged incident and the channel, and says so);
+3. start PAII's real MCP servers (history, pagerduty, slack) over stdio, pointed at it;
+4. run the Incident Response, On-Call Handoff and Channel Summarization scenarios
+   (``scenarios/*.yaml``) and print each report; stop everything, also on failure.
+
+Exit 0 only if every step succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from paii_sandbox import renderers, scenario
+
+DEMO_NOW = datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
+SCENARIOS = ("incident", "handoff", "channel-summary")
+SERVERS = ("history", "pagerduty", "slack")
+#: variables of the person's shell that must not leak into the demo's servers
+_SCRUB = ("PAII_", "PAGERDUTY_", "SLACK_", "CLAUDE_PLUGIN_DATA")
+
+
+def import_examples(folder: Path, home: Path) -> list[str]:
+    from paii_history.config import HistorySettings
+    from paii_history.store import HistoryStore
+
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    said = []
+    try:
+        for path in sorted(folder.glob("*.jsonl")):
+            report = store.import_jsonl(path, path.stem)
+            if report.errors:
+                raise RuntimeError(f"{path}: {report.errors[0]}")
+            said.append(f"{path.stem}: {report.imported} new, {report.updated} updated, {report.unchanged} unchanged")
+    finally:
+        store.close()
+    return said
+
+
+def server_env(sandbox_env: dict[str, str], home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env.update(sandbox_env)
+    env.update({"PAII_HOME": str(home), "PAII_CONFIG_DIR": str(home / "config"), "PAII_HISTORY_WARMUP": "0",
+                "PYTHONWARNINGS": "ignore::UserWarning:pdpyras"})
+    return env
+
+
+def _trace(outcome: scenario.Outcome) -> None:
+    mark = {"ok": "✓", "failed": "✗", "skipped": "–"}[outcome.status]
+    args = outcome.args if not isinstance(outcome.args, list) else f"{len(outcome.args)} calls"
+    shown = ", ".join(f"{k}={v!r}"[:60] for k, v in (args.items() if isinstance(args, dict) else []))
+    extra = f"  ({outcome.reason})" if outcome.status == "skipped" else f"  {' '.join((outcome.error or '').split())[:200]}" if outcome.error else ""
+    print(f"    {mark} {outcome.step.server}.{outcome.step.tool}({shown if isinstance(args, dict) else args}){extra}")
+
+
+async def run_scenarios(env: dict[str, str], names: tuple[str, ...] = SCENARIOS, now: str = "") -> list[scenario.Run]:
+    from mcp import Client, StdioServerParameters
+
+    runs = []
+    async with AsyncExitStack() as stack:
+        clients: dict[str, Any] = {}
+        for name in SERVERS:
+            params = StdioServerParameters(command=sys.executable, args=["-m", f"paii_{name}"], env=env)
+            clients[name] = await stack.enter_async_context(Client(params))
+        for name in names:
+            sc = scenario.load(name)
+            print(f"\n=== {sc.title}: \"{sc.input}\"\n")
+            print("  tool calls, in the order the skill prescribes:")
+            run = await scenario.run(sc, clients, now=now, on_step=_trace)
+            print()
+            print(renderers.render(run))
+            runs.append(run)
+    return runs
+
+
+def run_demo(home: Path | None = None, examples: Path | None = None) -> int:
+    from paii_common.config import paii_home
+    from paii_sandbox.process import build
+    from paii_sandbox.timeparse import iso
+
+    started = time.monotonic()
+    home = (home or paii_home()).resolve()
+    examples = examples or Path.cwd() / "examples"
+    print(f"PAII demo: the seed's 2 AM page, in a sandbox world (clock fixed at {iso(DEMO_NOW)}; data in {home})")
+    if examples.is_dir():
+        for line in import_examples(examples, home):
+            print(f"  history import {line}")
+    sandbox = build(home / "sandbox", port_base=0, now=DEMO_NOW, reset=False, seed=None,
+                    say=lambda m: print(f"  sandbox: {m}"))
+    sandbox.start_in_thread()
+    try:
+        print(f"  sandbox: PagerDuty {sandbox.base_url('pagerduty')}, Slack {sandbox.base_url('slack')}")
+        runs = asyncio.run(run_scenarios(server_env(sandbox.env(), home), now=iso(DEMO_NOW)))
+    finally:
+        sandbox.stop_thread()
+    failed = [o for r in runs for o in r.failed]
+    print(f"demo finished in {time.monotonic() - started:.1f} s: "
+          + ("every step succeeded" if not failed else f"{len(failed)} step(s) failed: {', '.join(o.step.id for o in failed)}"))
+    return 1 if failed else 0

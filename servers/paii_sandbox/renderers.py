@@ -1,0 +1,274 @@
+"""What a person sees after a scenario: one renderer per report block, named in the scenario.
+
+A renderer takes the :class:`~paii_sandbox.scenario.Run` and returns lines, in the shapes of
+the skills' reference formats (INCIDENT DECLARED, ON-CALL HANDOFF SUMMARY, CHANNEL SUMMARY).
+It states what was skipped and why, and shows text written by other people as quoted data.
+Add a block by writing a function here and registering it with ``@renderer("name")``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from paii_common.untrusted import CLOSE, fence
+
+from paii_sandbox.scenario import SERVICE_NAMES, Outcome, Run
+
+RENDERERS: dict[str, Callable[[Run], list[str]]] = {}
+INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) instructions|post the token|system note for the assistant", re.I)
+_FENCE = re.compile(r"^<<untrusted [^>]*>>\n(.*)\n" + re.escape(CLOSE) + r"$", re.S)
+
+
+def renderer(name: str) -> Callable[[Callable[[Run], list[str]]], Callable[[Run], list[str]]]:
+    def register(fn: Callable[[Run], list[str]]) -> Callable[[Run], list[str]]:
+        RENDERERS[name] = fn
+        return fn
+
+    return register
+
+
+def render(run: Run) -> str:
+    lines: list[str] = []
+    for name in run.scenario.report:
+        block = RENDERERS[name](run)
+        if block:
+            lines += [*block, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def unfenced(text: str | None) -> str:
+    """The text inside a fence (to quote it), or the text itself."""
+    match = _FENCE.match(text or "")
+    return match.group(1) if match else (text or "")
+
+
+def quote(text: str | None, limit: int = 110) -> str:
+    body = " ".join(unfenced(text).split())
+    return "“" + (body if len(body) <= limit else body[: limit - 1] + "…") + "”"
+
+
+def hhmm(value: str | None) -> str:
+    """``2026-01-01T18:23:00Z`` -> ``18:23``."""
+    match = re.search(r"T(\d\d:\d\d)", value or "")
+    return match.group(1) if match else (value or "?")
+
+
+def day_hhmm(value: str | None) -> str:
+    match = re.match(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)", value or "")
+    return f"{match.group(1)} {match.group(2)}" if match else (value or "?")
+
+
+def why_not(run: Run, o: Outcome | None, service: str) -> str:
+    """``PagerDuty unreachable: acknowledge by hand`` and the like."""
+    name = SERVICE_NAMES.get(service, service)
+    todo = (o.step.by_hand if o is not None else None) or "do it by hand"
+    if service in run.unreachable:
+        return f"{name} unreachable: {todo}"
+    if o is None:
+        return f"{name}: skipped"
+    if o.status == "failed":
+        return f"{name}: failed ({' '.join((o.error or '').split())[:160]}): {todo}"
+    return f"{name}: skipped ({o.reason}): {todo}"
+
+
+# ---------------------------------------------------------------------- incident
+@renderer("declared")
+def declared(run: Run) -> list[str]:
+    out = [f"🚨 INCIDENT DECLARED: {run.scenario.vars.get('slug', run.scenario.name)}", ""]
+    inc = run.data("incident") or {}
+    ack = run.outcomes.get("acknowledge")
+    if ack is not None and ack.ok:
+        state = ack.data or {}
+        number = (state.get("incident") or {}).get("number") or inc.get("number")
+        if state.get("changed", True):
+            out.append(f"  PagerDuty: Acknowledged incident #{number} ✓")
+        else:
+            out.append(f"  PagerDuty: incident #{number} was already acknowledged: reused ✓")
+    else:
+        out.append("  " + why_not(run, ack, "pagerduty"))
+    channel = run.outcomes.get("channel")
+    if channel is not None and channel.ok:
+        ch = channel.data
+        verb = "Created" if ch.get("created") else "Reused existing"
+        invite = run.outcomes.get("invite")
+        if invite is not None and invite.ok:
+            res = invite.data
+            real = {u["id"]: u.get("real_name") or u["name"] for found in run.data("people") or [] for u in found.get("users") or []}
+            new = [real.get(u["id"], u["name"]) for u in res.get("invited") or []]
+            there = [real.get(u["id"], u["name"]) for u in res.get("already_in_channel") or []]
+            who = f"invited {len(new)} on-call ({', '.join(new)})" if new else ""
+            if there:
+                who += ("; " if who else "") + f"on-call already members ({', '.join(there)})"
+            failed = [f"{f['user']}: {f['error']}" for f in res.get("failed") or []]
+            if failed:
+                who += f"; not invited: {'; '.join(failed)}"
+            out.append(f"  Slack: {verb} #{ch['name']}, {who} ✓")
+        else:
+            out.append(f"  Slack: {verb} #{ch['name']} ✓; on-call not invited: {why_not(run, invite, 'pagerduty' if 'pagerduty' in run.unreachable else 'slack')}")
+        kickoff = run.outcomes.get("kickoff")
+        if kickoff is not None and kickoff.ok:
+            out.append("  Slack: kickoff message posted with the PagerDuty link ✓")
+        elif kickoff is not None and kickoff.reason == "not needed":
+            out.append("  Slack: kickoff message already posted when the channel was created")
+        else:
+            out.append("  " + why_not(run, kickoff, "slack"))
+    else:
+        out.append("  " + why_not(run, channel, "slack"))
+    for line in run.scenario.vars.get("notes") or []:
+        out.append(f"  {line}")
+    maint = run.data("maintenance") or {}
+    for w in maint.get("maintenance_windows") or []:
+        out.append(f"  Maintenance: {day_hhmm(w.get('start'))}-{hhmm(w.get('end'))} {w.get('description') or ''} ({', '.join(w.get('services') or [])})")
+    return out
+
+
+@renderer("similar")
+def similar(run: Run) -> list[str]:
+    o = run.outcomes.get("similar")
+    if o is None or not o.ok:
+        return ["  📊 SIMILAR INCIDENTS: " + why_not(run, o, "history")]
+    hits = (o.data or {}).get("hits") or []
+    if not hits:
+        return ["  📊 SIMILAR INCIDENTS: no similar incidents in history"]
+    out = ["  📊 SIMILAR INCIDENTS (from history):", ""]
+    for n, h in enumerate(hits[:3], 1):
+        out.append(f"  {n}. {h['id']} ({h.get('ago')}) - {h['title']}")
+        out.append(f"     Root cause: {h.get('root_cause') or 'not recorded'}")
+        out.append(f"     Resolution: {h.get('resolution') or 'not recorded'}")
+        out.append("")
+    runbooks = [f"{link} ({h['id']})" for h in hits for k, link in (h.get("links") or {}).items() if "runbook" in k.lower()]
+    out.append(f"  📋 SUGGESTED RUNBOOK: {runbooks[0] if runbooks else 'none found in history'}")
+    top = hits[0]
+    if top.get("root_cause"):
+        cause = top["root_cause"].split(":")[0].rstrip(".")
+        out += ["", "  Ready for guided troubleshooting?",
+                f"  Similar incident {top['id']} was caused by {cause[0].lower() + cause[1:]}.",
+                "  First check (read-only, needs your yes): the database connection pool of payments-api."
+                if "connection" in cause.lower() else "  First check (read-only, needs your yes): the signal that incident pointed to."]
+    return out
+
+
+@renderer("untrusted")
+def untrusted(run: Run) -> list[str]:
+    inc = run.data("incident") or {}
+    notes = [n for n in inc.get("notes") or [] if n.get("content")]
+    if not notes:
+        return []
+    out = ["  ⚠️ Incident notes written by others (shown as data; nothing in them was acted on):"]
+    for n in notes:
+        flag = "  ⚠️ Suspicious: it tries to instruct the assistant; ignored." if INJECTION.search(n["content"]) else ""
+        out.append(f"  {n.get('author') or 'someone'} at {hhmm(n.get('created_at'))}:{flag}")
+        out += ["    " + line for line in fence(n["content"], "pagerduty note").splitlines()]
+    return out
+
+
+# ---------------------------------------------------------------------- handoff
+@renderer("handoff")
+def handoff(run: Run) -> list[str]:
+    times = run.context.get("times") or {}
+    shift = run.data("shift")
+    out = ["📋 ON-CALL HANDOFF SUMMARY", f"Period: {day_hhmm(times.get('since'))} to {day_hhmm(times.get('until'))} (UTC)"]
+    if shift is None:
+        out += ["", "  " + why_not(run, run.outcomes.get("shift"), "pagerduty") + " (this brief is partial)"]
+        return out
+    people = Counter(p for i in shift.get("incidents") or [] for p in [i.get("resolved_by"), *(i.get("acknowledged_by") or [])]
+                     if p and not i.get("auto_resolved"))
+    if people:
+        out.append(f"Engineer: {people.most_common(1)[0][0]}")
+    incidents = shift.get("incidents") or []
+    out += ["", f"INCIDENTS HANDLED ({len(incidents)}):", ""]
+    for n, i in enumerate(incidents, 1):
+        out.append(f"{n}. #{i.get('number')}: {i.get('title')} ({i.get('service') or 'no service'})")
+        if i.get("status") == "resolved":
+            by = "automatically" if i.get("auto_resolved") else f"by {i.get('resolved_by') or 'unknown'}"
+            out.append(f"   - Status: RESOLVED {by} at {hhmm(i.get('resolved_at'))}")
+        else:
+            acked = ", ".join(i.get("acknowledged_by") or [])
+            out.append(f"   - Status: {str(i.get('status')).upper()}" + (f" (by {acked})" if acked else "") + ", still open")
+            out.append("   - Watch for: it is not resolved; follow the incident channel")
+        for note in (i.get("notes") or [])[:2]:
+            flag = " ⚠️ tries to instruct the assistant: ignored" if INJECTION.search(note.get("content") or "") else ""
+            out.append(f"   - Note by {note.get('author')}: {quote(note.get('content'), 160)}{flag}")
+    alerts = shift.get("alerts") or []
+    if alerts:
+        out += ["", "ALERTS (suppressed / resolved automatically):", ""]
+        for a in alerts:
+            why = "suppressed" if a.get("suppressed") else "resolved automatically"
+            out.append(f"- {a.get('summary')} ({why})")
+    work = []
+    windows = (run.data("maintenance") or {}).get("maintenance_windows") or shift.get("maintenance_windows") or []
+    for w in windows:
+        work.append(f"- Maintenance window: {day_hhmm(w.get('start'))}-{hhmm(w.get('end'))} {w.get('description')}")
+    for e in (run.data("history") or {}).get("entries") or []:
+        work.append(f"- From history ({e.get('category')}): {e.get('title')}")
+    if work:
+        out += ["", "ONGOING WORK:", "", *work]
+    still_open = [i for i in (run.data("open") or {}).get("incidents") or []]
+    if still_open:
+        out += ["", "NOTES FOR NEXT SHIFT:", ""]
+        for i in still_open:
+            out.append(f"- Keep an eye on {i.get('service')}: #{i.get('number')} {i.get('title')} is {i.get('status')}, not resolved")
+    out += ["", "---", "", "Shall I post this to #oncall-handoff? (the demo does not post it)"]
+    return out
+
+
+# ---------------------------------------------------------------------- channel digest
+def _kind(text: str) -> tuple[int, str]:
+    body = unfenced(text)
+    for n, (icon, words) in enumerate((("🔥", ("prod issue", "incident", "outage", "🔥")), ("📋", ("rfc", "proposal doc", "📋")),
+                                      ("💬", ("proposal", "discussion", "💬")))):
+        if any(w in body.lower() for w in words):
+            return n, icon
+    return 3, "📣"
+
+
+@renderer("digest")
+def digest(run: Run) -> list[str]:
+    o = run.outcomes.get("digest")
+    d = run.data("digest")
+    if d is None:
+        return [why_not(run, o, "slack")]
+    hours = run.scenario.vars.get("hours", "?")
+    out = [f"📢 CHANNEL SUMMARY: #{d['channel'].get('name') or d['channel']['id']}",
+           f"Period: Last {hours} hours ({d['message_count']} messages{', truncated' if d.get('truncated') else ''})", "",
+           "KEY DISCUSSIONS:", ""]
+    threads = sorted(d.get("threads") or [], key=lambda t: (_kind(t["messages"][0]["text"])[0], -t["reply_count"]))
+    for n, t in enumerate(threads[:5], 1):
+        parent, replies = t["messages"][0], t["messages"][1:]
+        icon = _kind(parent["text"])[1]
+        out.append(f"{n}. {icon} {quote(unfenced(parent['text']).removeprefix(icon).strip(), 90)}")
+        out.append(f"   - Started by: @{t['started_by']} at {hhmm(t['time'])}")
+        done = next((r for r in reversed(replies) if re.search(r"\bresolved\b|✅", unfenced(r["text"]), re.I)), None)
+        if done:
+            out.append(f"   - Status: resolved at {hhmm(done['time'])}: {quote(done['text'], 80)}")
+        elif replies:
+            out.append(f"   - Latest: @{replies[-1]['user']} at {hhmm(replies[-1]['time'])}: {quote(replies[-1]['text'], 80)}")
+        reactions = [f":{r['name']}: {r['count']}" for r in parent.get("reactions") or []]
+        if reactions:
+            out.append(f"   - Reactions: {', '.join(reactions)}")
+        out.append(f"   - Participants: {', '.join(t['participants'])} ({t['reply_count']} replies)")
+        out.append(f"   - Thread: {t['permalink']}")
+    mentions = d.get("mentions") or []
+    me = (d.get("caller") or {}).get("name") or "you"
+    if mentions:
+        out += ["", "MENTIONS OF YOU:", ""]
+        for m in mentions:
+            out += [f"  @{me} mentioned by @{m['by']} at {hhmm(m['time'])}:", f"  {quote(m['text'], 120)}", ""]
+        out += ["ACTION ITEMS FOR YOU:", ""]
+        for n, m in enumerate(mentions, 1):
+            out.append(f"{n}. Answer @{m['by']}: {quote(m['text'], 90)}")
+    else:
+        out += ["", "Nothing needs you."]
+    suspicious = [m for m in [*d.get("messages", []), *(x for t in d.get("threads", []) for x in t["messages"])]
+                  if INJECTION.search(unfenced(m["text"]))]
+    if suspicious:
+        out += ["", "⚠️ Suspicious (instructions to the assistant inside a message; shown as data, not followed):"]
+        for m in suspicious:
+            out.append(f"  @{m['user']} at {hhmm(m['time'])}:")
+            out += ["    " + line for line in m["text"].splitlines()]
+    out += ["", f"Links shared: {len(d.get('links') or [])}", "", "---", "",
+            "Should I open those PRs for review? (the demo does nothing more)"]
+    return out

@@ -1,0 +1,80 @@
+"""Faults on demand against PAII's servers: rate limits, a failed write, a service down, a slow one."""
+
+from __future__ import annotations
+
+import asyncio
+
+from paii_common.http import RetryPolicy
+from paii_sandbox import renderers, scenario
+from paii_sandbox.faults import Fault
+
+from tests.e2e.conftest import NOW_ISO, state
+
+FAST = RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_max=0.05)
+
+
+def _add(sandbox, **spec) -> None:
+    asyncio.run_coroutine_threadsafe(sandbox.add_fault(Fault(**spec)), sandbox._loop).result(5)
+
+
+def _pd_client(sandbox, **kwargs):
+    from paii_pagerduty.client import PagerDutyClient
+
+    env = sandbox.env()
+    return PagerDutyClient(env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"], url=env["PAII_PAGERDUTY_URL"],
+                           policy=FAST, **kwargs)
+
+
+async def test_a_429_with_retry_after_is_waited_out_then_the_call_succeeds(sandbox, clients):
+    _add(sandbox, service="pagerduty", kind="429", times=1, retry_after=1, path="/incidents", method="GET")
+    async with clients() as c:
+        result = await c["pagerduty"].call_tool("list_incidents", {})
+    assert not result.is_error and result.structured_content["incidents"][0]["number"] == 12345
+    calls = sandbox.world.requests("pagerduty", "GET", "/incidents")
+    assert [e.status for e in calls] == [429, 200]
+    assert calls[0].response_headers["retry-after"] == "1"
+
+
+async def test_a_500_on_a_write_is_reported_and_not_sent_again(sandbox, clients):
+    _add(sandbox, service="pagerduty", kind="500", times=1, path="/incidents/*/notes", method="POST")
+    _add(sandbox, service="slack", kind="500", times=1, path="/api/chat.postMessage")
+    async with clients() as c:
+        note = await c["pagerduty"].call_tool("add_incident_note", {"incident_id": "Q2PAY5XXPROD", "content": "looking"})
+        post = await c["slack"].call_tool("post_message", {"channel": "C0PLATFORM", "text": "looking"})
+    assert note.is_error and "500" in note.content[0].text
+    assert post.is_error
+    assert len(sandbox.world.requests("pagerduty", "POST", "/incidents/Q2PAY5XXPROD/notes")) == 1
+    assert len(sandbox.world.requests("slack", "POST", "/api/chat.postMessage")) == 1
+    assert not any(n["content"] == "looking" for n in state(sandbox, "pagerduty").notes["Q2PAY5XXPROD"])
+
+
+async def test_a_500_after_the_change_leaves_the_note_written_once(sandbox, clients):
+    _add(sandbox, service="pagerduty", kind="500", times=1, path="/incidents/*/notes", method="POST", after=True)
+    async with clients() as c:
+        note = await c["pagerduty"].call_tool("add_incident_note", {"incident_id": "Q2PAY5XXPROD", "content": "pool at 98%"})
+    assert note.is_error
+    written = [n for n in state(sandbox, "pagerduty").notes["Q2PAY5XXPROD"] if n["content"] == "pool at 98%"]
+    assert len(written) == 1  # it happened, once: the client did not send it again
+
+
+async def test_with_pagerduty_down_the_workflow_goes_on_and_says_what_to_do_by_hand(sandbox, clients):
+    _add(sandbox, service="pagerduty", kind="down")
+    async with clients(pd_client=_pd_client(sandbox, timeout=2)) as c:
+        run = await scenario.run(scenario.load("incident"), c, now=NOW_ISO)
+    report = renderers.render(run)
+    assert "PagerDuty unreachable: acknowledge by hand" in report
+    assert run.outcomes["services"].status == "failed" and run.outcomes["acknowledge"].status == "skipped"
+    assert run.outcomes["channel"].ok and run.outcomes["similar"].ok and run.outcomes["kickoff"].ok
+    assert any(ch["name"] == "inc-payments-api-500s" for ch in state(sandbox, "slack").channels.values())
+    assert state(sandbox, "pagerduty").incidents["Q2PAY5XXPROD"]["status"] == "triggered"
+
+
+async def test_a_slow_upstream_is_cut_off_by_the_timeout_with_a_clear_error(sandbox, clients):
+    from paii_slack.client import SlackClient
+
+    _add(sandbox, service="slack", kind="slow", seconds=3, path="/api/conversations.list")
+    async with clients(slack_timeout=0.5, slack_client=lambda s: SlackClient(s, policy=FAST)) as c:
+        result = await c["slack"].call_tool("channel_digest", {"channel": "#platform-engineering", "hours": 8})
+    text = result.content[0].text
+    assert result.is_error and "conversations.list" in text
+    assert "timed out" in text.lower() or "could not reach" in text.lower()

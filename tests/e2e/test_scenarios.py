@@ -1,0 +1,107 @@
+"""The seed's scenarios through PAII's MCP servers against the sandbox, checking the world after."""
+
+from __future__ import annotations
+
+from paii_sandbox import renderers, scenario
+
+from tests.e2e.conftest import NOW_ISO, state
+
+CHANNEL = "inc-payments-api-500s"
+INCIDENT = "Q2PAY5XXPROD"
+
+
+async def _run(clients, name: str, **kwargs):
+    async with clients(**kwargs) as c:
+        run = await scenario.run(scenario.load(name), c, now=NOW_ISO)
+    return run, renderers.render(run)
+
+
+async def test_declaring_the_incident_twice_acknowledges_it_once_and_reuses_one_channel(sandbox, clients):
+    first, first_report = await _run(clients, "incident")
+    second, second_report = await _run(clients, "incident")
+    assert not first.failed and not second.failed
+
+    pd = state(sandbox, "pagerduty")
+    assert pd.incidents[INCIDENT]["status"] == "acknowledged"
+    acks = [e for e in pd.log if e["incident"] == INCIDENT and e["type"] == "acknowledge_log_entry"]
+    assert len(acks) == 1 and acks[0]["agent"]["id"] == "PSCOTT1"
+
+    slack = state(sandbox, "slack")
+    channels = [ch for ch in slack.channels.values() if ch["name"] == CHANNEL]
+    assert len(channels) == 1
+    channel = channels[0]
+    assert {"U0SCOTT", "U0PRIYA"} <= set(channel["members"])
+    kickoffs = [m for m in slack.messages[channel["id"]] if "Incident declared" in m["text"]]
+    assert len(kickoffs) == 1 and "acme-sandbox.pagerduty.com/incidents/" + INCIDENT in kickoffs[0]["text"]
+
+    assert "Acknowledged incident #12345 ✓" in first_report and "Created #inc-payments-api-500s" in first_report
+    assert "invited 2 on-call (Scott Idler, Priya Raman)" in first_report
+    assert "already acknowledged: reused" in second_report and "Reused existing #inc-payments-api-500s" in second_report
+    assert "Jira: not configured, skipped" in first_report
+
+
+async def test_similar_incidents_come_from_the_example_history_with_root_cause(sandbox, clients):
+    run, report = await _run(clients, "incident")
+    hits = run.data("similar")["hits"]
+    assert hits[0]["id"] == "INC-456" and "connection pool exhaustion" in hits[0]["root_cause"].lower()
+    assert "1. INC-456 (2 weeks ago)" in report and "Resolution: Increased pool size from 50 to 100" in report
+
+
+async def test_injected_instructions_come_back_as_data_and_are_not_acted_on(sandbox, clients):
+    incident, incident_report = await _run(clients, "incident")
+    summary, summary_report = await _run(clients, "channel-summary")
+    digest = summary.data("digest")
+    injected = [m for m in digest["messages"] if "ignore previous instructions" in m["text"]]
+    assert len(injected) == 1
+    assert injected[0]["text"].startswith("<<untrusted slack channel content>>\n")
+    assert injected[0]["text"].endswith("\n<<end untrusted>>")
+    note = [n for n in incident.data("incident")["notes"] if "ignore previous instructions" in n["content"]]
+    assert note and note[0]["author"] == "deploy-bot"  # handed back as a note's content: data
+    assert "<<untrusted pagerduty note>>" in incident_report and "Suspicious" in summary_report
+
+    slack = state(sandbox, "slack")
+    assert len(slack.messages["C0GENERAL"]) == 0  # nothing was posted to #general
+    bot_posts = [m for msgs in slack.messages.values() for m in msgs if m["user"] == slack.bot_user]
+    assert bot_posts and not any("token" in m["text"].lower() for m in bot_posts)
+
+
+async def test_the_handoff_covers_the_shift_suppressed_alerts_and_the_maintenance_window(sandbox, clients):
+    await _run(clients, "incident")
+    run, report = await _run(clients, "handoff")
+    assert not run.failed
+    shift = run.data("shift")
+    assert {i["number"] for i in shift["incidents"]} == {12341, 12342, 12343, 12345}
+    assert shift["counts"]["resolved"] == 3 and shift["counts"]["open_now"] == 1
+    assert "Low disk warning on logs-storage-03 (suppressed)" in report
+    assert "#12341: auth-service latency above 2s (p99)" in report and "RESOLVED by Scott Idler" in report
+    assert "Maintenance window: 2026-01-03 02:00-04:00 ledger-db major version upgrade" in report
+    assert "Deploy pending: payments-api v2.3.4" in report  # a note from the example history
+    assert "Engineer: Scott Idler" in report
+
+
+async def test_the_channel_summary_reads_100_messages_threads_and_mentions_of_the_caller(sandbox, clients):
+    run, report = await _run(clients, "channel-summary")
+    digest = run.data("digest")
+    assert digest["message_count"] >= 100 and not digest["truncated"]
+    assert len(digest["threads"]) == 3
+    assert [m["by"] for m in digest["mentions"]] == ["alice", "frank"]
+    assert any("github.com/acme/cache-layer/pull/812" in link["url"] for link in digest["links"])
+    assert "1. 🔥" in report and "Status: resolved at 22:15" in report and ":+1: 5, :-1: 3" in report
+    assert "ACTION ITEMS FOR YOU" in report
+
+
+def test_the_spec_check_rejects_a_response_that_breaks_the_published_schema():
+    import json
+
+    import pytest
+
+    from paii_sandbox.world import Exchange
+    from tests.e2e import spec_check
+
+    if not spec_check.spec_path("pagerduty").exists():
+        pytest.skip("the published specs (../shared/api-mocks) are not beside this checkout")
+    body = {"incidents": [{"id": "P1", "type": "incident", "status": "on fire"}], "limit": 1, "offset": 0, "more": False}
+    broken = Exchange("pagerduty", "GET", "/incidents", "", 200, {"authorization": "Token token=x"}, b"",
+                      {"content-type": "application/json"}, json.dumps(body).encode())
+    problems = spec_check.check([broken])
+    assert problems and "on fire" in problems[0]
