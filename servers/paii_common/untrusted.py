@@ -36,6 +36,14 @@ _MARKED = re.compile(r"^‹untrusted: [^‹›]*›$")
 _BRACKETS = str.maketrans({"<": "(", ">": ")", "‹": "(", "›": ")", "«": "(", "»": ")", "`": "'"})
 
 
+_MARKS = re.compile(r"‹untrusted: ([^‹›]*)›")
+
+
+def unmark(text: str) -> str:
+    """For a person's eyes (a rendered report, not the model): each ``‹untrusted: …›`` as its text."""
+    return _MARKS.sub(lambda m: m.group(1), text or "")
+
+
 def fence(text: str | None, label: str) -> str:
     body = (text or "").replace("<<", "‹‹").replace(">>", "››")
     return f"{OPEN.format(label=label)}\n{body}\n{CLOSE}"

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from paii_common import clock
 from paii_common.errors import OutcomeUnknown, PaiiError, UpstreamError
 from paii_pagerduty.client import SERVICE, PagerDutyClient, WriteLost
 from paii_pagerduty.models import Incident, IncidentState, Note, NoteResult
@@ -69,7 +70,7 @@ def update_incident(
 ) -> IncidentState:
     """PUT ``fields``; if the answer is lost, read the incident back and say whether it is ``goal``."""
     body = {"incident": {"type": "incident_reference", **fields}}
-    started = datetime.now(UTC)
+    started = clock.now()
     try:
         return IncidentState(incident=Incident.from_api(pd.put(INCIDENT.format(incident_id), body, call=CALL_PUT, reserve=_reserve(pd))))
     except WriteLost as lost:
@@ -150,7 +151,7 @@ def add_note(pd: PagerDutyClient, incident_id: str, content: str) -> NoteResult:
     def notes() -> list[dict[str, Any]]:
         return pd.get(path, call="GET /incidents/{id}/notes") or []
 
-    same = _recent_same(notes(), content, datetime.now(UTC))
+    same = _recent_same(notes(), content, clock.now())
     if same is not None:
         return NoteResult(
             incident_id=incident_id,
@@ -166,7 +167,7 @@ def add_note(pd: PagerDutyClient, incident_id: str, content: str) -> NoteResult:
         found = _recent_same(
             _read_back(lost, notes, see="whether the note was added", how=f"get_incident(incident_id={incident_id!r})"),
             content,
-            datetime.now(UTC),
+            clock.now(),
         )
         if found is not None:
             return NoteResult(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 import re
-import time
 import unicodedata
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.errors import Conflict, InvalidInput
 from paii_common.http import bound_tools
 from paii_common.tools import register_tools, tool
@@ -206,7 +206,7 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
     ) -> PostedMessage:
         """Post a message to a channel or thread. Posts as the bot; confirm the text with the user first."""
         cid, _ = resolve_channel(slack, channel)
-        since = time.time() - CLOCK_SKEW
+        since = clock.timestamp() - CLOCK_SKEW
         note = None
         try:
             data = slack.call("chat.postMessage", channel=cid, text=text, thread_ts=thread_ts, reserve=read_back_reserve(slack))
