@@ -1,46 +1,88 @@
-# PAII: the two commands a newcomer runs are `make demo` and `make test`.
-# Everything is installed into ./.venv from PyPI; nothing needs to be installed by hand but Python 3.11+.
+# PAII: the two commands a newcomer runs are `make demo` and `make test` (`make help` lists the rest).
+# Everything is installed from PyPI; nothing needs to be installed by hand but Python 3.11+.
+#
+# This folder is also the Claude Code plugin, and installing the plugin copies the whole folder
+# into Claude Code's plugin cache. So nothing make builds lives in it: the development venv
+# (about 550 MB), the demo data and benchmark data go to PAII_DEV_DIR, a folder per checkout
+# under ~/.cache/paii-dev/, and ./.venv and bench/data are symlinks to it (Claude Code does not
+# copy a symlink that points outside the plugin folder). tests/plugin/e2e.d/05-install-size.sh
+# checks what an install from this checkout copies.
 PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.paii-installed
-DEMO_HOME := $(CURDIR)/.paii-demo
-SHARED ?= $(CURDIR)/../shared
+CHECKOUT_ID := $(notdir $(CURDIR))-$(shell printf '%s' '$(CURDIR)' | cksum | cut -d' ' -f1)
+PAII_DEV_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/paii-dev/$(CHECKOUT_ID)
+VENV      := .venv
+VENV_DIR  := $(PAII_DEV_DIR)/venv
+BIN       := $(VENV)/bin
+STAMP     := $(VENV_DIR)/.paii-installed
+DEMO_HOME := $(PAII_DEV_DIR)/demo
+SHARED    ?= $(CURDIR)/../shared
 
-.PHONY: setup demo test contract claude-check bench bench-retrieval ci clean
+# [dev] targets stop with one line when the shared harness is missing (a plain clone has none)
+need_shared = $(if $(wildcard $(SHARED)/$(1)),,$(error make $(or $(MAKECMDGOALS),$@) is a development target: it needs PAII's shared test harness, and $(SHARED)/$(1) is missing (set SHARED=/path/to/shared). Using PAII does not need it))
 
+.PHONY: help setup demo test contract claude-check claude-checks bench bench-data ci clean need-api-mocks need-claude-code
+
+## help: this list; targets marked [dev] need PAII's shared test harness (../shared or SHARED=...)
+help:
+	@echo "PAII make targets (development state lives in $(PAII_DEV_DIR)):"
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | awk -F'|' '{ printf "  %-16s %s\n", $$1, $$2 }'
+
+## setup: build the development venv ($(PAII_DEV_DIR)/venv, linked as ./.venv)
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@mkdir -p "$(PAII_DEV_DIR)"
+	@if [ -d $(VENV) ] && [ ! -L $(VENV) ]; then \
+	   echo "make: moving ./.venv out of the plugin folder to $(VENV_DIR) (installing the plugin would copy it)"; \
+	   rm -rf "$(VENV_DIR)" && mv $(VENV) "$(VENV_DIR)"; fi
+	@ln -sfn "$(VENV_DIR)" $(VENV)
+	@test -x $(BIN)/python || $(PYTHON) -m venv "$(VENV_DIR)"
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv 2>/dev/null || true
 	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -e ".[test]"; \
 	 else $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"; fi
 	@$(BIN)/paii models install >/dev/null
 	@touch $@
 
-## make demo: the seed's 2 AM incident end to end in a sandbox world (no accounts): declare it
-## (PagerDuty ack, Slack channel + on-call), similar incidents, the handoff, a channel digest
+## demo: the seed's 2 AM incident end to end in a sandbox world (no accounts): PagerDuty ack, Slack channel + on-call, similar incidents, the handoff, a channel digest
 demo: setup
-	@PAII_HOME=$(DEMO_HOME) $(BIN)/paii sandbox demo --examples examples
+	@if [ -d .paii-demo ] && [ ! -L .paii-demo ]; then rm -rf .paii-demo; fi  # left by older Makefiles
+	@PAII_HOME="$(DEMO_HOME)" $(BIN)/paii sandbox demo --examples examples
 
-## make test: the default suite (fast; no network, no external services)
+## test: the default suite (fast; no network, no external services)
 test: setup
 	@$(BIN)/pytest -q
 
-## make contract: every integration tool against the vendors' published API specs (Prism mocks)
-contract: setup
-	@bash tests/contract/run.sh
+## contract: [dev] every integration tool against the vendors' published API specs (Prism mocks)
+contract: need-api-mocks setup
+	@SHARED="$(SHARED)" bash tests/contract/run.sh
 
-## make claude-check: the real Claude Code CLI validates the plugin and starts every server
-claude-check: setup
-	@bash $(SHARED)/claude-code/check_plugin.sh .
+## claude-check: [dev] the real Claude Code CLI validates the plugin and starts every server
+claude-check: need-claude-code setup
+	@bash "$(SHARED)/claude-code/check_plugin.sh" .
 
-## make bench: speed, size and retrieval-quality figures quoted in README.md (slow)
-bench: setup
+## claude-checks: [dev] claude-check plus the scripted Claude Code sessions (tests/plugin/e2e.d)
+claude-checks: need-claude-code setup
+	@SHARED="$(SHARED)" bash tests/plugin/run_claude_checks.sh
+
+## bench: speed, size and retrieval-quality figures quoted in README.md (slow; data in PAII_DEV_DIR)
+bench: setup bench-data
 	@$(BIN)/python bench/run_all.py
 
-ci: test contract claude-check
+bench-data:
+	@if [ ! -e bench/data ] && [ ! -L bench/data ]; then mkdir -p "$(PAII_DEV_DIR)/bench-data" && ln -s "$(PAII_DEV_DIR)/bench-data" bench/data; fi
 
+# checked before `setup`, so a plain clone is told at once instead of after building the venv
+need-api-mocks:
+	$(call need_shared,api-mocks/start.sh)
+need-claude-code:
+	$(call need_shared,claude-code/check_plugin.sh)
+	$(call need_shared,claude-code/e2e.sh)
+
+## ci: [dev] test, contract and the Claude Code checks, as .ci/run does
+ci: test contract claude-checks
+
+## clean: remove the venv, demo and benchmark data of this checkout (and the links to them)
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) build *.egg-info
+	rm -rf "$(PAII_DEV_DIR)" build *.egg-info servers/*.egg-info
+	@[ ! -L $(VENV) ] || rm -f $(VENV)
+	@[ ! -L bench/data ] || rm -f bench/data

@@ -18,6 +18,9 @@ STEPS = [
     ("upstream faults with the default deadlines", [sys.executable, str(HERE / "upstream_faults.py")]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
+    # what a score means: true matches vs other hits, and bench/queries/nonsense.jsonl must all be
+    # "no close match" (fails the run otherwise)
+    ("scores and nonsense queries", [sys.executable, str(HERE / "calibrate.py"), "--split", "test", "--check"]),
 ] + [
     # duplicate bug reports: built once by bench/dbrd_build.py (needs the source data from GitHub)
     (f"retrieval quality, {d.name}{title}", [sys.executable, str(HERE / "retrieval.py"), "--split", "test", "--dataset", d.name, *extra])

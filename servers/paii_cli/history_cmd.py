@@ -1,4 +1,9 @@
-"""``paii history ...``: the history store from the command line (the same functions as the MCP tools)."""
+"""``paii history ...``: the history store from the command line (the same functions as the MCP tools).
+
+Reads (similar, search, recent, get, stats) live here; the writers (import, add) in
+:mod:`paii_cli.history_write`. Errors are ``paii_common.errors`` exceptions, which ``paii``
+prints as one line (JSON under ``--json``) with exit code 2. Dates are ISO 8601 UTC with ``Z``.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from typing import Any
 
 from paii_cli.output import print_json, progress_factory
 
+K_MAX = 100  # the most hits a search command shows
 
-def _store(args):
+
+def store_for(args):
     from paii_history.config import HistorySettings
     from paii_history.store import HistoryStore
 
@@ -21,6 +28,40 @@ def _store(args):
     return HistoryStore(HistorySettings.load(**overrides))
 
 
+def bounded(lo: int, hi: int):
+    """An argparse type: an integer from lo to hi, else a usage error (exit 2) that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (use {lo} to {hi})") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: use {lo} to {hi}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready data with every datetime as ISO 8601 UTC with Z (as the tools give them)."""
+    import datetime as dt
+
+    from paii_history.models import when
+
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return when(aware.timestamp())
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
 def _hit_dict(h) -> dict[str, Any]:
     from paii_history.models import ago, when
 
@@ -28,6 +69,7 @@ def _hit_dict(h) -> dict[str, Any]:
     return {
         "id": h.id,
         "score": h.score,
+        "close": h.close,
         "title": h.row.title,
         "category": h.row.category,
         "when": when(h.row.created),
@@ -35,43 +77,37 @@ def _hit_dict(h) -> dict[str, Any]:
         "service": h.row.service,
         "root_cause": m.get("root_cause"),
         "resolution": m.get("resolution"),
-        "links": m.get("links"),
+        "links": plain(m.get("links")),
         "snippet": h.row.snippet,
     }
 
 
-def cmd_history_import(args) -> int:
-    from pathlib import Path
+def read_stdin() -> str:
+    from paii_common.errors import InvalidInput
 
-    store = _store(args)
-    report = store.import_jsonl(Path(args.file), args.category, progress_factory(not args.json and not args.quiet))
-    data = {
-        "imported": report.imported,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "vectors": report.vectors,
-        "errors": report.errors,
-        "warnings": report.warnings,
-    }
-    if args.json:
-        print_json(data)
-    else:
-        print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged} into {args.category}")
-        for e in report.errors[:20]:
-            print(f"  error: {e}", file=sys.stderr)
-        if len(report.errors) > 20:
-            print(f"  ... and {len(report.errors) - 20} more errors", file=sys.stderr)
-        for w in report.warnings:
-            print(f"  warning: {w}", file=sys.stderr)
-    return 1 if report.errors and not (report.imported or report.updated or report.unchanged) else 0
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError:
+        raise InvalidInput("standard input is not UTF-8 text: convert it (iconv -t UTF-8) and pipe it again") from None
 
 
 def _query(args):
     """A search command's text ('-': a whole report from a pipe) and --since."""
+    from paii_common.errors import InvalidInput
     from paii_history.entries import parse_time
 
     since = parse_time(args.since, "since") if args.since else None
-    return (sys.stdin.read() if args.text == "-" else args.text), since
+    text = read_stdin() if args.text == "-" else args.text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
+        raise InvalidInput("TEXT is not valid UTF-8: check the terminal's encoding or the bytes passed") from None
+    return text, since
+
+
+def _read_category(store, category: str | None) -> str | None:
+    """A read's --category: unknown is an error with a suggestion, as the tools say it."""
+    return store.check_known_category(category) if category else None
 
 
 def _print_hits(args, hits, truncated, warnings) -> None:
@@ -82,62 +118,76 @@ def _print_hits(args, hits, truncated, warnings) -> None:
         return
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
+    from paii_history.evidence import CLOSE_MATCH
+    from paii_history.retrieve import no_close_match
+
     if not hits:
         print("no matches")
+    elif no_close_match(hits):
+        print(f"no close match (every score is under {CLOSE_MATCH:.2f}); the nearest entries:")
     for n, h in enumerate(hits, 1):
         d = _hit_dict(h)
-        print(f"{n}. {d['id']} ({d['ago']}) - {d['title']}   score {d['score']:.2f}")
+        print(f"{n}. {d['id']} {d['when']} ({d['ago']}) - {d['title']}   score {d['score']:.2f}")
         if d["root_cause"]:
             print(f"   Root cause: {d['root_cause']}")
         if d["resolution"]:
             print(f"   Resolution: {d['resolution']}")
         if not d["root_cause"] and d["snippet"]:
             print(f"   {d['snippet']}")
-    if truncated:
+    if truncated and hits:
         print("(more matches; raise -k to see more)")
 
 
 def cmd_history_similar(args) -> int:
     text, since = _query(args)
-    found = _store(args).similar(text, k=args.k, category=args.category, since=since, service=args.service, mode=args.mode)
+    store = store_for(args)
+    category = _read_category(store, args.category)
+    found = store.similar(text, k=args.k, category=category, since=since, service=args.service, mode=args.mode)
     _print_hits(args, *found)
     return 0
 
 
 def cmd_history_search(args) -> int:
     text, since = _query(args)
-    categories = [args.category] if args.category else None
-    _print_hits(args, *_store(args).retrieve(text, k=args.k, categories=categories, since=since, mode=args.mode))
+    store = store_for(args)
+    category = _read_category(store, args.category)
+    categories = [category] if category else None
+    _print_hits(args, *store.retrieve(text, k=args.k, categories=categories, since=since, mode=args.mode))
     return 0
 
 
 def cmd_history_recent(args) -> int:
-    from paii_history.models import when
+    from paii_history.models import ago, when
 
-    store = _store(args)
+    store = store_for(args)
     rows, total = store.recent(args.category, args.n)
-    data = [{"id": r.id, "category": r.category, "title": r.title, "when": when(r.created), "service": r.service} for r in rows]
+    data = [{"id": r.id, "category": r.category, "title": r.title, "when": when(r.created), "ago": ago(r.created),
+             "service": r.service} for r in rows]
     if args.json:
         print_json(data)
     else:
         for d in data:
-            print(f"{d['when'][:16]}  {d['category']:<10} {d['id']:<28} {d['title']}")
+            print(f"{d['when']}  {d['category']:<10} {d['id']:<28} {d['title']}")
         print(f"({len(data)} of {total})")
     return 0
 
 
 def cmd_history_get(args) -> int:
-    store = _store(args)
+    from paii_history.models import when
+
+    store = store_for(args)
     e = store.get(args.id)
     if args.json:
-        print_json({"id": e.id, "category": e.category, "title": e.title, "created": e.created, "metadata": e.meta, "content": e.body, "path": str(e.path)})
+        print_json({"id": e.id, "category": e.category, "title": e.title, "created": when(e.created.timestamp()),
+                    "updated": when(e.updated.timestamp()) if e.updated else None,
+                    "metadata": plain(e.meta), "content": e.body, "path": str(e.path)})
     else:
         sys.stdout.write(e.to_markdown())
     return 0
 
 
 def cmd_history_reindex(args) -> int:
-    store = _store(args)
+    store = store_for(args)
     report = store.reindex(progress_factory(not args.json), vectors=not args.keyword_only)
     data = {
         "files": report.scanned,
@@ -158,7 +208,7 @@ def cmd_history_reindex(args) -> int:
 
 
 def cmd_history_stats(args) -> int:
-    data = _store(args).stats()
+    data = store_for(args).stats()
     if args.json:
         print_json(data)
     else:
@@ -174,8 +224,9 @@ def cmd_history_stats(args) -> int:
     return 0
 
 
-
 def add_parser(sub) -> None:
+    from paii_cli.history_write import add_parsers
+
     h = sub.add_parser("history", help="the history store (past incidents, learnings, notes)")
     h.add_argument("--home", help="data folder (default $PAII_HOME)")
     hs = h.add_subparsers(dest="history_command", required=True)
@@ -184,16 +235,11 @@ def add_parser(sub) -> None:
         sp.add_argument("--json", action="store_true", help=json_help)
         sp.add_argument("--home", help="data folder (default $PAII_HOME)", default=argparse.SUPPRESS)
 
-    imp = hs.add_parser("import", help="import a JSONL file: one {id, title, body, created?, ...} a line")
-    imp.add_argument("file")
-    imp.add_argument("--category", required=True, help="e.g. incidents")
-    imp.add_argument("--quiet", action="store_true", help="no progress bar")
-    common(imp)
-    imp.set_defaults(func=cmd_history_import)
+    add_parsers(hs, common)
 
     sim = hs.add_parser("similar", help="past incidents similar to TEXT")
     sim.add_argument("text", help="what is happening; '-' reads it from stdin")
-    sim.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    sim.add_argument("-k", type=bounded(1, K_MAX), default=5, help=f"how many, 1-{K_MAX} (default 5)")
     sim.add_argument("--service", help="only this service")
     sim.add_argument("--since", help="ISO date or age like 90d")
     sim.add_argument("--category", help="search this category (default: incidents, or every category "
@@ -207,15 +253,15 @@ def add_parser(sub) -> None:
     se.add_argument("text", help="what to look for; '-' reads it from stdin")
     se.add_argument("--category", help="only this category (default: all)")
     se.add_argument("--since", help="ISO date or age like 90d")
-    se.add_argument("-k", "--limit", dest="k", type=int, default=10, help="how many (default 10)")
+    se.add_argument("-k", "--limit", dest="k", type=bounded(1, K_MAX), default=10, help=f"how many, 1-{K_MAX} (default 10)")
     se.add_argument("--mode", choices=["hybrid", "keyword", "vector"], default="hybrid",
-                     help="hybrid (default: words and meaning), or keyword or vector alone")
+                    help="hybrid (default: words and meaning), or keyword or vector alone")
     common(se)
     se.set_defaults(func=cmd_history_search)
 
     rc = hs.add_parser("recent", help="newest entries")
     rc.add_argument("--category", help="only this category (default: all)")
-    rc.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    rc.add_argument("-n", type=bounded(1, 1000), default=10, help="how many, 1-1000 (default 10)")
     common(rc)
     rc.set_defaults(func=cmd_history_recent)
 
@@ -232,4 +278,3 @@ def add_parser(sub) -> None:
     st = hs.add_parser("stats", help="counts, model, index health")
     common(st)
     st.set_defaults(func=cmd_history_stats)
-

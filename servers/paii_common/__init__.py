@@ -6,6 +6,7 @@ Import nothing heavy here: every server imports this package before answering ``
 from paii_common.config import PaiiSettings, paii_config_dir, paii_home
 from paii_common.errors import (
     Conflict,
+    DeadlineExceeded,
     InvalidInput,
     NotConfigured,
     NotFound,
@@ -18,6 +19,7 @@ from paii_common.tools import register_tools, tool
 
 __all__ = [
     "Conflict",
+    "DeadlineExceeded",
     "InvalidInput",
     "NotConfigured",
     "NotFound",

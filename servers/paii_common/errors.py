@@ -12,6 +12,7 @@ Hierarchy::
     ├── NotFound          the thing does not exist: say how to find valid ids
     ├── NotConfigured     a required setting is missing: name the variable
     ├── Conflict          the request clashes with stored state
+    ├── DeadlineExceeded  a reading call ran past PAII_READ_TIMEOUT: retry later or narrow it
     └── UpstreamError     the remote service failed: which call, what it said, what to do
         ├── RateLimited   429 after bounded retries: when to retry
         └── OutcomeUnknown a write was sent but no answer came: it may have happened; how to find out
@@ -44,6 +45,10 @@ class NotFound(PaiiError):
 
 class Conflict(PaiiError):
     """The request clashes with what is stored."""
+
+
+class DeadlineExceeded(PaiiError):
+    """A call that only reads did not finish within its deadline (``PAII_READ_TIMEOUT``); nothing changed."""
 
 
 class NotConfigured(PaiiError):

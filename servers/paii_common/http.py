@@ -34,7 +34,7 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -143,33 +143,9 @@ def carry_deadline(fn: F) -> F:
 
 def tool_budget(timeout: float) -> float:
     """What one tool call's upstream requests may use of its ``timeout``: a little less, so the
-    client's own precise error comes before the tool-level deadline of ``paii_common.tools``."""
+    client's own precise error comes before the tool-level deadline. ``paii_common.calls``
+    runs every tool call inside ``deadline(tool_budget(timeout))``."""
     return max(timeout * 0.5, timeout - min(1.0, timeout * 0.1))
-
-
-def bound_tools(fns: Iterable[Callable[..., Any]], settings: Any) -> list[Callable[..., Any]]:
-    """Wrap each ``@tool`` function so its upstream requests share one deadline.
-
-    Readers get ``settings.read_timeout``, writers ``settings.write_timeout`` (see
-    :func:`tool_budget`). The wrapper keeps the signature, docstring and ``@tool`` marker, so
-    ``tools/list`` is unchanged.
-    """
-    from paii_common.tools import tool_meta
-
-    out = []
-    for fn in fns:
-        timeout = settings.read_timeout if tool_meta(fn).read_only else settings.write_timeout
-        out.append(_with_deadline(fn, tool_budget(timeout)))
-    return out
-
-
-def _with_deadline(fn: F, seconds: float) -> F:
-    @functools.wraps(fn)
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        with deadline(seconds):
-            return fn(*args, **kwargs)
-
-    return bounded  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------- retries

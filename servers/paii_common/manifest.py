@@ -6,6 +6,8 @@ Format::
     version = "0.1.0"
     description = "..."
     entry_point = "paii-pagerduty"
+    setup = '''How to set it up: where to get each token, the scopes it needs (a multi-line string;
+    `paii doctor` prints it while a required setting is missing).'''
 
     [provides]
     integration = { contract = "IntegrationProvider", service = "pagerduty" }
@@ -76,6 +78,8 @@ class Manifest:
     entry_point: str
     provides: dict[str, dict[str, Any]] = field(default_factory=dict)
     config: tuple[ConfigEntry, ...] = ()
+    #: how to set the server up (tokens, scopes, where to create them); doctor prints it
+    setup: str = ""
 
 
 def parse_manifest(text: str) -> Manifest:
@@ -92,6 +96,7 @@ def parse_manifest(text: str) -> Manifest:
         entry_point=data.get("entry_point", f"paii-{data['name']}"),
         provides=dict(data.get("provides") or {}),
         config=tuple(entries),
+        setup=str(data.get("setup", "")).strip(),
     )
 
 
@@ -102,11 +107,9 @@ def load_manifest(server: str) -> Manifest:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    if not path.is_file():
-        return {}
-    from dotenv import dotenv_values  # python-dotenv comes with pydantic-settings
+    from paii_common.config import read_dotenv
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return read_dotenv(path)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import sys
 from typing import Any
 
 PARSE_ERROR = -32700
@@ -31,8 +32,15 @@ def serve(name: str, settings_class: str, description: str, default_port: int, a
 
     setup_logging()
     config = importlib.import_module(f"paii_{name}.config")
+    cls = getattr(config, settings_class)
+    try:  # before the server module is imported: a bad setting is reported at once
+        settings = cls.load()
+    except ValueError as exc:  # SettingError, or pydantic's ValidationError (a ValueError too)
+        from paii_common.config import describe_settings_error
+
+        print(f"paii-{name}: cannot start: {describe_settings_error(exc, cls)}", file=sys.stderr)
+        raise SystemExit(2) from None
     server_mod = importlib.import_module(f"paii_{name}.server")
-    settings = getattr(config, settings_class).load()
     register_secret(*settings.secret_values())
     server = server_mod.build_server(settings)
     if args.transport == "stdio":

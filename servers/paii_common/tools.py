@@ -5,10 +5,16 @@ yet) and hand the list to :func:`register_tools`, which
 
 * derives the MCP ``ToolAnnotations`` (read-only, destructive, idempotent, open-world),
 * drops every writer when the settings say read-only (``PAII_READ_ONLY=1``),
-* refuses a tool name that is not ``verb_noun`` snake case (names are an API).
+* refuses a tool name that is not ``verb_noun`` snake case (names are an API),
+* and runs every call through :class:`paii_common.calls.PaiiTool`: an overall deadline
+  (``read_timeout`` for readers, ``write_timeout`` for writers), arguments that fail validation
+  reported as :class:`~paii_common.errors.InvalidInput` naming the argument, and an exception
+  that is not a :class:`~paii_common.errors.PaiiError` reported as a PAII bug with its type and
+  message (never the SDK's bare "Error executing tool X").
 
 The function's docstring is the tool's description and its typed parameters
-(``Annotated[..., Field(description=...)]``) are the input schema.
+(``Annotated[..., Field(description=...)]``) are the input schema; the wrapper keeps both, so
+``tools/list`` is exactly what the SDK derives from the function.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from mcp_types import ToolAnnotations
 F = TypeVar("F", bound=Callable[..., Any])
 
 _NAME = re.compile(r"^[a-z]+(_[a-z0-9]+)*$")
+#: deadlines when no settings are given (the PaiiSettings defaults: PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT)
+DEFAULT_READ_TIMEOUT = 15.0
+DEFAULT_WRITE_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class ToolMeta:
     open_world: bool = True
     title: str | None = None
     name: str | None = None
+    #: for a writer: how to find out whether it happened when its outcome is unknown (deadline)
+    check: str | None = None
 
 
 def tool(
@@ -45,8 +56,13 @@ def tool(
     open_world: bool = True,
     title: str | None = None,
     name: str | None = None,
+    check: str | None = None,
 ) -> Callable[[F], F]:
-    """Mark a function as a PAII tool. ``read_only`` is required: every tool says what it does."""
+    """Mark a function as a PAII tool. ``read_only`` is required: every tool says what it does.
+
+    ``check`` (writers): the read that shows whether the write happened, for the error when the
+    call runs past its deadline, e.g. ``"get_incident shows its status"``.
+    """
 
     def mark(fn: F) -> F:
         fn.__paii_tool__ = ToolMeta(  # type: ignore[attr-defined]
@@ -56,6 +72,7 @@ def tool(
             open_world=open_world,
             title=title,
             name=name,
+            check=check,
         )
         return fn
 
@@ -88,8 +105,25 @@ def _strip_titles(schema: Any) -> None:
             _strip_titles(sub)
 
 
-def register_tools(server: MCPServer, fns: Iterable[Callable[..., Any]], *, read_only_mode: bool) -> list[str]:
-    """Register marked tools on ``server``; writers are skipped in read-only mode. Returns the names."""
+def register_tools(
+    server: MCPServer,
+    fns: Iterable[Callable[..., Any]],
+    *,
+    read_only_mode: bool | None = None,
+    settings: Any = None,
+) -> list[str]:
+    """Register marked tools on ``server``; writers are skipped in read-only mode. Returns the names.
+
+    ``settings`` (a :class:`~paii_common.config.PaiiSettings`) gives the deadlines and, when
+    ``read_only_mode`` is not given, the mode; without it the defaults (15 s / 30 s) apply.
+    """
+    from paii_common.calls import PaiiTool
+
+    if read_only_mode is None:
+        read_only_mode = bool(getattr(settings, "read_only", False))
+    read_timeout = float(getattr(settings, "read_timeout", None) or DEFAULT_READ_TIMEOUT)
+    write_timeout = float(getattr(settings, "write_timeout", None) or DEFAULT_WRITE_TIMEOUT)
+    service = getattr(settings, "server_name", None) or (server.name or "paii").removeprefix("paii-")
     names: list[str] = []
     for fn in fns:
         meta = tool_meta(fn)
@@ -107,8 +141,15 @@ def register_tools(server: MCPServer, fns: Iterable[Callable[..., Any]], *, read
         )
         description = inspect.cleandoc(fn.__doc__) if fn.__doc__ else None
         server.add_tool(fn, name=name, description=description, annotations=annotations)
-        registered = getattr(getattr(server, "_tool_manager", None), "get_tool", lambda _n: None)(name)
-        if registered is not None:  # mcp 2.x keeps the schema on the Tool; without it, titles just stay
-            _strip_titles(registered.parameters)
+        manager = server._tool_manager  # mcp 2.x: the Tool objects the server calls (mcp<3 is pinned)
+        registered = manager.get_tool(name)
+        _strip_titles(registered.parameters)
+        manager._tools[name] = PaiiTool.wrap(
+            registered,
+            deadline=read_timeout if meta.read_only else write_timeout,
+            writes=not meta.read_only,
+            service=service,
+            check=meta.check,
+        )
         names.append(name)
     return names

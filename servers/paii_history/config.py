@@ -45,6 +45,11 @@ class HistorySettings(PaiiSettings):
     categories: str = Field(default="", description="Extra categories, comma-separated.")
     max_content_bytes: int = Field(default=256 * 1024, ge=1024)
     warmup: bool = Field(default=True, description="Load the index and model in the background after startup.")
+    watch_interval: float = Field(
+        default=2.0, ge=0, le=3600,
+        description="A running server looks for files added, edited or deleted by hand (or git) at most this often, "
+        "in seconds, when it is called; 0 = on every call.",
+    )
 
     def extra_categories(self) -> tuple[str, ...]:
         return tuple(c.strip().lower() for c in self.categories.split(",") if c.strip())

@@ -22,7 +22,8 @@ def ago(ts: float, now: float | None = None) -> str:
 
 
 def when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    """The one date format of history output (CLI and tools): ISO 8601 UTC to the second, with Z."""
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Saved(BaseModel):
@@ -43,9 +44,13 @@ class SearchHit(BaseModel):
     service: str | None = None
 
 
+NO_CLOSE = "Nothing in the history is close to the text: the hits (if any) are only the nearest entries."
+
+
 class SearchResult(BaseModel):
     hits: list[SearchHit]
     truncated: bool = Field(description="More entries matched than returned: narrow the query or raise limit.")
+    no_close_match: bool = Field(default=False, description=NO_CLOSE)
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -67,6 +72,7 @@ class IncidentHit(BaseModel):
 class SimilarResult(BaseModel):
     hits: list[IncidentHit]
     truncated: bool
+    no_close_match: bool = Field(default=False, description=NO_CLOSE)
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -15,9 +15,10 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from paii_common.tools import register_tools, tool
-from paii_history import __version__
+from paii_history import __version__, limits
 from paii_history.config import HistorySettings
 from paii_history.entries import parse_time
+from paii_history.limits import ANSWER_FIELD, ANSWER_SHORT, bounded, cut
 from paii_history.models import (
     EntryDetail,
     EntrySummary,
@@ -30,6 +31,7 @@ from paii_history.models import (
     ago,
     when,
 )
+from paii_history.retrieve import no_close_match
 from paii_history.store import HistoryStore
 
 WARMUP_DELAY_S = 1.0
@@ -46,6 +48,8 @@ Since = Annotated[
     str | None,
     Field(description="Only entries created at or after this: ISO date/time or an age like 7d, 24h.", examples=["30d"]),
 ]
+Short = Annotated[str | None, Field(max_length=limits.SHORT)]
+Text = Annotated[str | None, Field(max_length=limits.FIELD)]
 
 
 def _rel(store: HistoryStore, path) -> str:
@@ -83,10 +87,10 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=False, idempotent=False, open_world=False)
     async def capture(
-        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, or another existing category.")],
-        title: Annotated[str, Field(description="One line.")],
-        content: Annotated[str, Field(description="Markdown body.")],
-        metadata: Annotated[dict[str, Any] | None, Field(description="Extra fields kept in the frontmatter, e.g. {\"tags\": [\"db\"]}.")] = None,
+        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, or another existing category.", max_length=48)],
+        title: Annotated[str, Field(description="One line.", max_length=limits.TITLE)],
+        content: Annotated[str, Field(description=f"Markdown body, up to {limits.CONTENT // 1024} KB.")],
+        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}.", max_length=50)] = None,
         create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
@@ -97,19 +101,20 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=False, idempotent=True, open_world=False)
     async def record_incident(
-        id: Annotated[str, Field(description="Stable incident id, e.g. the Jira key or PagerDuty number.", examples=["INC-789"])],
-        title: Annotated[str | None, Field(description="Required when the incident is new.")] = None,
-        service: str | None = None,
-        severity: str | None = None,
-        status: Annotated[str | None, Field(description="e.g. investigating, mitigated, monitoring, resolved.")] = None,
-        summary: str | None = None,
-        root_cause: str | None = None,
-        resolution: str | None = None,
-        started: Annotated[str | None, Field(description="ISO date/time.")] = None,
-        resolved: Annotated[str | None, Field(description="ISO date/time.")] = None,
-        links: Annotated[dict[str, str] | None, Field(description="e.g. {\"pagerduty\": url, \"jira\": url, \"slack\": url}.")] = None,
-        tags: list[str] | None = None,
-        notes: Annotated[str | None, Field(description="Timeline notes appended to the body.")] = None,
+        id: Annotated[str, Field(description="Stable incident id, up to 128 letters, digits, . _ -, e.g. the Jira key or PagerDuty number.", examples=["INC-789"])],
+        title: Annotated[str | None, Field(description="Required when the incident is new.", max_length=limits.TITLE)] = None,
+        service: Annotated[str | None, Field(max_length=limits.SERVICE)] = None,
+        severity: Short = None,
+        status: Annotated[str | None, Field(description="e.g. investigating, mitigated, monitoring, resolved.", max_length=limits.SHORT)] = None,
+        summary: Text = None,
+        root_cause: Text = None,
+        resolution: Text = None,
+        started: Annotated[str | None, Field(description="ISO date/time.", max_length=limits.SHORT)] = None,
+        resolved: Annotated[str | None, Field(description="ISO date/time.", max_length=limits.SHORT)] = None,
+        links: Annotated[dict[Annotated[str, Field(max_length=limits.LINK_KEY)], Annotated[str, Field(max_length=limits.LINK)]] | None,
+                         Field(description="e.g. {\"pagerduty\": url, \"jira\": url, \"slack\": url}.", max_length=limits.LINKS)] = None,
+        tags: Annotated[list[Annotated[str, Field(max_length=limits.TAG)]] | None, Field(max_length=limits.TAGS)] = None,
+        notes: Annotated[str | None, Field(description=f"Timeline notes appended to the body, up to {limits.CONTENT // 1024} KB.")] = None,
     ) -> Saved:
         """Create or update an incident by id. Given fields replace stored ones; omitted fields are kept."""
         fields = {
@@ -127,18 +132,20 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         since: Since = None,
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> SearchResult:
-        """Search all history by meaning and keywords; best matches first."""
+        """Search all history by meaning and keywords; best matches first. A score (0-1) says how much of
+        the text an entry matches in rare words and meaning, the same across queries; under 0.45 is no close match."""
         cats = [store.check_known_category(category)] if category else None
         hits, truncated, warnings = await asyncio.to_thread(
             store.retrieve, text, k=limit, categories=cats, since=_since(since)
         )
         return SearchResult(
             hits=[
-                SearchHit(id=h.id, category=h.row.category, title=h.row.title, when=when(h.row.created),
-                          score=h.score, snippet=h.row.snippet, service=h.row.service)
+                SearchHit(id=h.id, category=h.row.category, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created),
+                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT))
                 for h in hits
             ],
             truncated=truncated,
+            no_close_match=no_close_match(hits),
             warnings=warnings,
         )
 
@@ -149,7 +156,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         since: Since = None,
         k: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> SimilarResult:
-        """Find past incidents like this one, with their root cause, resolution and links."""
+        """Find past incidents like this one, with their root cause, resolution and links. Scores as in search."""
         hits, truncated, warnings = await asyncio.to_thread(
             store.similar, text, k=k, since=_since(since), service=service
         )
@@ -158,14 +165,16 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             m = h.row.meta
             out.append(
                 IncidentHit(
-                    id=h.id, title=h.row.title, when=when(h.row.created), ago=ago(h.row.created), score=h.score,
-                    service=h.row.service, severity=_s(m.get("severity")), status=_s(m.get("status")),
-                    root_cause=_s(m.get("root_cause")), resolution=_s(m.get("resolution")),
-                    links=m.get("links") if isinstance(m.get("links"), dict) else None,
-                    summary=None if m.get("root_cause") else h.row.snippet,
+                    id=h.id, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created), ago=ago(h.row.created),
+                    score=h.score, service=_s(h.row.service, h.id, ANSWER_SHORT),
+                    severity=_s(m.get("severity"), h.id, ANSWER_SHORT), status=_s(m.get("status"), h.id, ANSWER_SHORT),
+                    root_cause=_s(m.get("root_cause"), h.id), resolution=_s(m.get("resolution"), h.id),
+                    links=(bounded(m["links"], h.id, limits.ANSWER_LINK, limits.LINKS)
+                           if isinstance(m.get("links"), dict) else None),
+                    summary=None if m.get("root_cause") else cut(h.row.snippet, ANSWER_FIELD, h.id),
                 )
             )
-        return SimilarResult(hits=out, truncated=truncated, warnings=warnings)
+        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits), warnings=warnings)
 
     @tool(read_only=True, open_world=False)
     async def recent(
@@ -177,8 +186,9 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         rows, total = await asyncio.to_thread(store.recent, category, count, _since(since))
         return RecentResult(
             entries=[
-                EntrySummary(id=r.id, category=r.category, title=r.title, when=when(r.created), service=r.service,
-                             status=_s(r.meta.get("status")), snippet=r.snippet)
+                EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
+                             service=_s(r.service, r.id, ANSWER_SHORT), status=_s(r.meta.get("status"), r.id, ANSWER_SHORT),
+                             snippet=cut(r.snippet, ANSWER_FIELD, r.id))
                 for r in rows
             ],
             total=total,
@@ -192,10 +202,10 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         body = entry.body
         truncated = len(body) > GET_LIMIT
         return EntryDetail(
-            id=entry.id, category=entry.category, title=entry.title,
+            id=entry.id, category=entry.category, title=cut(entry.title, limits.TITLE),
             created=when(entry.created.timestamp()),
             updated=when(entry.updated.timestamp()) if entry.updated else None,
-            metadata={k: v for k, v in entry.meta.items()},
+            metadata=bounded(entry.meta, limit=limits.FIELD),
             content=body[:GET_LIMIT] + ("\n…[truncated: open the file to read the rest]" if truncated else ""),
             path=_rel(store, entry.path), truncated=truncated,
         )
@@ -203,16 +213,17 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     register_tools(
         mcp,
         [capture, record_incident, search, similar_incidents, recent, get],
-        read_only_mode=settings.read_only,
+        settings=settings,
     )
     mcp.store = store  # for tests and the CLI
     return mcp
 
 
-def _s(value: Any) -> str | None:
+def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:
+    """A field of a listed hit as text, cut to ``limit`` characters (None when empty)."""
     if value is None or value == "":
         return None
-    return value if isinstance(value, str) else str(value)
+    return cut(value if isinstance(value, str) else str(value), limit, entry_id)
 
 
 __all__ = ["build_server"]

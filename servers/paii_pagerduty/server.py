@@ -6,17 +6,14 @@ token the server still starts and lists its tools; each tool then says how to co
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
 from pydantic import Field
 
-from paii_common import clock
 from paii_common.errors import Conflict, InvalidInput
-from paii_common.http import bound_tools, carry_deadline
+from paii_common.http import carry_deadline
 from paii_common.redact import register_secret
 from paii_common.tools import register_tools, tool
 from paii_pagerduty import __version__
@@ -40,6 +37,7 @@ from paii_pagerduty.models import (
     ShiftActivity,
     ShiftIncident,
 )
+from paii_pagerduty.args import check_id, parse_time, window  # noqa: F401 - parse_time: tests import it here
 from paii_pagerduty.shift import _shift_incidents, _utc, iso
 from paii_pagerduty.writes import add_note, escalation_check, update_incident
 
@@ -66,54 +64,6 @@ DETAIL_NOTES = 20
 DETAIL_LOG = 30
 SHIFT_LOG_ENTRIES = 300
 SHIFT_DETAILED = 10
-
-_AGE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_time(value: str | None, arg: str, *, now: datetime | None = None) -> datetime | None:
-    """An ISO 8601 time (naive means UTC) or an age like ``24h``; None when empty."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    now = now or clock.now()
-    if text.lower() == "now":
-        return now
-    age = _AGE.match(text.lower())
-    if age:
-        return now - timedelta(**{_UNITS[age.group(2)]: int(age.group(1))})
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"{arg}={value!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-
-
-def check_id(value: str, arg: str) -> str:
-    """PagerDuty ids are short alphanumerics; anything else (a slash, a name) is refused here."""
-    if not _ID.match(value or ""):
-        raise InvalidInput(f"{arg}={value!r} is not a PagerDuty id (letters and digits, e.g. PT4KHLK): list items first.")
-    return value
-
-
-
-
-def _window(since: str | None, until: str | None, *, required: bool = False) -> tuple[str | None, str | None]:
-    start = parse_time(since, "since")
-    end = parse_time(until, "until")
-    if start is None and (required or end is not None):
-        raise InvalidInput("since is required with until: give both, e.g. since=24h.")
-    if start is not None and end is None:
-        end = clock.now()
-    if start is not None and end is not None and start >= end:
-        raise InvalidInput(f"since ({iso(start)}) must be before until ({iso(end)}).")
-    return (iso(start) if start else None, iso(end) if end else None)
-
 
 def _page(items: list[Any], truncated: bool, offset: int) -> dict[str, Any]:
     return {"truncated": truncated, "next_offset": offset + len(items) if truncated else None}
@@ -155,7 +105,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         offset: Offset = 0,
     ) -> IncidentList:
         """List incidents, newest first. If truncated, call again with offset=next_offset."""
-        start, end = _window(since, until)
+        start, end = window(since, until)
         params: dict[str, Any] = {
             "statuses[]": list(statuses or ["triggered", "acknowledged"]),
             "sort_by": "created_at:desc",
@@ -203,7 +153,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         ]
         return detail
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True, check="get_incident shows whether it is acknowledged")
     def acknowledge_incident(incident_id: IncidentId) -> IncidentState:
         """Acknowledge an incident. Already acknowledged is fine: returns its state."""
         pd.require_from()
@@ -223,7 +173,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
             check=lambda inc, _started: inc.get("status") == "acknowledged",
         )
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True, check="get_incident shows whether it is resolved")
     def resolve_incident(
         incident_id: IncidentId,
         resolution: Annotated[str, Field(description="Resolution note for the log")] = "",
@@ -243,7 +193,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
             check=lambda inc, _started: inc.get("status") == "resolved",
         )
 
-    @tool(read_only=False)
+    @tool(read_only=False, check="get_incident lists its notes (add_incident_note never adds the same note twice)")
     def add_incident_note(
         incident_id: IncidentId,
         content: Annotated[str, Field(min_length=1, description="Note text")],
@@ -253,7 +203,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         pd.require_from()
         return add_note(pd, incident_id, content)
 
-    @tool(read_only=False)
+    @tool(read_only=False, check="get_incident shows its assignees and its escalation in the log")
     def escalate_incident(
         incident_id: IncidentId,
         escalation_level: Annotated[int | None, Field(ge=1, description="Policy level")] = None,
@@ -347,7 +297,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         user_id: Annotated[str, Field(description="Only this user's incidents; me = yours")] = "",
     ) -> ShiftActivity:
         """Summarise a shift for handoff: incidents triggered, acked or resolved in it (state now, notes), suppressed or auto-resolved alerts, open maintenance windows."""  # noqa: E501
-        start, end = _window(since, until, required=True)
+        start, end = window(since, until, required=True)
         who = user_id.strip() or None
         if who and who.lower() == "me":
             who = _me_id()
@@ -416,5 +366,5 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         list_maintenance_windows,
         shift_activity,
     ]
-    register_tools(mcp, bound_tools(tools, settings), read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp

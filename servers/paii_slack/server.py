@@ -12,7 +12,6 @@ from pydantic import Field
 
 from paii_common import clock
 from paii_common.errors import Conflict, InvalidInput
-from paii_common.http import bound_tools
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
 
@@ -130,7 +129,7 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
             result.invited.append(who)
         return result
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True, check="create_channel again is safe: it reuses the channel if it was made")
     def create_channel(
         name: Annotated[
             str,
@@ -184,7 +183,7 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
             invites=invite(cid, members) if members else None,
         )
 
-    @tool(read_only=False, idempotent=True)
+    @tool(read_only=False, idempotent=True, check="invite_to_channel again is safe: members already in are reported")
     def invite_to_channel(
         channel: ChannelArg,
         users: Annotated[
@@ -197,7 +196,7 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
         cid, _ = resolve_channel(slack, channel)
         return invite(cid, users)
 
-    @tool(read_only=False)
+    @tool(read_only=False, check="channel_digest (hours=0.1) shows whether the message was posted")
     def post_message(
         channel: ChannelArg,
         text: Annotated[str, Field(description="Message text (Slack mrkdwn).", min_length=1, max_length=40000)],
@@ -284,5 +283,5 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
     tools = [create_channel, invite_to_channel, post_message, find_user, channel_digest, search_messages]
     for fn in tools:  # the docstring is the description: without the source's indentation
         fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
-    register_tools(mcp, bound_tools(tools, settings), read_only_mode=settings.read_only)
+    register_tools(mcp, tools, settings=settings)
     return mcp

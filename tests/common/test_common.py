@@ -187,7 +187,8 @@ def test_doctor_json_names_missing_settings_and_never_prints_secrets(isolated_en
     if "pagerduty" in servers:
         token = next(c for c in servers["pagerduty"]["config"] if c["key"] == "token")
         assert token["set"] is False and token["required"] is True and token["without"]
-        assert out.returncode == 1
+        assert servers["pagerduty"]["status"] == "not set up" and servers["pagerduty"]["setup"]
+        assert out.returncode == 0  # an optional integration that is not set up is not broken
     if "slack" in servers:
         token = next(c for c in servers["slack"]["config"] if c["key"] == "token")
         assert token["set"] is True and token["source"] == "environment"

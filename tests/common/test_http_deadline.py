@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Annotated
 
 import httpx
 import pytest
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from paii_common.errors import hint_for_status
 from paii_common.http import (
     RetryPolicy,
     attempts_text,
-    bound_tools,
     carry_deadline,
     current_deadline,
     deadline,
@@ -77,23 +75,36 @@ def test_carry_deadline_into_a_thread_pool():
         assert pool.submit(current_deadline).result() is None  # without it, none
 
 
-def test_bound_tools_keep_the_signature_and_open_a_deadline():
+class Seconds(BaseModel):
+    seconds: float
+
+
+async def test_every_registered_tool_call_runs_under_a_client_deadline_a_little_shorter_than_its_own():
+    from mcp import Client
+    from mcp.server import MCPServer
+
+    from paii_common.tools import register_tools
+
     class Settings:
-        read_timeout, write_timeout = 10.0, 20.0
+        read_only, read_timeout, write_timeout, server_name = False, 10.0, 20.0, "t"
 
     @tool(read_only=True)
-    def reader(x: Annotated[int, Field(description="x")] = 1) -> float:
+    def get_reader(x: Annotated[int, Field(description="x")] = 1) -> Seconds:
         """Read."""
-        return current_deadline().seconds
+        return Seconds(seconds=current_deadline().seconds)
 
     @tool(read_only=False)
-    def writer() -> float:
+    def set_writer() -> Seconds:
         """Write."""
-        return current_deadline().seconds
+        return Seconds(seconds=current_deadline().seconds)
 
-    r, w = bound_tools([reader, writer], Settings())
-    assert inspect.signature(r) == inspect.signature(reader) and r.__doc__ == "Read." and r.__paii_tool__.read_only
-    assert 9.0 <= r() < 10.0 and 18.0 <= w() < 20.0
+    server = MCPServer(name="t")
+    register_tools(server, [get_reader, set_writer], settings=Settings())
+    async with Client(server) as c:
+        read = (await c.call_tool("get_reader", {})).structured_content["seconds"]
+        write = (await c.call_tool("set_writer", {})).structured_content["seconds"]
+    assert 9.0 <= read < 10.0 and 18.0 <= write < 20.0
+    assert current_deadline() is None
 
 
 def test_the_httpx_transport_bounds_each_attempt_and_stops_when_out_of_time():

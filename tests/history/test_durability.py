@@ -64,7 +64,7 @@ KILLED = textwrap.dedent(
     import os, sys
     from pathlib import Path
     from paii_history.config import HistorySettings
-    from paii_history.index import KeywordIndex
+    from paii_history.keyword import KeywordIndex
     from paii_history.store import HistoryStore
     def die(self, rows):
         os._exit(9)  # killed after the file is written, before the index knows
@@ -156,7 +156,9 @@ def test_cli_import_is_idempotent_and_similar_prints_json(isolated_env, tmp_path
     assert json.loads(first.stdout)["imported"] == n
     tree = sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md"))
     second = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(src)], env=env, capture_output=True, text=True, timeout=300)
-    assert json.loads(second.stdout) | {"warnings": []} == {"imported": 0, "updated": 0, "unchanged": n, "vectors": 0, "errors": [], "warnings": []}
+    again = json.loads(second.stdout)
+    assert {k: again[k] for k in ("imported", "updated", "unchanged", "skipped", "vectors", "errors")} == {
+        "imported": 0, "updated": 0, "unchanged": n, "skipped": 0, "vectors": 0, "errors": []}
     assert sorted(p.read_text() for p in (isolated_env / "history").rglob("*.md")) == tree
     sim = subprocess.run([str(paii), "history", "similar", "--json", "-k", "5", "payments-api is returning 500s in production"], env=env, capture_output=True, text=True, timeout=300)
     hits = json.loads(sim.stdout)
@@ -177,9 +179,10 @@ def test_cli_import_reports_bad_lines_and_keeps_good_ones(isolated_env, tmp_path
         '{"id": "OK-3", "title": "", "body": "b"}\n'
     )
     paii = Path(sys.executable).with_name("paii")
-    out = subprocess.run([str(paii), "history", "import", "--json", "--category", "incidents", str(f)], env=_env(isolated_env), capture_output=True, text=True, timeout=300)
+    out = subprocess.run([str(paii), "history", "import", "--json", "--skip-bad-lines", "--category", "incidents", str(f)],
+                         env=_env(isolated_env), capture_output=True, text=True, timeout=300)
     data = json.loads(out.stdout)
-    assert data["imported"] == 1
+    assert out.returncode == 0 and data["imported"] == 1 and data["skipped"] == 4
     assert [e.split(":")[0] for e in data["errors"]] == ["line 2", "line 3", "line 4", "line 5"]
 
 

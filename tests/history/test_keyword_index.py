@@ -6,7 +6,9 @@ import time
 
 import pytest
 
-from paii_history.index import KEEP_RAREST, PRUNE_MIN_DOCS, KeywordIndex, fts_query, identifier_parts, query_terms
+from paii_history.bm25 import KEEP_RAREST, PRUNE_MIN_DOCS
+from paii_history.keyword import KeywordIndex
+from paii_history.text import fts_query, identifier_parts, query_terms
 
 
 def _rows(n: int):
@@ -83,21 +85,36 @@ def test_a_long_query_keeps_its_rarest_words_the_history_has(tmp_path):
     kw.close()
 
 
+def _vector_index(path, kw=None):
+    """A VectorIndex over chroma under ``path`` with its vector table in a keyword index there."""
+    from paii_history.vectors import VectorIndex
+    from paii_history.vectortable import VectorTable
+
+    kw = kw or KeywordIndex(path / "keyword.sqlite3")
+    return VectorIndex(persist_dir=path / "chroma", url=None, collection="x", model_id="test", table=VectorTable(kw)), kw
+
+
+def _docs(kw, fields):
+    """docs rows for these entries: the vector table's rows are read joined with them."""
+    kw.upsert([{"id": i, "category": f["category"], "title": i, "created": f["created"], "updated": None, "path": f"{i}.md",
+                "mtime_ns": 0, "size": 0, "sha": "", "service": f.get("service"), "meta": {}, "snippet": "", "body": i}
+               for i, f in fields.items()])
+
+
 def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
     """Embedded histories are searched exactly, in memory; the matrix follows every write."""
     import numpy as np
-
-    from paii_history.index import VectorIndex
 
     def unit(*xs):
         v = np.zeros(8, dtype=np.float32)
         v[: len(xs)] = xs
         return v / np.linalg.norm(v)
 
-    vi = VectorIndex(persist_dir=tmp_path / "chroma", url=None, collection="x", model_id="test")
+    vi, kw = _vector_index(tmp_path)
     meta = lambda cat, t, svc=None: {"category": cat, "created": float(t)} | ({"service": svc} if svc else {})  # noqa: E731
+    _docs(kw, {"a": meta("incidents", 10, "api"), "b": meta("notes", 20), "c": meta("incidents", 30, "db")})
     vi.upsert(["a", "b"], np.stack([unit(1, 0), unit(0, 1)]), [meta("incidents", 10, "api"), meta("notes", 20)])
-    vi.prepare()  # reads the collection into memory
+    vi.prepare()  # reads the vectors into memory
     vi.upsert(["c"], np.stack([unit(1, 0.1)]), [meta("incidents", 30, "db")])  # a new entry
     vi.upsert(["b"], np.stack([unit(1, 0.2)]), [meta("notes", 20)])  # a changed one
     q = unit(1, 0)
@@ -108,44 +125,50 @@ def test_exact_vector_search_follows_upserts_deletes_and_filters(tmp_path):
     assert [i for i, _ in vi.search(q, 3, service="DB")] == ["c"]
     vi.delete(["a"])
     assert [i for i, _ in vi.search(q, 1)] == ["c"]
-    vi.reload()  # another process wrote: read again from chroma, same answer
+    vi.reload()  # read everything again: same answer
     assert [i for i, _ in vi.search(q, 5)] == ["c", "b"]
+    kw.close()
 
 
-
-def test_a_new_process_reads_the_vector_snapshot_until_a_vector_is_written(tmp_path, monkeypatch):
-    """The in-memory matrix is saved beside the collection with the vector generation it shows; a
-    new process with the same generation reads it without opening chroma, a changed one never does."""
+def test_another_process_reads_the_vector_table_row_by_row_without_opening_chroma(tmp_path, monkeypatch):
+    """A reader's matrix comes from the vector table (SQLite), never from chroma, and after
+    another process writes it reads only the new rows (all of them again after a delete)."""
     import numpy as np
 
-    from paii_history.index import VectorIndex
+    from paii_history.vectors import VectorIndex
 
-    stamp = ["gen-1"]
-    fields = {"a": {"category": "incidents", "created": 1.0}, "b": {"category": "notes", "created": 2.0}}
-
-    def index():
-        return VectorIndex(persist_dir=tmp_path / "chroma", url=None, collection="x", model_id="test",
-                           fields=lambda: fields, stamp=lambda: stamp[0])
-
-    vecs = np.eye(8, dtype=np.float32)[:2]
-    first = index()
-    first.upsert(["a", "b"], vecs, [fields["a"], fields["b"]])
-    assert [i for i, _ in first.search(vecs[1], 2)] == ["b", "a"]  # loaded from chroma, snapshot written
-    assert (tmp_path / "vectors-paii-history-test.npz").exists()
+    fields = {k: {"category": c, "created": float(n)} for n, (k, c) in enumerate(
+        [("a", "incidents"), ("b", "notes"), ("c", "incidents"), ("d", "notes")], 1)}
+    writer, kw_w = _vector_index(tmp_path)
+    _docs(kw_w, fields)
+    vecs = np.eye(8, dtype=np.float32)[:4]
+    writer.upsert(["a", "b"], vecs[:2], [fields["a"], fields["b"]])
 
     def no_chroma(self):
         raise AssertionError("chroma was opened")
 
-    with monkeypatch.context() as m:
-        m.setattr(VectorIndex, "_collection", no_chroma)
-        second = index()
-        assert [i for i, _ in second.search(vecs[1], 2)] == ["b", "a"]
-        assert [i for i, _ in second.search(vecs[1], 2, categories=["incidents"])] == ["a"]  # filters from fields
-        stamp[0] = "gen-2"  # another process wrote vectors: the snapshot is stale
-        with pytest.raises(AssertionError, match="chroma was opened"):
-            index().search(vecs[0], 2)
-    (tmp_path / "vectors-paii-history-test.npz").write_bytes(b"not a zip")  # a damaged snapshot is ignored
-    assert [i for i, _ in index().search(vecs[0], 1)] == ["a"]
+    monkeypatch.setattr(VectorIndex, "_collection", no_chroma)
+    reader, kw_r = _vector_index(tmp_path, KeywordIndex(tmp_path / "keyword.sqlite3"))  # its own connection
+    assert [i for i, _ in reader.search(vecs[1], 2)] == ["b", "a"]
+    assert [i for i, _ in reader.search(vecs[1], 2, categories=["incidents"])] == ["a"]  # filters from docs
+    monkeypatch.undo()
+    writer.upsert(["c"], vecs[2:3], [fields["c"]])  # another process writes
+    writer.upsert(["a"], vecs[3:4], [fields["a"]])  # and changes one
+    read = []
+    real_read = reader.table.read
+    monkeypatch.setattr(reader.table, "read", lambda after=0: read.append(after) or real_read(after))
+    monkeypatch.setattr(VectorIndex, "_collection", no_chroma)
+    reader.refresh()
+    assert read == [2], "only the rows after the two it had"
+    assert [i for i, _ in reader.search(vecs[2], 1)] == ["c"]
+    assert [i for i, _ in reader.search(vecs[3], 1)] == ["a"]
+    monkeypatch.undo()
+    writer.delete(["c"])
+    reader.refresh()  # a delete: everything is read again on the next search
+    assert sorted(i for i, _ in reader.search(vecs[2], 3)) == ["a", "b"]
+    kw_w.close()
+    kw_r.close()
+
 
 def test_filtered_keyword_search_ranks_like_the_joined_query(tmp_path):
     """Filters most entries pass are applied to the best FTS matches; selective ones in SQL: both
@@ -253,7 +276,7 @@ def test_an_index_from_before_identifier_parts_is_rewritten_on_sync(isolated_env
     """An older index holds entries' text without the parts of their identifiers: the next sync
     rewrites it from the FTS table (no file read, no vector touched) and rebuilds the postings."""
     from paii_history.config import HistorySettings
-    from paii_history.index import plain_text
+    from paii_history.text import plain_text
     from paii_history.store import HistoryStore
 
     store = HistoryStore(HistorySettings.load(home=isolated_env, warmup=False, embeddings="off"))

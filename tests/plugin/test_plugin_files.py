@@ -79,7 +79,7 @@ def test_plugin_json_has_identity_and_optional_user_config():
     assert plugin["license"] == "MIT"
     for key, spec in plugin["userConfig"].items():
         assert spec["required"] is False, f"{key}: the servers must start without credentials"
-        assert spec["title"] and spec["description"] and spec["type"] == "string"
+        assert spec["title"] and spec["description"] and spec["type"] in ("string", "boolean")
     secrets = {k for k, v in plugin["userConfig"].items() if v.get("sensitive")}
     assert {"pagerduty_token", "slack_bot_token", "slack_user_token"} <= secrets
 

@@ -1,0 +1,164 @@
+"""A fingerprint of the history's rankings: one hash that changes when any ranking does.
+
+    python bench/ranking_fingerprint.py [--entries 3000] [--queries 300] [--keep DIR] [-v]
+
+Imports a generated corpus (fixed seed: several categories and services, varied words, code
+identifiers, dates over two years) into a fresh PAII_HOME through ``HistoryStore.import_jsonl``,
+then runs every query in every mode (keyword, vector, hybrid), with and without filters
+(category, since, service) and through ``similar``, and hashes the ranked ids and scores.
+A refactoring that must not change behaviour (issue 17's split) prints the same hash before and
+after. ``-v`` also prints one hash per mode, to see which part moved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CATEGORIES = ["incidents", "learnings", "bugs", "decisions", "notes"]
+SERVICES = ["payments-api", "orders-api", "auth-service", "search-api", "checkout-web", "inventory-sync",
+            "notification-worker", "api-gateway", "ledger-db", "cache-cluster", "user-profile-api", "billing-cron"]
+NOUNS = ["database", "connection", "pool", "cache", "redis", "kafka", "consumer", "partition", "certificate",
+         "ingress", "probe", "deployment", "replica", "queue", "backlog", "latency", "timeout", "disk", "volume",
+         "node", "kernel", "memory", "heap", "thread", "lock", "index", "query", "schema", "migration", "token",
+         "session", "cookie", "header", "proxy", "gateway", "dns", "resolver", "cron", "job", "batch", "shard"]
+VERBS = ["failed", "stalled", "leaked", "expired", "restarted", "throttled", "crashed", "dropped", "rejected",
+         "timed out", "spiked", "drained", "rebalanced", "rolled back", "degraded", "recovered", "evicted"]
+ADJS = ["slow", "stale", "noisy", "missing", "corrupt", "duplicate", "partial", "intermittent", "silent",
+        "cascading", "regional", "primary", "secondary", "orphaned", "unbounded"]
+IDENTS = ["DFSClient", "getBlockLocations", "FSNamesystem", "ConnectionPoolTimeoutException", "RedisTemplate",
+          "KafkaConsumer", "HikariPool", "NullPointerException", "OutOfMemoryError", "readinessProbe",
+          "maxPoolSize", "SSLHandshakeException", "ReplicaSetController", "etcdLeaderElection", "grpcDeadline"]
+RARE = [f"zq{c}{d}x" for c in "abcdefgh" for d in range(10)]  # words found in one or two entries
+
+
+def sentence(rnd: random.Random) -> str:
+    words = [rnd.choice(ADJS), rnd.choice(NOUNS), rnd.choice(VERBS), "after", "the", rnd.choice(NOUNS)]
+    if rnd.random() < 0.3:
+        words.insert(rnd.randint(0, len(words)), rnd.choice(IDENTS))
+    if rnd.random() < 0.05:
+        words.append(rnd.choice(RARE))
+    return " ".join(words).capitalize() + "."
+
+
+def make_entry(i: int, rnd: random.Random) -> tuple[str, dict]:
+    cat = CATEGORIES[i % len(CATEGORIES)] if rnd.random() < 0.8 else "incidents"
+    svc = rnd.choice(SERVICES)
+    title = f"{svc} {rnd.choice(ADJS)} {rnd.choice(NOUNS)} {rnd.choice(VERBS)}"
+    if rnd.random() < 0.2:
+        title += f" ({rnd.choice(IDENTS)})"
+    body = "\n".join(" ".join(sentence(rnd) for _ in range(rnd.randint(1, 5))) for _ in range(rnd.randint(1, 6)))
+    created = f"20{rnd.randint(24, 25)}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}T{rnd.randint(0, 23):02d}:00:00Z"
+    obj = {"id": f"FP-{i:05d}", "title": title, "body": body, "created": created}
+    if rnd.random() < 0.85:
+        obj["service"] = svc
+    if cat == "incidents":
+        obj |= {"severity": rnd.choice(["SEV1", "SEV2", "SEV3"]), "root_cause": sentence(rnd), "resolution": sentence(rnd)}
+    return cat, obj
+
+
+def make_queries(n: int, entries: list[tuple[str, dict]]) -> list[str]:
+    rnd = random.Random(11)
+    out: list[str] = []
+    kinds = ["title", "fragment", "report", "joined", "ident", "rare", "words", "nonsense"]
+    for j in range(n):
+        kind = kinds[j % len(kinds)]
+        _, e = rnd.choice(entries)
+        if kind == "title":
+            out.append(e["title"])
+        elif kind == "fragment":
+            words = e["body"].split()
+            s = rnd.randint(0, max(len(words) - 4, 0))
+            out.append(" ".join(words[s : s + rnd.randint(2, 8)]))
+        elif kind == "report":
+            out.append(f"{e['title']} again\n{e['body'][:400]}\nSuspect {sentence(rnd)}")
+        elif kind == "joined":
+            out.append(" ".join(f"{e['title']} {e['body']} {sentence(rnd)} {sentence(rnd)}".split()[:60]))
+        elif kind == "ident":
+            out.append(f"{rnd.choice(IDENTS)} {rnd.choice(NOUNS)}")
+        elif kind == "rare":
+            out.append(f"{rnd.choice(RARE)} {rnd.choice(NOUNS)}")
+        elif kind == "words":
+            out.append(" ".join(rnd.choice(NOUNS + VERBS + ADJS) for _ in range(rnd.randint(1, 12))))
+        else:
+            out.append(rnd.choice(['"*()^:', "🔥🔥🔥", "a " * 40, "the and of", "xyzzy plugh"]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--entries", type=int, default=3000)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--keep", type=Path, help="use (and keep) this PAII_HOME instead of a temporary one")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    home = args.keep or Path(tempfile.mkdtemp(prefix="paii-fingerprint-"))
+    os.environ["PAII_HOME"] = str(home)
+    from paii_history.config import HistorySettings
+    from paii_history.entries import parse_time
+    from paii_history.store import HistoryStore
+
+    rnd = random.Random(5)
+    entries = [make_entry(i, rnd) for i in range(args.entries)]
+    store = HistoryStore(HistorySettings.load(home=home, warmup=False))
+    t0 = time.monotonic()
+    if not store.kw.count():
+        for cat in CATEGORIES:
+            src = home / f"import-{cat}.jsonl"
+            src.write_text("".join(json.dumps(o) + "\n" for c, o in entries if c == cat))
+            rep = store.import_jsonl(src, cat)
+            if rep.errors or rep.warnings:
+                sys.exit(f"import of {cat} failed: {rep.errors[:3]} {rep.warnings[:3]}")
+    if store.embedder() is None:
+        sys.exit(f"no embedding model ({store.vector_problem}): the fingerprint needs vector mode; run `paii models install`")
+    imported = time.monotonic() - t0
+
+    since = parse_time("2025-06-01T00:00:00Z")
+    filters = [
+        ("all", {}),
+        ("incidents", {"categories": ["incidents"]}),
+        ("two-cats", {"categories": ["bugs", "learnings"]}),
+        ("since", {"since": since}),
+        ("service", {"service": "payments-api"}),
+        ("cat+since+service", {"categories": ["incidents"], "since": since, "service": "Orders-API"}),
+    ]
+    hashes: dict[str, hashlib._Hash] = {}
+    total = hashlib.sha256()
+    queries = make_queries(args.queries, entries)
+    t0 = time.monotonic()
+    for qi, q in enumerate(queries):
+        for mode in ("keyword", "vector", "hybrid"):
+            for fname, f in filters[: 6 if qi % 3 == 0 else 2]:  # every filter on a third of the queries
+                hits, truncated, warnings = store.retrieve(q, k=10 if qi % 2 else 5, mode=mode, **f)
+                line = json.dumps([qi, mode, fname, [(h.id, h.score, h.keyword_rank, h.vector_rank) for h in hits],
+                                   truncated, warnings])
+                total.update(line.encode())
+                hashes.setdefault(mode, hashlib.sha256()).update(line.encode())
+        if qi % 10 == 0:
+            hits, truncated, warnings = store.similar(q, k=5)
+            line = json.dumps([qi, "similar", [(h.id, h.score) for h in hits], truncated, warnings])
+            total.update(line.encode())
+            hashes.setdefault("similar", hashlib.sha256()).update(line.encode())
+    ran = time.monotonic() - t0
+    if args.verbose:
+        for name, h in hashes.items():
+            print(f"{name:8} {h.hexdigest()[:16]}")
+        print(f"import {imported:.1f} s, queries {ran:.1f} s, home {home}", file=sys.stderr)
+    print(f"ranking fingerprint ({args.entries} entries, {args.queries} queries): {total.hexdigest()}")
+    store.close()
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
