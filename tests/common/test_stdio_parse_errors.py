@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
+EXPECTED = 7  # answers: initialize, 4 unreadable lines, the invalid request, tools/list
 INIT = {
     "jsonrpc": "2.0", "id": 1, "method": "initialize",
     "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
@@ -37,11 +39,21 @@ def replies(tmp_path_factory) -> dict:
         b'{"jsonrpc":"2.0","method":"notifications/x","params":{"a":"\\udc00"}}',  # a notification: no answer
         {"jsonrpc": "2.0", "id": 9, "method": "tools/list"},
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "paii_slack"], input=stdin, capture_output=True, timeout=60, env=env,
-    )
-    out = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
-    return {"by_id": {m.get("id"): m for m in out}, "all": out, "stderr": proc.stderr.decode()}
+    # stdin stays open until every answer is in: at EOF the server cancels what is still running
+    proc = subprocess.Popen([sys.executable, "-m", "paii_slack"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    watchdog = threading.Timer(60, proc.kill)  # a missing answer fails the test instead of hanging it
+    watchdog.start()
+    try:
+        proc.stdin.write(stdin)
+        proc.stdin.flush()
+        out = [json.loads(proc.stdout.readline() or b"null") for _ in range(EXPECTED)]
+    finally:
+        watchdog.cancel()
+        proc.stdin.close()
+        stderr = proc.stderr.read().decode()
+        proc.wait(timeout=30)
+    return {"by_id": {m.get("id"): m for m in out}, "all": out, "stderr": stderr, "rest": proc.stdout.read()}
 
 
 def test_a_lone_surrogate_gets_a_parse_error_with_the_request_id(replies):
@@ -68,4 +80,4 @@ def test_the_server_keeps_serving_after_them(replies):
     assert replies["by_id"][1]["result"]["serverInfo"]["name"] == "paii-slack"
     assert {t["name"] for t in replies["by_id"][9]["result"]["tools"]} >= {"post_message", "channel_digest"}
     # one answer per request and per unreadable line; none for the notifications
-    assert len(replies["all"]) == 7, replies["all"]
+    assert len(replies["all"]) == EXPECTED and replies["rest"].strip() == b"", replies
