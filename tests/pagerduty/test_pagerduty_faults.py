@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from mcp import Client
@@ -254,9 +255,12 @@ def test_the_stdio_server_prints_no_deprecation_warning_and_one_line_for_a_faile
     env.pop("PAII_LOG_LEVEL", None)
     proc = subprocess.Popen([sys.executable, "-m", "paii_pagerduty"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
+    watchdog = threading.Timer(60, proc.kill)  # a missing answer fails the test instead of hanging it
+    watchdog.start()
     proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
     proc.stdin.flush()
-    answers = [json.loads(proc.stdout.readline()) for _ in range(2)]  # initialize, then the tool call
+    answers = [json.loads(proc.stdout.readline() or b"null") for _ in range(2)]  # initialize, then the tool call
+    watchdog.cancel()
     proc.stdin.close()
     stderr = proc.stderr.read().decode()
     proc.wait(timeout=30)
