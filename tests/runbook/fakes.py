@@ -87,7 +87,7 @@ class PostgresSandbox:
 
         from paii_sandbox.services import postgres
 
-        data = yaml.safe_load((ROOT / "servers/paii_sandbox/seed_postgres.yaml").read_text())["postgres"]
+        data = yaml.safe_load((ROOT / "servers/paii_sandbox/seed.yaml").read_text())["postgres"]
         self.state = postgres.seed(data, World().now())
         app = postgres.create_app(self.state, World())
         sock = socket.socket()

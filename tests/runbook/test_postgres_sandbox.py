@@ -17,7 +17,7 @@ AUTH = {"Authorization": f"Bearer {postgres.TOKEN}"}
 
 @pytest.fixture
 def pg():
-    data = yaml.safe_load((ROOT / "servers/paii_sandbox/seed_postgres.yaml").read_text())["postgres"]
+    data = yaml.safe_load((ROOT / "servers/paii_sandbox/seed.yaml").read_text())["postgres"]
     state = postgres.seed(data, World().now())
     return state, TestClient(postgres.create_app(state, World()))
 
