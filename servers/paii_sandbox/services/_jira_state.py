@@ -72,7 +72,7 @@ def adf_text(doc: Any) -> str:
 
 
 def build_state(data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The service's state from its seed part (see seed_jira.yaml for the shape)."""
+    """The service's state from its seed part (see the jira part of seed.yaml for the shape)."""
     me = data.get("me") or {"id": "712020:paii-bot", "name": "PAII Bot", "email": "paii-bot@example.com"}
     users = {u["id"]: {"id": u["id"], "name": u["name"], "email": u.get("email")} for u in [me, *(data.get("users") or [])]}
     flds = data.get("fields") or {}

@@ -1,7 +1,7 @@
 """The sandbox's Jira Cloud site: platform REST v3 (+ v2 for Data Center clients) and the agile API.
 
 Stateful (creates, comments, transitions and remote links change later reads), seeded from
-``seed_jira.yaml`` relative to the sandbox clock, with a changelog behind every status and sprint
+the ``jira`` part of ``seed.yaml`` relative to the sandbox clock, with a changelog behind every status and sprint
 change and JQL good enough for PAII (project, status, statusCategory, sprint, labels, text, dates,
 ORDER BY). Paths, auth (basic email + API token; bearer PAT on v2), paging (``nextPageToken`` on
 ``/rest/api/3/search/jql``, ``startAt`` elsewhere) and error bodies follow the published specs
@@ -30,11 +30,11 @@ from paii_sandbox.services._jira_jql import JQLError
 
 NAME = "jira"
 PORT_OFFSET = 2
-SEED_FILE = Path(__file__).resolve().parents[1] / "seed_jira.yaml"
+SEED_FILE = Path(__file__).resolve().parents[1] / "seed.yaml"
 
 
 def seed(data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    # until seed_jira.yaml is folded into the one seed file, a seed without a jira part gets it
+    # a seed file of a person's own without a jira part gets the packaged one
     return S.build_state(data or load_seed(), now)
 
 
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    ap = argparse.ArgumentParser(description="The sandbox Jira site on 127.0.0.1 (seeded from seed_jira.yaml).")
+    ap = argparse.ArgumentParser(description="The sandbox Jira site on 127.0.0.1 (seeded from the jira part of seed.yaml).")
     ap.add_argument("--port", type=int, default=9652)
     ap.add_argument("--now", help="fixed clock, e.g. 2026-01-02T02:00:00Z (default: real time)")
     args = ap.parse_args(argv)
