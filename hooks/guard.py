@@ -132,6 +132,9 @@ def main():
             return 0
         message = explain(decision, reasons, config)
     except Exception as exc:  # never fail the session over the guard itself
+        if type(exc).__name__ == "TooComplex":
+            return ask("PAII guard: %s (a line this long or this nested is not checked), so it is not run without "
+                       "you. Check it before allowing." % exc)
         return fallback(command, exc)
     return block(message) if decision == "block" else ask(message)
 

@@ -8,10 +8,11 @@ wrappers (``unwrap``), follows code into shells and interpreters (``bash -c``, `
 """
 
 import re
+import time
 
 from paii_hooks import code_rules, rules
-from paii_hooks.paths import normalise, read_text
-from paii_hooks.shell import ParseError, Part, Word, ansi_c, parse
+from paii_hooks.paths import BRACE, normalise, read_text
+from paii_hooks.shell import LimitError, ParseError, Part, Word, ansi_c, parse
 from paii_hooks.unwrap import unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
@@ -38,6 +39,13 @@ INIT_PRINTERS = frozenset({"ssh-agent", "pyenv", "rbenv", "nodenv", "goenv", "je
                            "dvm", "kind", "k3d", "colima", "podman-machine", "nvm", "sdk", "gh", "kubectl",
                            "helm", "poetry", "pip", "uv", "npm", "pnpm", "rg", "fzf", "aws-vault", "vault"})
 MAX_FINDINGS = 40
+MAX_VALUE = 64 * 1024  # a variable's value the guard keeps (longer: unknown)
+TIME_BUDGET = 2.0  # seconds; the hook's own timeout is 10 s
+TEXT_BUDGET = 2 * 1024 * 1024  # characters parsed in all, nested code included
+
+
+class TooComplex(Exception):
+    """The line needs more work than the guard's budget allows: the guard asks."""
 
 
 class Context:
@@ -45,11 +53,18 @@ class Context:
         self.cwd = normalise(cwd) if cwd and cwd.startswith("/") else None
         self.home = home
         self.config = config
-        self.vars = {"HOME": home}
+        self.vars = {"HOME": home, "IFS": " \t\n"}
         if self.cwd:
             self.vars["PWD"] = self.cwd
         self.findings = []
         self.cache = {}  # kube context, git branch ... read once
+        self.deadline = time.perf_counter() + TIME_BUDGET
+        self.text_left = TEXT_BUDGET
+
+    def spend(self, chars):
+        self.text_left -= chars
+        if self.text_left < 0 or time.perf_counter() > self.deadline:
+            raise TooComplex("the command takes more work to check than the guard allows")
 
     def add(self, rule, reason):
         if len(self.findings) < MAX_FINDINGS and (rule, reason) not in self.findings:
@@ -67,8 +82,12 @@ def risky_words(text):
 
 
 def analyse(text, ctx, depth, via=()):
+    ctx.spend(len(text))
     try:
         cmds = parse(text, depth)
+    except LimitError as exc:
+        ctx.add("unreadable", "the guard could not check all of this command (%s)" % exc)
+        return
     except ParseError as exc:
         words = risky_words(text)
         if words:
@@ -112,7 +131,8 @@ def resolve_static(word, ctx):
 
 
 def resolve(word, ctx, split=True):
-    """The word with what is already known filled in; an unquoted lone expansion is split into words."""
+    """The word with what is already known filled in. Unquoted expansions are split into words
+    (as bash splits on IFS) and unquoted {a,b} braces expanded, when ``split``."""
     parts, changed = [], False
     for p in word.parts:
         value = None
@@ -125,16 +145,44 @@ def resolve(word, ctx, split=True):
                 value = None
         elif p.kind == "sub" and p.raw.startswith(("$(", "`")):
             value = static_output(p.value, ctx)
-        if value is None:
+        if value is None or len(value) > MAX_VALUE:
             parts.append(p)
         else:
-            parts.append(Part("lit", value, p.quoted or p.kind == "sub"))
+            parts.append(Part("lit", value, True, "split" if not p.quoted else ""))
             changed = True
-    if not changed:
+    if not split:
+        return [Word(parts)] if changed else [word]
+    words, current = [], []
+    for p in parts:
+        if p.kind == "lit" and p.raw == "split":
+            pieces = re.split(r"[ \t\n]+", p.value)
+            for k, piece in enumerate(pieces):
+                if k:
+                    words.append(current)
+                    current = []
+                if piece:
+                    current.append(Part("lit", piece, True))
+        else:
+            current.append(p)
+    words.append(current)
+    out = []
+    for w in words:
+        if not w:
+            continue
+        out.extend(_braces(Word(w)))
+    return out or [Word([])]
+
+
+def _braces(word):
+    """``{rm,-rf,/}`` -> rm -rf / (bash expands unquoted braces before running anything)."""
+    if not any(p.kind == "lit" and not p.quoted and "{" in p.value and "," in p.value for p in word.parts):
         return [word]
-    if split and len(parts) == 1 and not word.parts[0].quoted and len(parts[0].value.split()) > 1:
-        return [Word([Part("lit", piece, True)]) for piece in parts[0].value.split()]
-    return [Word(parts)]
+    text = word.static()
+    if text is None or not BRACE.search(text):
+        return [word]
+    from paii_hooks.paths import expand_braces
+
+    return [Word([Part("lit", t, True)]) for t in expand_braces(text)]
 
 
 def assign_value(word):
@@ -146,6 +194,7 @@ def assign_value(word):
 
 
 def analyse_cmd(cmd, ctx, depth, via):
+    ctx.spend(1)
     rules.check_redirects(cmd, ctx)
     if cmd.data:
         return
@@ -161,6 +210,7 @@ def analyse_cmd(cmd, ctx, depth, via):
     words = []
     for w in cmd.words:
         words.extend(resolve(w, ctx))
+    words = [w for w in words if w.parts]
     if not words:
         return
     inv = unwrap(words, env)

@@ -45,7 +45,7 @@ def shell_text(arg):
 
 
 def check_code(lang, text, ctx, depth, analyse):
-    text = text[:256 * 1024]
+    text = text[:64 * 1024]
     where = {"python": "python", "node": "node", "perl": "perl", "ruby": "ruby", "php": "php"}.get(lang, lang)
     if FORK_BOMB.search(text):
         ctx.add("fork-bomb", "the %s code forks in an endless loop (a fork bomb): it freezes the machine" % where)

@@ -29,17 +29,17 @@ BRACE = re.compile(r"\{([^{}]*,[^{}]*)\}")
 
 
 def expand_braces(text, limit=64):
-    """``a{b,c}d`` -> ``abd``, ``acd`` (bounded)."""
-    out, todo = [], [text]
-    while todo and len(out) < limit:
-        t = todo.pop()
+    """``a{b,c}d`` -> ``abd``, ``acd``; bounded: past ``limit`` results the rest stay unexpanded."""
+    out, todo, steps = [], [text], 0
+    while todo and len(out) + len(todo) <= limit and steps < 4 * limit:
+        steps += 1
+        t = todo.pop(0)
         m = BRACE.search(t)
         if not m:
             out.append(t)
             continue
-        for alt in m.group(1).split(",")[:limit]:
-            todo.append(t[:m.start()] + alt + t[m.end():])
-    return out or [text]
+        todo.extend(t[:m.start()] + alt + t[m.end():] for alt in m.group(1).split(",")[:limit])
+    return (out + todo)[:limit + 1] or [text]
 
 
 def normalise(path):

@@ -69,12 +69,12 @@ for _module in (rules_fs, rules_ops):
         for _name in _prog.split():
             CHECKS.setdefault(_name, []).append(_fn)
 
-FORK_BOMB = re.compile(r"([\w:.]+)\s*\(\s*\)\s*\{[^}]*\1\s*\|\s*&?\s*\1\s*&")
+FORK_BOMB = re.compile(r"(?<![\w:.])([\w:.]{1,64})\s*\(\s*\)\s*\{[^}]{0,200}?\1\s*\|\s*&?\s*\1\s*&")
 
 
 def check_text(text, ctx):
     """Rules about the shape of the text itself (a fork bomb is a function definition)."""
-    if FORK_BOMB.search(text):
+    if "(" in text and FORK_BOMB.search(text):
         ctx.add("fork-bomb", "this defines a function that starts two copies of itself (a fork bomb): it freezes the machine")
 
 

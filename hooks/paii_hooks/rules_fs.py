@@ -46,7 +46,7 @@ WHAT = {"root": "the whole filesystem", "system": "the system folder %s", "home"
 
 def xargs_targets(cmd, ctx):
     """What xargs appends: words of a visible producer, or None when the guard cannot see them."""
-    from paii_hooks.analyse import producer, stdin_source  # (import cycle: analyse imports the rules)
+    from paii_hooks.analyse import stdin_source  # (import cycle: analyse imports the rules)
 
     src = stdin_source(cmd, ctx)
     if src and src[0] == "text":

@@ -7,7 +7,7 @@ import re
 
 from paii_hooks import sql
 from paii_hooks.paths import normalise, read_text
-from paii_hooks.rules_fs import quote, short_flag, split_flags
+from paii_hooks.rules_fs import quote, short_flag
 
 DEFAULT_PRODUCTION = r"(?i)(^|[-_./:@])(prod|production|prd|live)($|[-_./:@\d])"
 DEFAULT_PROTECTED = ("main", "master")

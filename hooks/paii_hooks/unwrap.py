@@ -39,6 +39,7 @@ WRAPPERS = {
     "ltrace": ({"-o", "-e", "-p", "-s", "-u", "-a", "-n"}, 0),
     "busybox": (set(), 0), "toybox": (set(), 0),
     "firejail": (set(), 0), "proxychains": ({"-f"}, 0), "proxychains4": ({"-f"}, 0), "torsocks": (set(), 0),
+    "nsenter": ({"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"}, 0),
     "catchsegv": (set(), 0), "valgrind": (set(), 0), "dbus-launch": (set(), 0),
 }
 RUNNERS = {  # tool -> (subcommand, options that take a value)
