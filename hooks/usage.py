@@ -43,7 +43,7 @@ def record_for(data):
             rec = dict(base, event="tool", server=m["server"], tool=m["tool"], ok=ok)
             if isinstance(data.get("duration_ms"), (int, float)):
                 rec["ms"] = int(data["duration_ms"])
-            modes = [k for k in MODES if tool_input.get(k) is True]
+            modes = {k: tool_input[k] for k in MODES if isinstance(tool_input.get(k), bool)}
             if modes:
                 rec["modes"] = modes
             return rec

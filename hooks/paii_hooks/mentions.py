@@ -1,7 +1,7 @@
 """Names counted in the person's requests (never kept as text): services PAII could integrate
 with, and a few kinds of request the usage report turns into suggestions. The report leaves
-out services that have a PAII server installed (``paii_<service>``), so this list does not
-change when a plugin is added.
+out services that have a PAII server installed (a ``paii_<service>`` package, e.g. pagerduty
+and slack today), so this list does not change when a plugin is added.
 """
 
 import re
@@ -19,6 +19,8 @@ SERVICES = {
     "servicenow": ("servicenow", "service now"),
     "confluence": ("confluence",),
     "jira": ("jira",),
+    "pagerduty": ("pagerduty", "pager duty"),
+    "slack": ("slack",),
     "kubernetes": ("kubernetes", "k8s", "kubectl"),
     "elastic": ("elasticsearch", "kibana", "opensearch"),
     "honeycomb": ("honeycomb",),

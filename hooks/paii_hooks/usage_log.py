@@ -5,7 +5,8 @@ Every record has ``v`` (1), ``t`` (UTC time, ISO 8601), ``session`` (Claude Code
 and ``event``; then, by event:
 
 - ``tool``: ``server``, ``tool``, ``ok`` (false when the call failed), ``ms`` (its duration),
-  and ``modes`` (only the names of mode switches that were on, e.g. ["dry_run"]);
+  and ``modes``: the mode switches the call gave explicitly, e.g. {"dry_run": true} (the
+  only argument values kept: booleans named in :data:`MODES`);
 - ``skill``: ``skill`` (a PAII skill or command run through the Skill tool), ``ok``;
 - ``prompt``: ``command`` (when the request is a /paii: command), ``mentions`` (service ->
   count) and ``topics`` (kind of request -> count), counted, never the text;
@@ -21,7 +22,7 @@ import time
 
 MAX_BYTES = 1024 * 1024
 KEEP = 5
-#: boolean tool arguments whose names (never values of anything else) the log keeps when true
+#: boolean tool arguments whose value the log keeps (no other argument is ever kept)
 MODES = ("dry_run",)
 
 

@@ -55,10 +55,11 @@ def test_a_paii_tool_call_is_logged_by_name_with_its_outcome_and_duration(tmp_pa
     assert SECRET not in (tmp_path / "usage" / "usage.jsonl").read_text()
 
 
-def test_only_the_names_of_mode_switches_that_are_on_are_kept(tmp_path):
+def test_only_mode_switches_are_kept_of_the_arguments(tmp_path):
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": SECRET, "dry_run": True}))
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": "x", "dry_run": False}))
-    assert [r.get("modes") for r in log(tmp_path)] == [["dry_run"], None]
+    call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": "x", "dry_run": "yes"}))
+    assert [r.get("modes") for r in log(tmp_path)] == [{"dry_run": True}, {"dry_run": False}, None]
 
 
 def test_paii_skills_are_logged_and_other_tools_are_not(tmp_path):
