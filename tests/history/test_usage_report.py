@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import subprocess
 
-import pytest
 from mcp import Client
 
 from paii_history import usage
