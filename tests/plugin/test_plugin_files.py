@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("history", "pagerduty", "slack")
+SERVERS = ("history", "pagerduty", "slack", "kubernetes", "runbook")
 TOOL_RE = re.compile(r"mcp__plugin_paii_([a-z0-9-]+?)__([a-z0-9_]+)")
 SKILLS = sorted(p.parent for p in (ROOT / "skills").glob("*/SKILL.md"))
 COMMANDS = sorted((ROOT / "commands").glob("*.md"))
