@@ -29,7 +29,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 
 MAX_STDIN = 4 * 1024 * 1024
-FALLBACK_DANGER = re.compile(r"(?i)(?<![\w-])(rm|dd|mkfs\S*|shred|wipefs|chmod|chown|kill|kubectl|helm|terraform|tofu|"
+FALLBACK_DANGER = (r"(?i)(?<![\w-])(rm|dd|mkfs\S*|shred|wipefs|chmod|chown|kill|kubectl|helm|terraform|tofu|"
                              r"drop|truncate|delete|destroy|sudo|eval|curl|wget|bash|sh|python\S*|git|paii|psql|mysql|"
                              r"mv|find|base64)(?![\w-])|:\s*\(\s*\)|\$'|`|\$\(")
 
@@ -102,7 +102,7 @@ def fallback(command, exc):
         logged = log_error("guard: internal error on a %d-character command" % len(command), exc)
     except Exception:
         logged = None
-    match = FALLBACK_DANGER.search(command)
+    match = re.search(FALLBACK_DANGER, command)
     if not match:
         return 0
     return ask("The PAII guard could not check this command (internal error: %s%s) and it contains '%s': check it "

@@ -10,18 +10,19 @@ wrappers (``unwrap``), follows code into shells and interpreters (``bash -c``, `
 import re
 import time
 
-from paii_hooks import code_rules, rules
+from paii_hooks import rules
 from paii_hooks.paths import BRACE, normalise, read_text
 from paii_hooks.shell import LimitError, ParseError, Part, Word, ansi_c, parse
 from paii_hooks.unwrap import unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
-DANGER_RE = re.compile(
+DANGER = (
     r"(?i)(?<![\w.-])(rm|rmdir|unlink|shred|wipefs|mkfs[\w.]*|mke2fs|mkswap|dd|fdisk|sfdisk|parted|chmod|chown|kill"
     r"|killall|pkill|shutdown|reboot|halt|poweroff|kubectl|helm|terraform|tofu|terragrunt|pulumi|drop|truncate"
     r"|delete|destroy|uninstall|flushall|flushdb|dropdb|mv|find|eval|exec|sudo|doas|base64|xxd|curl|wget|sh|bash"
     r"|zsh|dash|python[\d.]*|perl|ruby|node|paii|approve|git|psql|mysql|mongosh|redis-cli|aws|gcloud|az|docker"
     r"|crontab|iptables|systemctl|format)(?![\w-])|:\s*\(\s*\)|>\s*/dev/|\$'|\\x[0-9a-f]{2}")
+_DANGER_RE = []  # compiled on first use: most commands never need it
 NETWORK = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "aria2c", "nc", "ncat", "netcat", "socat",
                      "lwp-request", "get", "ftp", "tftp", "iwr", "irm", "invoke-webrequest", "invoke-restmethod"})
 DECODERS = {"base64": ("-d", "--decode", "-D"), "base32": ("-d", "--decode"), "basenc": ("-d", "--decode"),
@@ -78,7 +79,9 @@ def check(command, cwd, home, config):
 
 
 def risky_words(text):
-    return sorted({m.group(0).strip() for m in DANGER_RE.finditer(text)})
+    if not _DANGER_RE:
+        _DANGER_RE.append(re.compile(DANGER))
+    return sorted({m.group(0).strip() for m in _DANGER_RE[0].finditer(text)})
 
 
 def analyse(text, ctx, depth, via=()):
@@ -240,6 +243,8 @@ def analyse_cmd(cmd, ctx, depth, via):
             src = next((producer_of(s.value, ctx) for s in inv.code.subs()), ("unknown", inv.code.text()))
             follow_source(src, inv, ctx, depth)
         else:
+            from paii_hooks import code_rules
+
             code_rules.check_code(inv.lang, text, ctx, depth, analyse)
     else:
         track_state(inv, ctx)
@@ -360,6 +365,8 @@ def follow_source(src, inv, ctx, depth):
     shown = what if len(what) <= 80 else what[:77] + "..."
     if kind == "text":
         if inv.lang:
+            from paii_hooks import code_rules
+
             code_rules.check_code(inv.lang, what, ctx, depth + 1, analyse)
         else:
             analyse(what, ctx, depth + 1, inv.via + [runner])

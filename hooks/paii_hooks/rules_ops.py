@@ -5,7 +5,6 @@ import fnmatch
 import os
 import re
 
-from paii_hooks import sql
 from paii_hooks.paths import normalise, read_text
 from paii_hooks.rules_fs import quote, short_flag
 
@@ -280,6 +279,7 @@ FILE_FLAGS = ("-f", "--file", "-i", "--input-file")
 
 
 def database(inv, cmd, ctx, depth, analyse):
+    from paii_hooks import sql
     from paii_hooks.analyse import stdin_source
 
     argv = inv.argv()

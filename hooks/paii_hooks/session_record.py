@@ -11,7 +11,6 @@ import calendar
 import json
 import os
 import re
-import tempfile
 import time
 
 from paii_hooks import usage_log
@@ -88,7 +87,8 @@ def write(data, session_id, reason=""):
 def _atomic_write(path, text):
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=folder)
+    tmp = os.path.join(folder, ".%s.%d.%d.tmp" % (os.path.basename(path), os.getpid(), time.monotonic_ns()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
