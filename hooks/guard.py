@@ -18,15 +18,15 @@ error is logged to <PAII data>/logs/hooks.log and the command is asked about whe
 dangerous word, allowed otherwise. Standard library only: it runs under the system python3.
 """
 
+import json
 import os
+import re
 import sys
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # until bytecode_cache() points it at PAII's data folder
 from paii_hooks import bytecode_cache  # noqa: E402 (before the other hook modules are imported)
 
 bytecode_cache()
-import json  # noqa: E402
-import re  # noqa: E402
 
 MAX_STDIN = 4 * 1024 * 1024
 FALLBACK_DANGER = (r"(?i)(?<![\w-])(rm|dd|mkfs\S*|shred|wipefs|chmod|chown|kill|kubectl|helm|terraform|tofu|"

@@ -15,14 +15,14 @@ It never fails the session and prints nothing (UserPromptSubmit output would joi
 errors go to <PAII data>/logs/hooks.log. Standard library only: it runs under the system python3.
 """
 
+import json
+import re
 import sys
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # until bytecode_cache() points it at PAII's data folder
 from paii_hooks import bytecode_cache  # noqa: E402 (before the other hook modules are imported)
 
 bytecode_cache()
-import json  # noqa: E402
-import re  # noqa: E402
 
 PAII_TOOL = re.compile(r"^mcp__plugin_paii_(?P<server>[a-z0-9-]+?)__(?P<tool>[a-z0-9_]+)$")
 COMMAND = re.compile(r"^\s*/paii:([a-z0-9][a-z0-9-]{0,63})(?:\s|$)")
