@@ -106,7 +106,7 @@ def analyse(text, ctx, depth, via=()):
 
 
 def static_output(cmds, ctx):
-    """What a $(...) prints when that is plain: echo/printf of literals, which/command -v NAME."""
+    """What a $(...) prints when that is plain: echo/printf of literals, which/command -v NAME, mktemp."""
     if len(cmds) != 1 or cmds[0].pipe_from or cmds[0].stdin:
         return None
     words = [resolve_static(w, ctx) for w in cmds[0].words]
@@ -123,6 +123,8 @@ def static_output(cmds, ctx):
         fmt = ansi_c(args[0])
         values = iter(args[1:])
         return re.sub(r"%[-+ #0]*\d*(\.\d+)?[sdbqc]", lambda m: next(values, ""), fmt).replace("%%", "%")
+    if prog == "mktemp":
+        return "/tmp/tmp.paii-guard" if "-p" not in args and "--tmpdir" not in args else None
     if prog in ("which", "realpath", "readlink") or (prog in ("command", "type") and args[:1] in (["-v"], ["-P"])):
         names = [a for a in args if not a.startswith("-")]
         return names[0] if names else None
@@ -222,10 +224,12 @@ def analyse_cmd(cmd, ctx, depth, via):
     if kind == "none":
         return
     if kind == "dynamic":
-        found = risky_words(" ".join(w.text() for w in words))
+        found = ["'%s'" % w for w in risky_words(" ".join(w.text() for w in words))[:3]]
+        if not found and _would_delete(inv, cmd, ctx, depth):
+            found = ["arguments that would delete a protected folder if the program were rm"]
         if found:
             ctx.add("computed-command", "the program this runs (%s) is only known when it runs, and the line contains %s"
-                    % (inv.prog, ", ".join("'%s'" % w for w in found[:3])))
+                    % (inv.prog, ", ".join(found)))
         return
     if kind == "shell-string":
         analyse_code_word(inv, ctx, depth)
@@ -249,6 +253,19 @@ def analyse_cmd(cmd, ctx, depth, via):
     else:
         track_state(inv, ctx)
         rules.check_program(inv, cmd, ctx, depth, analyse)
+
+
+def _would_delete(inv, cmd, ctx, depth):
+    """Would these arguments trip the rm rules (``$(get_cmd) -rf /``)?"""
+    from paii_hooks.rules_fs import rm
+    from paii_hooks.unwrap import Inv
+
+    saved, ctx.findings = ctx.findings, []
+    try:
+        rm(Inv("run", "rm", inv.args), cmd, ctx, depth, analyse)
+        return bool(ctx.findings)
+    finally:
+        ctx.findings = saved
 
 
 def track_state(inv, ctx):

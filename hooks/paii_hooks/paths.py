@@ -3,8 +3,8 @@
 ``classify(word, ctx)`` resolves ``~``, ``$HOME``, ``..`` and relative paths (against the
 command's working folder, which ``cd`` in the same line changes), and reads globs and brace
 expansions the way the shell will expand them: ``/e*`` can match ``/etc``, ``/{etc,usr}`` is
-both. Paths only known at run time stay "dynamic", except the dangerous shape ``$X``, ``$X/``
-or ``$X/*``, which is the root folder when X is empty or unset.
+both. Paths only known at run time stay "dynamic", except the dangerous shapes ``$X/`` and
+``$X/*``, which are the root folder when X is empty or unset.
 """
 
 import os
@@ -135,14 +135,15 @@ def _classify_one(path, ctx):
 
 
 def _dynamic(word):
-    """A path with run-time parts: dangerous when it is ``$X``, ``$X/`` or ``$X/*``."""
+    """A path with run-time parts: dangerous when it is ``$X/``, ``$X/*`` or ``$X*`` (``/``, ``/*`` or
+    ``*`` when X is empty; a lone ``$X`` is then nothing at all)."""
     parts = word.parts
     if not parts:
         return ("other", "")
     head = parts[0]
     tail = "".join(p.value for p in parts[1:] if p.kind == "lit")
     only_lits_after = all(p.kind == "lit" for p in parts[1:])
-    if head.kind in ("var", "sub") and only_lits_after and tail in ("", "/", "/*", "/.*", "*"):
+    if head.kind in ("var", "sub") and only_lits_after and tail in ("/", "/*", "/.*", "*"):
         if head.kind == "var" and head.value[1] in (":?", "?"):
             return ("dynamic", word.text())  # ${X:?} stops the shell when X is empty
         return ("unset-var", word.text())

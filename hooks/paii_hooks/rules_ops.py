@@ -346,8 +346,20 @@ def cloud(inv, cmd, ctx, depth, analyse):
         ctx.add("cloud-delete", "`%s` deletes cloud resources or data" % line)
 
 
+DOCKER_EXEC_VALUE = ("-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file", "--detach-keys")
+
+
 def docker(inv, cmd, ctx, depth, analyse):
     argv = [a for a in inv.argv() if a is not None]
+    if argv[:1] == ["exec"] or argv[:2] == ["container", "exec"]:
+        start = 1 if argv[0] == "exec" else 2
+        i = start
+        while i < len(inv.args) and (inv.args[i].static() or "-").startswith("-"):
+            i += 2 if inv.args[i].static() in DOCKER_EXEC_VALUE else 1
+        words = inv.args[i + 1:]  # after the container's name
+        if words:
+            analyse(" ".join(quote(w) for w in words), ctx, depth + 1, inv.via + ["%s exec" % inv.prog])
+        return
     ops = operands_after(argv, 0, ("-f", "--file", "-p", "--project-name", "--context", "-H", "--host"))
     flags = [a for a in argv if a.startswith("-")]
     volumes = "-v" in flags or "--volumes" in flags

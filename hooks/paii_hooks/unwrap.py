@@ -313,6 +313,8 @@ def _interpreter(prog, rest, via, env):
         operands = operands[1:]
     if not operands or operands[0].static() == "-":
         return Inv("code-stdin", prog, rest, via, env, lang=lang)
+    if operands[0].subs():  # python3 <(curl ...): the script is another command's output
+        return Inv("shell-script", prog, rest, via, env, code=operands[0], lang=lang)
     script = operands[0].static() or ""
     if script.replace("\\", "/").endswith(("paii_cli/__main__.py", "bin/paii")):
         via.append(prog + " " + script)

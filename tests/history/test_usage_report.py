@@ -92,11 +92,15 @@ async def test_frequent_requests_failures_and_post_mortem_friction_are_patterns(
     assert any("post-mortem workflow" in a for a in actions) and any("Fix pagerduty" in a for a in actions)
 
 
-async def test_capabilities_never_used_are_listed(server, isolated_env):
+async def test_capabilities_never_used_are_listed_modes_and_commands_first(server, isolated_env):
     seed(isolated_env, month_of_use())
     unused = (await report(server))["unused"]
-    assert "history.capture" in unused and "history.similar_incidents" not in unused
-    assert "/paii:remember" in unused and "/paii:incident" not in unused
+    assert len(unused) == 12 and "runbook: dry-run mode (start_run dry_run=true)" in unused[:3]
+    assert "/paii:remember" in unused and "/paii:incident" not in unused and "/paii:handoff" not in unused
+    caps = {"tools": {"history": {"capture": {}, "similar_incidents": {}}}, "skills": ["history"], "commands": []}
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
+    r = usage.report([tool("history", "similar_incidents")], caps, 30, since, "on", [])
+    assert r.unused == ["skill history", "history.capture"]
 
 
 async def test_the_period_leaves_older_records_out(server, isolated_env):
