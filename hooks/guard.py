@@ -46,27 +46,22 @@ def block(reason):
 
 
 def decide(command, cwd, home, config):
-    """("block" | "ask" | "allow", [(rule id, reason), ...]) for one Bash command."""
+    """("block" | "ask" | "allow", [(rule id, reason), ...]) for one Bash command, with the
+    person's settings (a GuardConfig) applied: disabled rules dropped, an allowed command only
+    held to the locked rules."""
     from paii_hooks.analyse import check
     from paii_hooks.rules import LOCKED
 
-    allowed = config is not None and command.strip() in config.allow
-    ctx = check(command, cwd, home, config)
+    allowed = command.strip() in config.allow
     found = []
-    for rule, reason in ctx.findings:
-        if allowed and rule not in LOCKED:
-            continue
-        level = config.level(rule) if config is not None else None
-        if level is None and config is None:
-            from paii_hooks.rules import CATALOGUE
-
-            level = CATALOGUE.get(rule, ("ask",))[0]
-        if level:
+    for rule, reason in check(command, cwd, home, config).findings:
+        level = config.level(rule)
+        if level and not (allowed and rule not in LOCKED):
             found.append((level, rule, reason))
     if not found:
         return "allow", []
-    decision = "block" if any(f[0] == "block" for f in found) else "ask"
-    return decision, [(rule, reason) for level, rule, reason in found if level == decision or decision == "ask"]
+    decision = "block" if any(level == "block" for level, _, _ in found) else "ask"
+    return decision, [(rule, reason) for level, rule, reason in found if level == decision]
 
 
 def explain(decision, reasons, config):
@@ -75,8 +70,8 @@ def explain(decision, reasons, config):
     text = "; ".join("%s [rule %s]" % (reason, rule) for rule, reason in reasons[:3])
     if len(reasons) > 3:
         text += "; and %d more" % (len(reasons) - 3)
-    where = config.path if config is not None and config.path else os.path.join(_config_dir(), "guard.toml")
-    note = (" (Your guard settings were ignored: %s.)" % config.error) if config is not None and config.error else ""
+    where = config.path or os.path.join(_config_dir(), "guard.toml")
+    note = (" (Your guard settings were ignored: %s.)" % config.error) if config.error else ""
     if decision == "block":
         locked = all(rule in LOCKED for rule, _ in reasons)
         advice = ("Do not run it another way. Tell the person what you wanted to do and why; they can run it "
