@@ -22,7 +22,7 @@ import re
 import sys
 from pathlib import Path
 
-READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel"}
+READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel", "query"}
 PAII_TOOL = re.compile(r"^mcp__plugin_paii_(?P<server>[a-z0-9-]+?)__(?P<tool>[a-z0-9_]+)$")
 ON = {"1", "true", "t", "yes", "y", "on", "enable", "enabled"}
 OFF = {"0", "false", "f", "no", "n", "off", "disable", "disabled"}
