@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from paii_cli import main
-from paii_cli.scaffold import plan
+from paii_cli.scaffold import plan, render
+from paii_cli.scaffold.services import REQUIRED, SERVICES
 from paii_common.manifest import parse_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +126,48 @@ def test_bad_or_taken_names_exit_2_with_the_reason(repo, capsys, name, kind, mes
 def test_a_folder_that_is_not_a_paii_checkout_is_refused(tmp_path, capsys):
     code, _, err = run(["plugin", "new", "datadog", "--type", "integration", "--root", str(tmp_path)], capsys)
     assert code == 2 and "is not a PAII checkout" in err
+
+
+@pytest.mark.parametrize("service", [*SERVICES, "acme"])
+async def test_every_known_service_scaffolds_a_server_that_starts_and_says_what_is_missing(repo, service, monkeypatch):
+    """Each service of the table, built in this process: its tools are the table's, marked as
+    the read-only guard reads their names, and an unconfigured call names the setting to set."""
+    import importlib
+
+    from mcp import Client
+
+    p = plan(repo, service, "integration")
+    p.apply(check=False)
+    monkeypatch.syspath_prepend(str(repo / "servers"))
+    for var in {n for s in p.service.settings for n in render.env_names(service, s)}:
+        monkeypatch.delenv(var, raising=False)
+    try:
+        server = importlib.import_module(f"paii_{service}.server").build_server()
+        async with Client(server) as c:
+            tools = {t.name: t for t in (await c.list_tools()).tools}
+            first = p.service.actions[0]
+            args = {a.name: (int(a.example) if a.type == "int" else a.example or "x") for a in first.args if a.default is REQUIRED}
+            r = await c.call_tool(first.name, args)
+    finally:
+        for mod in [m for m in sys.modules if m == f"paii_{service}" or m.startswith(f"paii_{service}.")]:
+            del sys.modules[mod]
+    guard = _guard()
+    assert list(tools) == [a.name for a in p.service.actions]
+    for a in p.service.actions:
+        assert tools[a.name].annotations.read_only_hint is a.read_only
+        assert guard.is_write(f"mcp__plugin_paii_{service}__{a.name}") is not a.read_only, a.name
+    required = next(s for s in p.service.settings if s.required)
+    assert r.is_error and render.env_var(service, required) in r.content[0].text and "not configured" in r.content[0].text
+
+
+def _guard():
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("read_only_guard", str(ROOT / "hooks" / "read_only_guard.py"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("read_only_guard", loader))
+    loader.exec_module(module)
+    return module
 
 
 # ------------------------------------------------------------------------------- writing
