@@ -2,7 +2,7 @@
 
     python bench/cold_start.py [--runs 7] [--json]
 
-Runs are interleaved (empty, history, pagerduty, slack, empty, ...) so machine load hits all alike;
+Runs are interleaved (empty, history, pagerduty, slack, kubernetes, empty, ...) so machine load hits all alike;
 the figure is the median of the runs. The target is a ratio under 1.25.
 """
 
@@ -24,6 +24,7 @@ SERVERS = {
     "history": [sys.executable, "-m", "paii_history"],
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
+    "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

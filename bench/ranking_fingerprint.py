@@ -98,6 +98,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--keep", type=Path, help="use (and keep) this PAII_HOME instead of a temporary one")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--dump", type=Path, help="also write every ranked line here (to diff two runs)")
     args = ap.parse_args()
 
     home = args.keep or Path(tempfile.mkdtemp(prefix="paii-fingerprint-"))
@@ -133,6 +134,7 @@ def main() -> None:
     hashes: dict[str, hashlib._Hash] = {}
     total = hashlib.sha256()
     queries = make_queries(args.queries, entries)
+    dump = args.dump.open("w") if args.dump else None
     t0 = time.monotonic()
     for qi, q in enumerate(queries):
         for mode in ("keyword", "vector", "hybrid"):
@@ -142,11 +144,15 @@ def main() -> None:
                                    truncated, warnings])
                 total.update(line.encode())
                 hashes.setdefault(mode, hashlib.sha256()).update(line.encode())
+                if dump:
+                    dump.write(line + "\n")
         if qi % 10 == 0:
             hits, truncated, warnings = store.similar(q, k=5)
             line = json.dumps([qi, "similar", [(h.id, h.score) for h in hits], truncated, warnings])
             total.update(line.encode())
             hashes.setdefault("similar", hashlib.sha256()).update(line.encode())
+            if dump:
+                dump.write(line + "\n")
     ran = time.monotonic() - t0
     if args.verbose:
         for name, h in hashes.items():

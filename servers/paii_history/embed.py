@@ -125,6 +125,16 @@ def missing_model_reason(explicit: Path | None, models_dir: Path) -> str:
     )
 
 
+def import_onnxruntime():
+    """onnxruntime, with its telemetry off: otherwise it keeps a database of events under
+    ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ (PAII writes nothing outside PAII_HOME and
+    the model cache). The switch is read when the library loads, so it is set before the import."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
+
+
 class Embedder:
     """Lazy ONNX session; thread-safe ``embed``. Vectors are L2-normalised (cosine = dot)."""
 
@@ -148,7 +158,7 @@ class Embedder:
         return self.max_tokens * 6
 
     def _new_session(self):
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         opts = ort.SessionOptions()
         # one thread per session, no spinning: spinning workers double a short query's cost on

@@ -3,20 +3,18 @@
 * ``fts``: title and body of each entry (porter stemming; code identifiers also by their parts,
   see :mod:`paii_history.text`), ranked by BM25 with the title weighted above the body, computed
   from the ``postings`` table (:mod:`paii_history.bm25`).
-* ``docs``: id -> file, category, dates, the fields results show; ``vectors`` the embedded
-  history's vectors (:mod:`paii_history.vectortable`). It is also the record of which
+* ``docs``: id -> file, category, dates, the fields results show. It is also the record of which
   file versions are indexed (mtime, size), which is how an incremental sync finds new, changed
   and deleted files; ``skipped`` holds the files that could not be read, with the reason and the
   version of the file it is about (a file is reported once per change), ``notices`` what a reader
   should know about a file that was indexed (e.g. dated by its modification time).
 
-Derived from the files and rebuildable at any time: deleting ``$PAII_HOME/index`` loses nothing
-(``paii history reindex`` rebuilds it and the vectors).
+The tables are in :mod:`paii_history.schema`. Derived from the files and rebuildable at any
+time: deleting ``$PAII_HOME/index`` loses nothing (``paii history reindex`` rebuilds it and the vectors).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sqlite3
 import threading
@@ -26,35 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from paii_history.bm25 import POSTINGS_VERSION, BM25Postings
+from paii_history.schema import connect
 from paii_history.text import TEXT_VERSION, fts_query, index_text, plain_text, query_terms
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS docs(
-    rowid INTEGER PRIMARY KEY,
-    id TEXT UNIQUE NOT NULL,
-    category TEXT NOT NULL,
-    title TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL,
-    path TEXT NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    sha TEXT NOT NULL,
-    service TEXT,
-    meta TEXT NOT NULL,
-    snippet TEXT NOT NULL,
-    vec INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS docs_cat_created ON docs(category, created);
-CREATE INDEX IF NOT EXISTS docs_path ON docs(path);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='porter unicode61 remove_diacritics 2');
-CREATE TABLE IF NOT EXISTS postings(term TEXT PRIMARY KEY, docs BLOB NOT NULL, freqs BLOB NOT NULL, lens BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT, size INTEGER NOT NULL DEFAULT -1);
-CREATE TABLE IF NOT EXISTS notices(path TEXT PRIMARY KEY, note TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS vectors(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vec BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
-"""
-TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
 @dataclass
@@ -117,20 +88,7 @@ class KeywordIndex(BM25Postings):
     def db(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(SCHEMA)
-            if "size" not in {r[1] for r in conn.execute("PRAGMA table_info(skipped)")}:  # an index from before it
-                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
-                    conn.execute("ALTER TABLE skipped ADD COLUMN size INTEGER NOT NULL DEFAULT -1")
-            # a scratch FTS table with the same tokenizer: how the postings learn an entry's
-            # stemmed terms, and a query its stems (connection-local, never written to disk)
-            conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.tok USING fts5(title, body, tokenize='{TOKENIZER}')")
-            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.tok_terms USING fts5vocab(temp, tok, instance)")
+            conn = connect(self.path)
             self._local.conn = conn
             if not conn.execute("SELECT 1 FROM docs LIMIT 1").fetchone() and not self.postings_ready():
                 # a new index keeps its postings from the first entry on

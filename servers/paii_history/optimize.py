@@ -242,6 +242,9 @@ def build_int8_model(src_model: Path, dest: Path) -> Path:
     Idempotent like :func:`build_fast_model`: a dest quantised from the same bytes is left alone.
     """
     import onnx
+    from paii_history.embed import import_onnxruntime
+
+    import_onnxruntime()  # telemetry off before onnxruntime loads
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     src_model, dest = Path(src_model), Path(dest)

@@ -17,8 +17,11 @@ One object, its parts in one file each (a change goes where its job is):
 
 Below them: :mod:`paii_history.keyword` (SQLite FTS5, the ``docs`` table) with
 :mod:`paii_history.bm25` (its postings and BM25), :mod:`paii_history.text` (query words,
-identifier parts), :mod:`paii_history.vectors` (chromadb and the exact in-memory search),
-:mod:`paii_history.entries` (the markdown files) and :mod:`paii_history.embed` (the model).
+identifier parts), :mod:`paii_history.schema` (the index database's tables),
+:mod:`paii_history.vectors` (chromadb and the exact in-memory search) with
+:mod:`paii_history.vectortable` (the vectors it reads, in SQLite), :mod:`paii_history.entries`
+(the markdown files), :mod:`paii_history.limits` (what a field may hold, in writes and in
+answers) and :mod:`paii_history.embed` (the model).
 """
 
 from __future__ import annotations

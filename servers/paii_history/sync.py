@@ -154,7 +154,7 @@ class SyncMixin:
         }
 
     def sync(self, progress: Progress | None = None, *, vectors: bool = True, background: bool = False,
-             wait: bool = True) -> SyncReport:
+             wait: bool = True) -> SyncReport | None:
         """Bring the index in line with the files: index new and changed files, drop deleted ones.
         ``wait=False``: return None at once if another process holds the write lock (it is writing)."""
         report = SyncReport()
@@ -283,7 +283,8 @@ class SyncMixin:
         try:
             scan = self._scan()
             indexed = self.kw.files()
-            if any(indexed.get(p) != sig for p, sig in scan.files.items()) or any(p not in scan.files for p in indexed):
+            on_disk = scan.files.keys() | scan.refused.keys()
+            if any(indexed.get(p) != sig for p, sig in scan.files.items()) or any(p not in on_disk for p in indexed):
                 self.sync(background=True, wait=False)
         except Exception as exc:  # never fatal: the next call looks again
             log.warning("history: looking for changed files failed: %s", exc)

@@ -182,7 +182,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def claude_settings(env: dict[str, str]) -> dict[str, Any]:
     """``claude --settings`` JSON giving the plugin's userConfig the sandbox's tokens."""
     options = {"pagerduty_token": env.get("PAII_PAGERDUTY_TOKEN"), "pagerduty_from": env.get("PAII_PAGERDUTY_FROM"),
-               "slack_bot_token": env.get("PAII_SLACK_TOKEN"), "slack_user_token": env.get("PAII_SLACK_USER_TOKEN")}
+               "slack_bot_token": env.get("PAII_SLACK_TOKEN"), "slack_user_token": env.get("PAII_SLACK_USER_TOKEN"),
+               "kubernetes_kubeconfig": env.get("PAII_KUBERNETES_KUBECONFIG")}
     return {"pluginConfigs": {"paii@inline": {"options": {k: v for k, v in options.items() if v}}}}
 
 

@@ -8,7 +8,7 @@ MOCKS="$SHARED/api-mocks/start.sh"
 [ -x "$MOCKS" ] || [ -f "$MOCKS" ] || { echo "contract: $MOCKS not found (set SHARED=...)" >&2; exit 2; }
 started=()
 # every mock the contract tests use; one that is already answering (another run's) is reused
-for spec in pagerduty:4010 slack:4011 jira:4016 kubernetes:4015 k8s-exec:4030; do
+for spec in pagerduty:4010 slack:4011 jira:4016 kubernetes:4015 kubernetes-full:4014 k8s-exec:4030; do
   name=${spec%%:*}; port=${spec#*:}
   if curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$port/"; then
     echo "contract: $name mock already answering on $port"

@@ -100,3 +100,27 @@ def test_texts_embedded_from_several_threads_at_once_get_their_own_vectors(tmp_p
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_nothing_is_written_outside_paii_home_and_the_model_cache(tmp_path):
+    """onnxruntime kept a telemetry database in ~/.cache/Microsoft/DeveloperTools/.onnxruntime/."""
+    import os
+    import subprocess
+    import sys
+
+    home, paii_home = tmp_path / "home", tmp_path / "paii"
+    home.mkdir()
+    script = (
+        "from paii_history.config import HistorySettings\n"
+        "from paii_history.store import HistoryStore\n"
+        "s = HistoryStore(HistorySettings.load(warmup=False))\n"
+        "s.record_incident('INC-1', {'title': 'payments-api 500s', 'root_cause': 'pool exhausted'})\n"
+        "hits, _, warnings = s.similar('payments errors', k=1, mode='vector')\n"
+        "assert hits and not warnings, warnings\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAII_", "XDG_", "ORT_"))}
+    env |= {"HOME": str(home), "PAII_HOME": str(paii_home), "PAII_CONFIG_DIR": str(tmp_path / "config")}
+    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    written = sorted(str(f.relative_to(home)) for f in home.rglob("*"))
+    assert written == [], f"written under HOME: {written}"
