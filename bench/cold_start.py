@@ -25,6 +25,7 @@ SERVERS = {
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
     "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
+    "runbook": [sys.executable, "-m", "paii_runbook"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
