@@ -320,10 +320,10 @@ def test_launcher_help_explains_usage():
 
 
 def test_launcher_rejects_an_unknown_server_on_stderr_only():
-    out = subprocess.run([sys.executable, str(LAUNCHER), "jira"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run([sys.executable, str(LAUNCHER), "nosuch"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2
     assert out.stdout == ""  # stdout belongs to the MCP protocol
-    assert "unknown server 'jira'" in out.stderr and "history, pagerduty, slack" in out.stderr
+    assert "unknown server 'nosuch'" in out.stderr and "history, pagerduty, slack" in out.stderr
 
 
 def test_launcher_and_project_know_every_server_in_servers():
