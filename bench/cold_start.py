@@ -24,6 +24,7 @@ SERVERS = {
     "history": [sys.executable, "-m", "paii_history"],
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
+    "jira": [sys.executable, "-m", "paii_jira"],
     "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
     "runbook": [sys.executable, "-m", "paii_runbook"],
 }
