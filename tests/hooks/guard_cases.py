@@ -265,7 +265,7 @@ SAFE = [
     case("docker compose down", OK), case("aws s3 ls s3://bucket", OK), case("aws s3 cp file s3://bucket/", OK),
     case("gcloud compute instances list", OK), case("ssh host 'ls -la /var/log'", OK),
     case("sudo apt-get update", OK), case("sudo systemctl restart nginx", OK), case("paii runbook list", OK),
-    case("paii runbook status r1", OK), case('paii history search "approve"', OK),
+    case("paii runbook status r1", OK), case("paii plugin new datadog --type integration --language python", OK), case('paii history search "approve"', OK),
     case('echo "paii runbook approve r1 s1"', OK), case("man rm", OK), case("which rm; type rm; command -v rm", OK),
     case("alias ll='ls -la'", OK), case("mv ./old ./new", OK), case("cp config.yaml /tmp/", OK),
     case("find . -name '*.tmp' | xargs rm -f", OK), case('for f in *.log; do gzip "$f"; done', OK),
