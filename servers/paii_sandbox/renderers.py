@@ -83,10 +83,10 @@ def why_not(run: Run, o: Outcome | None, service: str) -> str:
 
 # ---------------------------------------------------------------------- incident
 def _linked(links: list[dict[str, Any]]) -> str:
-    """``linked to PagerDuty`` (and Slack), from the ticket's remote links."""
-    kinds = [k for k, word in (("PagerDuty", "pagerduty"), ("Slack", "slack")) if any(word in (ln.get("url") or "").lower()
-                                                                                    or word in (ln.get("title") or "").lower() for ln in links)]
-    return f"linked to {' and '.join(kinds)}" if kinds else "not linked"
+    """``linked to PagerDuty`` when the ticket links the page (the channel's line says the rest)."""
+    if any("pagerduty" in f"{ln.get('url')} {ln.get('title')}".lower() for ln in links):
+        return "linked to PagerDuty"
+    return "linked to the channel" if links else "not linked"
 
 
 def _ticket_line(run: Run) -> str:
@@ -97,8 +97,8 @@ def _ticket_line(run: Run) -> str:
         t = o.data or {}
         links = t.get("remote_links") or []
         if t.get("created", True):
-            return f"Jira: Created {t['key']} ({_linked(links[:1])}) ✓"
-        return f"Jira: {t['key']} already open ({_linked(links[:1])}) ✓"
+            return f"Jira: Created {t['key']} ({_linked(links)}) ✓"
+        return f"Jira: {t['key']} already open ({_linked(links)}) ✓"
     if o.status == "skipped" and (o.reason or "").endswith("not configured, skipped"):
         return "Jira: not configured, skipped"
     if o.status == "skipped" and (o.reason or "").startswith("needs"):
