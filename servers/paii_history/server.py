@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common.auth import actor
 from paii_common.tools import register_tools, tool
 from paii_history import __version__, limits
 from paii_history.config import HistorySettings
@@ -95,7 +96,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
         entry, warnings = await asyncio.to_thread(
-            store.capture, category, title, content, metadata, create_category=create_category
+            store.capture, category, title, content, metadata, create_category=create_category, author=actor()
         )
         return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), warnings=warnings)
 
@@ -122,7 +123,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             "root_cause": root_cause, "resolution": resolution, "started": started, "resolved": resolved,
             "links": links, "tags": tags,
         }
-        entry, created, warnings = await asyncio.to_thread(store.record_incident, id, fields, notes=notes)
+        entry, created, warnings = await asyncio.to_thread(store.record_incident, id, fields, notes=notes, author=actor())
         return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), created=created, warnings=warnings)
 
     @tool(read_only=True, open_world=False)
@@ -146,7 +147,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             ],
             truncated=truncated,
             no_close_match=no_close_match(hits),
-            warnings=warnings,
+            warnings=warnings + store.git_warnings(),
         )
 
     @tool(read_only=True, open_world=False)
@@ -174,7 +175,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                     summary=None if m.get("root_cause") else cut(h.row.snippet, ANSWER_FIELD, h.id),
                 )
             )
-        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits), warnings=warnings)
+        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits),
+                             warnings=warnings + store.git_warnings())
 
     @tool(read_only=True, open_world=False)
     async def recent(
