@@ -7,6 +7,7 @@
     paii models install                          fetch the embedding model's tokenizer (an install step)
     paii sandbox start|stop|status|env|fault|reset|demo   a local world to try PAII without accounts
     paii config snippet --client C               MCP config for Claude Desktop, Cursor or VS Code
+    paii auth add|list|remove NAME               bearer tokens for the servers' HTTP transport (a team)
     paii --version
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
@@ -49,6 +50,7 @@ COMMAND_MODULES = (
     "paii_cli.history_cmd",
     "paii_cli.models_cmd",
     "paii_cli.config_cmd",
+    "paii_cli.auth_cmd",
     "paii_sandbox.cli",
 )
 

@@ -202,10 +202,12 @@ def local_user() -> str | None:
         return None
 
 
-def set_local_actor(name: str | None) -> None:
-    """Who a call without a token is: the local user over stdio; None over HTTP (no one)."""
+def set_local_actor(name: Any) -> Any:
+    """Who a call without a token is: the local user over stdio (the default); None over HTTP
+    (no one). Returns the previous setting, which can be given back to restore it."""
     global _local
-    _local = name
+    previous, _local = _local, name
+    return previous
 
 
 def _access_token() -> Any:

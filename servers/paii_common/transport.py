@@ -245,7 +245,7 @@ def protect(server: Any, plan: HttpPlan) -> Any:
 
     from paii_common.auth import FileTokenVerifier, read_only_callers, set_local_actor
 
-    set_local_actor(None)  # over HTTP a call is the token's name, or no one
+    set_local_actor(None)  # over HTTP a call is the token's name, or no one (never the server's user)
     if plan.tokens is not None:
         # MCPServer takes these in its constructor, which each server's build_server owns: set them
         # where MCPServer keeps them (mcp<3 is pinned); streamable_http_app reads them from there.
