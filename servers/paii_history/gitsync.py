@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import re
 import socket
 import subprocess
@@ -39,6 +40,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+#: what git push says when another clone pushed first (or at the same moment): merge and push again
+RACING = ("[rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref")
+PUSH_ATTEMPTS = 5  # a push the remote rejects because another clone pushed first is merged and tried again
 CONFLICT_RE = re.compile(r"\.conflict-[A-Za-z0-9._@-]+\.md$")
 COMMITTER = "PAII history"
 
@@ -250,11 +254,14 @@ class GitSync:
         if done.returncode == 0:
             self.problem = None
             return
-        text = (done.stdout + done.stderr).strip()
-        if "[rejected]" in text or "non-fast-forward" in text or "fetch first" in text:
+        text = (done.stdout + "\n" + done.stderr).strip()
+        if any(sign in text for sign in RACING):
             raise GitError("rejected: the team repository has commits this clone does not have yet")
-        last = next((ln for ln in reversed(text.splitlines()) if ln.strip() and not ln.startswith("To ")), "")
-        self.problem = f"git push failed: {last.strip()[:300]} (at {time.strftime('%H:%M:%S')})"
+        refused = [ln.split("\t")[-1] for ln in done.stdout.splitlines() if ln.startswith("!")]
+        lines = [ln.strip() for ln in done.stderr.splitlines()
+                 if ln.strip() and not ln.startswith(("hint:", "To ", "error: failed to push some refs"))]
+        why = (refused or lines or [f"exit {done.returncode}"])[-1]
+        self.problem = f"git push failed: {why[:300]} (at {time.strftime('%H:%M:%S')})"
         raise GitError(self.problem)
 
 
@@ -307,12 +314,14 @@ class GitMixin:
         if git is None:
             return []
         notes: list[str] = []
-        for attempt in (1, 2):
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
             try:
                 git.push()
                 return notes
             except GitError as exc:
-                if str(exc).startswith("rejected") and attempt == 1:
+                if str(exc).startswith("rejected") and attempt < PUSH_ATTEMPTS:
+                    # another clone pushed first (two people writing at once): merge theirs, push again
+                    time.sleep(random.uniform(0, 0.05 * attempt))
                     with git.pulling(wait=True):
                         notes += self._git_pull()
                     continue
