@@ -226,7 +226,7 @@ async def run_load(url: str, tokens: list[str], args: Any) -> dict[str, Any]:
     """``len(tokens)`` clients for ``args.seconds`` after a warm-up; latencies, errors, captured ids."""
     queries = [q for qs in make_queries(200).values() for q in qs]
     warm = _new_out()  # the model, the index and the vector store load on the first calls: not counted
-    await _window(url, tokens[:1], 3, queries, argparse.Namespace(capture_every=3, think_ms=0), warm)
+    await _window(url, tokens[:1], getattr(args, "warmup_s", 3), queries, argparse.Namespace(capture_every=3, think_ms=0), warm)
     out = _new_out()
     pids = {"server": getattr(args, "server_pid", None), "chroma": getattr(args, "chroma_pid", None), "clients": None}
     before = {k: cpu_seconds(p) for k, p in pids.items() if k == "clients" or p}
