@@ -24,7 +24,9 @@ SERVERS = {
     "history": [sys.executable, "-m", "paii_history"],
     "pagerduty": [sys.executable, "-m", "paii_pagerduty"],
     "slack": [sys.executable, "-m", "paii_slack"],
+    "jira": [sys.executable, "-m", "paii_jira"],
     "kubernetes": [sys.executable, "-m", "paii_kubernetes"],
+    "runbook": [sys.executable, "-m", "paii_runbook"],
 }
 
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SERVERS = ["history", "pagerduty", "slack", "kubernetes"]
+SERVERS = ["history", "pagerduty", "slack", "jira", "kubernetes", "runbook"]
 
 
 async def size_of(name: str) -> dict:

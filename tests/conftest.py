@@ -18,7 +18,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PAII_HOME", str(home))
     monkeypatch.setenv("PAII_CONFIG_DIR", str(cfg))
     for var in list(os.environ):
-        if var.startswith(("PAII_PAGERDUTY", "PAII_SLACK", "PAGERDUTY_", "SLACK_", "PAII_CHROMA", "PAII_READ_ONLY", "CLAUDE_PLUGIN_DATA")):
+        if var.startswith(("PAII_PAGERDUTY", "PAII_SLACK", "PAGERDUTY_", "SLACK_", "PAII_CHROMA", "PAII_READ_ONLY", "CLAUDE_PLUGIN_DATA", "PAII_JIRA", "JIRA_")):
             monkeypatch.delenv(var, raising=False)
     yield home
 

@@ -225,6 +225,18 @@ def actor() -> str | None:
     return local_user() if _local is _UNSET else _local
 
 
+def authenticated_name() -> str | None:
+    """The current HTTP request's token name; None over stdio and for a request without a token."""
+    token = _access_token()
+    return token.client_id if token is not None else None
+
+
+def over_http() -> bool:
+    """Whether this process serves HTTP (the transport set the local actor to no one): a call
+    without a token then has no name, and nothing may stand in for one."""
+    return _local is None
+
+
 def caller_may_write() -> bool:
     """False when the current HTTP request's token is read-only."""
     token = _access_token()

@@ -34,6 +34,7 @@ from mcp.server.mcpserver.tools.base import Tool
 from pydantic import ValidationError
 
 from paii_common.errors import DeadlineExceeded, OutcomeUnknown
+from paii_common.http import deadline, tool_budget
 from paii_common.redact import redact
 
 log = logging.getLogger("paii.calls")
@@ -192,7 +193,9 @@ class PaiiTool(Tool):
                 "Unicode text. Send the text as proper UTF-8 (remove or replace that character) and call the tool again."
             )
         try:
-            with anyio.fail_after(self.deadline):
+            # the clients' own deadline (paii_common.http), a little shorter: their precise error
+            # ("PUT did not answer within 22 s; reading it back shows ...") comes before this one
+            with anyio.fail_after(self.deadline), deadline(tool_budget(self.deadline)):
                 return await super().run(arguments, context, convert_result=convert_result)
         except TimeoutError:
             seconds = f"{self.deadline:g} s"

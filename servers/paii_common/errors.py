@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from paii_common.http import READS, attempts_text
 from paii_common.redact import redact
 
 
@@ -92,15 +93,21 @@ class RateLimited(UpstreamError):
         super().__init__(
             service,
             call,
-            f"rate limited, retried {attempts} times",
+            f"rate limited {attempts_text(attempts)}",
             status=429,
             hint=f"Wait and {wait}; do not loop on this call.",
         )
         self.retry_after = retry_after
 
 
-def hint_for_status(status: int | None, *, write: bool = False) -> str | None:
-    """A default next step for common HTTP statuses. ``write``: the call may have changed something."""
+def hint_for_status(status: int | None, *, method: str | None = None, write: bool | None = None) -> str | None:
+    """A default next step for common HTTP statuses.
+
+    For a 5xx the hint depends on whether the call could have changed something: give the
+    HTTP ``method`` (or ``write``). Without either, the hint never claims that nothing changed.
+    """
+    if write is None and method is not None:
+        write = method.upper() not in READS
     return {
         400: "The request was rejected as malformed: check the arguments against the tool description.",
         401: "The token was rejected: check it is valid and not expired (`paii doctor`).",
@@ -109,11 +116,11 @@ def hint_for_status(status: int | None, *, write: bool = False) -> str | None:
         409: "The item changed or already exists: fetch it again and retry.",
         422: "The service refused the values: check ids and field values.",
     }.get(status or 0) or (
-        (
-            "The service failed mid-write: the change may or may not have happened; read the current state before retrying."
-            if write
-            else "The service is failing: retry later; this read changed nothing."
-        )
+        {
+            True: "The service failed mid-write: the change may or may not have happened; read the current state before retrying.",
+            False: "The service is failing: retry later; this read changed nothing.",
+            None: "The service is failing: a read can be retried later; after a write, read the current state before retrying.",
+        }[write]
         if status and status >= 500
         else None
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from paii_common.http import DEFAULT_POLICY, RetryPolicy, parse_retry_after
+from paii_common.http import DEFAULT_POLICY, RetryPolicy, current_deadline, parse_retry_after
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -15,7 +15,8 @@ class RetryTransport(httpx.BaseTransport):
 
     After the last attempt the final response is returned as is (the caller turns it into
     an :class:`~paii_common.errors.UpstreamError`); ``response.extensions["paii_attempts"]``
-    says how many attempts were made.
+    says how many attempts were made. Inside a :func:`paii_common.http.deadline` each attempt's
+    connect and read timeouts end by the deadline, and no attempt starts that could not finish.
     """
 
     def __init__(
@@ -28,17 +29,27 @@ class RetryTransport(httpx.BaseTransport):
         self.policy = policy
         self._sleep = sleep
 
+    def _bound(self, request: httpx.Request) -> None:
+        limit = current_deadline()
+        if limit is None:
+            return
+        given = request.extensions.get("timeout") or {}
+        default = max((v for v in given.values() if v), default=limit.remaining() or 0.001)
+        connect, read = self.policy.attempt_timeouts(default, limit)
+        request.extensions["timeout"] = {"connect": connect, "read": read, "write": read, "pool": connect}
+
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         attempt = 0
         while True:
             attempt += 1
+            self._bound(request)
             try:
                 response = self._wrapped.handle_request(request)
             except httpx.TransportError:
-                if not self.policy.should_retry(request.method, None, attempt):
+                wait = self.policy.delay(attempt) or 0
+                if not self.policy.should_retry(request.method, None, attempt) or not self.policy.fits(wait):
                     raise
-                wait = self.policy.delay(attempt)
-                self._sleep(wait or 0)
+                self._sleep(wait)
                 continue
             if response.status_code < 400 or not self.policy.should_retry(
                 request.method, response.status_code, attempt
@@ -47,7 +58,7 @@ class RetryTransport(httpx.BaseTransport):
                 return response
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             wait = self.policy.delay(attempt, retry_after)
-            if wait is None:
+            if wait is None or not self.policy.fits(wait):
                 response.extensions["paii_attempts"] = attempt
                 return response
             response.close()

@@ -32,7 +32,10 @@ class CorruptEntry(ValueError):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    """Now in UTC, to the second: the fixed ``PAII_NOW`` of a sandbox world when set (paii_common.clock)."""
+    from paii_common.clock import now
+
+    return now().replace(microsecond=0)
 
 
 def iso(ts: dt.datetime) -> str:

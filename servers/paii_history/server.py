@@ -14,9 +14,10 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.auth import actor
 from paii_common.tools import register_tools, tool
-from paii_history import __version__, limits
+from paii_history import __version__, kinds, limits, personal
 from paii_history.config import HistorySettings
 from paii_history.entries import parse_time
 from paii_history.limits import ANSWER_FIELD, ANSWER_SHORT, bounded, cut
@@ -29,6 +30,8 @@ from paii_history.models import (
     SearchHit,
     SearchResult,
     SimilarResult,
+    SpanishReview,
+    WritingProfile,
     ago,
     when,
 )
@@ -88,13 +91,14 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=False, idempotent=False, open_world=False)
     async def capture(
-        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, or another existing category.", max_length=48)],
+        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, articles, or another existing category.", max_length=48)],
         title: Annotated[str, Field(description="One line.", max_length=limits.TITLE)],
         content: Annotated[str, Field(description=f"Markdown body, up to {limits.CONTENT // 1024} KB.")],
-        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}.", max_length=50)] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes.", max_length=50)] = None,
         create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
+        metadata = kinds.check_metadata(metadata)
         entry, warnings = await asyncio.to_thread(
             store.capture, category, title, content, metadata, create_category=create_category, author=actor()
         )
@@ -136,13 +140,16 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         """Search all history by meaning and keywords; best matches first. A score (0-1) says how much of
         the text an entry matches in rare words and meaning, the same across queries; under 0.45 is no close match."""
         cats = [store.check_known_category(category)] if category else None
-        hits, truncated, warnings = await asyncio.to_thread(
-            store.retrieve, text, k=limit, categories=cats, since=_since(since)
-        )
+        def run():
+            found = store.retrieve(text, k=limit, categories=cats, since=_since(since))
+            return found, personal.listing_data(store, [h.row for h in found[0]])
+
+        (hits, truncated, warnings), data = await asyncio.to_thread(run)
         return SearchResult(
             hits=[
                 SearchHit(id=h.id, category=h.row.category, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created),
-                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT))
+                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
+                          data=data.get(h.id))
                 for h in hits
             ],
             truncated=truncated,
@@ -183,18 +190,30 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         category: Annotated[str | None, Field(description="One category, or all when omitted.")] = None,
         count: Annotated[int, Field(ge=1, le=100)] = 10,
         since: Since = None,
+        tag: Annotated[str | None, Field(description="Only entries with this tag; spanish and writing add their review/profile.", max_length=limits.TAG)] = None,
     ) -> RecentResult:
         """List the newest entries, newest first."""
-        rows, total = await asyncio.to_thread(store.recent, category, count, _since(since))
+        def run():
+            start = _since(since)
+            if tag and tag.strip():
+                rows, total = personal.tagged(store, tag, category, start, count)
+                summary = personal.digest(store, tag, category, start, clock.timestamp())
+            else:
+                (rows, total), summary = store.recent(category, count, start), None
+            return rows, total, summary, personal.listing_data(store, rows)
+
+        rows, total, summary, data = await asyncio.to_thread(run)
         return RecentResult(
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
                              service=_s(r.service, r.id, ANSWER_SHORT), status=_s(r.meta.get("status"), r.id, ANSWER_SHORT),
-                             snippet=cut(r.snippet, ANSWER_FIELD, r.id))
+                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id))
                 for r in rows
             ],
             total=total,
             truncated=total > len(rows),
+            spanish=summary if isinstance(summary, SpanishReview) else None,
+            writing=summary if isinstance(summary, WritingProfile) else None,
         )
 
     @tool(read_only=True, open_world=False)

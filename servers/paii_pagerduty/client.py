@@ -5,16 +5,24 @@ the first call, so the server answers ``initialize`` and ``tools/list`` without 
 returns PagerDuty's JSON as plain dicts and turns every failure into a ``paii_common``
 error that names the call, quotes what PagerDuty said and says what to do.
 
+Deadlines: every call (with its retries) ends within ``read_timeout`` (GET) or
+``write_timeout`` (PUT, POST), and within the tool call's deadline when one is open
+(:func:`paii_common.http.deadline`). Each attempt gets a (connect, read) timeout from what is
+left, and no retry starts that could not finish in time.
+
 Retries follow :class:`paii_common.http.RetryPolicy`, expressed in pdpyras' own settings:
 
-* two sessions: one for idempotent methods (GET, PUT) whose ``retry`` table retries 429 and
-  5xx, one for POST whose table retries only 429 and which never re-sends after a network
-  error (a note must not be added twice);
+* two sessions: GET, whose ``retry`` table retries 429 and 5xx and which retries network
+  errors; and the writes (PUT, POST), retried only after a 429 (PagerDuty refused them before
+  acting). A write is never re-sent after a 5xx or a lost answer, PUT included: its outcome
+  is unknown, :class:`WriteLost` says so, and the server reads the state back;
 * ``max_http_attempts`` / ``max_network_attempts`` bound the attempts;
-* pdpyras sleeps ``sleep_timer`` multiplied by ``cooldown_factor()`` before every retry;
-  the session overrides ``cooldown_factor`` so each sleep is the policy's delay (the
-  ``Retry-After`` header on a 429, else exponential backoff with jitter), and gives up
-  at once when the service asks for a longer wait than the policy allows.
+* the session's timing (each sleep the policy's delay, no retry the deadline cannot fit):
+  :mod:`paii_pagerduty.session`.
+
+Logging: pdpyras' deprecation warning is silenced where it is imported, its retry lines go
+to DEBUG and its error lines to INFO (logger ``paii.pagerduty.pdpyras``); a call that
+finally fails logs one WARNING line (``paii.pagerduty``).
 
 Pagination uses pdpyras' ``iter_all`` with two caps: the number of items the caller asked
 for (one more is read to know whether the list was truncated) and a number of pages, so an
@@ -28,12 +36,24 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
-from paii_common.errors import NotConfigured, RateLimited, UpstreamError, hint_for_status
-from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retry_after
+from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
+from paii_common.http import (
+    DEFAULT_POLICY,
+    READS,
+    QuietLogger,
+    RetryPolicy,
+    attempts_text,
+    current_deadline,
+    deadline,
+    parse_retry_after,
+    seconds_text,
+)
 from paii_common.redact import redact
 from paii_pagerduty.config import DEFAULT_URL
+from paii_pagerduty.session import GiveUp, PageCap, network_failure, pdpyras_module, session_class
 
 SERVICE = "PagerDuty"
 MAX_PAGES = 5
@@ -42,80 +62,20 @@ PAGE_SIZE = 100  # PagerDuty's maximum `limit`
 log = logging.getLogger("paii.pagerduty")
 
 
-class _GiveUp(Exception):
-    """Raised inside pdpyras' retry loop when the policy says stop."""
+class WriteLost(OutcomeUnknown):
+    """A PUT or POST that may have taken effect: PagerDuty's answer was a 5xx, unreadable or lost.
 
-    def __init__(self, response: Any, attempts: int, retry_after: float | None = None) -> None:
-        super().__init__("retry policy gave up")
-        self.response = response
-        self.attempts = attempts
-        self.retry_after = retry_after
+    ``detail`` says what happened ("fake failure 500", "did not answer within 22 s") and
+    ``reason`` the same with the status ("HTTP 500: ..."); ``answered`` is True when PagerDuty
+    did answer (a 5xx, an unreadable body): the request is finished and reading the state back
+    shows its final effect.
+    """
 
-
-class _PageCap(Exception):
-    """Raised when a listing would read more pages than allowed."""
-
-
-_SESSION_CLASS: type | None = None
-
-
-def _session_class() -> type:
-    """The pdpyras session subclass, created on first use (pdpyras is imported here)."""
-    global _SESSION_CLASS
-    if _SESSION_CLASS is not None:
-        return _SESSION_CLASS
-    import pdpyras
-
-    class PolicySession(pdpyras.APISession):
-        """An ``APISession`` whose retry timing follows a :class:`RetryPolicy`."""
-
-        paii_policy: RetryPolicy = DEFAULT_POLICY
-
-        @property
-        def _paii(self) -> threading.local:
-            state = self.__dict__.get("_paii_state")
-            if state is None:
-                state = self.__dict__["_paii_state"] = threading.local()
-            return state
-
-        def request(self, method: str, url: str, **kwargs: Any):  # noqa: ANN201
-            st = self._paii
-            pages = getattr(st, "pages_left", None)
-            if pages is not None:
-                if pages <= 0:
-                    raise _PageCap()
-                st.pages_left = pages - 1
-            st.method = method.upper()
-            st.attempt = 1
-            st.current = self.sleep_timer
-            st.response = None
-            return super().request(method, url, **kwargs)
-
-        def postprocess(self, response: Any, suffix: Any = None) -> None:
-            super().postprocess(response, suffix)
-            self._paii.response = response
-
-        def cooldown_factor(self) -> float:
-            st = self._paii
-            policy = self.paii_policy
-            response, st.response = st.response, None
-            status = response.status_code if response is not None else None
-            if not policy.should_retry(st.method, status, st.attempt):
-                raise _GiveUp(response, st.attempt)
-            retry_after = None
-            if status == 429 and response is not None:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            wait = policy.delay(st.attempt, retry_after)
-            if wait is None:
-                raise _GiveUp(response, st.attempt, retry_after)
-            wait = max(wait, 0.001)
-            factor = wait / max(st.current, 0.001)
-            st.current = wait
-            st.attempt += 1
-            return factor
-
-    _SESSION_CLASS = PolicySession
-    return PolicySession
+    def __init__(self, call: str, detail: str, *, answered: bool, status: int | None = None) -> None:
+        super().__init__(SERVICE, call, detail, status=status, check="read the incident back with get_incident.")
+        self.detail = detail
+        self.reason = f"HTTP {status}: {detail}" if status else detail
+        self.answered = answered
 
 
 def _error_detail(response: Any) -> str:
@@ -155,14 +115,16 @@ class PagerDutyClient:
         from_email: str | None = None,
         url: str = DEFAULT_URL,
         policy: RetryPolicy = DEFAULT_POLICY,
-        timeout: float = 30.0,
+        read_timeout: float = 15.0,
+        write_timeout: float = 30.0,
         max_pages: int = MAX_PAGES,
     ) -> None:
         self._token = token or None
         self.from_email = from_email or None
         self.url = url.rstrip("/")
-        self.policy = policy
-        self.timeout = timeout
+        self.policy = replace(policy, resend_writes=False)  # writes are read back, never re-sent
+        self.read_timeout = read_timeout
+        self.write_timeout = write_timeout
         self.max_pages = max_pages
         self._sessions: dict[bool, Any] = {}
         self._lock = threading.Lock()
@@ -176,94 +138,138 @@ class PagerDutyClient:
     def _session(self, method: str) -> Any:
         if self._token is None:
             raise NotConfigured(SERVICE, "PAII_PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY")
-        idempotent = method.upper() in IDEMPOTENT
+        reads = method.upper() in READS
         with self._lock:
-            session = self._sessions.get(idempotent)
+            session = self._sessions.get(reads)
             if session is None:
-                session = self._sessions[idempotent] = self._new_session(idempotent)
+                session = self._sessions[reads] = self._new_session(reads)
         return session
 
-    def _new_session(self, idempotent: bool) -> Any:
-        cls = _session_class()
+    def _new_session(self, reads: bool) -> Any:
+        cls = session_class()
         session = cls(self._token, default_from=self.from_email)
+        session.log = QuietLogger("paii.pagerduty.pdpyras")
         session.url = self.url
-        session.timeout = self.timeout
+        session.timeout = self.read_timeout if reads else self.write_timeout
         session.paii_policy = self.policy
         # (at least 1: pdpyras reads 0 as "default", i.e. retry 429 forever; with
         # max_attempts=1 cooldown_factor gives up before the first retry)
         retries = max(self.policy.max_attempts - 1, 1)
         statuses = {429}
-        if idempotent:
+        if reads:
             statuses |= set(self.policy.retry_statuses)
         session.retry = dict.fromkeys(statuses, retries)
         # pdpyras stops when the retries so far exceed max_http_attempts: mixed statuses
         # (a 429 then a 503) then share one budget of max_attempts requests.
         session.max_http_attempts = max(self.policy.max_attempts - 2, 0)
-        session.max_network_attempts = retries if idempotent else 0
+        session.max_network_attempts = retries if reads else 0
         session.sleep_timer = 1.0
         session.sleep_timer_base = 1
         return session
 
     # ------------------------------------------------------------------ errors
     @contextmanager
-    def _translate(self, call: str) -> Iterator[None]:
-        import pdpyras
+    def _bounded(self, method: str, call: str, *, reserve: float = 0.0) -> Iterator[Any]:
+        """The call's deadline, and every failure inside it turned into a ``paii_common`` error."""
+        session = self._session(method)
+        pdpyras = pdpyras_module()
+        budget = self.read_timeout if method in READS else self.write_timeout
+        outer = current_deadline()
+        with deadline(budget, reserve=reserve) as limit:
+            if limit.remaining() < self.policy.min_attempt_time:
+                raise UpstreamError(
+                    SERVICE,
+                    call,
+                    f"not sent: the tool call's {seconds_text((outer or limit).seconds)} ran out before it",
+                    hint="Retry, with a narrower request if it has several parts (a shorter window, a smaller limit); "
+                    "nothing was changed.",
+                )
+            try:
+                yield session
+            except GiveUp as exc:
+                if exc.response is not None:
+                    raise self._from_response(method, call, exc.response, exc.attempts, exc.retry_after, exc.out_of_time) from None
+                raise self._from_network(method, call, exc.error, exc.attempts, limit, exc.out_of_time) from None
+            except pdpyras.PDClientError as exc:
+                attempts = getattr(session._paii, "attempt", 1)
+                if exc.response is not None:
+                    raise self._from_response(method, call, exc.response, attempts, None) from None
+                raise self._from_network(method, call, exc.__cause__, attempts, limit) from None
+            except pdpyras.URLError as exc:
+                raise UpstreamError(SERVICE, call, str(exc)) from None
 
-        try:
-            yield
-        except _GiveUp as exc:
-            raise self._from_response(call, exc.response, exc.attempts, exc.retry_after) from None
-        except pdpyras.PDClientError as exc:
-            if exc.response is not None:
-                raise self._from_response(call, exc.response, None, None) from None
-            log.warning("%s: %s", call, redact(str(exc)))
-            cause = type(exc.__cause__).__name__ if exc.__cause__ else "network error"
-            raise UpstreamError(
-                SERVICE,
-                call,
-                f"could not reach {self.url} ({cause})",
-                hint="Check PAII_PAGERDUTY_URL and the network, then retry; nothing was changed.",
-            ) from None
-        except pdpyras.URLError as exc:
-            raise UpstreamError(SERVICE, call, str(exc)) from None
+    @staticmethod
+    def _tries(attempts: int, out_of_time: bool) -> str:
+        if out_of_time:
+            return f"; gave up {attempts_text(attempts)}: another would not finish within the deadline"
+        return f"; gave up {attempts_text(attempts)}" if attempts > 1 else ""
 
-    def _from_response(self, call: str, response: Any, attempts: int | None, retry_after: float | None) -> UpstreamError:
-        if response is None:
-            return UpstreamError(
-                SERVICE,
-                call,
-                f"could not reach {self.url}",
-                hint="Check PAII_PAGERDUTY_URL and the network, then retry.",
-            )
+    def _from_network(
+        self, method: str, call: str, exc: BaseException | None, attempts: int, limit: Any, out_of_time: bool = False
+    ) -> UpstreamError:
+        kind, what, not_sent = network_failure(exc)
+        # (a timeout that used up the deadline needs no "no time for another" after it)
+        tries = self._tries(attempts, out_of_time and not (kind == "timeout" and attempts == 1))
+        setting = "PAII_READ_TIMEOUT" if method in READS else "PAII_WRITE_TIMEOUT"
+        if kind == "timeout":
+            detail = f"did not answer within {seconds_text(limit.elapsed())}{tries}"
+        elif kind == "unreadable":
+            detail = f"PagerDuty returned an unreadable response ({what}){tries}"
+        else:
+            detail = f"could not reach {self.url} ({what}){tries}"
+        log.warning("%s %s: %s", SERVICE, call, detail)
+        if method not in READS and not not_sent:
+            return WriteLost(call, detail, answered=kind == "unreadable")
+        if kind == "timeout":
+            hint = f"PagerDuty is slow or unreachable: retry in a minute (the limit is {setting}); this read changed nothing."
+        elif kind == "unreadable":
+            hint = "PagerDuty may be having trouble: retry in a minute; this read changed nothing."
+        else:
+            hint = "Check PAII_PAGERDUTY_URL and the network, then retry; nothing was sent, so nothing changed."
+        return UpstreamError(SERVICE, call, detail, hint=hint)
+
+    def _from_response(
+        self, method: str, call: str, response: Any, attempts: int, retry_after: float | None, out_of_time: bool = False
+    ) -> UpstreamError:
         status = response.status_code
         if status == 429:
             if retry_after is None:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            return RateLimited(SERVICE, call, attempts=attempts or self.policy.max_attempts, retry_after=retry_after)
-        detail = _error_detail(response)
-        log.info("%s failed: HTTP %s %s", call, status, redact(detail))
-        hint = hint_for_status(status)
-        if status >= 500 and response.request is not None and response.request.method.upper() not in IDEMPOTENT:
-            hint = "PagerDuty failed; the write may or may not have happened: check the incident before retrying."
-        return UpstreamError(SERVICE, call, detail, status=status, hint=hint)
+            log.warning("%s %s: rate limited %s", SERVICE, call, attempts_text(attempts))
+            return RateLimited(SERVICE, call, attempts=attempts, retry_after=retry_after)
+        tries = self._tries(attempts, out_of_time)
+        if status < 300:  # a 2xx whose body pdpyras could not decode
+            detail = f"PagerDuty returned an unreadable response (HTTP {status}, not the JSON it promised){tries}"
+            log.warning("%s %s: %s", SERVICE, call, detail)
+            if method not in READS:
+                return WriteLost(call, detail, answered=True)
+            return UpstreamError(
+                SERVICE, call, detail, hint="PagerDuty may be having trouble: retry in a minute; this read changed nothing."
+            )
+        detail = _error_detail(response) + tries
+        (log.warning if status >= 500 else log.info)("%s %s failed: HTTP %s %s", SERVICE, call, status, redact(detail))
+        if status >= 500 and method not in READS:
+            return WriteLost(call, detail, answered=True, status=status)
+        return UpstreamError(SERVICE, call, detail, status=status, hint=hint_for_status(status, method=method))
 
     # ------------------------------------------------------------------ calls
     def get(self, path: str, params: dict[str, Any] | None = None, *, call: str | None = None) -> Any:
         """GET a single resource and return its unwrapped entity."""
-        with self._translate(call or f"GET {path}"):
-            return self._session("GET").rget(path, params=params or None)
+        with self._bounded("GET", call or f"GET {path}") as session:
+            return session.rget(path, params=params or None)
 
-    def put(self, path: str, body: dict[str, Any], *, call: str | None = None) -> Any:
-        """PUT (PagerDuty's update) and return the unwrapped entity."""
+    def put(self, path: str, body: dict[str, Any], *, call: str | None = None, reserve: float = 0.0) -> Any:
+        """PUT (PagerDuty's update) and return the unwrapped entity; :class:`WriteLost` when the
+        answer is lost. ``reserve`` seconds of the tool's deadline stay free for a read back."""
         self.require_from()
-        with self._translate(call or f"PUT {path}"):
-            return self._session("PUT").rput(path, json=body)
+        with self._bounded("PUT", call or f"PUT {path}", reserve=reserve) as session:
+            return session.rput(path, json=body)
 
-    def post(self, path: str, body: dict[str, Any], *, call: str | None = None) -> Any:
-        """POST (create) and return the unwrapped entity. Never re-sent after a 5xx."""
+    def post(self, path: str, body: dict[str, Any], *, call: str | None = None, reserve: float = 0.0) -> Any:
+        """POST (create) and return the unwrapped entity; :class:`WriteLost` when the answer is lost."""
         self.require_from()
-        with self._translate(call or f"POST {path}"):
-            return self._session("POST").rpost(path, json=body)
+        with self._bounded("POST", call or f"POST {path}", reserve=reserve) as session:
+            return session.rpost(path, json=body)
 
     def list(
         self,
@@ -279,21 +285,20 @@ class PagerDutyClient:
 
         ``truncated`` is True when more items exist (or the page cap stopped the listing).
         """
-        session = self._session("GET")
         query = dict(params or {})
         if offset:
             query["offset"] = offset
         page_size = min(PAGE_SIZE, limit + 1)
         pages = max_pages or self.max_pages
-        st = session._paii
         items: list[dict[str, Any]] = []
         truncated = False
-        with self._translate(call or f"GET {path}"):
+        with self._bounded("GET", call or f"GET {path}") as session:
+            st = session._paii
             st.pages_left = pages
             try:
                 for item in itertools.islice(session.iter_all(path, params=query, page_size=page_size), limit + 1):
                     items.append(item)
-            except _PageCap:
+            except PageCap:
                 truncated = True
             finally:
                 st.pages_left = None
@@ -303,6 +308,11 @@ class PagerDutyClient:
         return items, truncated
 
     # ------------------------------------------------------------------ helpers
+    def time_left(self) -> float | None:
+        """Seconds left of the running tool call's deadline (None outside one)."""
+        limit = current_deadline()
+        return limit.remaining() if limit is not None else None
+
     def require_from(self) -> str:
         if self._token is None:
             raise NotConfigured(SERVICE, "PAII_PAGERDUTY_TOKEN", "PAGERDUTY_API_KEY")
@@ -341,4 +351,3 @@ class PagerDutyClient:
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
-

@@ -2,7 +2,10 @@
 
 PagerDuty objects carry dozens of fields (``self`` links, reference types, team lists); the
 tools keep ids (to call the next tool), names, states, times and the web link. Text written
-by people or monitors (titles, alert summaries, notes) is data, never instructions.
+by people or monitors is data, never instructions: notes come back fenced
+(:func:`paii_common.untrusted.fence`), and titles, alert and log summaries, window
+descriptions and every name go through :func:`paii_common.untrusted.short` (a plain name as
+it is, anything else marked ``‹untrusted: …›``).
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from paii_common.untrusted import fence, short
+
+NOTE_LABEL = "pagerduty note"
+TITLE_MAX = 300
+
 
 def _name(ref: Any) -> str | None:
     if isinstance(ref, dict):
-        return ref.get("summary") or ref.get("name") or ref.get("id")
+        return short(ref.get("summary") or ref.get("name") or ref.get("id")) or None
     return None
 
 
@@ -48,7 +56,7 @@ class Incident(BaseModel):
         return cls(
             id=d.get("id", ""),
             number=d.get("incident_number"),
-            title=d.get("title") or d.get("summary") or "",
+            title=short(d.get("title") or d.get("summary"), TITLE_MAX),
             status=d.get("status", ""),
             urgency=d.get("urgency"),
             priority=_name(d.get("priority")),
@@ -80,7 +88,7 @@ class Alert(BaseModel):
     def from_api(cls, d: dict[str, Any], incident_id: str | None = None) -> Alert:
         return cls(
             id=d.get("id", ""),
-            summary=d.get("summary") or "",
+            summary=short(d.get("summary"), TITLE_MAX),
             status=d.get("status", ""),
             severity=d.get("severity"),
             suppressed=bool(d.get("suppressed")),
@@ -96,7 +104,7 @@ class Note(BaseModel):
 
     @classmethod
     def from_api(cls, d: dict[str, Any]) -> Note:
-        return cls(author=_name(d.get("user")), content=d.get("content") or "", created_at=d.get("created_at"))
+        return cls(author=_name(d.get("user")), content=fence(d.get("content"), NOTE_LABEL), created_at=d.get("created_at"))
 
 
 class LogEntry(BaseModel):
@@ -110,7 +118,7 @@ class LogEntry(BaseModel):
         return cls(
             at=d.get("created_at"),
             type=str(d.get("type", "")).removesuffix("_log_entry"),
-            summary=d.get("summary") or "",
+            summary=short(d.get("summary"), TITLE_MAX),
             by=_name(d.get("agent")),
         )
 
@@ -131,6 +139,8 @@ class IncidentState(BaseModel):
 class NoteResult(BaseModel):
     incident_id: str
     note: Note
+    changed: bool = Field(True, description="False: the same note was already there and was not added again.")
+    message: str | None = None
 
 
 class OnCall(BaseModel):
@@ -173,7 +183,7 @@ class Service(BaseModel):
     def from_api(cls, d: dict[str, Any]) -> Service:
         return cls(
             id=d.get("id", ""),
-            name=d.get("name") or d.get("summary") or "",
+            name=short(d.get("name") or d.get("summary")),
             status=d.get("status"),
             escalation_policy=_name(d.get("escalation_policy")),
             escalation_policy_id=_id(d.get("escalation_policy")),
@@ -196,7 +206,7 @@ class MaintenanceWindow(BaseModel):
     def from_api(cls, d: dict[str, Any]) -> MaintenanceWindow:
         return cls(
             id=d.get("id", ""),
-            description=d.get("description") or d.get("summary"),
+            description=short(d.get("description") or d.get("summary"), TITLE_MAX) or None,
             start=d.get("start_time"),
             end=d.get("end_time"),
             services=[n for s in d.get("services") or [] if (n := _name(s))],

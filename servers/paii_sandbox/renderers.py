@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from paii_common.untrusted import CLOSE, fence
+from paii_common.untrusted import CLOSE, fence, unmark
 
 from paii_sandbox.scenario import SERVICE_NAMES, Outcome, Run
 
@@ -36,7 +36,7 @@ def render(run: Run) -> str:
         block = RENDERERS[name](run)
         if block:
             lines += [*block, ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return unmark("\n".join(lines).rstrip() + "\n")  # names and titles marked for the model, plain for a person
 
 
 def unfenced(text: str | None) -> str:

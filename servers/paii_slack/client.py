@@ -7,9 +7,13 @@ server answers ``initialize`` and ``tools/list`` without loading it). It
   :class:`~paii_common.errors.NotConfigured` then, not at startup;
 * retries with slack-sdk's own retry machinery, counts from :class:`~paii_common.http.RetryPolicy`:
   429 for every method (waiting ``Retry-After`` up to ``max_retry_after``), 5xx and connection
-  errors only for read methods (a post that may have happened is never sent twice);
-* turns ``SlackApiError`` and connection failures into :class:`SlackError` /
-  :class:`~paii_common.errors.RateLimited` whose message says what to do next.
+  errors only for read methods and the writes that are safe to repeat (a post that may have
+  happened is never sent twice);
+* ends every call within ``read_timeout`` / ``write_timeout`` (and the tool call's deadline):
+  each attempt's urllib timeout is what is left, and no retry starts that could not finish;
+* turns ``SlackApiError``, connection failures and unreadable bodies into :class:`SlackError`,
+  :class:`~paii_common.errors.RateLimited` or (a write whose outcome is unknown)
+  :class:`WriteLost`, whose message says what to do next.
 """
 
 from __future__ import annotations
@@ -21,10 +25,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from paii_common.errors import InvalidInput, NotConfigured, NotFound, RateLimited, UpstreamError, hint_for_status
-from paii_common.http import DEFAULT_POLICY, RetryPolicy, parse_retry_after
+from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
+from paii_common.http import (
+    DEFAULT_POLICY,
+    RetryPolicy,
+    attempts_text,
+    current_deadline,
+    deadline,
+    seconds_text,
+)
+from paii_common.redact import redact
 
 from paii_slack.config import SlackSettings
+from paii_slack.sdk import build_retry_handlers, retry_after, sdk_logger, web_client_class
 
 log = logging.getLogger("paii.slack")
 
@@ -37,6 +50,7 @@ READ_METHODS = frozenset(
         "conversations.history",
         "conversations.info",
         "conversations.list",
+        "conversations.members",
         "conversations.replies",
         "search.messages",
         "users.info",
@@ -45,16 +59,22 @@ READ_METHODS = frozenset(
     }
 )
 
-_BOT_INVITE = "invite the bot with /invite @<bot name> in that channel"
+#: writes that change nothing when repeated (joining twice, the same topic, inviting a member):
+#: resent after a 5xx or a dropped connection like reads. chat.postMessage and
+#: conversations.create are never resent: their outcome is read back instead.
+IDEMPOTENT_WRITES = frozenset({"conversations.join", "conversations.setTopic", "conversations.invite"})
+RESENDABLE = READ_METHODS | IDEMPOTENT_WRITES
+
+BOT_INVITE = "invite the bot with /invite @<bot name> in that channel"
 _TOKEN_HINT = "The token was rejected: check PAII_SLACK_TOKEN (or SLACK_BOT_TOKEN) and run `paii doctor`."
 
 #: Slack error code -> (explanation, what to do next)
 ERROR_HINTS: dict[str, tuple[str, str]] = {
     "channel_not_found": (
         "no such channel, or it is private and the bot is not a member",
-        f"Check the #name or C... id; for a private channel {_BOT_INVITE}.",
+        f"Check the #name or C... id; for a private channel {BOT_INVITE}.",
     ),
-    "not_in_channel": ("the bot is not a member of the channel", f"Ask someone in the channel to {_BOT_INVITE}."),
+    "not_in_channel": ("the bot is not a member of the channel", f"Ask someone in the channel to {BOT_INVITE}."),
     "is_archived": ("the channel is archived", "Unarchive it in Slack or use another channel."),
     "invalid_auth": ("invalid token", _TOKEN_HINT),
     "not_authed": ("no token was sent", _TOKEN_HINT),
@@ -87,103 +107,44 @@ class SlackError(UpstreamError):
         self.code = code
 
 
-def _method_of(url: str) -> str:
-    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+class WriteLost(OutcomeUnknown):
+    """A write whose outcome is unknown: Slack answered 5xx or an unreadable body, or no answer came.
+
+    ``detail`` says what happened; ``answered`` is True when Slack did answer (the request is
+    finished: reading back shows its final effect); ``resendable`` when the method is safe to
+    send again (join, setTopic, invite), so repeating the tool is the way to find out.
+    """
+
+    def __init__(self, call: str, detail: str, *, answered: bool, status: int | None = None, resendable: bool = False) -> None:
+        check = (
+            "repeat the tool call: this step is safe to repeat."
+            if resendable
+            else "read the channel back (channel_digest) before posting or creating again."
+        )
+        super().__init__(SERVICE, call, detail, status=status, check=check)
+        self.detail = detail
+        self.reason = f"HTTP {status}: {detail}" if status else detail
+        self.answered = answered
 
 
-def _retry_after(headers: Any) -> float | None:
-    if not headers:
-        return None
-    for key, value in dict(headers).items():
-        if key.lower() == "retry-after":
-            if isinstance(value, list):
-                value = value[0] if value else None
-            return parse_retry_after(str(value) if value is not None else None)
-    return None
+def _network_failure(exc: BaseException, url: str) -> tuple[str, str, bool]:
+    """(kind, what happened, whether the request surely never reached Slack).
 
+    urllib wraps failures while connecting and sending in ``URLError``; a timeout or a reset
+    while waiting for the answer comes bare (the request was sent).
+    """
+    from http.client import HTTPException
+    from urllib.error import URLError
 
-def build_retry_handlers(
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
-    on_retry: Callable[[], None],
-    on_response: Callable[[str, int], None] | None = None,
-) -> list[Any]:
-    """slack-sdk retry handlers that follow ``policy``; slack_sdk is imported here, lazily.
-
-    ``on_response(method, status)``, when given, sees every HTTP response (the contract tests
-    use it to catch a 4xx that a tool tolerates)."""
-    from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
-    from slack_sdk.http_retry.handler import RetryHandler
-
-    retries = max(0, policy.max_attempts - 1)
-
-    class RateLimitHandler(RateLimitErrorRetryHandler):
-        """Slack's 429 handler, but a Retry-After beyond the policy's cap is reported, not slept."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            if not super()._can_retry(state=state, request=request, response=response, error=error):
-                return False
-            wait = policy.delay(state.current_attempt + 1, _retry_after(response.headers) if response else None)
-            return wait is not None
-
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            wait = policy.delay(state.current_attempt + 1, _retry_after(response.headers) if response else None)
-            state.next_attempt_requested = True
-            on_retry()
-            sleep(wait or 0)
-            state.increment_current_attempt()
-
-    class PolicyBackoff:
-        """Sleep the policy's backoff between attempts (shared by the 5xx and connection handlers)."""
-
-        def prepare_for_next_attempt(self, *, state, request, response=None, error=None) -> None:  # type: ignore[no-untyped-def]
-            state.next_attempt_requested = True
-            on_retry()
-            sleep(policy.delay(state.current_attempt + 1) or 0)
-            state.increment_current_attempt()
-
-    class ReadServerErrorHandler(PolicyBackoff, RetryHandler):
-        """5xx on a read method: back off and resend (writes are never resent)."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            return (
-                response is not None
-                and response.status_code in policy.retry_statuses
-                and _method_of(request.url) in READ_METHODS
-            )
-
-    class ReadConnectionErrorHandler(PolicyBackoff, ConnectionErrorRetryHandler):
-        """Slack's connection-error handler, limited to read methods."""
-
-        def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            return _method_of(request.url) in READ_METHODS and super()._can_retry(
-                state=state, request=request, response=response, error=error
-            )
-
-    class Observer(RetryHandler):
-        """Never retries: reports each response's status to ``on_response``."""
-
-        def can_retry(self, *, state, request, response=None, error=None) -> bool:  # type: ignore[no-untyped-def]
-            if response is not None and on_response is not None:
-                on_response(_method_of(request.url), response.status_code)
-            return False
-
-    return [
-        *([Observer()] if on_response is not None else []),
-        RateLimitHandler(max_retry_count=retries),
-        ReadServerErrorHandler(max_retry_count=retries),
-        ReadConnectionErrorHandler(max_retry_count=retries),
-    ]
-
-
-def _sdk_logger() -> logging.Logger:
-    """slack_sdk's logger, with every record redacted before any handler sees it."""
-    from paii_common.redact import RedactingFilter
-
-    logger = logging.getLogger("paii.slack.sdk")
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return logger
+    if isinstance(exc, URLError):
+        return "connect", f"could not reach {url}: {getattr(exc, 'reason', exc)}", True
+    if isinstance(exc, TimeoutError):
+        return "timeout", "no answer", False
+    if isinstance(exc, HTTPException):  # IncompleteRead: fewer bytes than Content-Length said
+        return "unreadable", "the body ended early", False
+    if isinstance(exc, ValueError):  # a JSON body cut short
+        return "unreadable", "invalid JSON", False
+    return "dropped", f"the connection dropped before an answer ({type(exc).__name__})", False
 
 
 class SlackClient:
@@ -201,8 +162,6 @@ class SlackClient:
         self._on_response = on_response
         self.policy = policy
         self._sleep = sleep
-        self._web: dict[str, Any] = {}
-        self._lock = threading.Lock()
         self._local = threading.local()
         self._auth: dict[str, dict[str, Any]] = {}
 
@@ -212,6 +171,7 @@ class SlackClient:
         return bool(self.settings.user_token_value)
 
     def _client(self, which: str) -> Any:
+        """The WebClient for the bot or user token; one per thread (each sets its own timeout)."""
         if which == "user":
             token = self.settings.user_token_value
             if not token:
@@ -220,56 +180,111 @@ class SlackClient:
             token = self.settings.bot_token
             if not token:
                 raise NotConfigured("Slack", "PAII_SLACK_TOKEN", "SLACK_BOT_TOKEN")
-        with self._lock:
-            web = self._web.get(which)
-            if web is None:
-                from slack_sdk import WebClient
-
-                web = WebClient(
-                    token=token,
-                    base_url=self.settings.url,
-                    timeout=int(self.settings.timeout),
-                    retry_handlers=build_retry_handlers(self.policy, self._sleep, self._count_retry, self._on_response),
-                    logger=_sdk_logger(),
-                )
-                self._web[which] = web
-            return web
+        clients = self._local.__dict__.setdefault("web", {})
+        web = clients.get(which)
+        if web is None:
+            web = web_client_class()(
+                token=token,
+                base_url=self.settings.url,
+                retry_handlers=build_retry_handlers(
+                    self.policy, self._sleep, self._count_retry, self._on_response, self._out_of_time,
+                    resendable=RESENDABLE,
+                ),
+                logger=sdk_logger(),
+            )
+            web.paii_policy = self.policy
+            clients[which] = web
+        return web
 
     def _count_retry(self) -> None:
         self._local.retries = getattr(self._local, "retries", 0) + 1
 
-    def call(self, method: str, *, token: str = "bot", **params: Any) -> dict[str, Any]:
-        """Call a Web API method (``"conversations.history"``) through its slack_sdk method; return the body."""
+    def _out_of_time(self) -> None:
+        self._local.out_of_time = True
+
+    def time_left(self) -> float | None:
+        limit = current_deadline()
+        return limit.remaining() if limit is not None else None
+
+    def call(self, method: str, *, token: str = "bot", reserve: float = 0.0, **params: Any) -> dict[str, Any]:
+        """Call a Web API method (``"conversations.history"``) through its slack_sdk method; return the body.
+
+        The call ends within ``read_timeout`` (read methods) or ``write_timeout``; ``reserve``
+        seconds of the tool's deadline stay free (to read back a write whose answer is lost).
+        A write whose outcome is unknown raises :class:`WriteLost`.
+        """
         web = self._client(token)
         fn = getattr(web, method.replace(".", "_"))
-        self._local.retries = 0
+        from http.client import HTTPException
+
         from slack_sdk.errors import SlackApiError
 
-        try:
-            response = fn(**{k: v for k, v in params.items() if v is not None})
-        except SlackApiError as exc:
-            raise self._translate(method, exc) from None
-        except OSError as exc:  # URLError, timeouts, refused connections
-            reason = getattr(exc, "reason", None) or exc
-            raise UpstreamError(
-                SERVICE,
-                method,
-                f"could not reach {self.settings.url}: {reason}",
-                hint="Check PAII_SLACK_URL and the network, then retry.",
-            ) from None
+        reads = method in READ_METHODS
+        budget = self.settings.read_timeout if reads else self.settings.write_timeout
+        outer = current_deadline()
+        with deadline(budget, reserve=reserve) as limit:
+            web.paii_default = budget
+            self._local.retries = 0
+            self._local.out_of_time = False
+            if limit is not None and limit.remaining() < self.policy.min_attempt_time:
+                raise UpstreamError(
+                    SERVICE, method, f"not sent: the tool call's {seconds_text((outer or limit).seconds)} ran out before it",
+                    hint="Retry, with a narrower request if it reads a lot (fewer hours, a smaller count); nothing was changed.",
+                )
+            try:
+                response = fn(**{k: v for k, v in params.items() if v is not None})
+            except SlackApiError as exc:
+                raise self._translate(method, exc) from None
+            except (OSError, HTTPException, ValueError) as exc:  # URLError, timeouts, resets, cut or bad JSON
+                raise self._from_network(method, exc, limit) from None
         data = response.data
         return data if isinstance(data, dict) else {}
+
+    def _tries(self) -> str:
+        attempts = getattr(self._local, "retries", 0) + 1
+        if getattr(self._local, "out_of_time", False):
+            return f"; gave up {attempts_text(attempts)}: another would not finish within the deadline"
+        return f"; gave up {attempts_text(attempts)}" if attempts > 1 else ""
+
+    def _from_network(self, method: str, exc: BaseException, limit: Any) -> UpstreamError:
+        kind, what, not_sent = _network_failure(exc, self.settings.url)
+        tries = self._tries()
+        if kind == "timeout":
+            detail = f"did not answer within {seconds_text(limit.elapsed()) if limit else '?'}{tries}"
+        elif kind == "unreadable":
+            detail = f"Slack returned an unreadable response ({what}){tries}"
+        else:
+            detail = f"{what}{tries}"
+        log.warning("%s %s: %s", SERVICE, method, redact(detail))
+        if method not in READ_METHODS and not not_sent:
+            return WriteLost(method, detail, answered=kind == "unreadable", resendable=method in RESENDABLE)
+        if kind == "timeout":
+            setting = "PAII_READ_TIMEOUT" if method in READ_METHODS else "PAII_WRITE_TIMEOUT"
+            hint = f"Slack is slow or unreachable: retry in a minute (the limit is {setting}); this read changed nothing."
+        elif kind == "unreadable":
+            hint = "Slack may be having trouble: retry in a minute; this read changed nothing."
+        else:
+            hint = "Check PAII_SLACK_URL and the network, then retry; nothing was sent, so nothing changed."
+        return UpstreamError(SERVICE, method, detail, hint=hint)
 
     def _translate(self, method: str, exc: Any) -> UpstreamError:
         response = exc.response
         status = getattr(response, "status_code", None)
         data = response.data if isinstance(getattr(response, "data", None), dict) else {}
-        code = str(data.get("error") or "")
+        raw = str(data.get("error") or "")
+        code = raw
         if not re.fullmatch(r"[a-z_.]{1,64}", code):  # a non-JSON body (a proxy's 502 page): say the status
             code = f"HTTP {status}" if status else "unknown_error"
-        retries = getattr(self._local, "retries", 0)
+        attempts = getattr(self._local, "retries", 0) + 1
         if status == 429 or code == "ratelimited":
-            return RateLimited(SERVICE, method, attempts=retries, retry_after=_retry_after(response.headers))
+            log.warning("%s %s: rate limited %s", SERVICE, method, attempts_text(attempts))
+            return RateLimited(SERVICE, method, attempts=attempts, retry_after=retry_after(response.headers))
+        if status is not None and status < 300 and raw.startswith("Received a response in a non-JSON format"):
+            detail = f"Slack returned an unreadable response (HTTP {status}, not JSON){self._tries()}"
+            log.warning("%s %s: %s", SERVICE, method, detail)
+            if method not in READ_METHODS:
+                return WriteLost(method, detail, answered=True, resendable=method in RESENDABLE)
+            return UpstreamError(SERVICE, method, detail, hint="Slack may be having trouble: retry in a minute; this read changed nothing.")
         if code == "missing_scope":
             needed = data.get("needed") or "a scope"
             kind = "user token" if method == "search.messages" else "bot token"
@@ -281,14 +296,11 @@ class SlackClient:
                 hint=f"Add `{needed}` under OAuth & Permissions of the Slack app, reinstall the app and update the token.",
             )
         if status and status >= 500:
+            detail = f"{code if not code.startswith('HTTP') else 'an error page, not JSON'}{self._tries()}"
+            log.warning("%s %s failed: HTTP %s %s", SERVICE, method, status, detail)
             if method in READ_METHODS:
-                return SlackError(method, code, status=status, detail=f"{code}, retried {retries} times" if retries else code)
-            return SlackError(
-                method,
-                code,
-                status=status,
-                hint="Slack failed mid-write, so it may or may not have happened: check the channel before retrying.",
-            )
+                return SlackError(method, code, status=status, detail=detail, hint=hint_for_status(status, write=False))
+            return WriteLost(method, detail, answered=True, status=status, resendable=method in RESENDABLE)
         return SlackError(method, code, status=status)
 
     # ------------------------------------------------------------------ helpers
@@ -329,89 +341,3 @@ class SlackClient:
         return items[:max_items], True
 
 
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
-MAX_CHANNEL_PAGES = 10  # 10 x 1000 channels
-MAX_USER_PAGES = 10  # 10 x 200 users for a name search
-
-
-def clean_name(value: Any, limit: int = 80) -> str:
-    """A display name from Slack, made safe to show: one line, no control characters, bounded."""
-    text = re.sub(r"[\x00-\x1f\x7f<>]+", " ", str(value or "")).strip()
-    return text[:limit]
-
-
-def user_ref_name(user: dict[str, Any]) -> str:
-    profile = user.get("profile") or {}
-    return clean_name(profile.get("display_name") or user.get("real_name") or profile.get("real_name") or user.get("name") or user.get("id"))
-
-
-class UserDirectory:
-    """User id -> name, looked up with ``users.info`` once per id for the life of one tool call."""
-
-    def __init__(self, client: SlackClient, max_lookups: int = 150) -> None:
-        self._client = client
-        self._names: dict[str, str] = {}
-        self._left = max_lookups
-
-    def remember(self, user: dict[str, Any]) -> None:
-        if user.get("id"):
-            self._names[user["id"]] = user_ref_name(user)
-
-    def name(self, user_id: str | None) -> str:
-        if not user_id:
-            return "unknown"
-        if user_id not in self._names:
-            name = user_id
-            if self._left > 0:
-                self._left -= 1
-                try:
-                    user = self._client.call("users.info", user=user_id).get("user") or {}
-                    name = user_ref_name(user) or user_id
-                except RateLimited:
-                    self._left = 0
-                except UpstreamError as exc:  # a missing users:read scope must not sink a digest
-                    log.info("users.info %s failed: %s", user_id, exc)
-            self._names[user_id] = name
-        return self._names[user_id]
-
-
-def _find_channel(client: SlackClient, name: str, *, include_archived: bool) -> dict[str, Any] | None:
-    cursor = None
-    for _ in range(MAX_CHANNEL_PAGES):
-        data = client.call(
-            "conversations.list",
-            types="public_channel,private_channel",
-            exclude_archived=not include_archived,
-            limit=1000,
-            cursor=cursor,
-        )
-        for channel in data.get("channels") or []:
-            if channel.get("name") == name or channel.get("name_normalized") == name:
-                return channel
-        cursor = (data.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return None
-    return None
-
-
-def find_channel(client: SlackClient, name: str, *, include_archived: bool = False) -> dict[str, Any] | None:
-    """The channel called ``name`` that the bot can see, or None."""
-    return _find_channel(client, name.lstrip("#").lower(), include_archived=include_archived)
-
-
-def resolve_channel(client: SlackClient, ref: str) -> tuple[str, str | None]:
-    """``C0123ABCD`` or ``#name``/``name`` -> (id, name or None)."""
-    ref = (ref or "").strip()
-    if not ref:
-        raise InvalidInput("channel is empty: give a channel id (C0123ABCD) or #name.")
-    if ref.startswith("<#") and ref.endswith(">"):  # Slack's own <#C123|name> form
-        ref = ref[2:-1].split("|", 1)[0]
-    if CHANNEL_ID.match(ref):
-        return ref, None
-    channel = find_channel(client, ref)
-    if channel is None:
-        raise NotFound(
-            f"No channel named #{ref.lstrip('#').lower()} is visible to the bot.",
-            hint=f"Check the name; for a private channel {_BOT_INVITE}.",
-        )
-    return channel["id"], channel.get("name")

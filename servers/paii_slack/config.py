@@ -27,7 +27,7 @@ class SlackSettings(PaiiSettings):
         description="User token (xoxp-...), needed for search and to find mentions of you.",
     )
     url: str | None = Field(default=DEFAULT_URL, description="Web API base URL (tests point it at a mock).")
-    timeout: float = Field(default=20.0, gt=0, description="Seconds per HTTP request.")
+    # (request timeouts: PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT, shared by every server)
 
     @field_validator("url", mode="after")
     @classmethod

@@ -2,7 +2,8 @@
 
 History and thread replies are paged with cursors up to a message cap; what did not fit is
 said in ``truncated_reason``. Message text is rendered (``<@U1>`` -> ``@alice``, ``<url|label>``
--> ``label (url)``) and then fenced as untrusted channel content.
+-> ``label (url)``) and then fenced as untrusted channel content; every name (authors, bots,
+channels, reactions) goes through :func:`paii_common.untrusted.short`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 from paii_common import clock
 from paii_common.untrusted import NOTE, fence
 
-from paii_slack.client import SlackClient, UserDirectory, clean_name
+from paii_slack.client import SlackClient
+from paii_slack.lookup import UserDirectory, clean_name
 from paii_slack.models import ChannelDigest, ChannelRef, Link, Mention, Message, Reaction, Thread, UserRef
 
 LABEL = "slack channel content"
 MAX_TEXT = 2000  # characters of one message
+MAX_URL = 500
 SKIP_SUBTYPES = frozenset({"channel_join", "channel_leave", "bot_add", "bot_remove"})
 
 _ANGLE = re.compile(r"<([^<>]+)>")
@@ -76,7 +79,7 @@ class _Builder:
         raw = msg.get("text") or ""
         text, links = render(raw, self.users)
         for url in links:
-            self.links.setdefault(url, Link(url=url, ts=ts, user=who))
+            self.links.setdefault(url, Link(url=url[:MAX_URL], ts=ts, user=who))
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT] + " […]"
         fenced = fence(text, LABEL)
@@ -108,6 +111,7 @@ def build_digest(
     if channel_name is None:
         info = client.call("conversations.info", channel=channel_id).get("channel") or {}
         channel_name = info.get("name")
+    channel_name = clean_name(channel_name) or None
 
     caller: UserRef | None = None
     who = client.auth("user" if client.has_user_token else "bot")

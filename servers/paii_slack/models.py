@@ -1,4 +1,6 @@
-"""Result models: only what the model needs. Text written by people arrives fenced (see untrusted)."""
+"""Result models: only what the model needs. Text written by people arrives fenced, and names
+(people, bots, channels, reactions, topics) as plain names or marked ‹untrusted: …› (see
+``paii_common.untrusted``)."""
 
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class PostedMessage(BaseModel):
     channel: str
     ts: str
     permalink: str
+    note: str | None = None
 
 
 class Reaction(BaseModel):

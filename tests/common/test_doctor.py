@@ -130,6 +130,7 @@ SLACK_SCOPES = {
     "conversations.invite": {"channels:manage", "groups:write"},
     "conversations.join": {"channels:join"},
     "conversations.list": {"channels:read", "groups:read"},
+    "conversations.members": {"channels:read", "groups:read"},  # an invite whose answer was lost, read back
     "conversations.replies": {"channels:history", "groups:history"},
     "conversations.setTopic": {"channels:manage", "groups:write"},
     "search.messages": {"search:read"},  # the user token

@@ -121,3 +121,10 @@ def test_acknowledge_update_body_matches_the_spec(client):
     # mock's example is), so check the PUT it sends otherwise directly
     body = {"incident": {"type": "incident_reference", "status": "acknowledged"}}
     assert client.put("/incidents/PT4KHLK", body)["id"]
+
+
+def test_read_back_calls_match_the_spec(client):
+    """What a write whose answer is lost is checked with: the incident, its notes, its log."""
+    assert client.get("/incidents/PT4KHLK", call="GET /incidents/{id}")["id"]
+    client.get("/incidents/PT4KHLK/notes", call="GET /incidents/{id}/notes")
+    client.list("/incidents/PT4KHLK/log_entries", limit=100, max_pages=1, call="GET /incidents/{id}/log_entries")

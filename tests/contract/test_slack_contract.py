@@ -12,7 +12,9 @@ import urllib.request
 import pytest
 from mcp import Client
 
-from paii_slack.client import SlackClient, find_channel
+from paii_slack.client import SlackClient
+from paii_slack.lookup import find_channel
+from paii_slack.readback import invite_landed
 from paii_slack.config import SlackSettings
 from paii_slack.server import build_server
 
@@ -120,3 +122,10 @@ def test_thread_replies_paging(slack, statuses):
 async def test_search_messages(server, statuses):
     out = await call(server, "search_messages", {"query": "meaning in:#general", "count": 5})
     assert out["matches"]
+
+
+def test_read_back_calls(slack, statuses):
+    """The reads a lost write is checked with: members (an invite), history and replies since a time (a post)."""
+    assert invite_landed(slack, "C012AB3CD", "W012A3CDE") is not None
+    slack.call("conversations.history", channel="C012AB3CD", oldest="1503435956.000247", limit=100)
+    slack.call("conversations.replies", channel="C012AB3CD", ts="1503435956.000247", oldest="1503435956.000247", limit=100)

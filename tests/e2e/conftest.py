@@ -74,7 +74,7 @@ def clients(sandbox: Any, history_home: Path):
     async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
         pd_settings = PagerDutySettings.load(token=env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"],
                                              url=env["PAII_PAGERDUTY_URL"])
-        extra = {"timeout": slack_timeout} if slack_timeout else {}
+        extra = {"read_timeout": slack_timeout} if slack_timeout else {}
         slack_settings = SlackSettings.load(token=env["PAII_SLACK_TOKEN"], user_token=env["PAII_SLACK_USER_TOKEN"],
                                             url=env["PAII_SLACK_URL"], **extra)
         servers = {

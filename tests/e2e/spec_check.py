@@ -38,6 +38,9 @@ KNOWN_SPEC_GAPS: dict[tuple[str, str], str] = {
         "the spec lists no 5xx responses, which the API does return (here: an injected fault)",
     ("slack", r"^error: '(internal_error|ratelimited)' is not one of"):
         "an injected fault's body: Slack's generic 5xx/429 errors are missing from most methods' error enums",
+    ("slack", r"^messages: \[\] should be non-empty"):
+        "a window with no messages: Slack answers messages: [] (a post read back after a lost answer, "
+        "a quiet channel); the spec's schema says minItems 1",
     ("slack", r"^: Additional properties are not allowed \('response_metadata' was unexpected\)"):
         "conversations.history/replies page with response_metadata.next_cursor (Slack's pagination docs); "
         "the spec's success schemas forbid the key",
@@ -109,7 +112,10 @@ def check(exchanges: list[Any], *, requests: bool = True) -> list[str]:
             status = 400
         resp = MockResponse(e.response_body, status_code=status, headers=e.response_headers,
                             content_type=e.response_headers.get("content-type", "application/json").split(";")[0])
-        checks = [("response", api.validate_response)] + ([("request", api.validate_request)] if requests else [])
+        # status 0: the sandbox stopped before answering a request whose client had already given
+        # up (a timeout): there is no response, only the request to check
+        checks = ([("response", api.validate_response)] if e.status else []) + (
+            [("request", api.validate_request)] if requests else [])
         for what, fn in checks:
             try:
                 fn(req, resp) if what == "response" else fn(req)

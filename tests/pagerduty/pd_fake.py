@@ -2,7 +2,15 @@
 
 It keeps incidents, notes, alerts and log entries in dicts, pages with offset/limit/more
 (capping ``limit`` at ``max_limit`` like the real API caps at 100), records every request,
-and can be told to answer the next requests to a path with given statuses (429, 500...).
+and can be told how to fail the next requests to a path:
+
+* ``fail_next(method, path, 500, 503)``: answer with these statuses;
+* ``hang_next(method, path)``: answer only after ``seconds`` (or when the test ends);
+* ``garble_next(method, path, "truncated" | "cut")``: a JSON body cut in half (with a matching
+  Content-Length), or a Content-Length the body never reaches (the connection closes early).
+
+``after_change=True`` makes the fault come after the request took effect (the incident was
+acknowledged, the note added), as when a proxy or the network loses PagerDuty's answer.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,6 +48,21 @@ class Recorded:
 
 
 @dataclass
+class Fault:
+    method: str
+    path: str
+    kind: str  # "status", "hang", "truncated", "cut"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    after_change: bool = False
+    seconds: float = 30.0
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
 class FakePagerDuty:
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -48,7 +72,8 @@ class FakePagerDuty:
     oncalls: list[dict[str, Any]] = field(default_factory=list)
     windows: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
-    failures: list[tuple[str, str, int, dict[str, str]]] = field(default_factory=list)
+    failures: list[Fault] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
     max_limit: int = 100
     url: str = ""
 
@@ -79,19 +104,34 @@ class FakePagerDuty:
         self.alerts.setdefault(iid, [])
         return inc
 
-    def fail_next(self, method: str, path: str, *statuses: int, headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self, method: str, path: str, *statuses: int, headers: dict[str, str] | None = None, after_change: bool = False
+    ) -> None:
         for status in statuses:
-            self.failures.append((method, path, status, headers or {}))
+            self.failures.append(Fault(method, path, "status", status, headers or {}, after_change))
+
+    def hang_next(self, method: str, path: str, *, seconds: float = 30.0, after_change: bool = False, times: int = 1) -> None:
+        """The next requests get no answer for ``seconds`` (the test's end releases them)."""
+        for _ in range(times):
+            self.failures.append(Fault(method, path, "hang", after_change=after_change, seconds=seconds))
+
+    def garble_next(self, method: str, path: str, kind: str = "truncated", *, times: int = 1) -> None:
+        """The next answers are cut (the request itself took effect)."""
+        for _ in range(times):
+            self.failures.append(Fault(method, path, kind, after_change=True))
 
     def calls(self, method: str, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path == path]
 
     # ------------------------------------------------------------------ routing
-    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
-        for i, (m, p, status, headers) in enumerate(self.failures):
-            if m == method and p == path:
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        for i, fault in enumerate(self.failures):
+            if fault.method == method and fault.path == path:
                 del self.failures[i]
-                return status, {"error": {"message": f"fake failure {status}", "code": 9999}}, headers
+                return fault
+        return None
+
+    def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
         if method in ("PUT", "POST") and not self.last_headers.get("from"):
             return 400, {"error": {"message": "You must specify a user's email address in the From header", "code": 2001}}, {}
         q = {k: v for k, v in query.items()}
@@ -127,6 +167,13 @@ class FakePagerDuty:
                 ]
             if "escalation_level" in change:
                 inc["escalation_level"] = change["escalation_level"]
+                self.log_entries.append({
+                    "id": f"LESC{len(self.log_entries)}", "type": "escalate_log_entry", "created_at": now_iso(),
+                    "summary": f"Escalated to level {change['escalation_level']}", "agent": ref("user", ME["id"], ME["name"]),
+                    "incident": ref("incident", inc["id"], inc["title"]),
+                })
+            if "escalation_policy" in change:
+                inc["escalation_policy"] = ref("escalation_policy", change["escalation_policy"]["id"], change["escalation_policy"]["id"])
             return 200, {"incident": inc}, {}
         if m and m.group(2) == "/notes":
             if m.group(1) not in self.incidents:
@@ -136,7 +183,7 @@ class FakePagerDuty:
                     "id": f"PN{len(self.notes[m.group(1)]) + 1}",
                     "user": ref("user", ME["id"], ME["name"]),
                     "content": body["note"]["content"],
-                    "created_at": "2026-01-02T07:00:00Z",
+                    "created_at": now_iso(),
                 }
                 self.notes[m.group(1)].append(note)
                 return 201, {"note": note}, {}
@@ -202,14 +249,32 @@ def serve(fake: FakePagerDuty) -> ThreadingHTTPServer:
             with lock:
                 fake.last_headers = headers
                 fake.requests.append(Recorded(self.command, parts.path, query, headers, body))
+                fault = fake.take_fault(self.command, parts.path)
                 if headers.get("authorization") != f"Token token={TOKEN}":
                     status, payload, extra = 401, {"error": {"message": "Unauthorized", "code": 2006}}, {}
-                else:
+                elif fault is None or fault.after_change:
+                    status, payload, extra = fake.handle(self.command, parts.path, query, body)
+            if fault is not None and fault.kind == "status":
+                status, extra = fault.status, fault.headers
+                payload = {"error": {"message": f"fake failure {fault.status}", "code": 9999}}
+            if fault is not None and fault.kind == "hang":
+                fake.release.wait(fault.seconds)
+                if fake.release.is_set():
+                    self.close_connection = True
+                    return
+                if not fault.after_change:
                     status, payload, extra = fake.handle(self.command, parts.path, query, body)
             data = json.dumps(payload).encode()
+            length = len(data)
+            if fault is not None and fault.kind == "truncated":
+                data = data[: len(data) // 2]
+                length = len(data)
+            elif fault is not None and fault.kind == "cut":
+                data = data[: len(data) // 2]
+                self.close_connection = True
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(length))
             for k, v in extra.items():
                 self.send_header(k, v)
             self.end_headers()
@@ -217,8 +282,13 @@ def serve(fake: FakePagerDuty) -> ThreadingHTTPServer:
 
         do_GET = do_PUT = do_POST = do_DELETE = _do
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that gave up on a hanging answer: nothing to report
+
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     return server
@@ -231,5 +301,6 @@ def fake_pd():
     try:
         yield fake
     finally:
+        fake.release.set()
         server.shutdown()
         server.server_close()

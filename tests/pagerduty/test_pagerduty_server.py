@@ -126,7 +126,8 @@ async def test_get_incident_returns_alerts_notes_and_log(fake_pd):
     assert out["id"] == "PINC0007" and out["status"] == "acknowledged"
     assert len(out["alerts"]) == 20 and "alerts" in out["truncated"]
     assert "body" not in out["alerts"][0]
-    assert out["notes"] == [{"author": "Sam Oncall", "content": "Rolling back v2.3.4", "created_at": "2026-01-01T07:05:00Z"}]
+    assert out["notes"] == [{"author": "Sam Oncall", "content": "<<untrusted pagerduty note>>\nRolling back v2.3.4\n<<end untrusted>>", "created_at": "2026-01-01T07:05:00Z"}]
+    assert out["title"] == "‹untrusted: payments-api 500s #7›"  # written by a monitor: marked as data
     assert out["log"][0]["type"] == "trigger" and out["log"][0]["by"] == "payments-api"
 
 
@@ -197,7 +198,7 @@ async def test_shift_activity_summarises_the_window_in_one_call(fake_pd):
     by_id = {i["id"]: i for i in out["incidents"]}
     assert by_id["PINC0001"]["in_window"] == ["triggered", "acknowledged", "resolved"]
     assert by_id["PINC0001"]["status"] == "resolved" and by_id["PINC0001"]["resolved_by"] == "Sam Oncall"
-    assert [n["content"] for n in by_id["PINC0001"]["notes"]] == ["Root cause: DB pool exhaustion"]
+    assert [n["content"].splitlines()[1] for n in by_id["PINC0001"]["notes"]] == ["Root cause: DB pool exhaustion"]
     assert by_id["PINC0003"]["auto_resolved"] is True and by_id["PINC0001"]["auto_resolved"] is False
     assert {a["id"] for a in out["alerts"]} == {"PA2", "PA3"}
     assert out["maintenance_windows"][0]["id"] == "PMW1"
@@ -249,7 +250,8 @@ async def test_resolve_incident_with_resolution_and_twice(fake_pd):
 async def test_add_incident_note(fake_pd):
     fake_pd.add_incident(1)
     out = ok(await call(make_server(fake_pd), "add_incident_note", {"incident_id": "PINC0001", "content": "Restarted auth pods"}))
-    assert out["note"]["content"] == "Restarted auth pods" and out["incident_id"] == "PINC0001"
+    assert out["note"]["content"] == "<<untrusted pagerduty note>>\nRestarted auth pods\n<<end untrusted>>"
+    assert out["incident_id"] == "PINC0001" and out["changed"] is True
     assert fake_pd.notes["PINC0001"][0]["content"] == "Restarted auth pods"
 
 
@@ -314,7 +316,7 @@ async def test_500_on_a_note_is_not_retried_and_says_what_to_do(fake_pd):
     text = error(await call(make_server(fake_pd), "add_incident_note", {"incident_id": "PINC0001", "content": "hi"}))
     assert len(fake_pd.calls("POST", "/incidents/PINC0001/notes")) == 1
     assert "POST /incidents/{id}/notes failed (HTTP 500)" in text and "fake failure 500" in text
-    assert "check the incident before retrying" in text
+    assert "reading the notes back shows the note is not on the incident" in text
     assert fake_pd.notes["PINC0001"] == []
 
 
@@ -323,6 +325,7 @@ async def test_unreachable_api_is_an_actionable_error(fake_pd):
     server = build_server(settings, PagerDutyClient(TOKEN, from_email=FROM, url=settings.url, policy=FAST))
     text = error(await call(server, "list_services"))
     assert "could not reach http://127.0.0.1:9" in text and "PAII_PAGERDUTY_URL" in text
+    assert "nothing was sent" in text
 
 
 # ---------------------------------------------------------------- configuration

@@ -38,7 +38,7 @@ fi
 # whose name only exists until they connect. WAIT_OR(step) repeats a step that also matches it,
 # so the script stays aligned however many waits are needed; the repeated step must be a read
 # or an idempotent write.
-wait_or() { local re=$1 input=$2 out="" i; for i in 1 2 3 4 5 6; do out+="{\"name_re\":\"^WaitForMcpServers\$|$re\",\"input\":$input},"; done; printf '%s' "$out"; }
+wait_or() { local re=$1 input=$2 out="" i; for i in $(seq 12); do out+="{\"name_re\":\"^WaitForMcpServers\$|$re\",\"input\":$input},"; done; printf '%s' "$out"; }
 
 N_E2E=0
 e2e() {  # name prompt script [claude args...] -- expectations...

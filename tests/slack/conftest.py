@@ -41,9 +41,9 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture
 def make_server(fake: FakeSlack, sleeps: Sleeps):
-    def make(*, user_token: bool = False, token: str | None = BOT_TOKEN, read_only: bool = False):
+    def make(*, user_token: bool = False, token: str | None = BOT_TOKEN, read_only: bool = False, **timeouts: float):
         settings = SlackSettings.load(
-            token=token, user_token=USER_TOKEN if user_token else None, url=fake.url, read_only=read_only
+            token=token, user_token=USER_TOKEN if user_token else None, url=fake.url, read_only=read_only, **timeouts
         )
         register_secret(*settings.secret_values())
         return build_server(settings, SlackClient(settings, sleep=sleeps))

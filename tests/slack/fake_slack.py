@@ -1,14 +1,23 @@
 """A stateful fake of the Slack Web API at the HTTP layer, for the slack server's tests.
 
 It keeps users, channels (members, topic, archived), messages and thread replies; pages
-``conversations.*`` and ``users.list`` with cursors; answers ``name_taken``; and can be told to
-fail the next calls of a method (``fail("conversations.history", 429, {"Retry-After": "0"})``).
+``conversations.*`` and ``users.list`` with cursors; answers ``name_taken``; and can be told how
+to fail the next calls of a method:
+
+* ``fail("conversations.history", 429, {"Retry-After": "0"})``: answer with a status and body;
+* ``hang("chat.postMessage")``: answer only after ``seconds`` (or when the test ends);
+* ``garble("users.info", "truncated" | "cut")``: a JSON body cut in half (with a matching
+  Content-Length), or a Content-Length the body never reaches.
+
+``after_change=True`` (always for ``garble``) makes the fault come after the call took effect
+(the message posted, the channel created), as when the answer is lost on the way back.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,18 +42,36 @@ class Channel:
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # thread ts -> replies
 
 
+@dataclass
+class Fault:
+    kind: str  # "status", "hang", "truncated", "cut"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | str | None = None
+    after_change: bool = False
+    seconds: float = 30.0
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, Channel] = {}
         self.calls: list[tuple[str, dict[str, Any], str | None]] = []
-        self.failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any] | str]]] = {}
+        self.failures: dict[str, list[Fault]] = {}
+        self.release = threading.Event()
+        self.garble_everything: str | None = None  # "truncated" or "cut": every answer
         self.lock = threading.Lock()
         self._next = 1
         self._ts = 1_767_000_000.0
         self.add_user(BOT_ID, "paii-bot", "PAII Bot", is_bot=True)
         self.add_user(CALLER_ID, "scott", "Scott Idler", email="scott@example.com")
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # a client that gave up on a hanging answer: nothing to report
+
+        self.server = Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     # --------------------------------------------------------------- setup
@@ -57,6 +84,7 @@ class FakeSlack:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -81,7 +109,7 @@ class FakeSlack:
     def add_message(self, ch: Channel, user: str, text: str, *, ts: float | None = None, thread: str | None = None,
                     **extra: Any) -> str:
         if ts is None:
-            self._ts += 1
+            self._ts = max(self._ts + 1, time.time())
             ts = self._ts
         tss = f"{ts:.6f}"
         msg = {"type": "message", "user": user, "text": text, "ts": tss, **extra}
@@ -96,9 +124,18 @@ class FakeSlack:
         return tss
 
     def fail(self, method: str, status: int, headers: dict[str, str] | None = None,
-             body: dict[str, Any] | str | None = None, times: int = 1) -> None:
+             body: dict[str, Any] | str | None = None, times: int = 1, after_change: bool = False) -> None:
         body = body if body is not None else {"ok": False, "error": "ratelimited" if status == 429 else "fatal_error"}
-        self.failures.setdefault(method, []).extend([(status, headers or {}, body)] * times)
+        self.failures.setdefault(method, []).extend(
+            [Fault("status", status, headers or {}, body, after_change)] * times)
+
+    def hang(self, method: str, *, seconds: float = 30.0, after_change: bool = False, times: int = 1) -> None:
+        """The next calls get no answer for ``seconds`` (the test's end releases them)."""
+        self.failures.setdefault(method, []).extend([Fault("hang", after_change=after_change, seconds=seconds)] * times)
+
+    def garble(self, method: str, kind: str = "truncated", *, times: int = 1) -> None:
+        """The next answers are cut (the call itself took effect)."""
+        self.failures.setdefault(method, []).extend([Fault(kind, after_change=True)] * times)
 
     def methods(self) -> list[str]:
         return [c[0] for c in self.calls]
@@ -199,6 +236,9 @@ class FakeSlack:
                 return err("not_in_channel")
             ts = self.add_message(ch, who, p.get("text", ""), thread=p.get("thread_ts"))
             return ok(channel=ch.id, ts=ts, message={"text": p.get("text"), "ts": ts})
+        if method == "conversations.members":
+            ch = channel()
+            return ch if isinstance(ch, tuple) else self._page(sorted(ch.members), p, "members")
         if method == "users.info":
             u = self.users.get(p.get("user", ""))
             return ok(user=u) if u else err("user_not_found")
@@ -238,14 +278,30 @@ class FakeSlack:
                 with fake.lock:
                     fake.calls.append((method, params, token))
                     queue = fake.failures.get(method)
-                    if queue:
-                        status, headers, body = queue.pop(0)
-                    else:
+                    fault = queue.pop(0) if queue else None
+                    if fault is None and fake.garble_everything:
+                        fault = Fault(fake.garble_everything, after_change=True)
+                    if fault is None or fault.after_change:
                         status, headers, body = fake.handle(method, params, token)
+                if fault is not None and fault.kind == "status":
+                    status, headers, body = fault.status, fault.headers, fault.body
+                if fault is not None and fault.kind == "hang":
+                    fake.release.wait(fault.seconds)
+                    if fake.release.is_set():
+                        self.close_connection = True
+                        return
+                    if not fault.after_change:
+                        with fake.lock:
+                            status, headers, body = fake.handle(method, params, token)
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+                length = len(data)
+                if fault is not None and fault.kind in ("truncated", "cut"):
+                    data = data[: len(data) // 2]
+                    length = len(data) if fault.kind == "truncated" else length
+                    self.close_connection = True
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json" if not isinstance(body, str) else "text/html")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(length))
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()

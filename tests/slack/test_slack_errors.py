@@ -41,13 +41,22 @@ async def test_rate_limited_writes_are_retried_too(server, fake, sleeps):
 
 
 async def test_rate_limited_after_bounded_retries_says_when_to_retry(server, fake, sleeps):
-    fake.fail("conversations.history", 429, {"Retry-After": "30"}, times=10)
+    fake.fail("conversations.history", 429, {"Retry-After": "1"}, times=10)
     ch = fake.add_channel("ops")
     result = await call(server, "channel_digest", {"channel": ch.id})
     text = result.content[0].text
     assert result.is_error
-    assert "rate limited, retried 3 times" in text and "retry after 30 s" in text
-    assert sleeps == [30.0, 30.0, 30.0]
+    assert "rate limited after 4 attempts" in text and "retry after 1 s" in text  # PagerDuty's words too
+    assert sleeps == [1.0, 1.0, 1.0]
+
+
+async def test_a_retry_after_longer_than_the_deadline_is_reported_not_slept(server, fake, sleeps):
+    fake.fail("conversations.history", 429, {"Retry-After": "20"}, times=10)  # PAII_READ_TIMEOUT is 15 s
+    ch = fake.add_channel("ops")
+    result = await call(server, "channel_digest", {"channel": ch.id})
+    text = result.content[0].text
+    assert result.is_error and "rate limited after 1 attempt" in text and "retry after 20 s" in text
+    assert sleeps == []
 
 
 async def test_a_long_retry_after_is_reported_not_slept(server, fake, sleeps):
@@ -66,8 +75,9 @@ async def test_server_errors_are_retried_for_reads_only(server, fake, sleeps):
     fake.fail("chat.postMessage", 500, body="<html>oops</html>")
     result = await call(server, "post_message", {"channel": ch.id, "text": "hi"})
     text = result.content[0].text
-    assert result.is_error and "HTTP 500" in text and "may or may not have happened" in text
+    assert result.is_error and "HTTP 500" in text and "the message is not in the channel" in text
     assert fake.methods().count("chat.postMessage") == 1  # never sent twice
+    assert "conversations.history" in fake.methods()[-1]  # read back instead
 
 
 async def test_missing_scope_names_the_scope(server, fake):

@@ -1,0 +1,420 @@
+"""The only module that knows the HTTP client library (``atlassian-python-api``, over ``requests``).
+
+:class:`JiraClient` is built without I/O; ``atlassian`` (and ``requests``) are imported on the first
+call, so the server answers ``initialize`` and ``tools/list`` without them. Every call
+
+* runs inside a deadline (``reading()`` / ``writing()``: ``PAII_READ_TIMEOUT`` / ``PAII_WRITE_TIMEOUT``):
+  each request's connect and read timeouts are what is left of it, and no retry starts past it;
+* retries by :class:`paii_common.http.RetryPolicy`, expressed as a ``urllib3`` ``Retry`` mounted on
+  the session the library uses: 429 for any method (waiting ``Retry-After`` up to the policy's cap),
+  5xx and connection errors only for idempotent methods (a create is never sent twice);
+* turns failures into ``paii_common`` errors that say which setting to check or what to do next.
+  A write whose answer never came raises :class:`~paii_common.errors.OutcomeUnknown`; the tools
+  read the state back before they let it reach the model.
+
+Cloud speaks REST v3 (descriptions and comments in ADF) and ``/rest/api/3/search/jql`` with
+``nextPageToken``; Server / Data Center speaks REST v2 with ``startAt`` paging. The old
+``/rest/api/3/search`` is never called.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from paii_common import clock as _clock
+from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
+from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retry_after
+from paii_common.redact import redact, register_secret
+
+from paii_jira.config import JiraSettings
+
+log = logging.getLogger("paii.jira")
+SERVICE = "Jira"
+PAGE = 100
+MAX_PAGES = 50  # 5,000 issues: the report says so when a sprint is bigger
+CONNECT_TIMEOUT = 10.0
+
+
+class JiraError(UpstreamError):
+    """A Jira call failed with an HTTP status; ``messages`` are Jira's own error texts."""
+
+    def __init__(self, call: str, status: int, messages: list[str], *, hint: str | None = None) -> None:
+        detail = "; ".join(messages)[:600] or f"HTTP {status}"
+        super().__init__(SERVICE, call, detail, status=status, hint=hint)
+        self.messages = messages
+
+
+class DeadlineExceeded(UpstreamError):
+    def __init__(self, call: str, seconds: float) -> None:
+        super().__init__(
+            SERVICE, call, f"the tool's {seconds:.0f} s deadline passed",
+            hint="Jira is slow or the request is large: narrow it (a smaller limit, a tighter JQL) or retry later; "
+                 "PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT raise the deadline.",
+        )
+
+
+def _messages(response: Any) -> list[str]:
+    """Jira's ``{"errorMessages": [...], "errors": {field: msg}}``, or the start of a non-JSON body."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return [text[:300]] if text else []
+    out: list[str] = []
+    if isinstance(body, dict):
+        out += [str(m) for m in body.get("errorMessages") or []]
+        errors = body.get("errors")
+        if isinstance(errors, dict):
+            out += [f"{k}: {v}" for k, v in errors.items()]
+        if not out and body.get("message"):
+            out.append(str(body["message"]))
+    return [redact(m) for m in out]
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the connection was never made, so a write cannot have happened."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return type(reason).__name__ in {"NewConnectionError", "NameResolutionError", "ConnectTimeoutError"}
+
+
+_RETRY_CLASS: type | None = None
+
+
+def _retry_class() -> type:
+    """A urllib3 ``Retry`` that follows the PAII retry policy and the call's deadline (built lazily)."""
+    global _RETRY_CLASS
+    if _RETRY_CLASS is not None:
+        return _RETRY_CLASS
+    from urllib3.exceptions import MaxRetryError, ResponseError
+    from urllib3.util.retry import Retry
+
+    class PolicyRetry(Retry):
+        paii_policy: RetryPolicy = DEFAULT_POLICY
+        paii_sleep: Callable[[float], None] = staticmethod(time.sleep)
+        paii_remaining: Callable[[], float] = staticmethod(lambda: float("inf"))
+        paii_on_retry: Callable[[], None] = staticmethod(lambda: None)
+        _paii_wait = 0.0
+
+        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+            return self.paii_policy.should_retry(method, status_code, len(self.history) + 1)
+
+        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+            attempt = len(self.history) + 1
+            status = response.status if response is not None else None
+            give_up = not self.paii_policy.should_retry(method or "GET", status, attempt)
+            retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+            wait = None if give_up else self.paii_policy.delay(attempt, retry_after if status == 429 else None)
+            if wait is None or wait >= self.paii_remaining():
+                if error is not None:
+                    if self._is_read_error(error):
+                        raise error  # requests reports it as ReadTimeout / ConnectionError
+                    raise MaxRetryError(_pool, url, error) from error
+                raise MaxRetryError(_pool, url, ResponseError(f"HTTP {status}: not retried"))
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+            new._paii_wait = wait
+            self.paii_on_retry()
+            return new
+
+        def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def,override]
+            self.paii_sleep(self._paii_wait)
+
+    _RETRY_CLASS = PolicyRetry
+    return PolicyRetry
+
+
+class JiraClient:
+    """Jira REST calls for the tools. Construction does no I/O and imports nothing heavy."""
+
+    def __init__(
+        self,
+        settings: JiraSettings,
+        *,
+        policy: RetryPolicy = DEFAULT_POLICY,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] | None = None,
+        on_request: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self._sleep = sleep
+        self._clock = clock or _clock.now  # PAII_NOW (the sandbox's fixed clock) or real time
+        self._on_request = on_request  # (method, path, status): tests watch every request
+        self._session: Any = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.cache: dict[str, Any] = {}  # per-session discoveries (fields, boards, myself)
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def cloud(self) -> bool:
+        return self.settings.cloud
+
+    @property
+    def api(self) -> str:
+        return "rest/api/3" if self.cloud else "rest/api/2"
+
+    @property
+    def base_url(self) -> str:
+        if not self.settings.url:
+            raise NotConfigured(SERVICE, "PAII_JIRA_URL", doc="The site URL, e.g. https://your-team.atlassian.net.")
+        return self.settings.url
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def browse_url(self, key: str) -> str:
+        return f"{self.base_url}/browse/{key}"
+
+    def auth_hint(self) -> str:
+        if self.cloud:
+            return ("Jira rejected the credentials: check PAII_JIRA_EMAIL and PAII_JIRA_TOKEN (an Atlassian API token "
+                    "created by that account at id.atlassian.com/manage-profile/security/api-tokens); `paii doctor`.")
+        return "Jira rejected the token: check PAII_JIRA_PAT (a personal access token, not expired); `paii doctor`."
+
+    # ------------------------------------------------------------------ deadlines
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        with self._deadline(self.settings.read_timeout):
+            yield
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._deadline(self.settings.write_timeout):
+            yield
+
+    @contextmanager
+    def _deadline(self, seconds: float) -> Iterator[None]:
+        outer = getattr(self._local, "deadline", None)
+        if outer is not None:  # nested: the outer deadline rules
+            yield
+            return
+        self._local.deadline = (time.monotonic() + seconds, seconds)
+        try:
+            yield
+        finally:
+            self._local.deadline = None
+
+    def pause(self, seconds: float) -> None:
+        self._sleep(seconds)
+
+    def remaining(self) -> float:
+        """Seconds left of the current call's deadline (inf outside one)."""
+        return self._remaining()
+
+    def _remaining(self) -> float:
+        dl = getattr(self._local, "deadline", None)
+        return float("inf") if dl is None else dl[0] - time.monotonic()
+
+    # ------------------------------------------------------------------ plumbing
+    def _credentials(self) -> dict[str, Any]:
+        s = self.settings
+        if s.token_value:
+            if not s.email:
+                raise NotConfigured(SERVICE, "PAII_JIRA_EMAIL", doc="Jira Cloud needs the account email with the API token.")
+            return {"username": s.email, "password": s.token_value, "cloud": True}
+        if s.pat_value:
+            return {"token": s.pat_value, "cloud": False}
+        raise NotConfigured(
+            SERVICE, "PAII_JIRA_EMAIL + PAII_JIRA_TOKEN (Cloud)", "PAII_JIRA_PAT (Data Center)",
+            doc="`paii doctor` says how to get them.",
+        )
+
+    def _http_session(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import requests
+                from requests.adapters import HTTPAdapter
+
+                base = _retry_class()
+                client = self
+                retry_cls = type("ClientRetry", (base,), {
+                    "paii_policy": self.policy,
+                    "paii_sleep": staticmethod(self._sleep),
+                    "paii_remaining": staticmethod(lambda: client._remaining()),
+                    "paii_on_retry": staticmethod(lambda: client._count_retry()),
+                })
+                retry = retry_cls(total=None, connect=self.policy.max_attempts, read=self.policy.max_attempts,
+                                  status=self.policy.max_attempts, other=0, allowed_methods=None,
+                                  status_forcelist=set(self.policy.retry_statuses) | {429},
+                                  respect_retry_after_header=True, raise_on_status=False, backoff_factor=0)
+                session = requests.Session()
+                session.trust_env = False  # never pick up credentials from ~/.netrc or proxies' env
+                adapter = HTTPAdapter(max_retries=retry)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                self._session = session
+            return self._session
+
+    def _count_retry(self) -> None:
+        self._local.retries = getattr(self._local, "retries", 0) + 1
+
+    def _library(self) -> Any:
+        """One ``atlassian.Jira`` per call (cheap), sharing the pooled session; its timeout is per call."""
+        creds = self._credentials()
+        if "username" in creds:  # the Basic header's value, should a library ever log it
+            register_secret(base64.b64encode(f"{creds['username']}:{creds['password']}".encode()).decode())
+        logging.getLogger("atlassian").setLevel(max(logging.INFO, logging.getLogger("atlassian").getEffectiveLevel()))
+        from atlassian import Jira
+
+        return Jira(url=self.base_url, session=self._http_session(), retry_with_header=False,
+                    api_version="3" if self.cloud else "2", **creds)
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
+                call: str | None = None) -> Any:
+        """One REST call (``path`` relative to the site, e.g. ``rest/api/3/myself``); JSON or None."""
+        import requests
+
+        method = method.upper()
+        call = call or f"{method} /{path.split('?')[0]}"
+        lib = self._library()
+        remaining = self._remaining()
+        dl = getattr(self._local, "deadline", None)
+        if remaining <= 0:
+            raise DeadlineExceeded(call, dl[1] if dl else 0)
+        write = method not in IDEMPOTENT
+        budget = remaining
+        if write and dl:  # keep a reserve of the deadline to read the state back if the answer is lost
+            reserve = min(5.0, dl[1] * 0.4)
+            budget = remaining - reserve if remaining > 2 * reserve else remaining / 2
+        lib.timeout = (min(CONNECT_TIMEOUT, budget), budget)
+        self._local.retries = 0
+        try:
+            response = lib.request(method, path, params=params, data=json, advanced_mode=True)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            log.info("%s: %s", call, redact(str(exc)))
+            if write and not _never_sent(exc):
+                raise OutcomeUnknown(SERVICE, call, f"{reason} before Jira answered",
+                                     check="read the issue back (get_issue / search_issues) before retrying.") from None
+            if remaining != float("inf") and self._remaining() <= 0.05:
+                raise DeadlineExceeded(call, dl[1] if dl else 0) from None
+            raise UpstreamError(SERVICE, call, f"could not reach {self.base_url} ({reason})",
+                                hint="Check PAII_JIRA_URL and the network, then retry; nothing was changed.") from None
+        finally:
+            lib.timeout = None
+        status = response.status_code
+        if self._on_request is not None:
+            self._on_request(method, "/" + path.split("?")[0], status)
+        if status < 400:
+            if status == 204 or not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError:
+                raise UpstreamError(SERVICE, call, "the answer was not JSON",
+                                    hint="Check PAII_JIRA_URL points at the Jira site itself (not a login page or proxy).") from None
+        retries = getattr(self._local, "retries", 0)
+        if status == 429:
+            raise RateLimited(SERVICE, call, attempts=retries + 1, retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        messages = _messages(response)
+        if status >= 500 and write:
+            raise OutcomeUnknown(SERVICE, call, f"Jira answered HTTP {status}", status=status,
+                                 check="read the issue back (get_issue / search_issues) before retrying.")
+        hint = self.auth_hint() if status == 401 else hint_for_status(status, write=write)
+        if status >= 500 and retries:
+            messages = messages + [f"retried {retries} times"]
+        raise JiraError(call, status, messages, hint=hint)
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.request("POST", path, json=body, **kw)
+
+    def put(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.request("PUT", path, json=body, **kw)
+
+    # ------------------------------------------------------------------ paging
+    def search_page(self, jql: str, fields: list[str], *, cursor: str | None = None, limit: int = PAGE,
+                    expand: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of a JQL search: (issues, cursor of the next page or None)."""
+        if self.cloud:
+            body: dict[str, Any] = {"jql": jql, "maxResults": limit, "fields": fields}
+            if cursor:
+                body["nextPageToken"] = cursor
+            if expand:
+                body["expand"] = expand
+            data = self.post(f"{self.api}/search/jql", body, call="POST /rest/api/3/search/jql") or {}
+            issues = list(data.get("issues") or [])
+            token = data.get("nextPageToken")
+            last = data.get("isLast", not token)
+            return issues, (None if last or not token else str(token))
+        start = int(cursor or 0)
+        params = {"jql": jql, "startAt": start, "maxResults": limit, "fields": ",".join(fields)}
+        if expand:
+            params["expand"] = expand
+        data = self.get(f"{self.api}/search", params, call="GET /rest/api/2/search") or {}
+        issues = list(data.get("issues") or [])
+        total = int(data.get("total") or 0)
+        following = start + len(issues)
+        return issues, (str(following) if issues and following < total else None)
+
+    def search_all(self, jql: str, fields: list[str], *, expand: str | None = None,
+                   max_pages: int = MAX_PAGES) -> tuple[list[dict[str, Any]], int, bool]:
+        """Every issue a JQL finds: (issues, pages read, complete). ``complete`` False only at the page cap."""
+        issues: list[dict[str, Any]] = []
+        cursor: str | None = None
+        seen: set[str] = set()
+        for page in range(1, max_pages + 1):
+            batch, cursor = self.search_page(jql, fields, cursor=cursor, expand=expand)
+            for issue in batch:
+                if issue.get("key") not in seen:  # a page boundary moved under an update: no double count
+                    seen.add(issue.get("key"))
+                    issues.append(issue)
+            if not cursor:
+                return issues, page, True
+        return issues, max_pages, False
+
+    def agile_values(self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 20,
+                     page_size: int = 50) -> tuple[list[dict[str, Any]], bool]:
+        """Every value of an agile list (``startAt`` / ``isLast``): (values, complete)."""
+        out: list[dict[str, Any]] = []
+        start = 0
+        for _ in range(max_pages):
+            data = self.get(path, {**(params or {}), "startAt": start, "maxResults": page_size}) or {}
+            values = list(data.get("values") or [])
+            out += values
+            start += len(values)
+            total = data.get("total")
+            if not values or data.get("isLast", True) or (isinstance(total, int) and start >= total):
+                return out, True
+        return out, False
+
+    def changelog(self, key: str, *, max_pages: int = 10) -> list[dict[str, Any]]:
+        """An issue's whole changelog, oldest first."""
+        if not self.cloud:
+            data = self.get(f"{self.api}/issue/{key}", {"fields": "created", "expand": "changelog"}) or {}
+            return sorted((data.get("changelog") or {}).get("histories") or [], key=lambda h: h.get("created", ""))
+        values, _ = self.agile_values(f"{self.api}/issue/{key}/changelog", max_pages=max_pages, page_size=100)
+        return sorted(values, key=lambda h: h.get("created", ""))
+
+    # ------------------------------------------------------------------ site facts (cached)
+    def fields(self) -> list[dict[str, Any]]:
+        if "fields" not in self.cache:
+            self.cache["fields"] = list(self.get(f"{self.api}/field") or [])
+        return self.cache["fields"]
+
+    def projects(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Projects the credentials can see (for error messages): [{key, name}]."""
+        if self.cloud:
+            data = self.get(f"{self.api}/project/search", {"maxResults": limit}) or {}
+            values = data.get("values") or []
+        else:
+            values = self.get(f"{self.api}/project") or []
+        return [{"key": p.get("key"), "name": p.get("name")} for p in values[:limit]]
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None

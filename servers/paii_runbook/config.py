@@ -1,0 +1,82 @@
+"""Settings of the runbook server (env prefix ``PAII_RUNBOOK_``).
+
+Runbooks are found, in this order (the first file of a name wins): each folder of
+``PAII_RUNBOOK_PATH`` (``os.pathsep``-separated, e.g. a team's git checkout), ``$PAII_HOME/runbooks/``,
+and the ``runbooks/`` folder that ships with PAII. Run state lives in ``$PAII_HOME/runbooks/runs/``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from paii_common.config import PaiiSettings
+
+#: the runbooks/ folder beside servers/ (the plugin folder, or a source checkout)
+SHIPPED_DIR = Path(__file__).resolve().parents[2] / "runbooks"
+
+
+def _split(value: str, sep: str) -> list[str]:
+    return [part.strip() for part in (value or "").split(sep) if part.strip()]
+
+
+class RunbookSettings(PaiiSettings):
+    model_config = SettingsConfigDict(env_prefix="PAII_RUNBOOK_", extra="ignore")
+    server_name: ClassVar[str] = "runbook"
+
+    path: str = Field(default="", description="Extra runbook folders, os.pathsep-separated (PAII_RUNBOOK_PATH).")
+    bin_dirs: str = Field(
+        default="", description="Folders searched before PATH for the programs `run` steps start (PAII_RUNBOOK_BIN_DIRS)."
+    )
+    maintenance_windows: str = Field(
+        default="",
+        description="Team maintenance windows, ';'-separated, UTC: 'Sat 02:00-04:00', '2026-01-03 02:00-04:00'.",
+    )
+    operator: str = Field(default="", description="Who runs runbooks here, for the record (default: the OS user).")
+    approval_ttl: float = Field(default=900.0, gt=0, le=86400, description="Seconds an approval stays valid.")
+    max_output: int = Field(default=4000, ge=200, le=200_000, description="Characters of a step's output returned.")
+    record_output: int = Field(default=2000, ge=100, le=50_000, description="Characters of a step's output recorded.")
+    shipped: bool = Field(default=True, description="Also list the runbooks that ship with PAII.")
+
+    def runbook_dirs(self) -> list[Path]:
+        dirs = [Path(p).expanduser() for p in _split(self.path, os.pathsep)]
+        dirs.append(self.home / "runbooks")
+        if self.shipped:
+            dirs.append(SHIPPED_DIR)
+        out: list[Path] = []
+        for d in dirs:
+            if d not in out:
+                out.append(d)
+        return out
+
+    def bin_dir_list(self) -> list[Path]:
+        return [Path(p).expanduser() for p in _split(self.bin_dirs, os.pathsep)]
+
+    def window_specs(self) -> list[str]:
+        return _split(self.maintenance_windows, ";")
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runbooks" / "runs"
+
+    def operator_name(self) -> str:
+        """Who runs it, for the record: over HTTP the caller's token name (never the server's own
+        user or setting); over stdio PAII_RUNBOOK_OPERATOR, else the OS user."""
+        from paii_common import auth
+
+        caller = auth.authenticated_name()
+        if caller:
+            return caller
+        if auth.over_http():  # served without tokens (--no-auth): nobody known
+            return "unknown"
+        if self.operator.strip():
+            return self.operator.strip()
+        try:
+            return getpass.getuser()
+        except Exception:  # no user database entry (some containers)
+            return "unknown"

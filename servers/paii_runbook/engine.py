@@ -1,0 +1,432 @@
+"""The run lifecycle: start (dry or real), run a step, approve, finish; every run recorded.
+
+Approval is server state: :meth:`Engine.approve` stores an approval bound to the run, the step
+and the sha256 of the step's resolved action (:func:`paii_runbook.plan.command_sha`), valid for
+``approval_ttl`` seconds and used once. :meth:`Engine.run_step` on a step that needs the person
+raises :class:`ApprovalRequired` until such an approval exists; the server then asks the person
+(elicitation) or tells the model how the person can approve. The tools never take an approval
+as an argument.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import socket
+from typing import Any
+
+from paii_common.errors import Conflict, InvalidInput, NotFound
+from paii_common.redact import redact
+from paii_common.untrusted import fence
+from paii_runbook import steps as step_exec
+from paii_runbook.catalog import Catalog, Loaded
+from paii_runbook.client import StepExecutor
+from paii_runbook.config import RunbookSettings
+from paii_runbook.format import Runbook, Step
+from paii_runbook.models import (
+    ApprovalInfo,
+    CheckResult,
+    FinishResult,
+    NextStep,
+    RunStatus,
+    StartResult,
+    StepResult,
+    StepState,
+)
+from paii_runbook.plan import action, command_sha, plan_step, resolve_command, resolve_params, step_command
+from paii_runbook.record import History, cmd_line
+from paii_runbook.runs import RunStore, iso, parse_iso, process_alive
+from paii_runbook.windows import check_windows
+
+OUTCOMES = ("completed", "aborted", "failed", "rolled_back")
+
+
+class ApprovalRequired(Conflict):
+    """The step needs the person's approval and has no valid one."""
+
+    def __init__(self, request: dict[str, Any], why: str) -> None:
+        self.request = request
+        super().__init__(
+            f"step {request['step']} ({request['title']}) needs the person's approval and {why}; it did not run. "
+            f"Ask the person: they approve with approve_step(run_id={request['run_id']!r}, step_id={request['step']!r}) "
+            f"(Claude Code shows them the permission prompt), or in their own terminal with "
+            f"`paii runbook approve {request['run_id']} {request['step']}`; then call run_step again."
+        )
+
+
+def utcnow() -> dt.datetime:
+    """PAII's clock: ``paii_common.clock`` (``PAII_NOW``, which the sandbox sets) where it exists."""
+    try:
+        from paii_common.clock import now
+    except ImportError:  # a foundation without the shared clock yet
+        return dt.datetime.now(dt.UTC)
+    return now()
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Engine:
+    def __init__(self, settings: RunbookSettings, executor: StepExecutor | None = None, history: Any | None = None,
+                 now=None) -> None:
+        self.settings = settings
+        self.executor = executor or StepExecutor(settings)
+        self.catalog = Catalog(settings)
+        self.runs = RunStore(settings.runs_dir)
+        self.history = History(settings, history)
+        self.now = now or utcnow
+
+    # ------------------------------------------------------------------ runbooks
+    def valid(self, name: str) -> Loaded:
+        loaded = self.catalog.get(name)
+        if not loaded.valid:
+            errors = [p.render(loaded.runbook.path) for p in loaded.problems if p.severity == "error"]
+            raise InvalidInput(f"runbook {loaded.runbook.name} is invalid and cannot start: " + "; ".join(errors[:10])
+                               + ". Fix the file (`paii runbook lint FILE` lists every problem).")
+        return loaded
+
+    def maintenance(self, rb: Runbook, now: dt.datetime) -> tuple[bool | None, str] | None:
+        """None when the runbook does not need a window; else (in one?, sentence)."""
+        if not rb.maintenance_window:
+            return None
+        return check_windows([*rb.maintenance_windows, *self.settings.window_specs()], now)
+
+    def last_runs(self, warnings: list[str] | None = None, *, include_dry: bool = False) -> dict:
+        try:
+            return self.history.last_runs(self.now(), include_dry=include_dry)
+        except Exception as exc:  # the history is a help here, never a blocker
+            if warnings is not None:
+                warnings.append(f"could not read past runs from the history ({redact(str(exc))[:200]})")
+            return {}
+
+    def _runbook_for(self, st: dict[str, Any]) -> Runbook:
+        loaded = self.valid(st["runbook"])
+        if _sha(loaded.runbook.source) != st["source_sha256"]:
+            raise Conflict(f"runbook {st['runbook']} changed on disk since run {st['id']} started, so its commands (and "
+                           "any approval) may no longer be what runs. Finish this run (finish_run outcome='aborted') and "
+                           "start a new one; a dry run shows the new plan.")
+        return loaded.runbook
+
+    # ------------------------------------------------------------------ start
+    def start(self, name: str, parameters: dict[str, Any] | None, dry_run: bool) -> StartResult:
+        loaded = self.valid(name)
+        rb = loaded.runbook
+        params = resolve_params(rb, parameters)
+        now = self.now()
+        if not dry_run:
+            for other in self.runs.open_runs(rb.name):
+                if not other.get("dry_run"):
+                    raise Conflict(f"run {other['id']} of {rb.name} is still open (started {other['started']} by "
+                                   f"{other.get('operator')}, next step {other.get('halted_at') or other.get('cursor')}): "
+                                   f"continue it with run_step, or end it with finish_run(run_id={other['id']!r}, "
+                                   "outcome='aborted').")
+        warnings = [p.render(rb.path) for p in loaded.problems if p.severity == "warning"]
+        window = self.maintenance(rb, now)
+        if window and window[0] is not True:
+            warnings.insert(0, f"Maintenance window: {window[1]}")
+        checks = []
+        for c in rb.preflight:
+            cmd = resolve_command(c.command, params)
+            passed, value, message = step_exec.check(self.executor, cmd, c.expect)
+            checks.append(CheckResult(name=c.name, passed=passed, value=value, message=message, argv=cmd.argv,
+                                      required=c.required))
+        warnings += [f"preflight {c.name}: {c.message}" for c in checks if not c.passed and not c.required]
+        last = self.last_runs(warnings).get(rb.name)
+        run_id = self.runs.new_id(rb.name, now)
+        plan = [plan_step(s, params) for s in rb.steps]
+        state = {
+            "id": run_id, "runbook": rb.name, "title": rb.title, "file": str(rb.path), "source_sha256": _sha(rb.source),
+            "dry_run": dry_run, "parameters": params, "services": rb.services, "operator": self.settings.operator_name(),
+            "status": "running", "outcome": None, "started": iso(now), "finished": None,
+            "preflight": [c.model_dump() for c in checks], "warnings": warnings,
+            "order": [s.id for s in rb.steps], "cursor": rb.steps[0].id, "halted_at": None, "suggested": None,
+            "running": None, "approvals": [], "events": [], "recorded": None,
+            "steps": {s.id: {"title": s.title, "kind": s.kind, "status": "pending", "argv": p.argv, "attempts": []}
+                      for s, p in zip(rb.steps, plan, strict=True)},
+        }
+        failed = [c for c in checks if not c.passed and c.required]
+        result = StartResult(run_id=run_id, runbook=rb.name, title=rb.title, dry_run=dry_run, parameters=params,
+                             steps_total=len(rb.steps), estimated_duration=rb.estimated_duration, production=rb.production,
+                             last_executed=last, preflight=checks, warnings=warnings,
+                             approvals_needed=[s.id for s in rb.steps if s.needs_person], plan=plan)
+        if dry_run or failed:
+            state.update(status="finished", outcome="dry-run" if dry_run else "aborted", finished=iso(now),
+                         duration_s=0.0, cursor=None)
+            if failed and not dry_run:
+                state["notes"] = "did not start: preflight failed: " + "; ".join(f"{c.name}: {c.message}" for c in failed)
+            self.runs.create(state)
+            with self.runs.update(run_id) as st:
+                result.recorded = self._record(st, result.warnings)
+            if failed and not dry_run:
+                raise Conflict(f"preflight failed, so {rb.name} did not start: "
+                               + "; ".join(f"{c.name}: {c.message}" for c in failed)
+                               + f". Fix it and call start_run again (this attempt is recorded at {result.recorded}).")
+            return result
+        self.runs.create(state)
+        result.next_step = rb.steps[0].id
+        return result
+
+    # ------------------------------------------------------------------ approvals
+    def _reap(self, st: dict[str, Any]) -> None:
+        """A step left 'running' by a process that is gone was interrupted: its outcome is unknown."""
+        running = st.get("running")
+        if running and not process_alive(running["pid"], running["host"]):
+            sid = running["step"]
+            s = st["steps"].setdefault(sid, {"title": sid, "attempts": []})
+            s["status"] = "interrupted"
+            s["attempts"].append({**running.get("attempt", {}), "status": "interrupted", "finished": iso(self.now()),
+                                  "reason": "the server stopped while this step ran: its outcome is unknown"})
+            st.update(running=None, status="halted", halted_at=sid)
+
+    def _open(self, st: dict[str, Any]) -> None:
+        self._reap(st)
+        if st.get("dry_run"):
+            raise Conflict(f"{st['id']} is a dry run: nothing executes. Start a real run with start_run(dry_run=false).")
+        if st["status"] == "finished":
+            raise Conflict(f"run {st['id']} is finished ({st.get('outcome')}; recorded at {st.get('recorded')}): "
+                           "start a new run with start_run.")
+
+    def request(self, st: dict[str, Any], step: Step) -> dict[str, Any]:
+        """What the person approves: the step and its exact resolved command."""
+        act = action(step, st["parameters"])
+        cmd = step_command(step, st["parameters"])
+        return {"run_id": st["id"], "runbook": st["runbook"], "step": step.id, "title": step.title, "kind": step.kind,
+                "command": cmd_line(cmd.argv) if cmd else None, "argv": cmd.argv if cmd else None,
+                "pod": f"{cmd.namespace} {cmd.selector}" if cmd and cmd.kind == "k8s_exec" else None,
+                "manual": act.get("manual"), "sha": command_sha(st["id"], act), "parameters": st["parameters"]}
+
+    def approval_request(self, run_id: str, step_id: str) -> dict[str, Any]:
+        st = self.runs.load(run_id)
+        self._open(st)
+        step = self._step(self._runbook_for(st), step_id)
+        return self.request(st, step)
+
+    @staticmethod
+    def _step(rb: Runbook, step_id: Any) -> Step:
+        step = rb.step(str(step_id).strip())
+        if step is None:
+            ids = [s.id for s in rb.steps] + list(rb.rollbacks)
+            raise NotFound(f"{rb.name} has no step {step_id!r}: steps are {', '.join(ids)}")
+        return step
+
+    def approve(self, run_id: str, step_id: str, *, via: str, by: str | None = None, expect_sha: str | None = None) -> ApprovalInfo:
+        with self.runs.update(run_id) as st:
+            self._open(st)
+            step = self._step(self._runbook_for(st), step_id)
+            if not step.needs_person:
+                raise InvalidInput(f"step {step.id} needs no approval: run it with run_step.")
+            if st["steps"].get(step.id, {}).get("status") in ("passed", "skipped"):
+                raise Conflict(f"step {step.id} is already {st['steps'][step.id]['status']}: nothing to approve.")
+            req = self.request(st, step)
+            if expect_sha and expect_sha != req["sha"]:
+                raise Conflict(f"step {step.id}'s command changed while it was being approved: ask the person again.")
+            now = self.now()
+            rec = {"step": step.id, "command_sha256": req["sha"], "by": by or self.settings.operator_name(), "via": via,
+                   "at": iso(now), "expires": iso(now + dt.timedelta(seconds=self.settings.approval_ttl)), "used_at": None}
+            st["approvals"].append(rec)
+            st["events"].append({"at": rec["at"], "kind": "approved", "step": step.id, "by": rec["by"], "via": via})
+        return ApprovalInfo(**{k: rec[k] for k in ("step", "by", "via", "at", "expires", "command_sha256")})
+
+    def note(self, run_id: str, step_id: str, kind: str, *, via: str, by: str | None = None, text: str | None = None) -> None:
+        """Record a decision that ran nothing: a refusal, an unanswered prompt."""
+        with self.runs.update(run_id) as st:
+            st["events"].append({"at": iso(self.now()), "kind": kind, "step": str(step_id), "via": via,
+                                 "by": by or self.settings.operator_name(), "note": redact(text or "")[:500] or None})
+
+    def _take_approval(self, st: dict[str, Any], step: Step) -> dict[str, Any]:
+        req = self.request(st, step)
+        now = self.now()
+        mine = [a for a in st["approvals"] if a["step"] == step.id and not a["used_at"]]
+        same = [a for a in mine if a["command_sha256"] == req["sha"]]
+        valid = [a for a in same if parse_iso(a["expires"]) > now]
+        if valid:
+            valid[0]["used_at"] = iso(now)
+            return valid[0]
+        if same:
+            raise ApprovalRequired(req, f"its approval ({same[-1]['by']} at {same[-1]['at']}) expired at {same[-1]['expires']}")
+        if mine:
+            raise ApprovalRequired(req, "the approval given was for a different command (sha256 "
+                                   f"{mine[-1]['command_sha256'][:12]}, now {req['sha'][:12]}): it does not apply")
+        raise ApprovalRequired(req, "has none")
+
+    # ------------------------------------------------------------------ steps
+    def _check_choice(self, st: dict[str, Any], step: Step, choice: str) -> None:
+        status, sid = st["status"], step.id
+        nxt = st.get("halted_at") if status == "halted" else st.get("cursor")
+        where = f"run_step(run_id={st['id']!r}, step_id={nxt!r})" if nxt else "finish_run"
+        if choice not in ("run", "retry", "skip"):
+            raise InvalidInput("choice must be run, retry or skip")
+        if choice == "run" and step.rollback and status in ("running", "halted"):
+            return
+        if status == "done":
+            raise Conflict(f"every step of {st['id']} is done: finish it with finish_run (outcome completed"
+                           f"{' or rolled_back' if st.get('rolled_back') else ''}).")
+        if status == "halted":
+            if sid != st["halted_at"] or choice == "run":
+                opts = f"retry or skip step {st['halted_at']}" + (f", or run rollback {st['suggested']}" if st.get("suggested") else "")
+                raise Conflict(f"the run stopped at step {st['halted_at']} ({st['steps'][st['halted_at']]['status']}): the person "
+                               f"chooses: {opts} (run_step with choice='retry'/'skip'), or finish_run(outcome='aborted').")
+            return
+        if choice == "retry":
+            raise Conflict(f"step {sid} has not failed: nothing to retry (next: {where}).")
+        if sid != st["cursor"]:
+            state = st["steps"].get(sid, {}).get("status", "pending")
+            raise Conflict(f"step {sid} is {state}; steps run in order and the next is {st['cursor']}: {where}.")
+
+    def _advance(self, st: dict[str, Any], rb: Runbook, step: Step) -> None:
+        st.update(halted_at=None, suggested=None)
+        if step.rollback:
+            st.update(status="done", cursor=None, rolled_back=step.id)
+            return
+        ids = [s.id for s in rb.steps]
+        i = ids.index(step.id) + 1
+        st["cursor"] = ids[i] if i < len(ids) else None
+        st["status"] = "running" if st["cursor"] else "done"
+
+    def run_step(self, run_id: str, step_id: str, choice: str = "run", progress: step_exec.Progress | None = None) -> StepResult:
+        with self.runs.update(run_id) as st:
+            self._open(st)
+            if st.get("running"):
+                r = st["running"]
+                raise Conflict(f"step {r['step']} of {run_id} is running (since {r['since']}, process {r['pid']}): wait for it.")
+            rb = self._runbook_for(st)
+            step = self._step(rb, step_id)
+            self._check_choice(st, step, choice)
+            entry = st["steps"].setdefault(step.id, {"title": step.title, "kind": step.kind, "status": "pending", "attempts": []})
+            if step.id not in st["order"]:
+                st["order"].append(step.id)
+            now = iso(self.now())
+            if choice == "skip":
+                entry["status"] = "skipped"
+                entry["attempts"].append({"started": now, "finished": now, "choice": "skip", "status": "skipped",
+                                          "duration_s": 0.0, "by": self.settings.operator_name()})
+                st["events"].append({"at": now, "kind": "skip", "step": step.id, "by": self.settings.operator_name(), "via": "run_step"})
+                self._advance(st, rb, step)
+                return self._result(st, rb, step, entry["attempts"][-1])
+            approval = self._take_approval(st, step) if step.needs_person else None
+            cmd = step_command(step, st["parameters"])
+            attempt = {"started": now, "choice": choice, "argv": cmd.argv if cmd else None,
+                       "approval": {k: approval[k] for k in ("by", "via", "at", "command_sha256")} if approval else None}
+            if choice == "retry":
+                st["events"].append({"at": now, "kind": "retry", "step": step.id, "by": self.settings.operator_name(), "via": "run_step"})
+            entry["status"] = "running"
+            st["running"] = {"step": step.id, "pid": os.getpid(), "host": socket.gethostname(), "since": now, "attempt": attempt}
+        try:
+            outcome = step_exec.execute(self.executor, step, st["parameters"], cap=self.settings.max_output,
+                                        confirmed_by=approval["by"] if approval else None, progress=progress)
+        except BaseException as exc:
+            outcome = {"status": "failed", "reason": f"the step could not run: {redact(str(exc))[:300]}", "duration_s": 0.0}
+            if not isinstance(exc, Exception):
+                self._store_attempt(run_id, rb, step, attempt, outcome)
+                raise
+        return self._store_attempt(run_id, rb, step, attempt, outcome)
+
+    def _store_attempt(self, run_id: str, rb: Runbook, step: Step, attempt: dict, outcome: dict) -> StepResult:
+        with self.runs.update(run_id) as st:
+            rec_cap = self.settings.record_output
+            stored = {**attempt, **outcome, "finished": iso(self.now())}
+            if stored.get("output") and len(stored["output"]) > rec_cap:
+                stored["output"] = "…" + stored["output"][-rec_cap:]
+            entry = st["steps"][step.id]
+            entry["attempts"].append(stored)
+            entry["status"] = outcome["status"]
+            st["running"] = None
+            if outcome["status"] == "passed":
+                self._advance(st, rb, step)
+            else:
+                st.update(status="halted", halted_at=step.id,
+                          suggested=step.on_fail if step.on_fail != "stop" else None)
+            return self._result(st, rb, step, {**attempt, **outcome})
+
+    def _result(self, st: dict[str, Any], rb: Runbook, step: Step, a: dict[str, Any]) -> StepResult:
+        nxt = None
+        if st["status"] == "running" and st.get("cursor"):
+            ns = rb.step(st["cursor"])
+            nxt = NextStep(id=ns.id, title=ns.title, approval=ns.needs_person)
+        elif st["status"] == "halted" and st.get("suggested"):
+            ns = rb.step(st["suggested"])
+            nxt = NextStep(id=ns.id, title=ns.title, approval=ns.needs_person)
+        options = []
+        if st["status"] == "halted":
+            rid = st["id"]
+            options = [f"retry: run_step(run_id={rid!r}, step_id={step.id!r}, choice='retry')",
+                       f"skip: run_step(run_id={rid!r}, step_id={step.id!r}, choice='skip')"]
+            if st.get("suggested"):
+                options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
+            options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
+        ap = a.get("approval")
+        return StepResult(
+            run_id=st["id"], step=step.id, title=step.title, status=a["status"], exit_code=a.get("exit_code"),
+            duration_s=a.get("duration_s", 0.0), value=a.get("value"), observed=a.get("observed") or [],
+            reason=a.get("reason"), pod=a.get("pod"), truncated=bool(a.get("truncated")),
+            output=fence(a["output"], "command output") if a.get("output") else None,
+            approval=ApprovalInfo(step=step.id, **ap) if ap else None, next_step=nxt, run_status=st["status"], options=options)
+
+    def status(self, run_id: str) -> RunStatus:
+        """A run as it stands (read only: an interrupted step shows as such without being written)."""
+        st = self.runs.load(run_id)
+        self._reap(st)
+        steps = []
+        for sid in st["order"]:
+            s = st["steps"][sid]
+            last = (s.get("attempts") or [{}])[-1]
+            steps.append(StepState(id=sid, title=s["title"], status=s["status"], attempts=len(s.get("attempts") or []),
+                                   exit_code=last.get("exit_code"), value=last.get("value"), reason=last.get("reason"),
+                                   finished=last.get("finished")))
+        nxt_id = st.get("halted_at") or st.get("cursor")
+        nxt = NextStep(id=nxt_id, title=st["steps"][nxt_id]["title"]) if nxt_id in st["steps"] else None
+        options = []
+        if st["status"] == "halted":
+            rid, sid = st["id"], st["halted_at"]
+            options = [f"retry: run_step(run_id={rid!r}, step_id={sid!r}, choice='retry')",
+                       f"skip: run_step(run_id={rid!r}, step_id={sid!r}, choice='skip')"]
+            if st.get("suggested"):
+                options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
+            options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
+        approvals = [ApprovalInfo(**{k: a[k] for k in ("step", "by", "via", "at", "expires", "command_sha256")})
+                     for a in st.get("approvals") or []]
+        return RunStatus(run_id=st["id"], runbook=st["runbook"], parameters=st["parameters"], dry_run=bool(st.get("dry_run")),
+                         status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=approvals,
+                         options=options, recorded=st.get("recorded"))
+
+    # ------------------------------------------------------------------ finish and record
+    def _record(self, st: dict[str, Any], warnings: list[str]) -> str | None:
+        try:
+            rel, more = self.history.record(st)
+        except Exception as exc:
+            warnings.append(f"the run could not be recorded in the history ({redact(str(exc))[:200]}); "
+                            f"its full state is in {self.runs.path(st['id'])}")
+            return None
+        warnings.extend(more)
+        st["recorded"] = rel
+        return rel
+
+    def finish(self, run_id: str, outcome: str, notes: str | None = None) -> FinishResult:
+        if outcome not in OUTCOMES:
+            raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
+        warnings: list[str] = []
+        with self.runs.update(run_id) as st:
+            self._open(st)
+            if st.get("running"):
+                raise Conflict(f"step {st['running']['step']} is still running: wait for it, then finish.")
+            left = [sid for sid in st["order"]
+                    if sid.isdigit() and st["steps"][sid]["status"] not in ("passed", "skipped")]
+            if outcome == "completed" and (left or st.get("rolled_back")):
+                what = (f"{len(left)} step{'s' if len(left) != 1 else ''} did not pass ({', '.join(left[:6])})" if left
+                        else "a rollback ran")
+                raise InvalidInput(f"{what}: finish with outcome aborted, failed or rolled_back, or run the steps first.")
+            if outcome == "rolled_back" and not st.get("rolled_back"):
+                raise InvalidInput("no rollback step passed in this run: use aborted or failed.")
+            now = self.now()
+            st.update(status="finished", outcome=outcome, finished=iso(now), cursor=None,
+                      duration_s=round((now - parse_iso(st["started"])).total_seconds(), 1))
+            if notes:
+                st["notes"] = redact(notes)[:4000]
+            recorded = self._record(st, warnings)
+            counts: dict[str, int] = {}
+            for sid in st["order"]:
+                counts[st["steps"][sid]["status"]] = counts.get(st["steps"][sid]["status"], 0) + 1
+        return FinishResult(run_id=run_id, runbook=st["runbook"], outcome=outcome, duration_s=st["duration_s"],
+                            steps=counts, recorded=recorded, warnings=warnings)

@@ -1,0 +1,143 @@
+"""Run state on disk: ``$PAII_HOME/runbooks/runs/<run id>.json``, one JSON file per open run;
+a finished run (dry runs included) moves to ``runs/finished/``, so finding the open runs reads
+only the open ones.
+
+Every change is a read-modify-write under an exclusive ``flock`` on ``<run id>.lock`` (the
+server, a second server and ``paii runbook approve`` may touch the same run), written to a
+temporary file, fsynced and renamed into place, so a crash leaves the old state or the new one.
+A command never runs while the lock is held: the step is marked ``running`` (with the process
+id), the lock released, the command run, and the result written under the lock again. A step
+still marked ``running`` whose process is gone was interrupted: the person chooses to retry or
+skip it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import secrets
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from paii_common.errors import InvalidInput, NotFound
+
+RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}$")
+
+
+def iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, ensure_ascii=False, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def process_alive(pid: int, host: str) -> bool:
+    if host != socket.gethostname():
+        return True  # another machine's process: assume it still runs
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def new_id(self, runbook: str, now: dt.datetime) -> str:
+        return f"{runbook}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+    @staticmethod
+    def _check(run_id: str) -> str:
+        if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+            raise InvalidInput(f"run id {str(run_id)[:60]!r} is not valid: use the run_id start_run returned "
+                               "(e.g. database-failover-20260102-020000-3fa1)")
+        return run_id
+
+    def path(self, run_id: str) -> Path:
+        """Where the run's state is (an open run's place when it is nowhere yet)."""
+        open_path = self.root / f"{self._check(run_id)}.json"
+        done = self.root / "finished" / open_path.name
+        return done if not open_path.exists() and done.exists() else open_path
+
+    def load(self, run_id: str) -> dict[str, Any]:
+        path = self.path(run_id)
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFound(f"no run {run_id!r}: start one with start_run (list_runbooks shows each runbook's open runs)") from None
+        except ValueError as exc:
+            raise InvalidInput(f"the state of run {run_id} ({path}) cannot be read ({exc}): restore or delete the file") from None
+
+    def _save(self, state: dict[str, Any]) -> None:
+        open_path = self.root / f"{state['id']}.json"
+        if state.get("status") == "finished":
+            atomic_write_json(self.root / "finished" / open_path.name, state)
+            open_path.unlink(missing_ok=True)
+        else:
+            atomic_write_json(open_path, state)
+
+    def create(self, state: dict[str, Any]) -> None:
+        with self._lock(state["id"]):
+            self._save(state)
+
+    @contextlib.contextmanager
+    def _lock(self, run_id: str) -> Iterator[None]:
+        locks = self.root / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with open(locks / f"{run_id}.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def update(self, run_id: str) -> Iterator[dict[str, Any]]:
+        """The run's state under the lock; written back when the block ends without an exception."""
+        self._check(run_id)
+        with self._lock(run_id):
+            state = self.load(run_id)
+            yield state
+            self._save(state)
+
+    def all(self) -> list[dict[str, Any]]:
+        """The open runs' states (finished ones are in finished/)."""
+        out = []
+        if not self.root.is_dir():
+            return out
+        for p in sorted(self.root.glob("*.json")):
+            try:
+                out.append(json.loads(p.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+        return out
+
+    def open_runs(self, runbook: str | None = None) -> list[dict[str, Any]]:
+        return [s for s in self.all() if s.get("status") != "finished" and (runbook is None or s.get("runbook") == runbook)]

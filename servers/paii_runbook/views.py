@@ -1,0 +1,111 @@
+"""Read views of runbooks for the tools: summaries, the detail with its plan, the find ranking."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from paii_common.errors import InvalidInput
+from paii_runbook.catalog import Loaded
+from paii_runbook.engine import Engine
+from paii_runbook.models import FindResult, FoundRunbook, LastRun, PlanStep, RunbookDetail, RunbookList, RunbookSummary
+from paii_runbook.plan import params_view, plan_step, resolve_command, resolve_params
+from paii_runbook.record import words
+
+MAX_LIST = 100
+
+
+def _problems(loaded: Loaded, severities=("error",)) -> list[str]:
+    return [p.render(loaded.runbook.path) for p in loaded.problems if p.severity in severities][:10]
+
+
+def summary(loaded: Loaded, last: LastRun | None, open_runs: list[str]) -> RunbookSummary:
+    rb = loaded.runbook
+    return RunbookSummary(name=rb.name, title=rb.title or rb.name, services=rb.services, steps=len(rb.steps),
+                          approvals=sum(1 for s in rb.steps if s.needs_person), production=rb.production,
+                          valid=loaded.valid, problems=_problems(loaded), source=loaded.source, last_run=last,
+                          open_runs=open_runs)
+
+
+def list_runbooks(engine: Engine, service: str | None) -> RunbookList:
+    last = engine.last_runs()
+    open_by: dict[str, list[str]] = {}
+    for st in engine.runs.open_runs():
+        if not st.get("dry_run"):
+            open_by.setdefault(st["runbook"], []).append(st["id"])
+    items = engine.catalog.all()
+    if service:
+        items = [x for x in items if service.strip().lower() in x.runbook.services]
+    out = [summary(x, last.get(x.runbook.name), open_by.get(x.runbook.name, [])) for x in items[:MAX_LIST]]
+    return RunbookList(runbooks=out, truncated=len(items) > MAX_LIST)
+
+
+def shown_params(loaded: Loaded, given: dict[str, Any] | None) -> dict[str, str]:
+    """The parameters to resolve the plan with: validated when given, else defaults and {{name}}."""
+    rb = loaded.runbook
+    if given:
+        return resolve_params(rb, given)
+    return {n: p.default if p.default is not None else "{{" + n + "}}" for n, p in rb.parameters.items()}
+
+
+def detail(engine: Engine, loaded: Loaded, given: dict[str, Any] | None) -> RunbookDetail:
+    rb = loaded.runbook
+    params = shown_params(loaded, given)
+    window = engine.maintenance(rb, engine.now())
+    mw = None if window is None else f"needed: {window[1]}"
+    checks = []
+    for c in rb.preflight:
+        cmd = resolve_command(c.command, params)
+        checks.append(PlanStep(id=f"preflight-{len(checks) + 1}", title=c.name, kind=cmd.kind, argv=cmd.argv,
+                               expect=c.expect.describe()))
+    return RunbookDetail(
+        name=rb.name, title=rb.title, description=rb.description, services=rb.services, parameters=params_view(rb),
+        estimated_duration=rb.estimated_duration, production=rb.production, maintenance_window=mw, preflight=checks,
+        steps=[plan_step(s, params, prose=True) for s in rb.steps],
+        rollbacks=[plan_step(s, params, prose=True) for s in rb.rollbacks.values()],
+        notes=rb.notes or None, problems=_problems(loaded, ("error", "warning")),
+        last_run=engine.last_runs().get(rb.name), path=str(rb.path))
+
+
+def _doc_words(loaded: Loaded) -> tuple[set[str], set[str]]:
+    rb = loaded.runbook
+    strong = set(words(" ".join([rb.name.replace("-", " "), rb.name, rb.title, *rb.services])))
+    weak = set(words(" ".join([rb.description, *(s.title for s in rb.steps), rb.notes[:2000]])))
+    return strong, weak
+
+
+def find(engine: Engine, text: str | None, service: str | None, k: int) -> FindResult:
+    text = (text or "").strip()
+    service = (service or "").strip().lower() or None
+    if not text and not service:
+        raise InvalidInput("give text (what is happening, e.g. 'payments-api 500s') or a service name.")
+    items = [x for x in engine.catalog.all() if x.valid]
+    if service and any(service in x.runbook.services for x in items):
+        items = [x for x in items if service in x.runbook.services]
+    query = words(text + " " + (service or ""))
+    warnings: list[str] = []
+    related: dict[str, list[tuple[float, str]]] = {}
+    if text:
+        try:
+            related, more = engine.history.related(text, [x.runbook.name for x in items])
+            warnings += more
+        except Exception as exc:
+            warnings.append(f"history search unavailable ({str(exc)[:160]}): ranked by the runbooks' own text")
+    last = engine.last_runs(warnings)
+    scored = []
+    for x in items:
+        strong, weak = _doc_words(x)
+        hits = [w for w in dict.fromkeys(query) if w in strong or w in weak]
+        score = sum(2.0 if w in strong else 1.0 for w in hits) / max(1.0, math.sqrt(len(set(query)) or 1))
+        why = [f"matches: {', '.join(hits[:8])}"] if hits else []
+        if service and service in x.runbook.services:
+            score += 1.0
+            why.append(f"for service {service}")
+        for weight, reason in related.get(x.runbook.name, [])[:3]:
+            score += weight
+            why.append(reason)
+        if score > 0:
+            scored.append(FoundRunbook(name=x.runbook.name, title=x.runbook.title, services=x.runbook.services,
+                                       score=round(score, 3), why=why, last_run=last.get(x.runbook.name)))
+    scored.sort(key=lambda f: (-f.score, f.name))
+    return FindResult(runbooks=scored[:k], warnings=warnings)
