@@ -7,7 +7,8 @@ tokens required), its history built once from bench/history_scale.py's synthetic
 cached in bench/data/team-load-<N>/ (each run works on a copy). Each client is the mcp package's
 streamable HTTP client with its own bearer token; it calls ``similar_incidents`` and, one call in
 ``--capture-every``, ``capture`` (a new incident), back to back (``--think-ms 0``: as fast as the
-server answers) or with a random pause of up to twice ``--think-ms`` between calls (a person's pace).
+server answers, all starting at once) or with a random pause of up to twice ``--think-ms`` before
+the first call and between calls (a person's pace).
 After the run the server is stopped and the history is checked: every capture answered with an id
 is in the index exactly once and on disk exactly once, and nothing else was added or lost.
 
@@ -172,6 +173,8 @@ async def _client(url: str, token: str, n: int, go: asyncio.Event, window: dict,
         async with Client(streamable_http_client(url, http_client=http)) as c:
             window["ready"] += 1
             await go.wait()
+            if args.think_ms:  # people do not all press enter at the same instant: start within one pause
+                await asyncio.sleep(rnd.uniform(0, 2 * args.think_ms) / 1000)
             calls = 0
             while time.monotonic() < window["end"]:
                 calls += 1

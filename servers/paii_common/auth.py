@@ -142,7 +142,7 @@ class TokenFile:
             reloaded, self._loaded, self._sig = self._loaded, True, sig
             self._entries = self._read(sig)
             if reloaded:
-                log.warning("tokens file %s changed: %d tokens", self.path, len(self._entries))
+                log.info("tokens file %s changed: %d tokens", self.path, len(self._entries))
             return self._entries
 
     def _read(self, sig: tuple[int, int, int] | None) -> list[TokenEntry]:

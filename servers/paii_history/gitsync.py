@@ -80,6 +80,7 @@ class GitSync:
         self.last_pull: float | None = None  # wall time of the last successful fetch
         self.problem: str | None = None  # why the remote could not be reached last time
         self._ready = False
+        self._uncommitted: list[tuple[list[str], str | None, str]] = []  # commits that failed, tried again
 
     # ------------------------------------------------------------------ running git
     def _env(self, author: str | None = None) -> dict[str, str]:
@@ -158,15 +159,26 @@ class GitSync:
 
     # ------------------------------------------------------------------ writing
     def commit(self, paths: list[str], author: str | None, message: str) -> None:
-        """Commit these files (relative to the history folder). The caller holds the store's write lock."""
+        """Commit these files (relative to the history folder), after any earlier write whose commit
+        failed (each with its own author). The caller holds the store's write lock."""
         if not paths:
             return
         self.ensure()
         with self.lock:
-            self.git("add", "-A", "--", *paths)
-            done = self.git("commit", "-q", "--no-verify", "-m", message, "--", *paths, author=author, check=False)
-            if done.returncode != 0 and "nothing" not in (done.stdout + done.stderr):
-                raise GitError(f"git commit failed: {(done.stderr or done.stdout).strip().splitlines()[-1][:300]}")
+            todo, self._uncommitted = [*self._uncommitted, (paths, author, message)], []
+            for n, (files, who, text) in enumerate(todo):
+                try:
+                    self._commit(files, who, text)
+                except GitError:
+                    self._uncommitted = todo[n:]
+                    raise
+
+    def _commit(self, paths: list[str], author: str | None, message: str) -> None:
+        self.git("add", "-A", "--", *paths)
+        done = self.git("commit", "-q", "--no-verify", "-m", message, "--", *paths, author=author, check=False)
+        if done.returncode != 0 and "nothing" not in (done.stdout + done.stderr):
+            why = (done.stderr or done.stdout).strip().splitlines()
+            raise GitError(f"git commit failed: {(why[-1] if why else 'exit ' + str(done.returncode))[:300]}")
 
     # ------------------------------------------------------------------ the remote
     def due(self) -> bool:
@@ -206,7 +218,8 @@ class GitSync:
             if not self._has(theirs):
                 return out  # the remote has no such branch yet: the first push creates it
             before = self.git("rev-parse", "-q", "--verify", "HEAD", check=False).stdout.strip()
-            done = self.git("merge", "-q", "--no-edit", theirs, check=False)
+            # unrelated histories: two clones of an empty repository that both wrote first (files are per entry)
+            done = self.git("merge", "-q", "--no-edit", "--allow-unrelated-histories", theirs, check=False)
             if done.returncode != 0:
                 unmerged = [p for p in self.git("diff", "--name-only", "--diff-filter=U", "-z").stdout.split("\0") if p]
                 if not unmerged:

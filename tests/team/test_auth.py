@@ -79,6 +79,19 @@ async def test_a_token_removed_from_the_file_while_the_server_runs_is_refused_fr
             assert not (await c.call_tool("recent", {})).is_error
 
 
+async def test_a_session_opened_with_one_token_cannot_be_used_with_another(history, tokens_file, alice):
+    bob = auth.add_token(tokens_file, "bob")
+    with serving(history, tokens_file) as url:
+        async with httpx2.AsyncClient() as http:
+            opened = await http.post(url, json=INIT, headers={**HEADERS, "Authorization": f"Bearer {alice}"})
+            session = opened.headers["mcp-session-id"]
+            listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+            as_bob = await http.post(url, json=listing, headers={**HEADERS, "Authorization": f"Bearer {bob}",
+                                                                 "mcp-session-id": session, "mcp-protocol-version": "2025-06-18"})
+    assert opened.status_code == 200
+    assert as_bob.status_code == 404 and "capture" not in as_bob.text, "the SDK binds a session to its token's name"
+
+
 # ------------------------------------------------------------------------------ read-only tokens and the actor
 async def test_a_read_only_token_sees_only_readers_and_a_writer_call_says_why(history, tokens_file, isolated_env):
     viewer = auth.add_token(tokens_file, "stakeholder", read_only=True)

@@ -130,3 +130,32 @@ def test_a_history_folder_that_is_not_a_repository_becomes_one_with_its_entries(
     assert log.splitlines()[0].startswith("dana|capture ") and "as they were when git was switched on" in log
     assert store.stats()["git"]["remote"] is None
     shutil.rmtree(home)
+
+
+async def test_two_clones_of_an_empty_repository_that_both_write_first_still_meet(tmp_path):
+    bare = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    alice, bob = build_server(clone(bare, tmp_path / "alice")), build_server(clone(bare, tmp_path / "bob"))
+    async with Client(alice) as a, Client(bob) as b:
+        written = await asyncio.gather(a.call_tool("capture", {"category": "notes", "title": "first", "content": "a"}),
+                                       b.call_tool("capture", {"category": "notes", "title": "second", "content": "b"}))
+        problems = [w for r in written for w in r.structured_content["warnings"] if "team repository" in w]
+        assert not problems, problems
+        await a.call_tool("recent", {})
+    assert len(git(bare, "ls-tree", "-r", "--name-only", "main").splitlines()) == 2
+    assert {e.title for e in map(alice.store.get, [r.structured_content["id"] for r in written])} == {"first", "second"}
+
+
+def test_a_write_whose_commit_failed_is_committed_with_the_next_one_by_its_own_author(remote, tmp_path):
+    from paii_history.store import HistoryStore
+
+    store = HistoryStore(clone(remote, tmp_path / "alice"))
+    lock = store.root / ".git" / "index.lock"
+    lock.write_text("")  # another git command holds the index
+    first, warnings = store.capture("notes", "while git was busy", "x", author="dana")
+    assert "not committed" in " ".join(warnings) and first.path.exists()
+    lock.unlink()
+    store.capture("notes", "afterwards", "y", author="erin")
+    log = git(store.root, "log", "--format=%an|%s", "-2").splitlines()
+    assert [line.split("|")[0] for line in log] == ["erin", "dana"]
+    assert git(store.root, "status", "--porcelain") == ""
