@@ -30,14 +30,9 @@ borrows anyone's name.
 from __future__ import annotations
 
 import contextlib
-import getpass
-import hashlib
-import hmac
 import logging
 import os
 import re
-import secrets
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -55,7 +50,13 @@ NAME_RULE = "1-64 letters, digits, '.', '_', '@' or '-', starting with a letter 
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 
 
+# Imported by every server before `initialize` is answered (the actor): the standard modules only
+# the HTTP transport or `paii auth` need (hashlib, hmac, secrets, tempfile, getpass) load on use.
+
+
 def digest(token: str) -> bytes:
+    import hashlib
+
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
 
 
@@ -165,6 +166,8 @@ class TokenFile:
 
     def match(self, token: str) -> TokenEntry | None:
         """The entry whose token this is, or None; every entry is compared (constant time)."""
+        import hmac
+
         wanted = digest(token)
         found = None
         for entry in self.entries():
@@ -196,6 +199,8 @@ _local: Any = _UNSET
 
 
 def local_user() -> str | None:
+    import getpass
+
     try:
         return getpass.getuser() or None
     except Exception:  # no user database entry (some containers)
@@ -305,6 +310,8 @@ def read_entries(path: Path) -> list[TokenEntry]:
 
 def _rewrite(path: Path, lines: Iterable[str]) -> None:
     """Write the file atomically, readable by its owner only."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tokens.", dir=path.parent)
     try:
@@ -325,6 +332,8 @@ def add_token(path: Path, name: str, *, read_only: bool = False, hashed: bool = 
     check_name(name)
     if any(e.name == name for e in read_entries(path)):
         raise FileExistsError(f"{name!r} already has a token in {path}: `paii auth remove {name}` first, or choose another name")
+    import secrets
+
     token = secrets.token_urlsafe(TOKEN_BYTES)
     stored = f"sha256:{digest(token).hex()}" if hashed else token
     line = f"{name}:{stored}" + (f":{READ_ONLY_MARK}" if read_only else "")
