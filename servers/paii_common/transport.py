@@ -20,7 +20,8 @@ What :func:`run_http` (``paii-<name> --transport streamable-http``) does before 
 * **Read-only tokens** see only the tools that read, and a writer they call answers with an
   error (:func:`paii_common.auth.read_only_callers`).
 * **The actor.** Over HTTP, a write records the token's name and nobody else's
-  (:func:`paii_common.auth.set_local_actor` to None).
+  (:func:`paii_common.auth.set_local_actor` to None), and the server's log (stderr) has a line
+  per writer call naming who asked for it (``paii.audit``).
 """
 
 from __future__ import annotations
@@ -246,6 +247,7 @@ def protect(server: Any, plan: HttpPlan) -> Any:
     from paii_common.auth import FileTokenVerifier, read_only_callers, set_local_actor
 
     set_local_actor(None)  # over HTTP a call is the token's name, or no one (never the server's user)
+    logging.getLogger("paii.audit").setLevel(logging.INFO)  # the log says who asked for each write
     if plan.tokens is not None:
         # MCPServer takes these in its constructor, which each server's build_server owns: set them
         # where MCPServer keeps them (mcp<3 is pinned); streamable_http_app reads them from there.

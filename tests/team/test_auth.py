@@ -220,3 +220,14 @@ async def test_every_server_gets_the_same_boundary(name, tokens_file, alice):
         async with connect(url, alice) as c:
             tools = (await c.list_tools()).tools
     assert r.status_code == 401 and tools
+
+
+async def test_the_log_names_who_asked_for_each_write_and_never_the_arguments(history, tokens_file, alice, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="paii.audit"), serving(history, tokens_file) as url:
+        async with connect(url, alice) as c:
+            await c.call_tool("capture", {"category": "notes", "title": "t", "content": "secret-ish text"})
+            await c.call_tool("recent", {})
+    lines = [r.getMessage() for r in caplog.records if r.name == "paii.audit"]
+    assert lines == ["alice asks history to capture"]
