@@ -17,6 +17,8 @@ STEPS = [
     ("cold start", [sys.executable, str(HERE / "cold_start.py"), "--runs", "7"]),
     ("make demo after setup", [sys.executable, str(HERE / "demo_time.py")]),
     ("upstream faults with the default deadlines", [sys.executable, str(HERE / "upstream_faults.py")]),
+    # the Claude Code hooks (guard, usage log) as Claude Code runs them; fails over 100 ms
+    ("hook latency", [sys.executable, str(HERE / "hook_latency.py"), "--check"]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
     # team mode: 20 clients with their own tokens over streamable HTTP, one history server of 10,000
     # entries with a Chroma server, 60 s; back to back, then at a person's pace (about a call a second)

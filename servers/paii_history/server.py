@@ -37,6 +37,7 @@ from paii_history.models import (
 )
 from paii_history.retrieve import no_close_match
 from paii_history.store import HistoryStore
+from paii_history.usage import UsageReport
 
 WARMUP_DELAY_S = 1.0
 
@@ -231,9 +232,17 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             path=_rel(store, entry.path), truncated=truncated,
         )
 
+    @tool(read_only=True, open_world=False)
+    async def usage_report(days: Annotated[int, Field(ge=1, le=365, description="How many days back.")] = 30) -> UsageReport:
+        """Report how PAII itself was used (local usage log, counts only): calls per server and skill,
+        services mentioned with no plugin, unused capabilities, recommendations."""
+        from paii_history import usage
+
+        return await usage.usage_report(settings.home, days, await mcp.list_tools())
+
     register_tools(
         mcp,
-        [capture, record_incident, search, similar_incidents, recent, get],
+        [capture, record_incident, search, similar_incidents, recent, get, usage_report],
         settings=settings,
     )
     mcp.store = store  # for tests and the CLI

@@ -111,10 +111,17 @@ def test_mcp_json_only_uses_declared_user_config_keys():
     assert used and set(used) <= declared, set(used) - declared
 
 
-def test_hooks_json_runs_the_guard_on_paii_tools():
-    hooks = load_json("hooks/hooks.json")["hooks"]["PreToolUse"]
-    assert [h["matcher"] for h in hooks] == ["mcp__plugin_paii_.*"]
-    assert "${CLAUDE_PLUGIN_ROOT}/hooks/read_only_guard.py" in hooks[0]["hooks"][0]["command"]
+def test_hooks_json_runs_the_guards_and_the_usage_log():
+    hooks = load_json("hooks/hooks.json")["hooks"]
+    pre = {h["matcher"]: h["hooks"][0]["command"] for h in hooks["PreToolUse"]}
+    assert "${CLAUDE_PLUGIN_ROOT}/hooks/read_only_guard.py" in pre["mcp__plugin_paii_.*"]
+    assert "${CLAUDE_PLUGIN_ROOT}/hooks/guard.py" in pre["Bash"]
+    for event in ("PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd"):
+        assert [h["hooks"][0]["command"] for h in hooks[event]] == ['python3 -S "${CLAUDE_PLUGIN_ROOT}/hooks/usage.py"']
+    for entries in hooks.values():
+        for h in entries:
+            script = re.search(r"hooks/([\w.]+\.py)", h["hooks"][0]["command"]).group(1)
+            assert (ROOT / "hooks" / script).is_file() and h["hooks"][0]["timeout"] <= 10
 
 
 # --- skills and commands ---------------------------------------------------------------------
