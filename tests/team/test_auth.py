@@ -95,12 +95,14 @@ async def test_a_session_opened_with_one_token_cannot_be_used_with_another(histo
 # ------------------------------------------------------------------------------ read-only tokens and the actor
 async def test_a_read_only_token_sees_only_readers_and_a_writer_call_says_why(history, tokens_file, isolated_env):
     viewer = auth.add_token(tokens_file, "stakeholder", read_only=True)
+    readers = {t.name for t in (await history.list_tools()) if t.annotations and t.annotations.read_only_hint}
     with serving(history, tokens_file) as url:
         async with connect(url, viewer) as c:
             names = {t.name for t in (await c.list_tools()).tools}
             refused = await c.call_tool("capture", {"category": "notes", "title": "t", "content": "x"})
             found = await c.call_tool("search", {"text": "anything"})
-    assert names == {"search", "similar_incidents", "recent", "get"}
+    assert {"search", "similar_incidents", "recent", "get"} <= readers and "capture" not in readers
+    assert names == readers
     assert refused.is_error
     text = refused.content[0].text
     assert "read-only" in text and "stakeholder" in text and "paii auth add" in text
