@@ -31,7 +31,9 @@ from paii_history.models import (
     ago,
     when,
 )
+from paii_history.postmortem import PostmortemSaved
 from paii_history.retrieve import no_close_match
+from paii_history.timeline_tool import TimelineResult, build_timeline
 from paii_history.store import HistoryStore
 
 WARMUP_DELAY_S = 1.0
@@ -49,6 +51,7 @@ Since = Annotated[
     Field(description="Only entries created at or after this: ISO date/time or an age like 7d, 24h.", examples=["30d"]),
 ]
 Short = Annotated[str | None, Field(max_length=limits.SHORT)]
+IncidentId = Annotated[str, Field(description="Its history id", examples=["INC-789"])]
 Text = Annotated[str | None, Field(max_length=limits.FIELD)]
 
 
@@ -210,9 +213,31 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             path=_rel(store, entry.path), truncated=truncated,
         )
 
+    @tool(read_only=True, open_world=False)
+    async def get_timeline(
+        incident_id: IncidentId,
+        sources: Annotated[list[dict[str, Any]], Field(
+            description='Each server\'s get_timeline result, or {"source":"slack","gap":"not configured"}',
+            max_length=12)],
+    ) -> TimelineResult:
+        """Merge an incident's timelines from the other servers with history's own: ordered, deduped, key
+        moments, durations, gaps, repeats. Quote; never recompute."""
+        return await asyncio.to_thread(build_timeline, store, incident_id, sources, None, None)
+
+    @tool(read_only=False, idempotent=True, open_world=False)
+    async def save_postmortem(
+        incident_id: IncidentId,
+        draft: Annotated[str, Field(description="Template markdown citing [E#], [ID] or [input]")],
+        meeting: Annotated[str | None, Field(description="Meeting time, ISO")] = None,
+    ) -> PostmortemSaved:
+        """Check and save a post-mortem draft, linked from the incident; returns its action items' dedupe keys."""
+        from paii_history.postmortem import save
+
+        return await asyncio.to_thread(save, store, incident_id, draft, meeting)
+
     register_tools(
         mcp,
-        [capture, record_incident, search, similar_incidents, recent, get],
+        [capture, record_incident, search, similar_incidents, recent, get, get_timeline, save_postmortem],
         settings=settings,
     )
     mcp.store = store  # for tests and the CLI

@@ -183,7 +183,8 @@ def claude_settings(env: dict[str, str]) -> dict[str, Any]:
     """``claude --settings`` JSON giving the plugin's userConfig the sandbox's tokens."""
     options = {"pagerduty_token": env.get("PAII_PAGERDUTY_TOKEN"), "pagerduty_from": env.get("PAII_PAGERDUTY_FROM"),
                "slack_bot_token": env.get("PAII_SLACK_TOKEN"), "slack_user_token": env.get("PAII_SLACK_USER_TOKEN"),
-               "kubernetes_kubeconfig": env.get("PAII_KUBERNETES_KUBECONFIG")}
+               "kubernetes_kubeconfig": env.get("PAII_KUBERNETES_KUBECONFIG"),
+               "slack_stakeholder_channel": env.get("PAII_SLACK_STAKEHOLDER_CHANNEL")}
     return {"pluginConfigs": {"paii@inline": {"options": {k: v for k, v in options.items() if v}}}}
 
 
