@@ -66,6 +66,8 @@ def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str)
     end = _when(until) or (_when(incident.get("resolved_at")) if incident.get("status") == "resolved" else None) or now
     if start is None or start >= end:
         start = end - timedelta(hours=6)
+    if not since:  # the incident's own span, never longer than a timeline read covers
+        start = max(start, end - tl.WINDOW_MAX)
     begin, finish = tl.window(tl.iso(start), tl.iso(end))
     link = incident.get("html_url")
     entries, cut = pd.list(f"/incidents/{iid}/log_entries", {"since": tl.iso(begin), "until": tl.iso(finish)},

@@ -199,7 +199,7 @@ async def test_tools_list_needs_no_network_and_read_only_drops_the_writers(site)
     settings = JiraSettings(url="http://127.0.0.1:9", email="a@b.c", token="t", read_only=True)
     async with Client(build_server(settings)) as c:
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == {"get_issue", "search_issues", "sprint_report"}
+    assert names == {"get_issue", "search_issues", "sprint_report", "get_timeline"}
 
 
 def test_teams_setting_takes_pairs_or_json():
