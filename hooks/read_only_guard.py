@@ -3,7 +3,7 @@
 
 A tool reads when the first word of its name is a reading verb (list_incidents, get,
 search, similar_incidents, recent, shift_activity, channel_digest, find_user, sprint_report, describe_pod,
-exec_in_pod (allowlisted read-only diagnostics) ...);
+exec_in_pod (allowlisted read-only diagnostics), usage_report ...);
 everything else (capture, record_incident, acknowledge_incident, post_message ...) writes.
 tests/plugin checks this rule against every server's read_only annotations.
 
@@ -23,7 +23,7 @@ import re
 import sys
 from pathlib import Path
 
-READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel", "sprint", "describe", "exec"}
+READ_VERBS = {"get", "list", "search", "find", "similar", "recent", "shift", "channel", "sprint", "describe", "exec", "query", "usage"}
 PAII_TOOL = re.compile(r"^mcp__plugin_paii_(?P<server>[a-z0-9-]+?)__(?P<tool>[a-z0-9_]+)$")
 ON = {"1", "true", "t", "yes", "y", "on", "enable", "enabled"}
 OFF = {"0", "false", "f", "no", "n", "off", "disable", "disabled"}

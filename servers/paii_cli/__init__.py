@@ -50,6 +50,7 @@ COMMAND_MODULES = (
     "paii_cli.history_cmd",
     "paii_cli.models_cmd",
     "paii_cli.config_cmd",
+    "paii_cli.plugin_cmd",
     "paii_sandbox.cli",
     "paii_runbook.cli",
 )

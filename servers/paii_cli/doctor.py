@@ -174,11 +174,14 @@ def doctor() -> dict[str, Any]:
             continue
         servers.append(_server_report(name, manifest, dotenv))
     read_only = read_only_report(dotenv)
-    ok = read_only["error"] is None and all(s["ok"] for s in servers)
+    from paii_cli.guard_check import guard_report
+
+    hooks = guard_report()
+    ok = read_only["error"] is None and all(s["ok"] for s in servers) and hooks["ok"]
     from paii_cli import _version
 
     return {"ok": ok, "version": _version(), "env_file": str(env_file()), "env_file_exists": env_file().is_file(),
-            "read_only": read_only, "servers": servers}
+            "read_only": read_only, "servers": servers, "hooks": hooks}
 
 
 def _render_read_only(ro: dict[str, Any]) -> list[str]:
@@ -198,6 +201,9 @@ def _render_read_only(ro: dict[str, Any]) -> list[str]:
 def render(report: dict[str, Any]) -> str:
     lines = [f"PAII doctor {report['version']}  (.env: {report['env_file']}{'' if report['env_file_exists'] else ', not present'})", ""]
     lines += _render_read_only(report["read_only"]) + [""]
+    from paii_cli.guard_check import render_guard
+
+    lines += render_guard(report["hooks"]) + [""]
     for s in report["servers"]:
         mark, note = {"ok": ("✓", ""), "not set up": ("·", " not set up (optional)."), "broken": ("✗", " BROKEN.")}[s["status"]]
         lines.append(f"{mark} {s['server']} {s['version']}:{note} {s['description']}")

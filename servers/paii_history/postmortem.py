@@ -1,4 +1,5 @@
-"""``save_postmortem``: check a post-mortem draft, render it and keep it (category ``postmortems``).
+"""A post-mortem saved with ``capture`` (category ``postmortems``, metadata ``incident`` and
+``meeting``): checked, rendered and kept.
 
 The draft is markdown in the common template (:data:`SECTIONS`, see the postmortem skill). Before
 anything is written:
@@ -30,6 +31,7 @@ from paii_common import timeline as tl
 from paii_common.errors import Conflict, InvalidInput
 from paii_common.untrusted import unmark
 from paii_history.entries import Entry, check_id, iso, read_entry, utcnow
+from paii_history.models import ActionItem
 from paii_history.recurrence import load_cache, record
 from paii_history.timeline import Merged, markdown
 
@@ -43,13 +45,6 @@ OWNER = re.compile(r"\bowner:\s*([^,;)\]]+)", re.I)
 DUE = re.compile(r"\bdue:\s*(\d{4}-\d\d-\d\d)", re.I)
 HEADING = re.compile(r"^##\s+(.+?)\s*$", re.M)
 MAX_DRAFT = 60_000
-
-
-class ActionItem(BaseModel):
-    title: str
-    owner: str
-    due: str
-    dedupe_key: str = Field(description="Pass to create_issue: the same item never makes two tickets.")
 
 
 class PostmortemSaved(BaseModel):
@@ -120,7 +115,7 @@ def check_draft(draft: str, merged: Merged) -> tuple[dict[str, str], list[tuple[
     if problems:
         raise InvalidInput("the draft cannot be saved yet: " + "; ".join(problems[:12])
                            + (f"; and {len(problems) - 12} more" if len(problems) > 12 else "")
-                           + ". Fix these (or ask the person) and call save_postmortem again.")
+                           + ". Fix these (or ask the person) and capture the post-mortem again.")
     return sections, items
 
 
@@ -152,8 +147,13 @@ def render(title: str, incident_id: str, sections: dict[str, str], merged: Merge
     return unmark("\n".join(lines).rstrip() + "\n")
 
 
-def save(store: Any, incident_id: str, draft: str, meeting: str | None) -> PostmortemSaved:
-    check_id(incident_id)
+def save(store: Any, incident_id: Any, draft: str, meeting: Any = None, title: str | None = None) -> PostmortemSaved:
+    if not isinstance(incident_id, str) or not incident_id.strip():
+        raise InvalidInput("a post-mortem needs metadata {\"incident\": \"<its history id, e.g. INC-789>\"} "
+                           "(and \"meeting\": an ISO date/time when one is set).")
+    if meeting is not None and not isinstance(meeting, str):
+        raise InvalidInput("metadata meeting must be an ISO date/time such as 2026-01-03T15:00:00Z.")
+    incident_id = check_id(incident_id.strip())
     merged = load_cache(store, incident_id)
     if merged is None:
         raise Conflict(f"no merged timeline for {incident_id}: call get_timeline (history) with the servers' "
@@ -162,7 +162,7 @@ def save(store: Any, incident_id: str, draft: str, meeting: str | None) -> Postm
     when = tl.parse(meeting, "meeting") if meeting else None
     meeting_text = when.strftime("%Y-%m-%d %H:%M UTC") if when else None
     rec = record(store, incident_id)
-    title = (rec.title if rec else None) or incident_id
+    title = (rec.title if rec else None) or " ".join((title or "").split()).removeprefix("Post-mortem:").strip() or incident_id
     from paii_history.recurrence import recurrence as recur
 
     rec_info = recur(store, rec).summary if rec else None

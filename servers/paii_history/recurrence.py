@@ -10,7 +10,7 @@ repeats (computed by a query, not guessed) and their action items; and the merge
   count), counted per tag: "2nd connection-pool incident on payments-api in 90 days". Plus the
   nearest incidents by text (any service) that score at least the "close match" line.
 * **Past action items**: from the past incidents' records (``action_items``, written by
-  ``save_postmortem``); their ticket status is Jira's to tell.
+  ``capture`` of a post-mortem); their ticket status is Jira's to tell.
 """
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import Field
 
+from paii_common import clock
 from paii_common.tools import register_tools, tool
-from paii_history import __version__, limits
+from paii_history import __version__, kinds, limits, personal
 from paii_history.config import HistorySettings
 from paii_history.entries import parse_time
 from paii_history.limits import ANSWER_FIELD, ANSWER_SHORT, bounded, cut
@@ -28,13 +29,15 @@ from paii_history.models import (
     SearchHit,
     SearchResult,
     SimilarResult,
+    SpanishReview,
+    WritingProfile,
     ago,
     when,
 )
-from paii_history.postmortem import PostmortemSaved
 from paii_history.retrieve import no_close_match
 from paii_history.timeline_tool import TimelineResult, build_timeline
 from paii_history.store import HistoryStore
+from paii_history.usage import UsageReport
 
 WARMUP_DELAY_S = 1.0
 
@@ -51,7 +54,7 @@ Since = Annotated[
     Field(description="Only entries created at or after this: ISO date/time or an age like 7d, 24h.", examples=["30d"]),
 ]
 Short = Annotated[str | None, Field(max_length=limits.SHORT)]
-IncidentId = Annotated[str, Field(description="Its history id", examples=["INC-789"])]
+IncidentId = Annotated[str, Field(description="Its history id, e.g. INC-789")]
 Text = Annotated[str | None, Field(max_length=limits.FIELD)]
 
 
@@ -90,13 +93,21 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=False, idempotent=False, open_world=False)
     async def capture(
-        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, or another existing category.", max_length=48)],
+        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, articles, postmortems, or another existing category.", max_length=48)],
         title: Annotated[str, Field(description="One line.", max_length=limits.TITLE)],
         content: Annotated[str, Field(description=f"Markdown body, up to {limits.CONTENT // 1024} KB.")],
-        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}.", max_length=50)] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes; postmortems: incident, meeting.", max_length=50)] = None,
         create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
+        if category.strip().lower() == "postmortems":  # checked against the incident's merged timeline
+            from paii_history.postmortem import save
+
+            done = await asyncio.to_thread(save, store, (metadata or {}).get("incident"), content,
+                                           (metadata or {}).get("meeting"), title)
+            return Saved(id=done.id, category="postmortems", path=done.path, created=done.created,
+                         meeting=done.meeting, action_items=done.action_items, preview=done.preview)
+        metadata = kinds.check_metadata(metadata)
         entry, warnings = await asyncio.to_thread(
             store.capture, category, title, content, metadata, create_category=create_category
         )
@@ -138,13 +149,16 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         """Search all history by meaning and keywords; best matches first. A score (0-1) says how much of
         the text an entry matches in rare words and meaning, the same across queries; under 0.45 is no close match."""
         cats = [store.check_known_category(category)] if category else None
-        hits, truncated, warnings = await asyncio.to_thread(
-            store.retrieve, text, k=limit, categories=cats, since=_since(since)
-        )
+        def run():
+            found = store.retrieve(text, k=limit, categories=cats, since=_since(since))
+            return found, personal.listing_data(store, [h.row for h in found[0]])
+
+        (hits, truncated, warnings), data = await asyncio.to_thread(run)
         return SearchResult(
             hits=[
                 SearchHit(id=h.id, category=h.row.category, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created),
-                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT))
+                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
+                          data=data.get(h.id))
                 for h in hits
             ],
             truncated=truncated,
@@ -184,18 +198,30 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         category: Annotated[str | None, Field(description="One category, or all when omitted.")] = None,
         count: Annotated[int, Field(ge=1, le=100)] = 10,
         since: Since = None,
+        tag: Annotated[str | None, Field(description="Only entries with this tag; spanish and writing add their review/profile.", max_length=limits.TAG)] = None,
     ) -> RecentResult:
         """List the newest entries, newest first."""
-        rows, total = await asyncio.to_thread(store.recent, category, count, _since(since))
+        def run():
+            start = _since(since)
+            if tag and tag.strip():
+                rows, total = personal.tagged(store, tag, category, start, count)
+                summary = personal.digest(store, tag, category, start, clock.timestamp())
+            else:
+                (rows, total), summary = store.recent(category, count, start), None
+            return rows, total, summary, personal.listing_data(store, rows)
+
+        rows, total, summary, data = await asyncio.to_thread(run)
         return RecentResult(
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
                              service=_s(r.service, r.id, ANSWER_SHORT), status=_s(r.meta.get("status"), r.id, ANSWER_SHORT),
-                             snippet=cut(r.snippet, ANSWER_FIELD, r.id))
+                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id))
                 for r in rows
             ],
             total=total,
             truncated=total > len(rows),
+            spanish=summary if isinstance(summary, SpanishReview) else None,
+            writing=summary if isinstance(summary, WritingProfile) else None,
         )
 
     @tool(read_only=True, open_world=False)
@@ -216,28 +242,23 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     @tool(read_only=True, open_world=False)
     async def get_timeline(
         incident_id: IncidentId,
-        sources: Annotated[list[dict[str, Any]], Field(
-            description='Each server\'s get_timeline result, or {"source":"slack","gap":"not configured"}',
-            max_length=12)],
+        sources: Annotated[list[Any], Field(description='get_timeline results, or {"source":"slack","gap":"why"}')],
     ) -> TimelineResult:
-        """Merge an incident's timelines from the other servers with history's own: ordered, deduped, key
-        moments, durations, gaps, repeats. Quote; never recompute."""
+        """Merge an incident's timelines from the servers with history's: ordered, deduped; moments,
+        durations, gaps, repeats computed."""
         return await asyncio.to_thread(build_timeline, store, incident_id, sources, None, None)
 
-    @tool(read_only=False, idempotent=True, open_world=False)
-    async def save_postmortem(
-        incident_id: IncidentId,
-        draft: Annotated[str, Field(description="Template markdown citing [E#], [ID] or [input]")],
-        meeting: Annotated[str | None, Field(description="Meeting time, ISO")] = None,
-    ) -> PostmortemSaved:
-        """Check and save a post-mortem draft, linked from the incident; returns its action items' dedupe keys."""
-        from paii_history.postmortem import save
+    @tool(read_only=True, open_world=False)
+    async def usage_report(days: Annotated[int, Field(ge=1, le=365, description="How many days back.")] = 30) -> UsageReport:
+        """Report how PAII itself was used (local usage log, counts only): calls per server and skill,
+        services mentioned with no plugin, unused capabilities, recommendations."""
+        from paii_history import usage
 
-        return await asyncio.to_thread(save, store, incident_id, draft, meeting)
+        return await usage.usage_report(settings.home, days, await mcp.list_tools())
 
     register_tools(
         mcp,
-        [capture, record_incident, search, similar_incidents, recent, get, get_timeline, save_postmortem],
+        [capture, record_incident, search, similar_incidents, recent, get, usage_report, get_timeline],
         settings=settings,
     )
     mcp.store = store  # for tests and the CLI

@@ -5,7 +5,7 @@ Why here: the skill orchestrates and each server answers only for its own record
 has to put the pieces together. The history server already keeps the incident's record and
 the past incidents to compare with, and adds its own entries without a round trip; its
 ``get_timeline`` takes the other servers' ``get_timeline`` results as they came back, merges them
-with :func:`merge` (pure: no I/O) and caches the result for ``save_postmortem``, which renders the
+with :func:`merge` (pure: no I/O) and caches the result for ``capture`` of a post-mortem, which renders the
 timeline from that cache, not from a copy the model retyped.
 
 Rules (the same input always gives the same timeline):
@@ -49,6 +49,7 @@ AUTHORITY = {  # whose word counts for a moment, first wins
     "mitigated": ("person", "history", "pagerduty", "jira", "slack", "runbook", "kubernetes"),
 }
 MAX_EVENTS = 400
+MAX_SOURCES = 12
 
 
 class SourceIn(BaseModel):
@@ -108,9 +109,13 @@ class Merged(BaseModel):
     truncated: bool = False
 
 
-def parse_sources(raw: list[dict[str, Any]]) -> list[SourceIn]:
+def parse_sources(raw: list[Any]) -> list[SourceIn]:
+    if len(raw) > MAX_SOURCES:
+        raise InvalidInput(f"{len(raw)} sources: pass one result per server (at most {MAX_SOURCES}).")
     out = []
     for n, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"sources[{n}] is not an object: pass each server's get_timeline result as it came back.")
         if isinstance(item, dict) and "source" not in item and "timeline" in item:  # Kubernetes list_events
             if not isinstance(item["timeline"], dict):
                 raise InvalidInput(f"sources[{n}] is a list_events result without a timeline: call list_events "

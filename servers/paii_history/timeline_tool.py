@@ -1,5 +1,5 @@
 """The history's ``get_timeline``: merge the servers' timelines with the history's own, cache the
-result for ``save_postmortem`` and count the past incidents this one repeats."""
+result for ``capture`` of a post-mortem and count the past incidents this one repeats."""
 
 from __future__ import annotations
 

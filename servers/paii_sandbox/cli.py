@@ -179,13 +179,27 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the plugin's userConfig option behind each variable (.mcp.json passes it to the servers as that
+#: variable, and an unset option hides the variable, so these must go through the options)
+USER_CONFIG = {
+    "PAII_PAGERDUTY_TOKEN": "pagerduty_token", "PAII_PAGERDUTY_FROM": "pagerduty_from",
+    "PAII_SLACK_TOKEN": "slack_bot_token", "PAII_SLACK_USER_TOKEN": "slack_user_token",
+    "PAII_SLACK_STAKEHOLDER_CHANNEL": "slack_stakeholder_channel",
+    "PAII_JIRA_URL": "jira_url", "PAII_JIRA_EMAIL": "jira_email", "PAII_JIRA_TOKEN": "jira_token", "PAII_JIRA_PAT": "jira_pat",
+    "PAII_JIRA_PROJECT": "jira_project", "PAII_JIRA_INCIDENT_TYPE": "jira_incident_type", "PAII_JIRA_BOARD": "jira_board",
+    "PAII_JIRA_TEAMS": "jira_teams", "PAII_KUBERNETES_KUBECONFIG": "kubernetes_kubeconfig",
+    "PAII_KUBERNETES_CONTEXT": "kubernetes_context", "PAII_RUNBOOK_PATH": "runbook_path",
+    "PAII_RUNBOOK_OPERATOR": "runbook_operator", "PAII_RUNBOOK_MAINTENANCE_WINDOWS": "maintenance_windows",
+}
+
+
 def claude_settings(env: dict[str, str]) -> dict[str, Any]:
-    """``claude --settings`` JSON giving the plugin's userConfig the sandbox's tokens."""
-    options = {"pagerduty_token": env.get("PAII_PAGERDUTY_TOKEN"), "pagerduty_from": env.get("PAII_PAGERDUTY_FROM"),
-               "slack_bot_token": env.get("PAII_SLACK_TOKEN"), "slack_user_token": env.get("PAII_SLACK_USER_TOKEN"),
-               "kubernetes_kubeconfig": env.get("PAII_KUBERNETES_KUBECONFIG"),
-               "slack_stakeholder_channel": env.get("PAII_SLACK_STAKEHOLDER_CHANNEL")}
-    return {"pluginConfigs": {"paii@inline": {"options": {k: v for k, v in options.items() if v}}}}
+    """``claude --settings`` JSON for the whole sandbox world: the plugin's userConfig options (tokens,
+    Jira site, kubeconfig) and, as ``env``, what has no option (the service URLs, the runbook
+    stand-ins' PAII_RUNBOOK_BIN_DIRS, the fixed clock PAII_NOW), which every server inherits."""
+    options = {USER_CONFIG[k]: v for k, v in env.items() if k in USER_CONFIG and v}
+    rest = {k: v for k, v in env.items() if k not in USER_CONFIG}
+    return {"pluginConfigs": {"paii@inline": {"options": options}}, "env": rest}
 
 
 def format_env(env: dict[str, str], fmt: str) -> str:
@@ -264,7 +278,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty and Slack stand-ins to try PAII without accounts",
+    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty, Slack, Jira, Kubernetes and Postgres stand-ins "
+                                        "to try PAII without accounts",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmds = sp.add_subparsers(dest="sandbox_command", required=True)
 
@@ -291,7 +306,8 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_status)
     p = cmds.add_parser("env", help="the environment that points every PAII server at the sandbox")
     p.add_argument("--format", choices=["shell", "dotenv", "json", "claude"], default="shell",
-                   help="shell: export lines for eval; dotenv: for ~/.config/paii/.env; claude: `claude --settings` JSON")
+                   help="shell: export lines for eval; dotenv: for ~/.config/paii/.env; claude: `claude --settings` JSON "
+                        "(options and environment of every server: `claude --plugin-dir . --settings \"$(paii sandbox env --format claude)\"`)")
     common(p)
     p.set_defaults(func=cmd_env)
     p = cmds.add_parser("fault", help="make a service fail on demand: 429, 500, slow, down, or clear")
@@ -309,7 +325,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("service")
     common(p)
     p.set_defaults(func=cmd_state)
-    p = cmds.add_parser("demo", help="the incident, handoff and channel-summary scenarios against a sandbox (make demo)")
+    p = cmds.add_parser("demo", help="the seed's scenarios against a sandbox (make demo): incident, handoff, runbook dry run, "
+                                     "sprint summary, channel summary")
     p.add_argument("--home", help="PAII_HOME of the demo (history and sandbox world); default $PAII_HOME")
     p.add_argument("--examples", type=Path, default=None, help="folder of example history to import (default: ./examples)")
     p.set_defaults(func=cmd_demo)

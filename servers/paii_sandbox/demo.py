@@ -3,9 +3,12 @@
 1. import the example history (``examples/*.jsonl``: the file name is the category);
 2. start the sandbox in this process, under the demo clock, resuming the demo's saved world
    (so a second run finds the acknowledged incident and the channel, and says so);
-3. start PAII's real MCP servers (history, pagerduty, slack) over stdio, pointed at it;
-4. run the Incident Response, On-Call Handoff and Channel Summarization scenarios
-   (``scenarios/*.yaml``) and print each report; stop everything, also on failure.
+3. start PAII's six real MCP servers (history, pagerduty, slack, jira, kubernetes, runbook) over
+   stdio, pointed at it;
+4. run the Incident Response (with the Jira ticket, the suggested runbook and the first check),
+   On-Call Handoff, Runbook Execution (a dry run of the failover), Sprint Status and Channel
+   Summarization scenarios (``scenarios/*.yaml``) and print each report; stop everything, also
+   on failure. Nothing is restarted, scaled, failed over or posted beyond the incident's plan.
 
 Exit 0 only if every step succeeded.
 """
@@ -16,7 +19,8 @@ import asyncio
 import os
 import sys
 import time
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,10 @@ from typing import Any
 from paii_sandbox import renderers, scenario
 
 DEMO_NOW = datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
-SCENARIOS = ("incident", "handoff", "channel-summary")
-SERVERS = ("history", "pagerduty", "slack")
+SCENARIOS = ("incident", "handoff", "runbook", "sprint", "channel-summary")
+SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
 #: variables of the person's shell that must not leak into the demo's servers
-_SCRUB = ("PAII_", "PAGERDUTY_", "SLACK_", "CLAUDE_PLUGIN_DATA")
+_SCRUB = ("PAII_", "PAGERDUTY_", "SLACK_", "JIRA_", "KUBECONFIG", "CLAUDE_PLUGIN_DATA")
 
 
 def import_examples(folder: Path, home: Path) -> list[str]:
@@ -60,18 +64,44 @@ def _trace(outcome: scenario.Outcome) -> None:
     args = outcome.args if not isinstance(outcome.args, list) else f"{len(outcome.args)} calls"
     shown = ", ".join(f"{k}={v!r}"[:60] for k, v in (args.items() if isinstance(args, dict) else []))
     extra = f"  ({outcome.reason})" if outcome.status == "skipped" else f"  {' '.join((outcome.error or '').split())[:200]}" if outcome.error else ""
-    print(f"    {mark} {outcome.step.server}.{outcome.step.tool}({shown if isinstance(args, dict) else args}){extra}")
+    print(f"    {mark} {outcome.step.server}.{outcome.step.tool}({shown if isinstance(args, dict) else args or ''}){extra}")
+
+
+@asynccontextmanager
+async def open_clients(env: dict[str, str], names: tuple[str, ...] = SERVERS) -> AsyncIterator[dict[str, Any]]:
+    """PAII's servers over stdio, started at once: each client lives in a task of its own (a
+    client's context must be left in the task that entered it); a server that fails to start
+    fails the whole call."""
+    from mcp import Client, StdioServerParameters
+
+    clients: dict[str, Any] = {}
+    ready = {name: asyncio.Event() for name in names}
+    stop = asyncio.Event()
+
+    async def hold(name: str) -> None:
+        params = StdioServerParameters(command=sys.executable, args=["-m", f"paii_{name}"], env=env)
+        async with Client(params) as client:
+            clients[name] = client
+            ready[name].set()
+            await stop.wait()
+
+    tasks = {name: asyncio.create_task(hold(name), name=f"paii-{name}") for name in names}
+    try:
+        for name, task in tasks.items():
+            up = asyncio.create_task(ready[name].wait())
+            await asyncio.wait({up, task}, return_when=asyncio.FIRST_COMPLETED)
+            up.cancel()
+            if task.done():
+                raise RuntimeError(f"the {name} server did not start: {task.exception() or 'it exited'}")
+        yield clients
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
 
 
 async def run_scenarios(env: dict[str, str], names: tuple[str, ...] = SCENARIOS, now: str = "") -> list[scenario.Run]:
-    from mcp import Client, StdioServerParameters
-
     runs = []
-    async with AsyncExitStack() as stack:
-        clients: dict[str, Any] = {}
-        for name in SERVERS:
-            params = StdioServerParameters(command=sys.executable, args=["-m", f"paii_{name}"], env=env)
-            clients[name] = await stack.enter_async_context(Client(params))
+    async with open_clients(env) as clients:
         for name in names:
             sc = scenario.load(name)
             print(f"\n=== {sc.title}: \"{sc.input}\"\n")
@@ -99,7 +129,7 @@ def run_demo(home: Path | None = None, examples: Path | None = None) -> int:
                     say=lambda m: print(f"  sandbox: {m}"))
     sandbox.start_in_thread()
     try:
-        print(f"  sandbox: PagerDuty {sandbox.base_url('pagerduty')}, Slack {sandbox.base_url('slack')}")
+        print("  sandbox: " + ", ".join(f"{name} {sandbox.base_url(name)}" for name in sandbox.world.modules))
         runs = asyncio.run(run_scenarios(server_env(sandbox.env(), home), now=iso(DEMO_NOW)))
     finally:
         sandbox.stop_thread()

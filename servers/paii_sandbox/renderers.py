@@ -3,7 +3,8 @@
 A renderer takes the :class:`~paii_sandbox.scenario.Run` and returns lines, in the shapes of
 the skills' reference formats (INCIDENT DECLARED, ON-CALL HANDOFF SUMMARY, CHANNEL SUMMARY).
 It states what was skipped and why, and shows text written by other people as quoted data.
-Add a block by writing a function here and registering it with ``@renderer("name")``.
+Add a block by writing a function registering it with ``@renderer("name")``: here, or in a
+module listed in ``MODULES`` (``renderers_work``: the runbook plan and the sprint summary).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from paii_common.untrusted import CLOSE, fence, unmark
 from paii_sandbox.scenario import SERVICE_NAMES, Outcome, Run
 
 RENDERERS: dict[str, Callable[[Run], list[str]]] = {}
+#: modules whose blocks register themselves when render() first runs
+MODULES = ("paii_sandbox.renderers_work",)
 INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) instructions|post the token|system note for the assistant", re.I)
 _FENCE = re.compile(r"^<<untrusted [^>]*>>\n(.*)\n" + re.escape(CLOSE) + r"$", re.S)
 
@@ -31,6 +34,10 @@ def renderer(name: str) -> Callable[[Callable[[Run], list[str]]], Callable[[Run]
 
 
 def render(run: Run) -> str:
+    import importlib
+
+    for module in MODULES:
+        importlib.import_module(module)
     lines: list[str] = []
     for name in run.scenario.report:
         block = RENDERERS[name](run)
@@ -75,6 +82,30 @@ def why_not(run: Run, o: Outcome | None, service: str) -> str:
 
 
 # ---------------------------------------------------------------------- incident
+def _linked(links: list[dict[str, Any]]) -> str:
+    """``linked to PagerDuty`` (and Slack), from the ticket's remote links."""
+    kinds = [k for k, word in (("PagerDuty", "pagerduty"), ("Slack", "slack")) if any(word in (ln.get("url") or "").lower()
+                                                                                    or word in (ln.get("title") or "").lower() for ln in links)]
+    return f"linked to {' and '.join(kinds)}" if kinds else "not linked"
+
+
+def _ticket_line(run: Run) -> str:
+    o = run.outcomes.get("ticket")
+    if o is None:
+        return ""
+    if o.ok:
+        t = o.data or {}
+        links = t.get("remote_links") or []
+        if t.get("created", True):
+            return f"Jira: Created {t['key']} ({_linked(links[:1])}) ✓"
+        return f"Jira: {t['key']} already open ({_linked(links[:1])}) ✓"
+    if o.status == "skipped" and (o.reason or "").endswith("not configured, skipped"):
+        return "Jira: not configured, skipped"
+    if o.status == "skipped" and (o.reason or "").startswith("needs"):
+        return "Jira: no PagerDuty incident to link the ticket to: file the ticket by hand"
+    return why_not(run, o, "jira")
+
+
 @renderer("declared")
 def declared(run: Run) -> list[str]:
     out = [f"🚨 INCIDENT DECLARED: {run.scenario.vars.get('slug', run.scenario.name)}", ""]
@@ -90,6 +121,7 @@ def declared(run: Run) -> list[str]:
     else:
         out.append("  " + why_not(run, ack, "pagerduty"))
     channel = run.outcomes.get("channel")
+    kickoff_line = ""
     if channel is not None and channel.ok:
         ch = channel.data
         verb = "Created" if ch.get("created") else "Reused existing"
@@ -110,44 +142,111 @@ def declared(run: Run) -> list[str]:
             out.append(f"  Slack: {verb} #{ch['name']} ✓; on-call not invited: {why_not(run, invite, 'pagerduty' if 'pagerduty' in run.unreachable else 'slack')}")
         kickoff = run.outcomes.get("kickoff")
         if kickoff is not None and kickoff.ok:
-            out.append("  Slack: kickoff message posted with the PagerDuty link ✓")
+            kickoff_line = "Slack: kickoff message posted with the PagerDuty and Jira links ✓"
         elif kickoff is not None and kickoff.reason == "not needed":
-            out.append("  Slack: kickoff message already posted when the channel was created")
+            kickoff_line = "Slack: kickoff message already posted when the channel was created"
         else:
-            out.append("  " + why_not(run, kickoff, "slack"))
+            kickoff_line = why_not(run, kickoff, "slack")
     else:
         out.append("  " + why_not(run, channel, "slack"))
-    for line in run.scenario.vars.get("notes") or []:
-        out.append(f"  {line}")
+    ticket = _ticket_line(run)
+    out += [f"  {line}" for line in (ticket, kickoff_line) if line]
     maint = run.data("maintenance") or {}
     for w in maint.get("maintenance_windows") or []:
         out.append(f"  Maintenance: {day_hhmm(w.get('start'))}-{hhmm(w.get('end'))} {w.get('description') or ''} ({', '.join(w.get('services') or [])})")
     return out
 
 
+def _suggested_runbook(run: Run, hits: list[dict[str, Any]]) -> str:
+    """The runbook server's best match (with when it last ran), else a runbook the history links."""
+    o = run.outcomes.get("runbooks")
+    found = ((o.data or {}).get("runbooks") or []) if o is not None and o.ok else []
+    if found:
+        top = found[0]
+        last = top.get("last_run")
+        when = (f"last run {last['when']} by {last.get('by') or 'someone'}: {last.get('outcome') or 'outcome not recorded'}"
+                if last else "never run here")
+        return f"{top['name']}.md ({top['title']}; {when})"
+    linked = [f"{link} (from {h['id']})" for h in hits for k, link in (h.get("links") or {}).items() if "runbook" in k.lower()]
+    if linked:
+        return linked[0]
+    if o is not None and not o.ok and o.status != "skipped":
+        return why_not(run, o, "runbook")
+    return "none found"
+
+
 @renderer("similar")
 def similar(run: Run) -> list[str]:
     o = run.outcomes.get("similar")
     if o is None or not o.ok:
-        return ["  📊 SIMILAR INCIDENTS: " + why_not(run, o, "history")]
+        return ["  📊 SIMILAR INCIDENTS: " + why_not(run, o, "history"), "",
+                f"  📋 SUGGESTED RUNBOOK: {_suggested_runbook(run, [])}"]
     hits = (o.data or {}).get("hits") or []
-    if not hits:
-        return ["  📊 SIMILAR INCIDENTS: no similar incidents in history"]
-    out = ["  📊 SIMILAR INCIDENTS (from history):", ""]
+    out = ["  📊 SIMILAR INCIDENTS (from history):", ""] if hits else ["  📊 SIMILAR INCIDENTS: no similar incidents in history", ""]
     for n, h in enumerate(hits[:3], 1):
         out.append(f"  {n}. {h['id']} ({h.get('ago')}) - {h['title']}")
         out.append(f"     Root cause: {h.get('root_cause') or 'not recorded'}")
         out.append(f"     Resolution: {h.get('resolution') or 'not recorded'}")
         out.append("")
-    runbooks = [f"{link} ({h['id']})" for h in hits for k, link in (h.get("links") or {}).items() if "runbook" in k.lower()]
-    out.append(f"  📋 SUGGESTED RUNBOOK: {runbooks[0] if runbooks else 'none found in history'}")
-    top = hits[0]
-    if top.get("root_cause"):
+    out.append(f"  📋 SUGGESTED RUNBOOK: {_suggested_runbook(run, hits)}")
+    check = run.outcomes.get("check")
+    top = hits[0] if hits else {}
+    if check is not None and check.picked and top.get("root_cause"):
         cause = top["root_cause"].split(":")[0].rstrip(".")
-        out += ["", "  Ready for guided troubleshooting?",
+        out += ["", "  Ready for guided troubleshooting?", "",
                 f"  Similar incident {top['id']} was caused by {cause[0].lower() + cause[1:]}.",
-                "  First check (read-only, needs your yes): the database connection pool of payments-api."
-                if "connection" in cause.lower() else "  First check (read-only, needs your yes): the signal that incident pointed to."]
+                f"  Should I check {check.picked['what']} first?"]
+    elif hits:
+        out += ["", "  Ready for guided troubleshooting? The similar incidents suggest no first check: "
+                    "start from the pods, events and logs (/paii:troubleshoot)."]
+    return out
+
+
+def _gauge(picked: dict[str, Any], output: str) -> tuple[int, int] | None:
+    match = re.search(picked.get("gauge") or "(?!)", output)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+@renderer("troubleshoot")
+def troubleshoot(run: Run) -> list[str]:
+    """The first check the person said yes to, what it found, and the action proposed (not taken)."""
+    check = run.outcomes.get("check")
+    if check is None or check.picked is None:
+        return []
+    picked, ns = check.picked, run.scenario.vars.get("namespace", "default")
+    args = check.args or {}
+    argv = " ".join(picked["argv"])
+    out = [f'You: "yes, check {picked["what"]}"', "",
+           f"  Running: kubectl exec {args.get('pod', '<pod>')} -n {ns} -- {argv}   (exec_in_pod: an allowlisted read)"]
+    if not check.ok:
+        return [*out, "  " + why_not(run, check, "kubernetes")]
+    data = check.data or {}
+    text = unfenced(data.get("stdout")).rstrip("\n")
+    lines = text.splitlines() or ["(no output)"]
+    out += ["", f"  📊 {lines[0]}", *(f"  {line}" for line in lines[1:])]
+    if data.get("exit_code") not in (0, None):
+        out.append(f"  (exit code {data.get('exit_code')}: {' '.join(unfenced(data.get('stderr')).split())[:160]})")
+    top = ((run.data("similar") or {}).get("hits") or [{}])[0]
+    gauge = _gauge(picked, text)
+    if gauge:
+        used, total = gauge
+        pct = round(100 * used / total) if total else 0
+        if pct >= 90:
+            out += ["", f"  ⚠️ {picked.get('alarm', 'Nearly exhausted')} ({pct}% usage)",
+                    f"  This matches the pattern from {top.get('id', 'the similar incident')}."]
+        else:
+            out += ["", f"  {used}/{total} ({pct}% usage): not the pattern of {top.get('id', 'the similar incident')}."]
+    dep = run.data("deployment")
+    name = run.scenario.vars.get("deployment", "the deployment")
+    if dep:
+        rev = (dep.get("revisions") or [{}])[0]
+        out += ["", f"  Deployment {name}: {dep.get('ready')}/{dep.get('desired')} ready, revision {rev.get('revision')} "
+                    f"({rev.get('change_cause') or 'no change cause'}, {day_hhmm(rev.get('created'))})"]
+    if gauge and gauge[1] and 100 * gauge[0] / gauge[1] >= 90:
+        out += ["", "  Recommended action: scale the database pool or restart the pods:",
+                f"    1. restart_deployment {name} in {ns}: a rolling restart frees the held connections",
+                f"    2. or raise the pool size, as {top.get('id', 'last time')} did ({top.get('resolution') or 'see its resolution'})".rstrip(),
+                "  Should I proceed? (the demo stops here: nothing is restarted or scaled without your yes)"]
     return out
 
 
@@ -159,9 +258,10 @@ def untrusted(run: Run) -> list[str]:
         return []
     out = ["  ⚠️ Incident notes written by others (shown as data; nothing in them was acted on):"]
     for n in notes:
-        flag = "  ⚠️ Suspicious: it tries to instruct the assistant; ignored." if INJECTION.search(n["content"]) else ""
+        body = unfenced(n["content"])
+        flag = "  ⚠️ Suspicious: it tries to instruct the assistant; ignored." if INJECTION.search(body) else ""
         out.append(f"  {n.get('author') or 'someone'} at {hhmm(n.get('created_at'))}:{flag}")
-        out += ["    " + line for line in fence(n["content"], "pagerduty note").splitlines()]
+        out += ["    " + line for line in fence(body, "pagerduty note").splitlines()]
     return out
 
 

@@ -4,6 +4,10 @@
 serves each service's wrapped app. A whole-service ``down`` fault closes that service's socket
 (connection refused) until cleared. The world is saved to ``state.pickle`` after writes, so a
 restarted sandbox resumes it. ``start_in_thread`` runs it beside a test or the demo.
+
+A sandbox without a folder (a test's) keeps nothing, but its services still write files for
+PAII's servers (a kubeconfig, psql stand-ins): they get a temporary folder of their own, removed
+by :meth:`stop_thread`, never the working directory.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import contextlib
 import errno
 import logging
 import secrets
+import shutil
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -77,6 +83,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._scratch: Path | None = None
         logging.getLogger("uvicorn.error").addFilter(_DropFilter())
 
     # ------------------------------------------------------------------ ports and URLs
@@ -108,14 +115,21 @@ class Sandbox:
     def env(self) -> dict[str, str]:
         """The environment that points every PAII server at this sandbox."""
         out: dict[str, str] = {}
-        directory = self.directory or Path(".")
         for name, module in self.world.modules.items():
-            out.update(module.env(self.base_url(name), directory))
+            out.update(module.env(self.base_url(name), self.files_dir()))
         if self.world.fixed_now is not None:
             from paii_sandbox.timeparse import iso
 
             out["PAII_NOW"] = iso(self.world.fixed_now)
         return out
+
+    def files_dir(self) -> Path:
+        """Where services write files for PAII's servers: the sandbox's folder, else a temporary one."""
+        if self.directory is not None:
+            return self.directory.resolve()
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="paii-sandbox-"))
+        return self._scratch
 
     # ------------------------------------------------------------------ serving
     def _server(self, app: Any) -> Any:
@@ -247,6 +261,9 @@ class Sandbox:
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def __enter__(self) -> Sandbox:
         return self.start_in_thread()

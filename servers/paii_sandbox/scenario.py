@@ -10,12 +10,21 @@ that each skill's SKILL.md names the same tools in the same order. A step::
       needs: [incidents]             # skipped when one of these failed or was skipped
       each: "{oncalls.oncalls}"      # optional: one call per item ({item} in args)
       when: "{channel.created}"      # optional: skipped (not failed) when false
+      pick:                          # optional: the first item of `from` whose `pattern` (a regex)
+        from: "{vars.checks}"        #   is found in `match` is {pick} in args; none: skipped
+        match: "{similar.hits[0].root_cause ?? ''}"
       by_hand: acknowledge by hand   # what the person must do if the step cannot run
 
-Expressions: ``{a.b[0].c}``, ``{a[*].b}`` (a list), ``{x ?? y}`` (y when x is missing),
+Expressions: ``{a.b[0].c}``, ``{a.b[-1]}`` (the last), ``{a[*].b}`` (a list), ``{x ?? y}`` (y when x is missing),
 ``'literal'``, ``{input}``, ``{vars.name}``, ``{times.since}`` (the scenario's ``times:``, relative
 to the clock, e.g. ``since: -24h``), ``{now}``. A string that is one expression keeps the value's
-type; otherwise values are put into the text (lists one per line).
+type; otherwise values are put into the text (a list: one per line where the expression is a
+line of its own, else joined with ", "). In a list of args, a mapping with a value that has no
+value is left out (an optional entry, such as a link to a channel that could not be created).
+
+A server that answers "not configured" (its settings are missing) is skipped for the rest of the
+run, like a server that is not there ("Jira: not configured, skipped"); one that cannot be
+reached is skipped too, and the report says what to do by hand.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from typing import Any, Protocol
 
 #: an error text that means the service could not be reached at all
 UNREACHABLE = re.compile(r"could not reach|unreachable|connection refused|timed out|timeout", re.I)
+#: an error text that means the server has no settings (paii_common.errors.NotConfigured)
+NOT_CONFIGURED = re.compile(r"\bis not configured: set ")
 CALL_TIMEOUT = 60.0
 SERVICE_NAMES = {"pagerduty": "PagerDuty", "slack": "Slack", "history": "History", "jira": "Jira",
                  "kubernetes": "Kubernetes", "runbook": "Runbook"}
@@ -48,6 +59,7 @@ class Step:
     needs: list[str] = field(default_factory=list)
     each: str | None = None
     when: str | None = None
+    pick: dict[str, str] | None = None
     by_hand: str | None = None
 
 
@@ -77,6 +89,7 @@ class Outcome:
     error: str | None = None
     reason: str | None = None
     args: Any = None
+    picked: Any = None  # the item the step's ``pick`` chose
 
     @property
     def ok(self) -> bool:
@@ -89,6 +102,7 @@ class Run:
     context: dict[str, Any]
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     unreachable: set[str] = field(default_factory=set)
+    not_configured: set[str] = field(default_factory=set)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -127,7 +141,7 @@ def load(name_or_path: str | Path) -> Scenario:
 # ---------------------------------------------------------------------- expressions
 _MISSING = object()
 _EXPR = re.compile(r"\{([^{}]+)\}")
-_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(\d+|\*)\]")
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+|\*)\]")
 
 
 def _lookup(path: str, scope: dict[str, Any]) -> Any:
@@ -143,7 +157,7 @@ def _lookup(path: str, scope: dict[str, Any]) -> Any:
                 nxt.extend(v if isinstance(v, list) else [])
                 continue
             else:
-                got = v[int(index)] if isinstance(v, list) and int(index) < len(v) else _MISSING
+                got = v[int(index)] if isinstance(v, list) and -len(v) <= int(index) < len(v) else _MISSING
             if got is not _MISSING and got is not None:
                 nxt.append(got)
         values = nxt
@@ -172,7 +186,12 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
     if isinstance(value, list):
         out: list[Any] = []
         for v in value:
-            got = resolve(v, scope)
+            try:
+                got = resolve(v, scope)
+            except KeyError:
+                if isinstance(v, dict):
+                    continue  # an optional entry
+                raise
             out.extend(got if isinstance(got, list) and isinstance(v, str) and _EXPR.fullmatch(v) else [got])
         return out
     if not isinstance(value, str):
@@ -188,7 +207,11 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
         got = evaluate(match.group(1), scope)
         if got is _MISSING:
             raise KeyError(match.group(1))
-        return "\n".join(map(str, got)) if isinstance(got, list) else str(got)
+        if not isinstance(got, list):
+            return str(got)
+        alone = value[: match.start()].rpartition("\n")[2] == "" \
+            and value[match.end():].partition("\n")[0] == ""
+        return ("\n" if alone else ", ").join(map(str, got))
 
     return _EXPR.sub(text, value)
 
@@ -227,7 +250,7 @@ def _times(scenario: Scenario, now: str) -> dict[str, str]:
 
 async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outcome:
     service = SERVICE_NAMES.get(step.server, step.server)
-    if step.server not in clients:
+    if step.server not in clients or step.server in r.not_configured:
         return Outcome(step, "skipped", reason=f"{service}: not configured, skipped")
     if step.server in r.unreachable:
         return Outcome(step, "skipped", reason=f"{service} unreachable")
@@ -238,12 +261,15 @@ async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outco
         if step.when is not None and not resolve(step.when, r.context):
             return Outcome(step, "skipped", reason="not needed")
         items = resolve(step.each, r.context) if step.each else [None]
+        pick = _pick(step, r.context)
     except KeyError as exc:
         return Outcome(step, "skipped", reason=f"no value for {exc.args[0]}")
+    if pick is _MISSING:
+        return Outcome(step, "skipped", reason="nothing to pick: no item matches")
     results, calls = [], []
     for item in items:
         try:
-            args = resolve(step.args, {**r.context, "item": item})
+            args = resolve(step.args, {**r.context, "item": item, "pick": pick})
         except KeyError as exc:
             return Outcome(step, "skipped", reason=f"no value for {exc.args[0]}")
         calls.append(args)
@@ -254,8 +280,23 @@ async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outco
             return Outcome(step, "failed", error=f"{service} {step.tool} did not answer in {CALL_TIMEOUT:.0f} s", args=args)
         is_error, data, text = _result(result)
         if is_error:
+            if NOT_CONFIGURED.search(text):
+                r.not_configured.add(step.server)
+                return Outcome(step, "skipped", reason=f"{service}: not configured, skipped", error=text.strip(), args=args)
             if UNREACHABLE.search(text):
                 r.unreachable.add(step.server)
-            return Outcome(step, "failed", error=text.strip() or "tool error", args=args)
+            return Outcome(step, "failed", error=text.strip() or "tool error", args=args, picked=pick)
         results.append(data)
-    return Outcome(step, "ok", data=results if step.each else results[0], args=calls if step.each else calls[0])
+    return Outcome(step, "ok", data=results if step.each else results[0], args=calls if step.each else calls[0], picked=pick)
+
+
+def _pick(step: Step, scope: dict[str, Any]) -> Any:
+    """The step's ``pick``: the first item of ``from`` whose ``pattern`` is found in ``match``."""
+    if not step.pick:
+        return None
+    items = resolve(step.pick["from"], scope)
+    text = str(resolve(step.pick.get("match") or "", scope) or "")
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and re.search(str(item.get("pattern") or "(?!)"), text, re.I):
+            return item
+    return _MISSING

@@ -1,4 +1,4 @@
-"""The sandbox in a thread on ephemeral ports, PAII's real servers in memory pointed at it.
+"""The sandbox in a thread on ephemeral ports, PAII's six real servers in memory pointed at it.
 
 Every exchange the sandbox served in a test is checked against the vendor's published spec
 when the test ends (spec_check.py); a violation fails the test.
@@ -56,31 +56,67 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Any:
         assert not problems, "the sandbox or a PAII client broke the published spec:\n" + "\n".join(problems)
 
 
+class NoSleepExecutor:
+    """The runbook server's real executor (real processes, the real Kubernetes client), whose waits
+    poll without sleeping: a failover's waits would otherwise take their seconds in the suite."""
+
+    @staticmethod
+    def make(settings: Any) -> Any:
+        from paii_runbook.client import StepExecutor
+
+        class Fast(StepExecutor):
+            def sleep(self, seconds: float) -> None:
+                return None
+
+        return Fast(settings)
+
+
 @pytest.fixture
-def clients(sandbox: Any, history_home: Path):
-    """``async with clients(pd_client=..., slack_client=...) as c`` -> {server: mcp Client}."""
+def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """``async with clients(pd_client=..., slack_client=..., jira=False) as c`` -> {server: mcp Client}.
+
+    All six servers, in memory, configured as the sandbox's environment says (``sandbox.env()``,
+    the same variables the demo and ``paii sandbox env`` give them). ``jira=False``: the Jira
+    server runs without settings, as for a person who has not configured it."""
     from mcp import Client
 
     from paii_history.config import HistorySettings
     from paii_history.server import build_server as history_server
+    from paii_jira.config import JiraSettings
+    from paii_jira.server import build_server as jira_server
+    from paii_kubernetes.config import KubernetesSettings
+    from paii_kubernetes.server import build_server as kubernetes_server
     from paii_pagerduty.config import PagerDutySettings
     from paii_pagerduty.server import build_server as pagerduty_server
+    from paii_runbook.config import RunbookSettings
+    from paii_runbook.server import build_server as runbook_server
     from paii_slack.config import SlackSettings
     from paii_slack.server import build_server as slack_server
 
     env = sandbox.env()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PAII_HOME", str(history_home))
+    monkeypatch.setenv("PAII_HISTORY_WARMUP", "0")
 
     @asynccontextmanager
-    async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None,
+                   jira: bool = True, jira_timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
         pd_settings = PagerDutySettings.load(token=env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"],
                                              url=env["PAII_PAGERDUTY_URL"])
         extra = {"read_timeout": slack_timeout} if slack_timeout else {}
         slack_settings = SlackSettings.load(token=env["PAII_SLACK_TOKEN"], user_token=env["PAII_SLACK_USER_TOKEN"],
                                             url=env["PAII_SLACK_URL"], **extra)
+        jira_extra = {"read_timeout": jira_timeout, "write_timeout": jira_timeout} if jira_timeout else {}
+        jira_settings = JiraSettings.load(**jira_extra) if jira else JiraSettings.load(url="", email="", token="", project="")
+        runbook_settings = RunbookSettings.load(home=history_home)
         servers = {
             "pagerduty": pagerduty_server(pd_settings, pd_client),
             "slack": slack_server(slack_settings, slack_client(slack_settings) if slack_client else None),
             "history": history_server(HistorySettings.load(home=history_home, warmup=False)),
+            "jira": jira_server(jira_settings),
+            "kubernetes": kubernetes_server(KubernetesSettings.load(warmup=False, rollout_poll_s=0.05)),
+            "runbook": runbook_server(runbook_settings, NoSleepExecutor.make(runbook_settings)),
         }
         async with AsyncExitStack() as stack:
             yield {name: await stack.enter_async_context(Client(server)) for name, server in servers.items()}

@@ -70,6 +70,8 @@ async def test_with_pagerduty_down_the_workflow_goes_on_and_says_what_to_do_by_h
 
 
 async def test_a_slow_upstream_is_cut_off_by_the_timeout_with_a_clear_error(sandbox, clients):
+    import slack_sdk.web  # noqa: F401  (imported first: the 0.5 s deadline is for the network, not the import)
+
     from paii_slack.client import SlackClient
 
     _add(sandbox, service="slack", kind="slow", seconds=3, path="/api/conversations.list")
@@ -78,3 +80,31 @@ async def test_a_slow_upstream_is_cut_off_by_the_timeout_with_a_clear_error(sand
     text = result.content[0].text
     assert result.is_error and "conversations.list" in text
     assert "did not answer within" in text and "PAII_READ_TIMEOUT" in text
+
+
+async def test_with_jira_down_the_workflow_goes_on_and_says_to_file_the_ticket_by_hand(sandbox, clients):
+    _add(sandbox, service="jira", kind="down")
+    async with clients(jira_timeout=2) as c:
+        run = await scenario.run(scenario.load("incident"), c, now=NOW_ISO)
+    report = renderers.render(run)
+    assert "Jira unreachable: file the ticket by hand" in report
+    assert run.outcomes["ticket"].status == "failed" and [o.step.id for o in run.failed] == ["ticket"]
+    assert run.outcomes["acknowledge"].ok and run.outcomes["channel"].ok and run.outcomes["kickoff"].ok
+    assert run.outcomes["check"].ok and "Connection pool nearly exhausted" in report
+    assert "Jira: no ticket yet" in run.outcomes["kickoff"].args["text"]
+    assert "INC-789" not in state(sandbox, "jira")["issues"]
+
+
+async def test_an_invite_whose_answers_are_lost_is_read_back_from_the_channel_members(sandbox, clients):
+    # the invite lands, but its answer and the answer to the one re-send are lost: only the members tell
+    from paii_slack.client import SlackClient
+
+    _add(sandbox, service="slack", kind="500", times=2, path="/api/conversations.invite", after=True)
+    async with clients(slack_client=lambda s: SlackClient(s, policy=FAST)) as c:
+        channel = await c["slack"].call_tool("create_channel", {"name": "inc-lost-invite"})
+        invite = await c["slack"].call_tool("invite_to_channel", {"channel": channel.structured_content["id"], "users": ["U0PRIYA"]})
+    assert not invite.is_error, invite.content[0].text
+    assert [u["id"] for u in invite.structured_content["invited"]] == ["U0PRIYA"]
+    members = sandbox.world.requests("slack", path="/api/conversations.members")
+    assert members and members[-1].status == 200 and "U0PRIYA" in members[-1].json()["members"]
+    assert len(sandbox.world.requests("slack", path="/api/conversations.invite")) == 2  # sent, re-sent once, then read back

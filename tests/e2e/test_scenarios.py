@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from paii_sandbox import renderers, scenario
 
 from tests.e2e.conftest import NOW_ISO, state
@@ -16,7 +18,7 @@ async def _run(clients, name: str, **kwargs):
     return run, renderers.render(run)
 
 
-async def test_declaring_the_incident_twice_acknowledges_it_once_and_reuses_one_channel(sandbox, clients):
+async def test_declaring_the_incident_twice_acknowledges_once_and_reuses_one_channel_and_one_ticket(sandbox, clients):
     first, first_report = await _run(clients, "incident")
     second, second_report = await _run(clients, "incident")
     assert not first.failed and not second.failed
@@ -33,11 +35,64 @@ async def test_declaring_the_incident_twice_acknowledges_it_once_and_reuses_one_
     assert {"U0SCOTT", "U0PRIYA"} <= set(channel["members"])
     kickoffs = [m for m in slack.messages[channel["id"]] if "Incident declared" in m["text"]]
     assert len(kickoffs) == 1 and "acme-sandbox.pagerduty.com/incidents/" + INCIDENT in kickoffs[0]["text"]
+    assert "Jira: INC-789" in kickoffs[0]["text"]
+
+    tickets = [i for i in state(sandbox, "jira")["issues"].values() if f"paii-{INCIDENT}" in i["labels"]]
+    assert [t["key"] for t in tickets] == ["INC-789"]
+    ticket = tickets[0]
+    assert ticket["project"] == "INC" and ticket["type"] == "Incident" and {"incident", "payments-api"} <= set(ticket["labels"])
+    links = {lk["object"]["title"]: lk["object"]["url"] for lk in ticket["remotelinks"]}
+    assert links["PagerDuty #12345"].endswith("/incidents/" + INCIDENT)
+    assert links[f"Slack #{CHANNEL}"] == first.data("channel")["url"] and len(ticket["remotelinks"]) == 2
+    assert "Most similar past incident: INC-456" in json.dumps(ticket["description"])  # markdown as ADF on Cloud
 
     assert "Acknowledged incident #12345 ✓" in first_report and "Created #inc-payments-api-500s" in first_report
     assert "invited 2 on-call (Scott Idler, Priya Raman)" in first_report
+    assert "Jira: Created INC-789 (linked to PagerDuty) ✓" in first_report
     assert "already acknowledged: reused" in second_report and "Reused existing #inc-payments-api-500s" in second_report
-    assert "Jira: not configured, skipped" in first_report
+    assert "Jira: INC-789 already open (linked to PagerDuty) ✓" in second_report
+
+
+async def test_the_first_check_runs_dbstats_in_a_ready_pod_and_only_proposes_the_action(sandbox, clients):
+    run, report = await _run(clients, "incident")
+    check = run.outcomes["check"]
+    assert check.ok and check.args["argv"] == ["python", "manage.py", "dbstats"]
+    assert check.args["pod"] == "payments-api-7d9f8b6c5-r8t2w"  # a ready pod: list_pods puts problem pods first
+    assert "Active connections: 98/100" in check.data["stdout"] and "Waiting queries: 47" in check.data["stdout"]
+    assert check.data["stdout"].startswith("<<untrusted command output>>")
+    assert "Should I check database connections first?" in report
+    assert "Running: kubectl exec payments-api-7d9f8b6c5-r8t2w -n payments -- python manage.py dbstats" in report
+    assert "⚠️ Connection pool nearly exhausted (98% usage)" in report and "This matches the pattern from INC-456." in report
+    assert "Should I proceed?" in report
+
+    # nothing was restarted or scaled: the deployment and its pods are as seeded
+    k8s = state(sandbox, "kubernetes")
+    from paii_sandbox.services.kubernetes import dump
+
+    world = dump(k8s)["payments"]
+    assert world["deployments"]["payments-api"] == {"replicas": 3, "revision": 3, "rollout_pending": False}
+    assert not any(p["fresh"] for p in world["pods"]) and len(world["pods"]) == 3
+    writes = [e for e in sandbox.world.requests("kubernetes") if e.method in ("PATCH", "POST", "PUT", "DELETE")]
+    assert [e.path for e in writes] == []
+
+
+async def test_the_suggested_runbook_comes_from_the_runbook_server_with_its_last_run(sandbox, clients):
+    run, report = await _run(clients, "incident")
+    found = run.data("runbooks")["runbooks"]
+    assert found[0]["name"] == "payments-api-health-check"
+    assert found[0]["last_run"]["by"] == "Scott Idler" and found[0]["last_run"]["when"] == "2025-12-18"
+    assert "📋 SUGGESTED RUNBOOK: payments-api-health-check.md (payments-api health check; last run 2025-12-18 by Scott Idler" in report
+
+
+async def test_without_jira_settings_the_workflow_says_not_configured_and_goes_on(sandbox, clients):
+    async with clients(jira=False) as c:
+        run = await scenario.run(scenario.load("incident"), c, now=NOW_ISO)
+    report = renderers.render(run)
+    assert "Jira: not configured, skipped" in report and not run.failed
+    assert run.outcomes["ticket"].status == "skipped" and run.outcomes["kickoff"].ok and run.outcomes["check"].ok
+    assert "Jira: no ticket yet" in run.outcomes["kickoff"].args["text"]
+    assert not [i for i in state(sandbox, "jira")["issues"] if i.startswith("INC-7")]
+    assert sandbox.world.requests("jira") == []  # it never called the site
 
 
 async def test_similar_incidents_come_from_the_example_history_with_root_cause(sandbox, clients):
@@ -105,3 +160,20 @@ def test_the_spec_check_rejects_a_response_that_breaks_the_published_schema():
                       {"content-type": "application/json"}, json.dumps(body).encode())
     problems = spec_check.check([broken])
     assert problems and "on fire" in problems[0]
+
+
+async def test_the_sprint_summary_reads_the_active_sprint_and_ends_with_the_offer_to_post(sandbox, clients):
+    run, report = await _run(clients, "sprint")
+    assert not run.failed
+    r = run.data("report")
+    assert r["sprint"]["name"] == "Sprint 23" and r["points"]["completed"] == 30 and r["points"]["total"] == 40
+    assert [b["key"] for b in r["blockers"]] == ["INFRA-234"] and r["blockers"][0]["days_blocked"] == 3
+    assert r["coverage"]["complete"] and r["coverage"]["issues_read"] == 20
+    assert "📊 SPRINT SUMMARY: Team Infra - Sprint 23" in report and "75% complete (30/40 points)" in report
+    assert "Suggest escalating INFRA-234" in report
+    assert report.rstrip().endswith("Shall I post this to #team-infra-status? (the demo does not post it)")
+    slack = state(sandbox, "slack")
+    assert not any(ch["name"] == "team-infra-status" for ch in slack.channels.values())
+    assert not [e for e in sandbox.world.requests("slack") if e.path == "/api/chat.postMessage"]  # not posted
+    changed = [f"{e.method} {e.path}" for e in sandbox.world.requests("jira") if e.method != "GET" and not e.path.endswith("/search/jql")]
+    assert changed == []  # the report only reads (a JQL search is a POST)

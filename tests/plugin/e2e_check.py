@@ -7,6 +7,8 @@ usage: e2e_check.py RUN_DIR TOOL_RE[=denied] ...
   TOOL_RE=denied   a tool that must have been denied (a write that needs the permission prompt)
   TOOL_RE=allowed  a tool that must have been called and run, even if it returned a tool error
                    (e.g. "PagerDuty is not configured" when no credentials are set)
+  TOOL_RE~TEXT_RE  as TOOL_RE, and the text of its last result matches TEXT_RE (re.S)
+  no-denials       the session had no permission denial at all
 Reads RUN_DIR/e2e_result.json and RUN_DIR/e2e_requests.jsonl (written by e2e.sh).
 """
 
@@ -31,10 +33,21 @@ def main(run: Path, expectations: list[str]) -> int:
                     calls[block["id"]] = block["name"]
                 elif block.get("type") == "tool_result" and block.get("tool_use_id") in calls:
                     name = calls[block["tool_use_id"]]
-                    results[name] = (block["tool_use_id"], bool(block.get("is_error")), json.dumps(block.get("content"))[:300])
+                    content = block.get("content")
+                    text = (" ".join(c.get("text", "") for c in content if isinstance(c, dict))
+                            if isinstance(content, list) else str(content))
+                    results[name] = (block["tool_use_id"], bool(block.get("is_error")), text)
     failures = []
     for exp in expectations:
-        pattern, _, want = exp.partition("=")
+        if exp == "no-denials":
+            if denied:
+                failures.append(f"expected no permission denials, got {denied}")
+            continue
+        if "~" in exp:
+            pattern, _, text_re = exp.partition("~")
+            want = ""
+        else:
+            (pattern, _, want), text_re = exp.partition("="), None
         names = [n for n in results if re.search(pattern, n)]
         if want == "denied":
             if not any(re.search(pattern, d) for d in denied):
@@ -47,7 +60,9 @@ def main(run: Path, expectations: list[str]) -> int:
             _, is_error, text = results[n]
             print(f"  {n}: {'ERROR ' if is_error else ''}{text[:160]}")
             if is_error and want != "allowed":
-                failures.append(f"{n}: returned an error: {text}")
+                failures.append(f"{n}: returned an error: {text[:300]}")
+            if text_re and not re.search(text_re, text, re.S):
+                failures.append(f"{n}: its result does not match {text_re!r}: {text[:300]}")
             if n in denied:
                 failures.append(f"{n}: was denied permission")
     for f in failures:

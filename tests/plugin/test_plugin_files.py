@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
+#: every server package in this checkout (one made by `paii plugin new` included)
+SERVERS = tuple(sorted(p.parent.name.removeprefix("paii_") for p in (ROOT / "servers").glob("paii_*/plugin.toml")))
 TOOL_RE = re.compile(r"mcp__plugin_paii_([a-z0-9-]+?)__([a-z0-9_]+)")
 SKILLS = sorted(p.parent for p in (ROOT / "skills").glob("*/SKILL.md"))
 COMMANDS = sorted((ROOT / "commands").glob("*.md"))
@@ -47,19 +48,22 @@ def load_script(path: Path, name: str):
 
 
 @functools.cache
-def server_tools(server: str) -> dict[str, bool]:
-    """{tool name: read-only?} of a server, listed in memory; skips when the package is missing."""
-    try:
-        mod = __import__(f"paii_{server}.server", fromlist=["build_server"])
-    except ModuleNotFoundError as exc:
-        pytest.skip(f"paii_{server} not importable: {exc}")
+def _listing(server: str) -> tuple:
+    """The server's real tools/list, in memory (every server of this checkout must import)."""
+    assert server in SERVERS, f"no server {server!r} in servers/ (there are: {', '.join(SERVERS)})"
+    mod = __import__(f"paii_{server}.server", fromlist=["build_server"])
     from mcp import Client
 
     async def listing():
         async with Client(mod.build_server()) as client:
             return (await client.list_tools()).tools
 
-    return {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in asyncio.run(listing())}
+    return tuple(asyncio.run(listing()))
+
+
+def server_tools(server: str) -> dict[str, bool]:
+    """{tool name: read-only?} of a server."""
+    return {t.name: bool(t.annotations and t.annotations.read_only_hint) for t in _listing(server)}
 
 
 def tool_exists(server: str, tool: str) -> bool:
@@ -107,10 +111,17 @@ def test_mcp_json_only_uses_declared_user_config_keys():
     assert used and set(used) <= declared, set(used) - declared
 
 
-def test_hooks_json_runs_the_guard_on_paii_tools():
-    hooks = load_json("hooks/hooks.json")["hooks"]["PreToolUse"]
-    assert [h["matcher"] for h in hooks] == ["mcp__plugin_paii_.*"]
-    assert "${CLAUDE_PLUGIN_ROOT}/hooks/read_only_guard.py" in hooks[0]["hooks"][0]["command"]
+def test_hooks_json_runs_the_guards_and_the_usage_log():
+    hooks = load_json("hooks/hooks.json")["hooks"]
+    pre = {h["matcher"]: h["hooks"][0]["command"] for h in hooks["PreToolUse"]}
+    assert "${CLAUDE_PLUGIN_ROOT}/hooks/read_only_guard.py" in pre["mcp__plugin_paii_.*"]
+    assert "${CLAUDE_PLUGIN_ROOT}/hooks/guard.py" in pre["Bash"]
+    for event in ("PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionEnd"):
+        assert [h["hooks"][0]["command"] for h in hooks[event]] == ['python3 -S "${CLAUDE_PLUGIN_ROOT}/hooks/usage.py"']
+    for entries in hooks.values():
+        for h in entries:
+            script = re.search(r"hooks/([\w.]+\.py)", h["hooks"][0]["command"]).group(1)
+            assert (ROOT / "hooks" / script).is_file() and h["hooks"][0]["timeout"] <= 10
 
 
 # --- skills and commands ---------------------------------------------------------------------
@@ -156,20 +167,67 @@ def _docs() -> list[Path]:
     return sorted((ROOT / "skills").rglob("*.md")) + COMMANDS
 
 
+#: a relative path to a file in a doc: in a markdown link, in backticks, or a bare references/... path
+_LINK = re.compile(r"\]\(([^)#\s]+)\)")
+_TICKED = re.compile(r"`((?:\./)?(?:[\w.-]+/)+[\w.-]+)`")
+_BARE = re.compile(r"(?<![\w/.`(-])((?:references|runbooks)/[\w./-]*\w)")
+_FILE = re.compile(r"\.(md|sh|py|json|ya?ml|toml|txt|csv|jsonl)$")
+_TOP = ("skills/", "commands/", "hooks/", "bin/", "references/", "runbooks/", "docs/", "servers/", "examples/")
+
+
+def _file_refs(text: str) -> list[str]:
+    refs = _LINK.findall(text) + _BARE.findall(text)
+    refs += [r for r in _TICKED.findall(text) if _FILE.search(r) or r.startswith(_TOP)]
+    return [r for r in dict.fromkeys(refs) if not re.match(r"[a-z]+://", r) and not re.search(r"[<>*${}~]", r)]
+
+
 @pytest.mark.parametrize("doc", _docs(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_referenced_file_exists(doc: Path):
+    """Links, backticked paths and references/... or runbooks/... paths point at files that exist,
+    spelled with the same case (Linux is case-sensitive; some filesystems are not)."""
     text = doc.read_text()
     skill_dir = next((p for p in SKILLS if p in doc.parents), None)
-    refs = re.findall(r"\]\(([^)#\s]+)\)", text)  # markdown links
-    refs += re.findall(r"`((?:skills|commands|hooks|bin|references)/[^`\s]+)`", text)
-    for ref in refs:
-        if re.match(r"[a-z]+://", ref):
-            continue
+    for ref in _file_refs(text):
         bases = [doc.parent, ROOT] + ([skill_dir] if skill_dir else [])
-        assert any((b / ref).exists() for b in bases), f"{doc.relative_to(ROOT)} points at missing {ref}"
-        # exists() is case-insensitive on some filesystems: compare the real names too
-        found = next(b / ref for b in bases if (b / ref).exists())
-        assert found.resolve().name == Path(ref).name, f"{ref}: case differs from {found.resolve().name}"
+        found = next((b / ref for b in bases if _exists_exactly(b, ref)), None)
+        assert found, f"{doc.relative_to(ROOT)} points at missing {ref} (or its case differs)"
+
+
+def _exists_exactly(base: Path, ref: str) -> bool:
+    """``base/ref`` exists with every part of ``ref`` spelled exactly (exists() may ignore case)."""
+    here = base
+    for part in Path(ref).parts:
+        if part in (".", ".."):
+            here = here / part
+            continue
+        if not here.is_dir() or part not in os.listdir(here):
+            return False
+        here = here / part
+    return True
+
+
+def test_file_reference_finder_sees_links_backticks_and_bare_paths():
+    text = ("see [the format](references/a.md), `skills/x/SKILL.md`, `runbooks/db-failover.md` and\n"
+            "references/b.md; not `history/<id>.md`, `500s/errors`, https://x.io/references/c.md or `lowercase_word`")
+    assert _file_refs(text) == ["references/a.md", "references/b.md", "skills/x/SKILL.md", "runbooks/db-failover.md"]
+
+
+_COMMAND_RE = re.compile(r"(?<![\w`/])/?paii:([A-Za-z0-9_-]+)")
+_SKILL_RE = re.compile(r"(?:plugin's|using|the|PAII's)\s+`?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)`?\s+skill\b")
+_NOT_NAMES = {"same", "next", "whole", "this", "that", "other", "new", "personal"}
+
+
+@pytest.mark.parametrize("doc", _docs(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_commands_and_skills_a_doc_names_exist(doc: Path):
+    """/paii:<name> is a command or a skill (Claude Code runs both so); "the <name> skill" is a skill.
+    Names are compared exactly: /paii:Spanish is not /paii:spanish."""
+    text = doc.read_text()
+    commands, skills = {p.stem for p in COMMANDS}, {p.name for p in SKILLS}
+    for name in _COMMAND_RE.findall(text):
+        assert name in commands | skills, f"{doc.relative_to(ROOT)}: /paii:{name} is neither a command nor a skill"
+    for name in _SKILL_RE.findall(text):
+        if name not in _NOT_NAMES:
+            assert name in skills, f"{doc.relative_to(ROOT)}: no skill {name!r} (skills: {', '.join(sorted(skills))})"
 
 
 @pytest.mark.parametrize("doc", _docs(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -177,29 +235,35 @@ def test_tool_names_in_skills_and_commands_exist(doc: Path):
     text = doc.read_text()
     for server, tool in TOOL_RE.findall(text):
         assert tool_exists(server, tool), f"{doc.name}: no tool {tool} in {server}"
-    # bare `snake_case` words must be a tool or one of their arguments (catches renamed tools)
+    # bare `snake_case` words must be a tool, one of their arguments or a field of their answers
+    # (catches renamed tools and fields)
     known = set()
     for server in SERVERS:
         known |= set(server_tools(server))
     known |= _argument_names()
     for word in re.findall(r"`([a-z]+(?:_[a-z0-9]+)+)`", text):
-        assert word in known, f"{doc.relative_to(ROOT)}: `{word}` is neither a PAII tool nor an argument"
+        assert word in known, f"{doc.relative_to(ROOT)}: `{word}` is neither a PAII tool, an argument nor a field of an answer"
+
+
+def _properties(schema) -> set[str]:
+    """Every property name anywhere in a JSON schema (nested objects and $defs included)."""
+    names: set[str] = set()
+    if isinstance(schema, dict):
+        names |= set(schema.get("properties") or {})
+        for value in schema.values():
+            names |= _properties(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            names |= _properties(value)
+    return names
 
 
 @functools.cache
 def _argument_names() -> set[str]:
-    from mcp import Client
-
     names: set[str] = set()
     for server in SERVERS:
-        mod = __import__(f"paii_{server}.server", fromlist=["build_server"])
-
-        async def listing():
-            async with Client(mod.build_server()) as client:
-                return (await client.list_tools()).tools
-
-        for t in asyncio.run(listing()):
-            names |= set((t.input_schema or {}).get("properties", {}))
+        for t in _listing(server):
+            names |= set((t.input_schema or {}).get("properties", {})) | _properties(t.output_schema)
     return names
 
 
@@ -267,6 +331,16 @@ def test_launcher_rejects_an_unknown_server_on_stderr_only():
     assert out.returncode == 2
     assert out.stdout == ""  # stdout belongs to the MCP protocol
     assert "unknown server 'nosuch'" in out.stderr and "history, pagerduty, slack" in out.stderr
+
+
+def test_launcher_and_project_know_every_server_in_servers():
+    """A server package (also one `paii plugin new` made) is launchable and installed as a script."""
+    import tomllib
+
+    assert sorted(launcher().SERVERS) == sorted(SERVERS)
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    for name in SERVERS:
+        assert scripts.get(f"paii-{name}") == f"paii_{name}.__main__:main", name
 
 
 def test_stamp_is_stable_and_tracks_dependencies_and_python():

@@ -148,3 +148,9 @@ payments-api returned 500s for card payments until the pods were restarted.{c("d
 - Alert on connection pool use above 80% (owner: Priya Raman, due: 2026-01-09){c("started")}
 - Cap the settlement batch at 10 connections (owner: Scott Idler, due: 2026-01-16) [input]
 """
+
+
+def save_args(draft: str, meeting: str | None = None) -> dict[str, Any]:
+    """How the skill saves a post-mortem: capture in category postmortems, naming the incident."""
+    meta = {"incident": TICKET, **({"meeting": meeting} if meeting else {})}
+    return {"category": "postmortems", "title": f"Post-mortem: {TICKET}", "content": draft, "metadata": meta}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.postmortem.conftest import check_spec, open_desk, start_world
-from tests.postmortem.flow import TICKET, draft_for, event_of, read_timelines, run_incident
+from tests.postmortem.flow import TICKET, draft_for, event_of, read_timelines, run_incident, save_args
 
 MISSING = ("pagerduty", "slack", "jira", "kubernetes", "runbook")
 NAME = {"pagerduty": "PagerDuty", "slack": "Slack", "jira": "Jira", "kubernetes": "Kubernetes", "runbook": "Runbook"}
@@ -32,28 +32,25 @@ async def _play(sb: Any, mp: pytest.MonkeyPatch, home: Path) -> dict[str, Any]:
         await run_incident(d)
         sources = out["sources"] = await read_timelines(d)
         merged = await d.call("history", "get_timeline", incident_id=TICKET, sources=sources)
-        out["refused"] = await d.error("history", "save_postmortem", incident_id=TICKET, draft=draft_for(merged, cite=False))
-        out["unknown_id"] = await d.error("history", "save_postmortem", incident_id=TICKET,
-                                          draft=draft_for(merged).replace("[E", "[E9", 1))
+        out["refused"] = await d.error("history", "capture", **save_args(draft_for(merged, cite=False)))
+        out["unknown_id"] = await d.error("history", "capture", **save_args(draft_for(merged).replace("[E", "[E9", 1)))
         out["after_refusals"] = await d.call("history", "recent", category="postmortems")
         out["gaps"] = {}
         for missing in MISSING:  # each source not configured: a named gap, in the timeline and the draft
             partial = [{"source": missing, "gap": "not configured"} if _source(s) == missing else s for s in sources]
             variant = await d.call("history", "get_timeline", incident_id=TICKET, sources=partial)
-            saved = await d.call("history", "save_postmortem", incident_id=TICKET, draft=draft_for(variant))
+            saved = await d.call("history", "capture", **save_args(draft_for(variant)))
             out["gaps"][missing] = (variant, (home / saved["path"]).read_text())
         await d.fault(service="slack", kind="down")
         out["slack_down"] = await d.call("history", "get_timeline", incident_id=TICKET, sources=await read_timelines(d))
         await d.clear("slack")
         out["merged"] = merged = await d.call("history", "get_timeline", incident_id=TICKET, sources=sources)
-        out["saved"] = saved = await d.call("history", "save_postmortem", incident_id=TICKET, draft=draft_for(merged),
-                                            meeting="2026-01-03T15:00:00Z")
+        out["saved"] = saved = await d.call("history", "capture", **save_args(draft_for(merged), "2026-01-03T15:00:00Z"))
         out["text"] = (home / saved["path"]).read_text()
         out["record"] = await d.call("history", "get", id=TICKET)
         out["tickets"] = []
         for _ in range(2):  # the skill run twice: the same drafts, the same dedupe keys
-            again = await d.call("history", "save_postmortem", incident_id=TICKET, draft=draft_for(merged),
-                                 meeting="2026-01-03T15:00:00Z")
+            again = await d.call("history", "capture", **save_args(draft_for(merged), "2026-01-03T15:00:00Z"))
             for item in again["action_items"]:
                 made = await d.call("jira", "create_issue", summary=item["title"], issue_type="Task",
                                     dedupe_key=item["dedupe_key"], relates_to=TICKET, labels=[f"postmortem-{TICKET}"],

@@ -53,11 +53,39 @@ def test_the_skill_names_the_scenarios_tools_in_the_same_order(name):
     )
 
 
-def test_the_incident_scenario_is_the_skills_declaration_flow():
+def test_the_incident_scenario_is_the_skills_flow_from_the_page_to_the_first_check():
     assert scenario.load("incident").tools == [
         "list_services", "list_incidents", "get_incident", "similar_incidents", "list_oncalls", "find_user",
-        "list_maintenance_windows", "acknowledge_incident", "create_channel", "invite_to_channel", "post_message",
+        "list_maintenance_windows", "acknowledge_incident", "create_channel", "invite_to_channel", "create_issue",
+        "post_message", "find_runbooks", "list_pods", "exec_in_pod", "get_deployment",
     ]
+
+
+def test_the_incident_scenario_never_restarts_or_scales():
+    """The demo shows the proposed action; acting on it is the person's yes, not the scenario's."""
+    writes = {"restart_deployment", "scale_deployment", "delete_pod", "run_in_pod"}
+    assert not writes & set(scenario.load("incident").tools)
+
+
+def test_each_first_check_is_an_allowlisted_diagnostic_and_in_the_skills_table():
+    from paii_kubernetes.config import DEFAULT_EXEC_ALLOWLIST
+
+    table = (ROOT / "skills/incident-response/references/troubleshooting.md").read_text()
+    for check in scenario.load("incident").vars["checks"]:
+        command = " ".join(check["argv"])
+        assert command in DEFAULT_EXEC_ALLOWLIST, command
+        assert f"`{command}`" in table, f"references/troubleshooting.md does not list {command}"
+
+
+def test_the_first_check_is_picked_from_the_most_similar_root_cause():
+    step = next(s for s in scenario.load("incident").steps if s.id == "check")
+    scope = {"vars": scenario.load("incident").vars}
+    pool = {**scope, "similar": {"hits": [{"root_cause": "Database connection pool exhaustion: a slow query"}]}}
+    assert scenario._pick(step, pool)["argv"] == ["python", "manage.py", "dbstats"]
+    disk = {**scope, "similar": {"hits": [{"root_cause": "The log volume ran out of disk"}]}}
+    assert scenario._pick(step, disk)["argv"] == ["df", "-h"]
+    nothing = {**scope, "similar": {"hits": []}}
+    assert scenario._pick(step, nothing) is scenario._MISSING
 
 
 def test_a_step_that_needs_a_later_step_is_refused(tmp_path):
@@ -70,8 +98,50 @@ def test_a_step_that_needs_a_later_step_is_refused(tmp_path):
 def test_expressions_keep_types_spread_lists_and_fall_back():
     scope = {"input": "500s", "people": [{"users": [{"id": "U1"}]}, {"users": [{"id": "U2"}]}], "inc": {"n": 7}}
     assert scenario.resolve("{people[*].users[0].id}", scope) == ["U1", "U2"]
+    assert scenario.resolve("{people[-1].users[0].id}", scope) == "U2"
+    assert scenario.resolve("On call: {people[*].users[0].id}.", scope) == "On call: U1, U2."
+    assert scenario.resolve("- a\n{people[*].users[0].id}\n- b", scope) == "- a\nU1\nU2\n- b"
     assert scenario.resolve("{inc.n}", scope) == 7
     assert scenario.resolve("#{inc.n}: {missing.title ?? input}", scope) == "#7: 500s"
     assert scenario.resolve("{missing ?? 'none'}", scope) == "none"
     with pytest.raises(KeyError):
         scenario.resolve("{missing.x}", scope)
+
+
+def test_a_list_entry_without_a_value_is_left_out_but_a_missing_argument_still_skips():
+    scope = {"inc": {"url": "https://pd.example/1"}}
+    links = [{"title": "PagerDuty", "url": "{inc.url}"}, {"title": "Slack", "url": "{channel.url}"}]
+    assert scenario.resolve(links, scope) == [{"title": "PagerDuty", "url": "https://pd.example/1"}]
+    with pytest.raises(KeyError):
+        scenario.resolve(["{channel.id}"], scope)
+
+
+class _Answer:
+    def __init__(self, text: str = "", data=None, error: bool = False) -> None:
+        from types import SimpleNamespace
+
+        self.is_error, self.structured_content = error, data
+        self.content = [SimpleNamespace(text=text)]
+
+
+class _Server:
+    """An MCP client stand-in answering each tool from a table (the runner's contract is call_tool)."""
+
+    def __init__(self, answers: dict) -> None:
+        self.answers, self.calls = answers, []
+
+    async def call_tool(self, name, arguments=None):
+        self.calls.append((name, arguments))
+        return self.answers[name]
+
+
+async def test_a_server_without_settings_is_skipped_for_the_rest_of_the_run(tmp_path):
+    sc = tmp_path / "sc.yaml"
+    sc.write_text("name: x\nskill: x\nsteps:\n  - {id: a, server: jira, tool: create_issue, args: {summary: s}}\n"
+                  "  - {id: b, server: jira, tool: get_issue, args: {key: INC-1}}\n  - {id: c, server: other, tool: t}\n")
+    jira = _Server({"create_issue": _Answer("Jira is not configured: set PAII_JIRA_URL (Claude Code: ...)", error=True)})
+    other = _Server({"t": _Answer(data={"ok": True})})
+    run = await scenario.run(scenario.load(sc), {"jira": jira, "other": other})
+    assert run.outcomes["a"].status == "skipped" and run.outcomes["a"].reason == "Jira: not configured, skipped"
+    assert run.outcomes["b"].status == "skipped" and len(jira.calls) == 1
+    assert run.outcomes["c"].ok and not run.failed

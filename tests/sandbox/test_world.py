@@ -72,9 +72,10 @@ def test_the_seed_world_has_what_the_scenarios_need(world):
 
 
 def test_the_example_history_is_dated_before_the_demo_clock_and_inc_456_is_pool_exhaustion():
-    rows = [json.loads(line) for line in (ROOT / "examples" / "incidents.jsonl").read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for path in (ROOT / "examples").glob("*.jsonl") for line in path.read_text().splitlines()
+            if line.strip()]
     assert all(parse_when(r["created"], NOW) < NOW for r in rows)
-    inc = next(r for r in rows if r["id"] == "INC-456")
+    inc = next(r for r in rows if r.get("id") == "INC-456")
     assert "connection pool exhaustion" in inc["root_cause"].lower() and inc["service"] == "payments-api"
     assert timedelta(days=13) < NOW - parse_when(inc["created"], NOW) < timedelta(days=16)
 
@@ -130,6 +131,16 @@ def test_slack_an_invited_user_is_a_member_and_a_posted_message_is_in_history(sl
     assert history[0]["ts"] == posted["ts"] and history[0]["text"] == "kickoff <https://example.com/x>"
 
 
+def test_slack_conversations_members_lists_the_invited_users_in_pages(sl):
+    cid = sl("conversations.create", name="inc-test")["channel"]["id"]
+    sl("conversations.invite", channel=cid, users="U0SCOTT,U0PRIYA")
+    first = sl("conversations.members", channel=cid, limit="2")
+    rest = sl("conversations.members", channel=cid, limit="2", cursor=first["response_metadata"]["next_cursor"])
+    assert first["ok"] and len(first["members"]) == 2 and rest["response_metadata"]["next_cursor"] == ""
+    assert {"U0SCOTT", "U0PRIYA"} <= set(first["members"] + rest["members"])
+    assert sl("conversations.members", channel="C0NOPE")["error"] == "channel_not_found"
+
+
 def test_slack_pages_with_cursors_and_checks_the_token(sl):
     first = sl("conversations.history", channel="C0PLATFORM", limit="50")
     second = sl("conversations.history", channel="C0PLATFORM", limit="50", cursor=first["response_metadata"]["next_cursor"])
@@ -177,3 +188,46 @@ def test_a_saved_world_resumes_only_under_the_same_clock(world):
     assert again.restore(saved) is None and again.states["pagerduty"].incidents["Q2PAY5XXPROD"]["status"] == "acknowledged"
     other = World(load_seed(), discover(), now=NOW + timedelta(days=1))
     assert "clock" in other.restore(saved)
+
+
+def test_a_sandbox_without_a_folder_gives_its_services_a_temporary_one_never_the_working_directory(tmp_path, monkeypatch):
+    from paii_sandbox.runner import Sandbox
+
+    monkeypatch.chdir(tmp_path)
+    sb = Sandbox(World(load_seed(), discover(), now=NOW)).start_in_thread()
+    try:
+        env = sb.env()
+        kubeconfig, bin_dir = Path(env["PAII_KUBERNETES_KUBECONFIG"]), Path(env["PAII_RUNBOOK_BIN_DIRS"])
+        assert kubeconfig.is_file() and (bin_dir / "psql").is_file()
+        folder = sb.files_dir()
+        assert folder in kubeconfig.parents and folder in bin_dir.parents and tmp_path not in folder.parents
+        assert sb.env() == env  # the same folder for every call
+    finally:
+        sb.stop_thread()
+    assert list(tmp_path.iterdir()) == []  # nothing in the working directory
+    assert not folder.exists()  # and the temporary folder is gone with the sandbox
+
+
+def test_the_claude_settings_give_every_server_its_options_and_the_rest_as_environment(tmp_path):
+    from paii_sandbox.cli import USER_CONFIG, claude_settings
+    from paii_sandbox.runner import Sandbox
+
+    declared = json.loads((ROOT / ".claude-plugin" / "plugin.json").read_text())["userConfig"]
+    mcp = json.loads((ROOT / ".mcp.json").read_text())["mcpServers"]
+    passed = {var: value.removeprefix("${user_config.").removesuffix("}") for server in mcp.values()
+              for var, value in server["env"].items() if value.startswith("${user_config.")}
+    assert {k: v for k, v in passed.items() if k in USER_CONFIG} == {k: v for k, v in USER_CONFIG.items() if k in passed}
+    assert set(USER_CONFIG.values()) <= set(declared)
+
+    sb = Sandbox(World(load_seed(), discover(), now=NOW), directory=tmp_path / "sandbox")
+    sb.bind()
+    env = sb.env()
+    settings = claude_settings(env)
+    options, rest = settings["pluginConfigs"]["paii@inline"]["options"], settings["env"]
+    for var, value in env.items():
+        # a variable .mcp.json sets from an option must come as that option: the environment would be hidden
+        assert (options[passed[var]] == value) if var in passed else (rest[var] == value), var
+    assert {"jira_url", "jira_token", "jira_teams", "kubernetes_kubeconfig", "pagerduty_token", "slack_bot_token"} <= set(options)
+    assert {"PAII_PAGERDUTY_URL", "PAII_SLACK_URL", "PAII_RUNBOOK_BIN_DIRS", "PAII_NOW"} <= set(rest)
+    for sock in sb._sockets.values():
+        sock.close()

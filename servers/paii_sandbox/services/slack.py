@@ -4,7 +4,8 @@ Served under ``/api/`` like slack.com: every method by GET or POST (form or JSON
 token as ``Authorization: Bearer`` (or a ``token`` field), cursor pagination
 (``response_metadata.next_cursor``), HTTP 200 with ``{"ok": false, "error": ...}`` for
 errors and 429 + ``Retry-After`` when rate limited. A created channel is listed and its
-name is then ``name_taken``; an invited user is a member; a posted message is in history.
+name is then ``name_taken``; an invited user is a member (``conversations.members`` lists them,
+as PAII reads them back after a lost invite); a posted message is in history.
 """
 
 from __future__ import annotations
@@ -220,6 +221,10 @@ def create_app(state: SlackState, world: Any) -> Starlette:
         joined(cid, user)
         return {"channel": conversation(st.channels[cid], user)}
 
+    def conversations_members(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
+        chunk, cursor = page(list(channel_of(p, user)["members"]), p, 100, 1000)
+        return {"members": chunk, "response_metadata": {"next_cursor": cursor}}
+
     def conversations_join(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
         ch = channel_of(p, user)
         if ch["is_archived"]:
@@ -313,7 +318,8 @@ def create_app(state: SlackState, world: Any) -> Starlette:
         "conversations.history": conversations_history, "conversations.replies": conversations_replies,
         "conversations.create": conversations_create, "conversations.join": conversations_join,
         "conversations.setTopic": conversations_set_topic, "conversations.invite": conversations_invite,
-        "chat.postMessage": chat_post_message, "users.info": users_info, "users.list": users_list,
+        "conversations.members": conversations_members, "chat.postMessage": chat_post_message, "users.info": users_info,
+        "users.list": users_list,
         "users.lookupByEmail": users_lookup_by_email, "search.messages": search_messages,
     }
 

@@ -1,19 +1,25 @@
 # Sourced by run_claude_checks.sh: /paii:sprint against the sandbox Jira (the seed's Team Infra sprint).
-# Until the sandbox framework is merged this starts the Jira service app by itself on PB+50 and
-# points the server at it through a .env in PAII_CONFIG_DIR (the launcher drops the empty
-# ${user_config.jira_*} values, so the .env fills them in).
-JIRA_PORT=$((PB + 50)); JIRA_CFG="$RUN/jira-config"; mkdir -p "$JIRA_CFG"
-JIRA_PY=${PAII_PYTHON:-$ROOT/.venv/bin/python}
-PYTHONPATH="$ROOT/servers" "$JIRA_PY" -m paii_sandbox.services.jira --port "$JIRA_PORT" >"$RUN/jira-sandbox.log" 2>&1 &
-JIRA_PID=$!
-for i in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$JIRA_PORT) 2>/dev/null && break; sleep 0.1; done
-PYTHONPATH="$ROOT/servers" "$JIRA_PY" -c "
-import sys; from pathlib import Path
-from paii_sandbox.services import jira
-env = jira.env('http://127.0.0.1:$JIRA_PORT', Path('$RUN'))
-Path('$JIRA_CFG/.env').write_text(''.join(f'{k}={v}\n' for k, v in env.items()))"
-
-REPORT=$(wait_or 'jira__sprint_report$' '{"board":"Team Infra"}')
-CC_EXTRA_ENV="${CC_EXTRA_ENV:-} PAII_CONFIG_DIR=$JIRA_CFG" e2e sprint "/paii:sprint Team Infra" "[${REPORT%,}]" -- 'jira__sprint_report$'
-
-kill "$JIRA_PID" 2>/dev/null; wait "$JIRA_PID" 2>/dev/null
+# The sandbox runs as a person runs it (`paii sandbox start --detach`); the Jira server gets the
+# site, token and team map through the plugin's userConfig from `paii sandbox env --format claude`.
+JIRA_HOME="$RUN/jira-sandbox-home"; mkdir -p "$JIRA_HOME"
+JIRA_BASE=$((PB + 50))
+JIRA_PAII="${PAII_PYTHON:+$(dirname "$PAII_PYTHON")/paii}"; JIRA_PAII="${JIRA_PAII:-$ROOT/.venv/bin/paii}"
+jsbx() { PAII_HOME="$JIRA_HOME" "$JIRA_PAII" sandbox "$@"; }
+jsbx stop >/dev/null 2>&1
+if jsbx start --detach --reset --port-base "$JIRA_BASE" --now 2026-01-02T02:00:00Z >"$RUN/jira-sandbox-start.out" 2>&1; then
+  JIRA_SETTINGS="$RUN/jira-sandbox-settings.json"; jsbx env --format claude >"$JIRA_SETTINGS"
+  REPORT=$(wait_or 'jira__sprint_report$' '{"board":"Team Infra"}')
+  e2e sprint "/paii:sprint Team Infra" "[${REPORT%,}]" --settings "$JIRA_SETTINGS" -- 'jira__sprint_report$'
+  python3 - "$RUN/e2e-sprint/e2e_requests.jsonl" <<'PY'
+import sys
+requests = open(sys.argv[1]).read()
+problems = [want for want in ("SPRINT SUMMARY: Team Infra - Sprint 23", "75% complete (30/40 points)", "INFRA-234")
+            if want not in requests]
+print("sprint report:", "PASS" if not problems else f"FAIL: the model never saw {problems}")
+sys.exit(1 if problems else 0)
+PY
+  record "sprint report from the sandbox Jira reached the model" $?
+else
+  cat "$RUN/jira-sandbox-start.out"; record "jira sandbox start" 1
+fi
+jsbx stop >/dev/null 2>&1

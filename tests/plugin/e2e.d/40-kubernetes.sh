@@ -2,7 +2,7 @@
 # The pre-approved reads (pods, events, deployment, pod, logs, the allowlisted dbstats through
 # exec) run without a prompt; the restart it then proposes is a write: denied in -p mode, and the
 # sandbox's state afterwards shows nothing changed. The kubeconfig reaches the server through the
-# plugin's userConfig (`paii sandbox env --format claude`), the fixed clock through CC_EXTRA_ENV.
+# plugin's userConfig, the fixed clock through `env`: both from `paii sandbox env --format claude`.
 K8S_HOME="$RUN/k8s-sandbox-home"; mkdir -p "$K8S_HOME"
 K8S_BASE=$((PB + 60))
 K8S_PAII="${PAII_PYTHON:+$(dirname "$PAII_PYTHON")/paii}"; K8S_PAII="${K8S_PAII:-$ROOT/.venv/bin/paii}"
@@ -10,7 +10,6 @@ ksbx() { PAII_HOME="$K8S_HOME" "$K8S_PAII" sandbox "$@"; }
 ksbx stop >/dev/null 2>&1
 if ksbx start --detach --reset --port-base "$K8S_BASE" --now 2026-01-02T02:00:00Z >"$RUN/k8s-sandbox-start.out" 2>&1; then
   K8S_SETTINGS="$RUN/k8s-sandbox-settings.json"; ksbx env --format claude >"$K8S_SETTINGS"
-  K8S_ENV=$(ksbx env --format dotenv | tr '\n' ' ')
   K8S_SCRIPT="[$(wait_or 'kubernetes__list_pods$' '{"selector":"app=payments-api"}')
 {\"name_re\":\"kubernetes__list_events\$\",\"input\":{\"warnings_only\":true}},
 {\"name_re\":\"kubernetes__get_deployment\$\",\"input\":{\"name\":\"payments-api\"}},
@@ -19,7 +18,7 @@ if ksbx start --detach --reset --port-base "$K8S_BASE" --now 2026-01-02T02:00:00
 {\"name_re\":\"kubernetes__get_logs\$\",\"input\":{\"pod\":\"payments-api-7d9f8b6c5-x2k9p\",\"grep\":\"error\"}},
 {\"name_re\":\"kubernetes__exec_in_pod\$\",\"input\":{\"pod\":\"payments-api-7d9f8b6c5-m4n7q\",\"argv\":[\"python\",\"manage.py\",\"dbstats\"]}},
 {\"name_re\":\"kubernetes__restart_deployment\$\",\"input\":{\"name\":\"payments-api\"}}]"
-  CC_EXTRA_ENV="${CC_EXTRA_ENV:-} $K8S_ENV" e2e troubleshoot "/paii:troubleshoot payments-api" \
+  e2e troubleshoot "/paii:troubleshoot payments-api" \
     "$K8S_SCRIPT" --settings "$K8S_SETTINGS" -- 'kubernetes__list_pods$' 'kubernetes__list_events$' \
     'kubernetes__get_deployment$' 'history__similar_incidents$=allowed' 'kubernetes__describe_pod$' \
     'kubernetes__get_logs$' 'kubernetes__exec_in_pod$' 'kubernetes__restart_deployment$=denied'

@@ -1,0 +1,322 @@
+"""The program a simple command really runs, seen through wrappers and interpreters.
+
+``unwrap(words)`` strips what only changes *how* a command runs (sudo, doas, env and its
+NAME=VALUE pairs, nohup, nice, ionice, timeout, stdbuf, time, command, exec, builtin, setsid,
+flock, chroot, xargs, strace, busybox, uv/poetry/pipx run, python -m paii_cli ...) and says what
+a shell or an interpreter is asked to run: a ``-c`` string, ``eval``'s words, a script on stdin,
+inline ``python -c`` / ``perl -e`` code. The result is an :class:`Inv`.
+"""
+
+import re
+
+from paii_hooks.shell import Part, Word
+
+SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "fish"})
+INTERPRETER_RE = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|perl|ruby|node|nodejs|php|lua(\d(\.\d)?)?)$")
+CODE_FLAGS = {"python": ("-c",), "perl": ("-e", "-E"), "ruby": ("-e",), "node": ("-e", "--eval", "-p", "--print"),
+              "php": ("-r",), "lua": ("-e",)}
+VALUE_FLAGS = {"python": ("-W", "-X", "--check-hash-based-pycs"), "perl": (), "ruby": ("-r", "-I", "-C", "-E"),
+               "node": ("-r", "--require", "--input-type", "--import", "--loader"), "php": ("-d", "-c", "-z"), "lua": ("-l",)}
+
+# wrapper -> (options that take a value, positional operands before the command)
+WRAPPERS = {
+    "sudo": ({"-u", "-g", "-p", "-C", "-D", "-r", "-t", "-U", "-T", "-R", "--user", "--group", "--prompt",
+              "--close-from", "--chdir", "--role", "--type", "--other-user", "--command-timeout", "--chroot"}, 0),
+    "doas": ({"-u", "-C"}, 0),
+    "run0": ({"-u", "--user", "-g", "--group", "-D", "--chdir"}, 0),
+    "nohup": (set(), 0),
+    "nice": ({"-n", "--adjustment"}, 0),
+    "ionice": ({"-c", "-n", "--class", "--classdata"}, 0),
+    "timeout": ({"-s", "-k", "--signal", "--kill-after"}, 1),
+    "stdbuf": ({"-i", "-o", "-e", "--input", "--output", "--error"}, 0),
+    "time": ({"-f", "-o", "--format", "--output"}, 0),
+    "exec": ({"-a"}, 0),
+    "builtin": (set(), 0), "noglob": (set(), 0), "nocorrect": (set(), 0),
+    "setsid": (set(), 0), "unbuffer": (set(), 0), "caffeinate": ({"-t", "-w"}, 0),
+    "chrt": (set(), 1), "taskset": (set(), 1),
+    "chroot": ({"--userspec", "--groups"}, 1),
+    "strace": ({"-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-S", "-P", "-X"}, 0),
+    "ltrace": ({"-o", "-e", "-p", "-s", "-u", "-a", "-n"}, 0),
+    "busybox": (set(), 0), "toybox": (set(), 0),
+    "firejail": (set(), 0), "proxychains": ({"-f"}, 0), "proxychains4": ({"-f"}, 0), "torsocks": (set(), 0),
+    "nsenter": ({"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"}, 0),
+    "catchsegv": (set(), 0), "valgrind": (set(), 0), "dbus-launch": (set(), 0),
+}
+RUNNERS = {  # tool -> (subcommand, options that take a value)
+    "uv": ("run", {"--with", "--python", "-p", "--project", "--directory", "--extra", "--group", "--package",
+                   "--env-file", "--with-requirements", "--index", "--index-url"}),
+    "uvx": (None, {"--from", "--with", "--python", "-p", "--index-url", "--with-requirements"}),
+    "pipx": ("run", {"--spec", "--python", "--pip-args"}),
+    "poetry": ("run", {"-C", "--directory", "-P", "--project"}),
+    "pipenv": ("run", set()), "pdm": ("run", {"-p", "--project"}), "hatch": ("run", set()), "rye": ("run", set()),
+    "conda": ("run", {"-n", "--name", "-p", "--prefix", "--cwd"}), "mamba": ("run", {"-n", "--name", "-p", "--prefix"}),
+    "micromamba": ("run", {"-n", "--name", "-p", "--prefix"}),
+}
+XARGS_VALUE = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter", "--eof", "--max-lines",
+               "--max-args", "--max-procs", "--max-chars", "--replace", "--process-slot-var"}
+LOOKUPS = frozenset({"which", "type", "hash", "whereis", "man", "help", "apropos", "tldr", "info"})
+
+
+class Inv:
+    """What one simple command runs. ``kind``:
+    run (``prog`` with ``args``), shell-string (``code`` is a Word of shell text), shell-stdin
+    (a shell reads its script from stdin), shell-script (``code`` is the script's Word), code
+    (inline ``lang`` code in ``code``), code-stdin, dynamic (the program name is only known at
+    run time), none (nothing runs: a lookup, an empty command)."""
+
+    __slots__ = ("kind", "prog", "args", "via", "env", "code", "lang", "xargs")
+
+    def __init__(self, kind, prog="", args=(), via=(), env=None, code=None, lang=""):
+        self.kind, self.prog, self.args, self.via = kind, prog, list(args), list(via)
+        self.env = env if env is not None else {}
+        self.code, self.lang, self.xargs = code, lang, False
+
+    def argv(self):
+        """The static text of each argument (None where it is only known at run time)."""
+        return [a.static() for a in self.args]
+
+    def line(self):
+        return " ".join([self.prog] + [a.text() for a in self.args])
+
+    def __repr__(self):
+        return "Inv(%s %s%s)" % (self.kind, self.line(), " via " + ",".join(self.via) if self.via else "")
+
+
+def program_name(word):
+    text = word.static()
+    if text is None:
+        return None
+    base = text.rstrip("/").rsplit("/", 1)[-1]
+    return base.lower() if base else None
+
+
+def first_operand(args, with_value, start=0):
+    """Index of the first argument that is not an option of the wrapper (after ``--`` if given)."""
+    i = start
+    while i < len(args):
+        t = args[i].static()
+        if t is None:
+            return i
+        if t == "--":
+            return i + 1
+        if not t.startswith("-") or t == "-":
+            return i
+        i += 2 if t in with_value else 1
+    return i
+
+
+def join_words(words):
+    """Words joined by spaces into one Word (what eval, ssh and watch hand to a shell)."""
+    parts = []
+    for k, w in enumerate(words):
+        if k:
+            parts.append(Part("lit", " ", True))
+        parts.extend(w.parts)
+    return Word(parts)
+
+
+def unwrap(words, env=None, depth=0):
+    """The :class:`Inv` of a command's words (assignment prefixes already split off into ``env``)."""
+    env = dict(env or {})
+    via = []
+    args = list(words)
+    for _ in range(24):  # each turn strips one wrapper; 24 is far more than any real command
+        if not args:
+            return Inv("none", via=via, env=env)
+        prog = program_name(args[0])
+        if prog is None:
+            return Inv("dynamic", args[0].text(), args[1:], via, env)
+        rest = args[1:]
+        if prog in WRAPPERS:
+            with_value, positional = WRAPPERS[prog]
+            if prog == "sudo" and any(a.static() in ("-e", "--edit", "-l", "--list", "-v", "-k", "-K") for a in rest[:1]):
+                return Inv("none", via=via + [prog], env=env)
+            i = first_operand(rest, with_value) + positional
+            via.append(prog)
+            args = rest[i:]
+            continue
+        if prog == "env":
+            inv = _env(rest, env, via)
+            if isinstance(inv, Inv):
+                return inv
+            args = inv
+            continue
+        if prog == "command":
+            if any(a.static() in ("-v", "-V") for a in rest[:2]):
+                return Inv("none", via=via, env=env)
+            via.append(prog)
+            args = rest[first_operand(rest, set()):]
+            continue
+        if prog == "xargs":
+            via.append(prog)
+            args = rest[first_operand(rest, XARGS_VALUE):] or [Word([Part("lit", "echo", True)])]
+            inv = unwrap(args, env, depth)
+            inv.via = via + inv.via
+            inv.xargs = True
+            return inv
+        if prog in RUNNERS:
+            sub, with_value = RUNNERS[prog]
+            i = 0
+            if sub is not None:
+                i = first_operand(rest, with_value)
+                if i >= len(rest) or rest[i].static() != sub:
+                    return Inv("run", prog, rest, via, env)
+                i += 1
+            via.append(prog + (" " + sub if sub else ""))
+            args = rest[first_operand(rest, with_value, i):]
+            continue
+        if prog == "flock":
+            i = first_operand(rest, {"-w", "--timeout", "-E", "--conflict-exit-code"})
+            cmd_at = i + 1
+            if cmd_at < len(rest) and rest[cmd_at].static() in ("-c", "--command") and cmd_at + 1 < len(rest):
+                return Inv("shell-string", prog, rest, via + [prog], env, code=rest[cmd_at + 1])
+            via.append(prog)
+            args = rest[cmd_at:]
+            continue
+        if prog in ("su", "runuser"):
+            for k, a in enumerate(rest):
+                if a.static() in ("-c", "--command") and k + 1 < len(rest):
+                    return Inv("shell-string", prog, rest, via + [prog], env, code=rest[k + 1])
+                if a.static() == "--" and prog == "runuser":
+                    via.append(prog)
+                    args = rest[k + 1:]
+                    break
+            else:
+                return Inv("none", via=via + [prog], env=env)
+            continue
+        if prog == "watch":
+            i = first_operand(rest, {"-n", "--interval", "-q", "--equexit"})
+            if any(a.static() in ("-x", "--exec") for a in rest[:i]):
+                via.append(prog)
+                args = rest[i:]
+                continue
+            return Inv("shell-string", prog, rest, via + [prog], env, code=join_words(rest[i:]))
+        if prog == "ssh":
+            i = first_operand(rest, {"-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O",
+                                     "-o", "-p", "-Q", "-R", "-S", "-W", "-w", "-B"})
+            if i + 1 < len(rest):
+                return Inv("shell-string", prog, rest, via + ["ssh " + rest[i].text()], env, code=join_words(rest[i + 1:]))
+            return Inv("run", prog, rest, via, env)
+        if prog == "eval":
+            if not rest:
+                return Inv("none", via=via, env=env)
+            return Inv("shell-string", prog, rest, via + [prog], env, code=join_words(rest))
+        if prog in ("source", "."):
+            if rest:
+                return Inv("shell-script", prog, rest, via, env, code=rest[0])
+            return Inv("none", via=via, env=env)
+        if prog in SHELLS:
+            return _shell(prog, rest, via, env)
+        if INTERPRETER_RE.match(prog):
+            inv = _interpreter(prog, rest, via, env)
+            if isinstance(inv, Inv):
+                return inv
+            args = inv
+            continue
+        if prog.endswith(".py") and "paii_cli" in (args[0].static() or ""):
+            prog = "paii"
+        if prog in LOOKUPS:
+            return Inv("none", prog, rest, via, env)
+        return Inv("run", prog, rest, via, env)
+    return Inv("dynamic", "(wrappers nested too deep)", [], via, env)
+
+
+def _env(rest, env, via):
+    i = 0
+    while i < len(rest):
+        t = rest[i].static()
+        if t is None:
+            break
+        if t in ("-S", "--split-string") and i + 1 < len(rest):
+            return Inv("shell-string", "env", rest, via + ["env -S"], env, code=join_words(rest[i + 1:]))
+        if t.startswith("--split-string=") or (t.startswith("-S") and len(t) > 2):
+            first = t.split("=", 1)[1] if t.startswith("--") else t[2:]
+            code = join_words([Word([Part("lit", first, True)])] + rest[i + 1:])
+            return Inv("shell-string", "env", rest, via + ["env -S"], env, code=code)
+        if t in ("-u", "--unset", "-C", "--chdir"):
+            i += 2
+        elif t == "--":
+            i += 1
+            break
+        elif t.startswith("-") and t != "-" or t == "-":
+            i += 1
+        elif "=" in t and not t.startswith("="):
+            name, _, value = t.partition("=")
+            env[name] = value
+            i += 1
+        else:
+            break
+    via.append("env")
+    return rest[i:]
+
+
+def _shell(prog, rest, via, env):
+    i, has_c, stdin = 0, False, False
+    while i < len(rest):
+        t = rest[i].static()
+        if t is None:
+            break
+        if t == "--":
+            i += 1
+            break
+        if t in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            i += 2
+            continue
+        if t.startswith("-") and len(t) > 1 and not t.startswith("--") and "c" in t[1:]:
+            has_c = True
+            i += 1
+            continue
+        if t == "-" or not (t.startswith("-") or t.startswith("+")):
+            break
+        stdin = stdin or (t.startswith("-") and not t.startswith("--") and "s" in t[1:])
+        i += 1
+    operands = rest[i:]
+    if has_c:
+        if not operands:
+            return Inv("none", via=via, env=env)
+        return Inv("shell-string", prog, rest, via + [prog + " -c"], env, code=operands[0])
+    if stdin or not operands or operands[0].static() == "-":
+        return Inv("shell-stdin", prog, rest, via, env)
+    return Inv("shell-script", prog, rest, via, env, code=operands[0])
+
+
+def _interpreter(prog, rest, via, env):
+    lang = "python" if prog.startswith(("python", "pypy")) else "node" if prog.startswith("node") else re.sub(r"[\d.]+$", "", prog)
+    code_flags, value_flags = CODE_FLAGS.get(lang, ()), VALUE_FLAGS.get(lang, ())
+    i, code = 0, []
+    while i < len(rest):
+        t = rest[i].static()
+        if t is None:
+            break
+        if t in code_flags and i + 1 < len(rest):
+            code.append(rest[i + 1])
+            i += 2
+            if lang == "python":
+                break
+            continue
+        if lang == "python" and t == "-m" and i + 1 < len(rest):
+            module = rest[i + 1].static() or ""
+            if module.split(".")[0] == "paii_cli":
+                via.append(prog + " -m " + module)
+                return [Word([Part("lit", "paii", True)])] + rest[i + 2:]
+            return Inv("run", prog, rest, via, env)
+        if t in value_flags:
+            i += 2
+            continue
+        if t == "--" or t == "-" or not t.startswith("-"):
+            break
+        i += 1
+    if code:
+        return Inv("code", prog, rest, via, env, code=join_words(code), lang=lang)
+    operands = rest[i:]
+    if operands and operands[0].static() == "--":
+        operands = operands[1:]
+    if not operands or operands[0].static() == "-":
+        return Inv("code-stdin", prog, rest, via, env, lang=lang)
+    if operands[0].subs():  # python3 <(curl ...): the script is another command's output
+        return Inv("shell-script", prog, rest, via, env, code=operands[0], lang=lang)
+    script = operands[0].static() or ""
+    if script.replace("\\", "/").endswith(("paii_cli/__main__.py", "bin/paii")):
+        via.append(prog + " " + script)
+        return [Word([Part("lit", "paii", True)])] + operands[1:]
+    return Inv("run", prog, rest, via, env)
