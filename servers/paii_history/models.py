@@ -100,6 +100,8 @@ class EntrySummary(BaseModel):
     status: str | None = None
     snippet: str
     data: dict[str, Any] | None = Field(default=None, description=DATA)
+    links: dict[str, Any] | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
+    postmortem: str | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
 
 
 class DueWord(BaseModel):

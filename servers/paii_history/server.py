@@ -215,7 +215,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
                              service=_s(r.service, r.id, ANSWER_SHORT), status=_s(r.meta.get("status"), r.id, ANSWER_SHORT),
-                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id))
+                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id),
+                             **_incident_extras(r))
                 for r in rows
             ],
             total=total,
@@ -263,6 +264,22 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
     )
     mcp.store = store  # for tests and the CLI
     return mcp
+
+
+def _incident_extras(row: Any) -> dict[str, Any]:
+    """An incident's links and post-mortem line, for a listing (the handoff shows "Post-mortem: ...")."""
+    if row.category != "incidents":
+        return {}
+    meta = row.meta or {}
+    links = bounded(meta["links"], row.id, limits.ANSWER_LINK, limits.LINKS) if isinstance(meta.get("links"), dict) else None
+    meeting = meta.get("postmortem_meeting")
+    if meeting:
+        post = f"Scheduled for {str(meeting).replace('T', ' ')[:16]} UTC"
+    elif meta.get("postmortem"):
+        post = "Drafted, meeting not scheduled"
+    else:
+        post = None
+    return {"links": links, "postmortem": post}
 
 
 def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
+
 from paii_common import timeline as tl
 from paii_history.entries import check_id
 from paii_history.recurrence import Recurrence, own_events, record, recurrence, save_cache
@@ -14,6 +16,8 @@ from paii_history.timeline import Merged, merge, parse_sources
 
 class TimelineResult(Merged):
     recurrence: Recurrence
+    at: dict[str, str] = Field(default={}, description="Moment -> its event id, e.g. acknowledged: E8 (to cite).")
+    took: dict[str, str] = Field(default={}, description="detect, acknowledge, mitigate, resolve -> the duration's text.")
 
 
 def _bounds(sources: list[Any], rec: Any, since: str | None, until: str | None) -> tuple[datetime, datetime]:
@@ -37,4 +41,6 @@ def build_timeline(store: Any, incident_id: str, raw: list[dict[str, Any]], sinc
     merged = merge(incident_id, [*sources, own_events(store, rec, incident_id, begin, end)],
                    since=begin if since else None, until=end if until else None)
     save_cache(store, merged)
-    return TimelineResult(**merged.model_dump(), recurrence=recurrence(store, rec))
+    return TimelineResult(**merged.model_dump(), recurrence=recurrence(store, rec),
+                          at={m.name: m.event_id for m in merged.moments},
+                          took={d.name.removeprefix("time to "): d.text for d in merged.durations})
