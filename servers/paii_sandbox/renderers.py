@@ -83,10 +83,10 @@ def why_not(run: Run, o: Outcome | None, service: str) -> str:
 
 # ---------------------------------------------------------------------- incident
 def _linked(links: list[dict[str, Any]]) -> str:
-    """``linked to PagerDuty`` (and Slack), from the ticket's remote links."""
-    kinds = [k for k, word in (("PagerDuty", "pagerduty"), ("Slack", "slack")) if any(word in (ln.get("url") or "").lower()
-                                                                                    or word in (ln.get("title") or "").lower() for ln in links)]
-    return f"linked to {' and '.join(kinds)}" if kinds else "not linked"
+    """``linked to PagerDuty`` when the ticket links the page (the channel's line says the rest)."""
+    if any("pagerduty" in f"{ln.get('url')} {ln.get('title')}".lower() for ln in links):
+        return "linked to PagerDuty"
+    return "linked to the channel" if links else "not linked"
 
 
 def _ticket_line(run: Run) -> str:
@@ -97,8 +97,8 @@ def _ticket_line(run: Run) -> str:
         t = o.data or {}
         links = t.get("remote_links") or []
         if t.get("created", True):
-            return f"Jira: Created {t['key']} ({_linked(links[:1])}) ✓"
-        return f"Jira: {t['key']} already open ({_linked(links[:1])}) ✓"
+            return f"Jira: Created {t['key']} ({_linked(links)}) ✓"
+        return f"Jira: {t['key']} already open ({_linked(links)}) ✓"
     if o.status == "skipped" and (o.reason or "").endswith("not configured, skipped"):
         return "Jira: not configured, skipped"
     if o.status == "skipped" and (o.reason or "").startswith("needs"):
@@ -189,17 +189,29 @@ def similar(run: Run) -> list[str]:
         out.append(f"     Resolution: {h.get('resolution') or 'not recorded'}")
         out.append("")
     out.append(f"  📋 SUGGESTED RUNBOOK: {_suggested_runbook(run, hits)}")
-    check = run.outcomes.get("check")
+    picked = first_check(run)
     top = hits[0] if hits else {}
-    if check is not None and check.picked and top.get("root_cause"):
+    if picked and top.get("root_cause"):
         cause = top["root_cause"].split(":")[0].rstrip(".")
         out += ["", "  Ready for guided troubleshooting?", "",
                 f"  Similar incident {top['id']} was caused by {cause[0].lower() + cause[1:]}.",
-                f"  Should I check {check.picked['what']} first?"]
+                f"  Should I check {picked['what']} first?"]
     elif hits:
         out += ["", "  Ready for guided troubleshooting? The similar incidents suggest no first check: "
                     "start from the pods, events and logs (/paii:troubleshoot)."]
     return out
+
+
+def first_check(run: Run) -> dict[str, Any] | None:
+    """The check the most similar incident suggests (the ``check`` step's pick), whether or not it ran."""
+    from paii_sandbox.scenario import pick_item
+
+    step = next((s for s in run.scenario.steps if s.id == "check"), None)
+    try:
+        picked = pick_item(step, run.context) if step is not None else None
+    except KeyError:
+        return None
+    return picked if isinstance(picked, dict) else None
 
 
 def _gauge(picked: dict[str, Any], output: str) -> tuple[int, int] | None:
@@ -210,16 +222,17 @@ def _gauge(picked: dict[str, Any], output: str) -> tuple[int, int] | None:
 @renderer("troubleshoot")
 def troubleshoot(run: Run) -> list[str]:
     """The first check the person said yes to, what it found, and the action proposed (not taken)."""
-    check = run.outcomes.get("check")
-    if check is None or check.picked is None:
+    check, picked = run.outcomes.get("check"), first_check(run)
+    if check is None or picked is None:
         return []
-    picked, ns = check.picked, run.scenario.vars.get("namespace", "default")
+    ns = run.scenario.vars.get("namespace", "default")
     args = check.args or {}
     argv = " ".join(picked["argv"])
-    out = [f'You: "yes, check {picked["what"]}"', "",
-           f"  Running: kubectl exec {args.get('pod', '<pod>')} -n {ns} -- {argv}   (exec_in_pod: an allowlisted read)"]
+    out = [f'You: "yes, check {picked["what"]}"', ""]
     if not check.ok:
-        return [*out, "  " + why_not(run, check, "kubernetes")]
+        pod = args.get("pod") or f"<a {run.scenario.vars.get('selector', 'ready')} pod>"
+        return [*out, "  " + why_not(run, check, "kubernetes"), f"    kubectl exec {pod} -n {ns} -- {argv}"]
+    out.append(f"  Running: kubectl exec {args.get('pod', '<pod>')} -n {ns} -- {argv}   (exec_in_pod: an allowlisted read)")
     data = check.data or {}
     text = unfenced(data.get("stdout")).rstrip("\n")
     lines = text.splitlines() or ["(no output)"]

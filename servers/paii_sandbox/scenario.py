@@ -266,7 +266,7 @@ async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outco
         if step.when is not None and not resolve(step.when, r.context):
             return Outcome(step, "skipped", reason="not needed")
         items = resolve(step.each, r.context) if step.each else [None]
-        pick = _pick(step, r.context)
+        pick = pick_item(step, r.context)
     except KeyError as exc:
         return Outcome(step, "skipped", reason=f"no value for {exc.args[0]}")
     if pick is _MISSING:
@@ -295,8 +295,9 @@ async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outco
     return Outcome(step, "ok", data=results if step.each else results[0], args=calls if step.each else calls[0], picked=pick)
 
 
-def _pick(step: Step, scope: dict[str, Any]) -> Any:
-    """The step's ``pick``: the first item of ``from`` whose ``pattern`` is found in ``match``."""
+def pick_item(step: Step, scope: dict[str, Any]) -> Any:
+    """The step's ``pick``: the first item of ``from`` whose ``pattern`` is found in ``match``
+    (None without a ``pick``; ``_MISSING`` when nothing matches; KeyError when ``from`` has no value)."""
     if not step.pick:
         return None
     items = resolve(step.pick["from"], scope)

@@ -108,3 +108,15 @@ async def test_an_invite_whose_answers_are_lost_is_read_back_from_the_channel_me
     members = sandbox.world.requests("slack", path="/api/conversations.members")
     assert members and members[-1].status == 200 and "U0PRIYA" in members[-1].json()["members"]
     assert len(sandbox.world.requests("slack", path="/api/conversations.invite")) == 2  # sent, re-sent once, then read back
+
+
+async def test_with_kubernetes_down_the_first_check_is_offered_to_run_by_hand(sandbox, clients):
+    _add(sandbox, service="kubernetes", kind="down")
+    async with clients() as c:
+        run = await scenario.run(scenario.load("incident"), c, now=NOW_ISO)
+    report = renderers.render(run)
+    assert run.outcomes["pods"].status == "failed" and run.outcomes["check"].status == "skipped"
+    assert run.outcomes["ticket"].ok and run.outcomes["kickoff"].ok  # the rest of the declaration went on
+    assert "Should I check database connections first?" in report
+    assert "Kubernetes unreachable: run the check by hand" in report
+    assert "kubectl exec <a app=payments-api pod> -n payments -- python manage.py dbstats" in report

@@ -81,11 +81,11 @@ def test_the_first_check_is_picked_from_the_most_similar_root_cause():
     step = next(s for s in scenario.load("incident").steps if s.id == "check")
     scope = {"vars": scenario.load("incident").vars}
     pool = {**scope, "similar": {"hits": [{"root_cause": "Database connection pool exhaustion: a slow query"}]}}
-    assert scenario._pick(step, pool)["argv"] == ["python", "manage.py", "dbstats"]
+    assert scenario.pick_item(step, pool)["argv"] == ["python", "manage.py", "dbstats"]
     disk = {**scope, "similar": {"hits": [{"root_cause": "The log volume ran out of disk"}]}}
-    assert scenario._pick(step, disk)["argv"] == ["df", "-h"]
+    assert scenario.pick_item(step, disk)["argv"] == ["df", "-h"]
     nothing = {**scope, "similar": {"hits": []}}
-    assert scenario._pick(step, nothing) is scenario._MISSING
+    assert scenario.pick_item(step, nothing) is scenario._MISSING
 
 
 def test_a_step_that_needs_a_later_step_is_refused(tmp_path):

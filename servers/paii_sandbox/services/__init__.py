@@ -7,6 +7,8 @@ A service is one module ``services/<name>.py`` plus its part of the seed data::
     def seed(data: dict, now: datetime) -> Any            # initial state from its seed part
     def create_app(state: Any, world: World) -> Starlette  # the HTTP app (world.now() is the clock)
     def env(base_url: str, sandbox_dir: Path) -> dict[str, str]   # points PAII's servers at it
+                               # (sandbox_dir: an absolute folder for files it writes, e.g. a
+                               # kubeconfig; a temporary one when the sandbox has none)
 
 Optional hooks: ``error_body(status) -> (body, content_type)`` (the service's own shape of a
 429/500, used by fault injection) and ``dump(state) -> dict`` (``paii sandbox state NAME``).
