@@ -1,7 +1,8 @@
 """`make bench`: every figure quoted in README.md, written to bench/results/*.json.
 
 Slow (several minutes): retrieval quality on the public duplicate-report benchmark, history at
-10,000 entries, cold start of every server, and tools/list sizes.
+10,000 entries, 20 clients over HTTP against one team server, cold start of every server, and
+tools/list sizes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ STEPS = [
     # the Claude Code hooks (guard, usage log) as Claude Code runs them; fails over 100 ms
     ("hook latency", [sys.executable, str(HERE / "hook_latency.py"), "--check"]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
+    # team mode: 20 clients with their own tokens over streamable HTTP, one history server of 10,000
+    # entries with a Chroma server, 60 s; back to back, then at a person's pace (about a call a second)
+    ("team load, 20 clients back to back", [sys.executable, str(HERE / "team_load.py")]),
+    ("team load, 20 clients at a call a second", [sys.executable, str(HERE / "team_load.py"), "--think-ms", "1000",
+                                                  "--out", str(HERE / "results" / "team_load_paced.json")]),
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
     # what a score means: true matches vs other hits, and bench/queries/nonsense.jsonl must all be
     # "no close match" (fails the run otherwise)

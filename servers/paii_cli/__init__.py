@@ -8,6 +8,7 @@
     paii sandbox start|stop|status|env|fault|reset|demo   a local world to try PAII without accounts
     paii runbook lint|list|dry-run|status|approve  runbooks: check, plan, a run's state, approve a step
     paii config snippet --client C               MCP config for Claude Desktop, Cursor or VS Code
+    paii auth add|list|remove NAME               bearer tokens for the servers' HTTP transport (a team)
     paii --version
 
 Each command group lives in its own module with an ``add_parser(subparsers)`` function that
@@ -51,6 +52,7 @@ COMMAND_MODULES = (
     "paii_cli.models_cmd",
     "paii_cli.config_cmd",
     "paii_cli.plugin_cmd",
+    "paii_cli.auth_cmd",
     "paii_sandbox.cli",
     "paii_runbook.cli",
 )

@@ -221,6 +221,14 @@ def cmd_history_stats(args) -> int:
             print(f"problem:   {data['problem']}")
         for s in data["skipped_files"]:
             print(f"skipped:   {s['path']}: {s['reason']}")
+        git = data.get("git")
+        if git:  # team mode (PAII_HISTORY_GIT=1)
+            print(f"git:       {git['remote'] or 'no remote (commits stay here)'}, branch {git['branch']}, "
+                  f"last pull {git['last_pull'] or 'never'}, {git['unpushed_commits']} commit(s) not pushed")
+            if git["problem"]:
+                print(f"git:       {git['problem']}")
+            for c in git["conflicts"]:
+                print(f"conflict:  {c} (the other side's version of an entry: merge it by hand, then delete it)")
     return 0
 
 

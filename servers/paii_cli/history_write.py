@@ -131,7 +131,10 @@ def cmd_history_add(args) -> int:
     if args.service:
         meta["service"] = _text_arg(args.service, "--service")
     # create_category: consent was given above (flag or a yes); capture checks the rest as the tool does
-    entry, warnings = store.capture(category, _text_arg(args.title, "--title"), content, meta, create_category=True)
+    from paii_common.auth import actor  # the local user: who runs the command
+
+    entry, warnings = store.capture(category, _text_arg(args.title, "--title"), content, meta, create_category=True,
+                                    author=actor())
     data = {"id": entry.id, "category": entry.category, "path": str(entry.path), "warnings": warnings}
     if args.json:
         print_json(data)

@@ -38,6 +38,8 @@ from paii_common.http import deadline, tool_budget
 from paii_common.redact import redact
 
 log = logging.getLogger("paii.calls")
+#: one line per writer call, naming the actor (never the arguments): off unless a transport sets it to INFO
+audit = logging.getLogger("paii.audit")
 
 MAX_DETAIL = 300  # characters of an exception's message shown to the model
 
@@ -186,6 +188,10 @@ class PaiiTool(Tool):
         return ToolError(f"Error executing tool {self.name}: {safe_text(message)}")
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        if self.writes and audit.isEnabledFor(logging.INFO):  # who asked for which write (the HTTP transport turns it on)
+            from paii_common.auth import actor
+
+            audit.info("%s asks %s to %s", actor() or "a caller without a token", self.service, self.name)
         bad = find_invalid_text(arguments)
         if bad:
             raise self._error(

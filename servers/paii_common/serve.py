@@ -26,6 +26,9 @@ def serve(name: str, settings_class: str, description: str, default_port: int, a
                         help="stdio for one client (default); streamable-http to serve a team")
     parser.add_argument("--host", default="127.0.0.1", help="streamable-http only (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=default_port, help=f"streamable-http only (default {default_port})")
+    parser.add_argument("--no-auth", action="store_true",
+                        help="streamable-http on a loopback address only: serve without tokens, to try it on this machine "
+                             "(otherwise every request needs a token from PAII_AUTH_TOKENS_FILE: paii auth add NAME)")
     args = parser.parse_args(argv)
 
     from paii_common.redact import register_secret, setup_logging
@@ -46,7 +49,9 @@ def serve(name: str, settings_class: str, description: str, default_port: int, a
     if args.transport == "stdio":
         run_stdio(server)
     else:
-        server.run("streamable-http", host=args.host, port=args.port)
+        from paii_common.transport import run_http  # tokens, exposure checks, Host headers: see there
+
+        run_http(server, name=name, host=args.host, port=args.port, no_auth=args.no_auth)
 
 
 # ---------------------------------------------------------------------------- stdio

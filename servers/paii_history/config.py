@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from paii_common.config import PaiiSettings
+from paii_common.config import PaiiSettings, parse_switch
 from paii_history.embed import DEFAULT_TOKENS, MAX_TOKENS  # stdlib-only module: no model is loaded
 
 BUILTIN_CATEGORIES = ("sessions", "learnings", "incidents", "decisions", "runbooks", "notes", "articles", "postmortems")
@@ -50,6 +50,18 @@ class HistorySettings(PaiiSettings):
         description="A running server looks for files added, edited or deleted by hand (or git) at most this often, "
         "in seconds, when it is called; 0 = on every call.",
     )
+
+    # team mode: the history folder is a git repository shared through a remote (see gitsync.py)
+    git: bool = Field(default=False, description="Commit each write, pull before reads, push after writes (PAII_HISTORY_GIT=1).")
+    git_pull_s: float = Field(default=30.0, ge=0, le=86400,
+                              description="Pull before a read when the last pull is older than this, in seconds (0 = every read).")
+    git_remote: str = Field(default="origin", description="The team repository's remote name.")
+    git_timeout: float = Field(default=10.0, gt=0, le=120, description="Longest a git fetch, push or command may take, seconds.")
+
+    @field_validator("git", mode="before")
+    @classmethod
+    def _git_switch(cls, value: Any) -> bool:
+        return bool(parse_switch(value, variable="PAII_HISTORY_GIT", source="setting"))
 
     def extra_categories(self) -> tuple[str, ...]:
         return tuple(c.strip().lower() for c in self.categories.split(",") if c.strip())

@@ -152,6 +152,13 @@ class ImportMixin:
             for s in range(0, len(rows), 1000):
                 self.kw.upsert(rows[s : s + 1000])
             report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
+            if rows and self.git is not None:  # team mode: one commit for the whole import
+                from paii_common.auth import actor
+
+                report.warnings += self._git_commit([r["path"] for r in rows], actor(),
+                                                    f"import {len(rows)} {category} entries from {Path(path).name}")
+        if rows and self.git is not None:
+            report.warnings += self._git_publish()
         return report
 
     def import_jsonl(self, path: Path, category: str, progress: Progress | None = None, **kwargs: Any) -> ImportReport:

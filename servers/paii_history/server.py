@@ -15,6 +15,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from paii_common import clock
+from paii_common.auth import actor
 from paii_common.tools import register_tools, tool
 from paii_history import __version__, kinds, limits, personal
 from paii_history.config import HistorySettings
@@ -109,7 +110,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                          meeting=done.meeting, action_items=done.action_items, preview=done.preview)
         metadata = kinds.check_metadata(metadata)
         entry, warnings = await asyncio.to_thread(
-            store.capture, category, title, content, metadata, create_category=create_category
+            store.capture, category, title, content, metadata, create_category=create_category, author=actor()
         )
         return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), warnings=warnings)
 
@@ -136,7 +137,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             "root_cause": root_cause, "resolution": resolution, "started": started, "resolved": resolved,
             "links": links, "tags": tags,
         }
-        entry, created, warnings = await asyncio.to_thread(store.record_incident, id, fields, notes=notes)
+        entry, created, warnings = await asyncio.to_thread(store.record_incident, id, fields, notes=notes, author=actor())
         return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), created=created, warnings=warnings)
 
     @tool(read_only=True, open_world=False)
@@ -163,7 +164,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             ],
             truncated=truncated,
             no_close_match=no_close_match(hits),
-            warnings=warnings,
+            warnings=warnings + store.git_warnings(),
         )
 
     @tool(read_only=True, open_world=False)
@@ -191,7 +192,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                     summary=None if m.get("root_cause") else cut(h.row.snippet, ANSWER_FIELD, h.id),
                 )
             )
-        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits), warnings=warnings)
+        return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits),
+                             warnings=warnings + store.git_warnings())
 
     @tool(read_only=True, open_world=False)
     async def recent(

@@ -13,7 +13,8 @@ One object, its parts in one file each (a change goes where its job is):
 * :mod:`paii_history.sync`: scanning the folder and indexing what changed (``sync``, ``reindex``);
 * :mod:`paii_history.semantic`: the embedding model, the vector index, backfill;
 * :mod:`paii_history.retrieve`: ``retrieve``, the hybrid ranking and its fusion;
-* :mod:`paii_history.imports`: ``import_file``.
+* :mod:`paii_history.imports`: ``import_file``;
+* :mod:`paii_history.gitsync`: team mode (``PAII_HISTORY_GIT=1``): commit and push each write, pull before reads.
 
 Below them: :mod:`paii_history.keyword` (SQLite FTS5, the ``docs`` table) with
 :mod:`paii_history.bm25` (its postings and BM25), :mod:`paii_history.text` (query words,
@@ -52,6 +53,7 @@ from paii_history.entries import (
     timestamp,
     utcnow,
 )
+from paii_history.gitsync import GitMixin, GitSync
 from paii_history.imports import ImportMixin, ImportReport
 from paii_history.keyword import DocRow, KeywordIndex
 from paii_history.retrieve import Hit, RetrievalMixin, title_line
@@ -61,8 +63,11 @@ from paii_history.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
+#: frontmatter keys that say who wrote an entry: set from the actor, never taken from a caller's metadata
+WHO_KEYS = ("author", "updated_by")
 
-class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
+
+class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMixin):
     """Nothing here touches the disk until the first call that needs it."""
 
     def __init__(self, settings: HistorySettings) -> None:
@@ -86,6 +91,8 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         self._watched_at = time.monotonic()
         self._watch_lock = threading.Lock()
         self._full_look: threading.Thread | None = None
+        self.git = (GitSync(self.root, remote=settings.git_remote, pull_every=settings.git_pull_s,
+                            timeout=settings.git_timeout) if settings.git else None)
 
     # ------------------------------------------------------------------ locking / lifecycle
     @contextlib.contextmanager
@@ -119,12 +126,15 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         finally:
             self._tlock.release()
 
-    def ensure_ready(self) -> None:
-        """Index what is on disk on first use; later, notice what changed on disk (see watch)."""
+    def ensure_ready(self) -> list[str]:
+        """Index what is on disk on first use; later, notice what changed on disk (see watch). In
+        team mode, pull first when it is time (returns what a write's result should say of it)."""
+        notes = self._git_refresh() if self.git is not None else []
         if not self._synced:
             self.sync(background=True)
         else:
             self.watch()
+        return notes
 
     def close(self) -> None:
         self.kw.close()
@@ -236,8 +246,10 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         *,
         create_category: bool = False,
         entry_id: str | None = None,
+        author: str | None = None,
     ) -> tuple[Entry, list[str]]:
-        self.ensure_ready()
+        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter."""
+        notes = self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
         if not title:
@@ -249,24 +261,29 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
         for k in list(meta):
             if not isinstance(k, str) or not k or k.startswith("_"):
                 raise InvalidInput(f"metadata key {k!r} is not allowed")
-        for k in ("id", "category", "title", "created", "updated"):
+        for k in ("id", "category", "title", "created", "updated", *WHO_KEYS):  # who wrote it is not the caller's to say
             meta.pop(k, None)
         limits.check_metadata(meta)
+        if author:
+            meta["author"] = author
         now = utcnow()
         with self._write_lock():
             eid = check_id(entry_id) if entry_id else new_id(category, now)
             if entry_id and self.kw.get(eid):
                 raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
             entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
-            return self._write_entry(entry, previous=None)
+            entry, warnings = self._write_entry(entry, previous=None)
+            notes += self._git_commit([self._rel(entry)], author, f"capture {eid}: {title[:72]}")
+        return entry, warnings + notes + self._git_publish()
 
     INCIDENT_FIELDS = ("service", "severity", "status", "summary", "root_cause", "resolution", "started", "resolved", "links", "tags")
 
     def record_incident(
-        self, incident_id: str, fields: dict[str, Any], *, notes: str | None = None
+        self, incident_id: str, fields: dict[str, Any], *, notes: str | None = None, author: str | None = None
     ) -> tuple[Entry, bool, list[str]]:
-        """Create or update (by id) an incident. Fields given replace stored ones; others are kept."""
-        self.ensure_ready()
+        """Create or update (by id) an incident. Fields given replace stored ones; others are kept.
+        ``author`` is recorded as the incident's ``author`` when it is new, as ``updated_by`` after."""
+        pulled = self.ensure_ready()
         check_id(incident_id)
         limits.check_incident_fields(fields)
         for key in ("started", "resolved"):
@@ -295,6 +312,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
                     stamp = now.strftime("%Y-%m-%d %H:%M UTC")
                     entry.body = entry.body.rstrip() + f"\n\n## Update {stamp}\n\n{notes.strip()}\n"
                 entry.updated = now
+                entry.meta["updated_by"] = author  # None (no known actor) drops an older name
                 created = False
             else:
                 title = fields.pop("title", None)
@@ -307,12 +325,17 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
                     title=" ".join(str(title).split()),
                     body=(notes or fields.get("summary") or "").strip() + "\n",
                     created=parse_time(started) if started else now,
-                    meta={k: v for k, v in fields.items() if v is not None},
+                    meta={k: v for k, v in fields.items() if v is not None} | ({"author": author} if author else {}),
                 )
                 _status_change(entry.meta, None, fields.get("status"), now)
                 created = True
             entry, warnings = self._write_entry(entry, previous=prev)
-            return entry, created, warnings
+            pulled += self._git_commit([self._rel(entry)], author,
+                                       f"{'record' if created else 'update'} {incident_id}: {entry.title[:72]}")
+        return entry, created, warnings + pulled + self._git_publish()
+
+    def _rel(self, entry: Entry) -> str:
+        return entry.path.relative_to(self.root).as_posix()
 
     def _ensure_category_dir(self, category: str) -> None:
         self._safe_path(category).mkdir(parents=True, exist_ok=True)
@@ -359,6 +382,8 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin):
             "vector_store": self.vectors().location if emb else None,
             "problem": self._vector_problem,
         }
+        if self.git is not None:
+            out["git"] = self.git_stats()
         if emb is not None:
             try:
                 out["vectors"] = self.vectors().count()

@@ -9,7 +9,8 @@ the file), never fatal.
 What is an entry: ``<category>/**/<name>.md`` under the history folder. Everything else is not
 an entry by design and is passed over without a word: files at the top (a shared repository's
 README.md, LICENSE...), ``README*`` anywhere, dotfiles and dot-folders (``.git``), other file
-types, top folders whose name cannot be a category. A symlink whose real path leaves the history
+types, top folders whose name cannot be a category, and ``<id>.conflict-<author>.md`` (the other
+side's version of an entry changed on both sides, see :mod:`paii_history.gitsync`). A symlink whose real path leaves the history
 folder is never followed: it is listed in ``stats`` with the reason.
 
 A running server notices files added, edited or deleted by hand or by ``git pull`` (see
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paii_history.entries import CATEGORY_RE, CorruptEntry, Entry, read_entry, timestamp
+from paii_history.gitsync import is_conflict_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from paii_history.config import HistorySettings
@@ -107,8 +109,8 @@ class SyncMixin:
                         is_dir = e.is_dir()  # follows a symlink: a linked folder is a folder
                         if is_dir and not rel_dir and not CATEGORY_RE.match(name):
                             continue  # not a category: not part of the history
-                        if not is_dir and (not rel_dir or not name.endswith(".md")):
-                            continue  # a file at the top, or not markdown: not an entry
+                        if not is_dir and (not rel_dir or not name.endswith(".md") or is_conflict_file(name)):
+                            continue  # a file at the top, not markdown, or the other side's version (gitsync)
                         if e.is_symlink():
                             target = Path(e.path).resolve()
                             if not target.is_relative_to(real_root):

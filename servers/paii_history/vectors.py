@@ -58,6 +58,9 @@ class VectorIndex:
         self._client = None
         self._col = None
         self._lock = _CHROMA_LOCK
+        # the exact matrix has a lock of its own: a search never waits for chroma's I/O (a write
+        # holds _CHROMA_LOCK for its whole upsert: 20 clients' searches stalled behind each capture)
+        self._exact_lock = threading.RLock()
         self._exact: _Exact | None = None  # the embedded collection's vectors, for exact search
         self._seen: tuple[int, str] = (0, "")  # the table's last row and epoch that _exact holds
         self._too_big = False
@@ -66,9 +69,14 @@ class VectorIndex:
     @contextlib.contextmanager
     def _guard(self, *, write: bool) -> Iterator[None]:
         """Reach an embedded collection under the process-wide lock and a file lock shared by every
-        process (shared to read, exclusive to write); a Chroma server needs neither file lock."""
+        process (shared to read, exclusive to write). A Chroma server needs neither: its HTTP client
+        is opened under the lock (:meth:`_collection`) and then serves threads in parallel, so a
+        team server's searches do not queue behind each other or behind a capture's upsert."""
+        if self.url:
+            yield
+            return
         with self._lock:
-            if self.url or self._guard_depth:
+            if self._guard_depth:
                 self._guard_depth += 1
                 try:
                     yield
@@ -131,10 +139,10 @@ class VectorIndex:
     def refresh(self) -> None:
         """Another process wrote vectors: the exact matrix reads the rows written since it was
         read (all of them after a delete), chroma's client is opened anew for its own queries."""
-        with self._lock:
-            if self.table is None or self._too_big:  # searched through chroma: a new client sees the writes
-                self.reload()
-                return
+        if self.table is None or self._too_big:  # searched through chroma: a new client sees the writes
+            self.reload()
+            return
+        with self._exact_lock:
             if self._exact is None:  # not read yet: the first search reads everything
                 return
             after, epoch = self._seen
@@ -157,7 +165,8 @@ class VectorIndex:
         with self._lock:
             self._col = None
             self._client = None
-            self._exact, self._too_big = None, False
+            with self._exact_lock:
+                self._exact, self._too_big = None, False
             if not self.url:
                 try:
                     from chromadb.api.client import SharedSystemClient
@@ -174,7 +183,7 @@ class VectorIndex:
                 col.upsert(ids=list(ids[s : s + step]), embeddings=vectors[s : s + step], metadatas=list(metadatas[s : s + step]))
         if self.table is not None:
             self.table.put(ids, vectors)
-        with self._lock:
+        with self._exact_lock:
             if self._exact is not None:
                 self._exact.upsert(ids, vectors, metadatas)
                 self._too_big = len(self._exact.ids) > EXACT_MAX
@@ -187,7 +196,7 @@ class VectorIndex:
                 self._collection().delete(ids=list(ids))
             if self.table is not None:
                 self.table.delete(ids)
-            with self._lock:
+            with self._exact_lock:
                 if self._exact is not None:
                     self._exact.delete(ids)
 
@@ -200,7 +209,8 @@ class VectorIndex:
             self._collection()
             self._client.delete_collection(self.collection_name)
             self._col = None
-            self._exact, self._too_big = None, False
+            with self._exact_lock:
+                self._exact, self._too_big = None, False
         if self.table is not None:
             self.table.clear()
 
@@ -221,7 +231,7 @@ class VectorIndex:
     def _exact_index(self) -> _Exact | None:
         if self.table is None:
             return None
-        with self._lock:
+        with self._exact_lock:
             if self._exact is None and not self._too_big:
                 if self.table.count() > EXACT_MAX:
                     self._too_big = True
@@ -244,7 +254,7 @@ class VectorIndex:
         exact = self._exact_index()
         if exact is None:
             return None
-        with self._lock:  # the arrays of this moment (an upsert replaces them, never edits them)
+        with self._exact_lock:  # the arrays of this moment (an upsert replaces them, never edits them)
             mat, ids, cats, created, services = exact.mat, exact.ids, exact.cats, exact.created, exact.services
         if not ids:
             return []
@@ -271,10 +281,12 @@ class VectorIndex:
         """(id, cosine similarity) best first."""
         with self._guard(write=False):
             col = self._collection()
-            total = col.count()
-            if total == 0:
-                return []
-            res = col.query(query_embeddings=[vector], n_results=min(n, total), where=where or None, include=["distances"])
+            if not self.url:  # a Chroma server answers n_results above its count with what it has: no count() round trip
+                total = col.count()
+                if total == 0:
+                    return []
+                n = min(n, total)
+            res = col.query(query_embeddings=[vector], n_results=n, where=where or None, include=["distances"])
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]

@@ -65,6 +65,15 @@ class RunbookSettings(PaiiSettings):
         return self.home / "runbooks" / "runs"
 
     def operator_name(self) -> str:
+        """Who runs it, for the record: over HTTP the caller's token name (never the server's own
+        user or setting); over stdio PAII_RUNBOOK_OPERATOR, else the OS user."""
+        from paii_common import auth
+
+        caller = auth.authenticated_name()
+        if caller:
+            return caller
+        if auth.over_http():  # served without tokens (--no-auth): nobody known
+            return "unknown"
         if self.operator.strip():
             return self.operator.strip()
         try:
