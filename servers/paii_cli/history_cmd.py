@@ -159,8 +159,15 @@ def cmd_history_search(args) -> int:
 def cmd_history_recent(args) -> int:
     from paii_history.models import ago, when
 
+    from paii_history import personal
+    from paii_history.entries import parse_time
+
+    since = parse_time(args.since, "since") if args.since else None
     store = store_for(args)
-    rows, total = store.recent(args.category, args.n)
+    if args.tag and args.tag.strip():
+        rows, total = personal.tagged(store, args.tag.strip(), args.category, since, args.n)
+    else:
+        rows, total = store.recent(args.category, args.n, since)
     data = [{"id": r.id, "category": r.category, "title": r.title, "when": when(r.created), "ago": ago(r.created),
              "service": r.service} for r in rows]
     if args.json:
@@ -270,6 +277,8 @@ def add_parser(sub) -> None:
     rc = hs.add_parser("recent", help="newest entries")
     rc.add_argument("--category", help="only this category (default: all)")
     rc.add_argument("-n", type=bounded(1, 1000), default=10, help="how many, 1-1000 (default 10)")
+    rc.add_argument("--tag", help="only entries with this tag (any case), e.g. spanish")
+    rc.add_argument("--since", help="ISO date or age like 7d")
     common(rc)
     rc.set_defaults(func=cmd_history_recent)
 

@@ -11,7 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from paii_common.config import PaiiSettings, parse_switch
 from paii_history.embed import DEFAULT_TOKENS, MAX_TOKENS  # stdlib-only module: no model is loaded
 
-BUILTIN_CATEGORIES = ("sessions", "learnings", "incidents", "decisions", "runbooks", "notes", "articles")
+BUILTIN_CATEGORIES = ("sessions", "learnings", "incidents", "decisions", "runbooks", "notes", "articles", "postmortems")
 
 
 class HistorySettings(PaiiSettings):

@@ -26,12 +26,23 @@ def when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class ActionItem(BaseModel):
+    title: str
+    owner: str
+    due: str
+    dedupe_key: str = Field(description="Pass to create_issue: the same item never makes two tickets.")
+
+
 class Saved(BaseModel):
     id: str
     category: str
     path: str = Field(description="The markdown file, relative to $PAII_HOME.")
     created: bool = True
     warnings: list[str] = Field(default_factory=list)
+    # a post-mortem (category postmortems): its meeting, its action items, its first lines
+    meeting: str | None = None
+    action_items: list[ActionItem] | None = None
+    preview: list[str] | None = None
 
 
 DATA = "Structured notes (spanish, writing: see the personal skills); an article's words as the server counted them."
@@ -89,6 +100,8 @@ class EntrySummary(BaseModel):
     status: str | None = None
     snippet: str
     data: dict[str, Any] | None = Field(default=None, description=DATA)
+    links: dict[str, Any] | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
+    postmortem: str | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
 
 
 class DueWord(BaseModel):

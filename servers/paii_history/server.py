@@ -36,6 +36,7 @@ from paii_history.models import (
     when,
 )
 from paii_history.retrieve import no_close_match
+from paii_history.timeline_tool import TimelineResult, build_timeline
 from paii_history.store import HistoryStore
 from paii_history.usage import UsageReport
 
@@ -54,6 +55,7 @@ Since = Annotated[
     Field(description="Only entries created at or after this: ISO date/time or an age like 7d, 24h.", examples=["30d"]),
 ]
 Short = Annotated[str | None, Field(max_length=limits.SHORT)]
+IncidentId = Annotated[str, Field(description="Its history id, e.g. INC-789")]
 Text = Annotated[str | None, Field(max_length=limits.FIELD)]
 
 
@@ -92,13 +94,20 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=False, idempotent=False, open_world=False)
     async def capture(
-        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, articles, or another existing category.", max_length=48)],
+        category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, articles, postmortems, or another existing category.", max_length=48)],
         title: Annotated[str, Field(description="One line.", max_length=limits.TITLE)],
         content: Annotated[str, Field(description=f"Markdown body, up to {limits.CONTENT // 1024} KB.")],
-        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes.", max_length=50)] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes; postmortems: incident, meeting.", max_length=50)] = None,
         create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
+        if category.strip().lower() == "postmortems":  # checked against the incident's merged timeline
+            from paii_history.postmortem import save
+
+            done = await asyncio.to_thread(save, store, (metadata or {}).get("incident"), content,
+                                           (metadata or {}).get("meeting"), title)
+            return Saved(id=done.id, category="postmortems", path=done.path, created=done.created,
+                         meeting=done.meeting, action_items=done.action_items, preview=done.preview)
         metadata = kinds.check_metadata(metadata)
         entry, warnings = await asyncio.to_thread(
             store.capture, category, title, content, metadata, create_category=create_category, author=actor()
@@ -208,7 +217,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
                              service=_s(r.service, r.id, ANSWER_SHORT), status=_s(r.meta.get("status"), r.id, ANSWER_SHORT),
-                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id))
+                             snippet=cut(r.snippet, ANSWER_FIELD, r.id), data=data.get(r.id),
+                             **_incident_extras(r))
                 for r in rows
             ],
             total=total,
@@ -233,6 +243,15 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         )
 
     @tool(read_only=True, open_world=False)
+    async def get_timeline(
+        incident_id: IncidentId,
+        sources: Annotated[list[Any], Field(description='get_timeline results, or {"source":"slack","gap":"why"}')],
+    ) -> TimelineResult:
+        """Merge an incident's timelines from the servers with history's: ordered, deduped; moments,
+        durations, gaps, repeats computed."""
+        return await asyncio.to_thread(build_timeline, store, incident_id, sources, None, None)
+
+    @tool(read_only=True, open_world=False)
     async def usage_report(days: Annotated[int, Field(ge=1, le=365, description="How many days back.")] = 30) -> UsageReport:
         """Report how PAII itself was used (local usage log, counts only): calls per server and skill,
         services mentioned with no plugin, unused capabilities, recommendations."""
@@ -242,11 +261,27 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     register_tools(
         mcp,
-        [capture, record_incident, search, similar_incidents, recent, get, usage_report],
+        [capture, record_incident, search, similar_incidents, recent, get, usage_report, get_timeline],
         settings=settings,
     )
     mcp.store = store  # for tests and the CLI
     return mcp
+
+
+def _incident_extras(row: Any) -> dict[str, Any]:
+    """An incident's links and post-mortem line, for a listing (the handoff shows "Post-mortem: ...")."""
+    if row.category != "incidents":
+        return {}
+    meta = row.meta or {}
+    links = bounded(meta["links"], row.id, limits.ANSWER_LINK, limits.LINKS) if isinstance(meta.get("links"), dict) else None
+    meeting = meta.get("postmortem_meeting")
+    if meeting:
+        post = f"Scheduled for {str(meeting).replace('T', ' ')[:16]} UTC"
+    elif meta.get("postmortem"):
+        post = "Drafted, meeting not scheduled"
+    else:
+        post = None
+    return {"links": links, "postmortem": post}
 
 
 def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:

@@ -303,6 +303,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
             if prev:
                 entry = read_entry(self._safe_path(prev.path), max_bytes=self._max_file_bytes())
                 title = fields.pop("title", None) or entry.title
+                _status_change(entry.meta, entry.meta.get("status"), fields.get("status"), now)
                 for k, v in fields.items():
                     if v is not None:
                         entry.meta[k] = v
@@ -326,6 +327,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
                     created=parse_time(started) if started else now,
                     meta={k: v for k, v in fields.items() if v is not None} | ({"author": author} if author else {}),
                 )
+                _status_change(entry.meta, None, fields.get("status"), now)
                 created = True
             entry, warnings = self._write_entry(entry, previous=prev)
             pulled += self._git_commit([self._rel(entry)], author,
@@ -389,6 +391,13 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
                 out["vectors"] = None
                 out["problem"] = f"vector store unavailable: {exc}"
         return out
+
+
+def _status_change(meta: dict[str, Any], old: str | None, status: str | None, now: dt.datetime) -> None:
+    """Keep when an incident's status changed (``status_history``): the timeline's mitigated and
+    resolved moments as the person recorded them."""
+    if status and status != old:
+        meta["status_history"] = [*(meta.get("status_history") or [])[-49:], {"at": iso(now), "status": status}]
 
 
 __all__ = ["DocRow", "HistoryStore", "Hit", "ImportReport", "SyncReport", "title_line"]

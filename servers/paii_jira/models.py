@@ -60,6 +60,7 @@ class CreatedIssue(BaseModel):
     created: bool = Field(description="False: the ticket already existed for this dedupe_key.")
     dedupe_label: str | None = None
     remote_links: list[Link] = []
+    relates_to: str | None = Field(default=None, description="The issue it is linked to.")
     note: str | None = None
 
 

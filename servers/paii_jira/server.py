@@ -10,6 +10,7 @@ from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
 from paii_common.errors import InvalidInput, NotFound, OutcomeUnknown, UpstreamError
+from paii_common.timeline import Timeline
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
 
@@ -119,6 +120,20 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                 ) from None
         return remote_links(key)
 
+    def relate(key: str, other: str) -> str:
+        """Link ``key`` to ``other`` (Relates) unless they are linked already."""
+        issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "issuelinks"}) or {}
+        for link in (issue.get("fields") or {}).get("issuelinks") or []:
+            if other in {(link.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")}:
+                return other
+        body = {"type": {"name": "Relates"}, "inwardIssue": {"key": key}, "outwardIssue": {"key": other}}
+        try:
+            jira.post(f"{jira.api}/issueLink", body)
+        except (OutcomeUnknown, JiraError) as exc:
+            raise UpstreamError(SERVICE, f"link {key} to {other}", f"{key} exists, but linking it failed ({exc})",
+                                hint="Call create_issue again with the same dedupe_key: it adds the missing link.") from None
+        return other
+
     def create_error(exc: JiraError, project: str, type_name: str) -> Exception:
         text = " ".join(exc.messages).lower()
         if exc.status == 404 or ("project" in text and exc.status == 400):
@@ -151,6 +166,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                                                           max_length=10)] = None,
         dedupe_key: Annotated[str | None, Field(description="e.g. the PagerDuty incident id: the same key returns the same ticket.",
                                                 max_length=200, examples=["Q1ABCDEF"])] = None,
+        relates_to: Annotated[str | None, Field(description="Issue key to link (relates to).", examples=["INC-789"])] = None,
     ) -> CreatedIssue:
         """Create an issue (e.g. the incident ticket), or return the existing one for the same dedupe_key.
 
@@ -198,8 +214,9 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                 except JiraError as exc:
                     raise create_error(exc, proj, type_name) from None
             linked = add_links(key, links or []) if links or not created else []
+            related = relate(key, _key(relates_to)) if relates_to else None
         return CreatedIssue(key=key, url=jira.browse_url(key), created=created, dedupe_label=label,
-                            remote_links=linked, note=note)
+                            remote_links=linked, relates_to=related, note=note)
 
     @tool(read_only=True)
     def get_issue(
@@ -344,7 +361,25 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         with jira.reading():
             return build_report(jira, board, sprint, velocity=velocity)
 
-    tools = [create_issue, get_issue, search_issues, add_comment, transition_issue, sprint_report]
+    @tool(read_only=True)
+    def get_timeline(
+        key: KeyArg,
+        since: Annotated[str, Field(description="ISO time or age (6h); default its creation")] = "",
+        until: Annotated[str, Field(description="Default now")] = "",
+    ) -> Timeline:
+        """An issue's creation, status and field changes and comments in a window as timeline events, oldest first."""
+        from paii_jira.timeline import build as build_timeline
+
+        key = _key(key)
+        with jira.reading():
+            try:
+                return build_timeline(jira, key, since, until)
+            except JiraError as exc:
+                if exc.status == 404:
+                    raise issue_404(key) from None
+                raise
+
+    tools = [create_issue, get_issue, search_issues, add_comment, transition_issue, sprint_report, get_timeline]
     for fn in tools:
         fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")
     register_tools(mcp, tools, settings=settings)

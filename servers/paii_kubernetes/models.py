@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from paii_common.timeline import Timeline
+
 
 @dataclass
 class ExecResult:
@@ -108,6 +110,7 @@ class EventList(BaseModel):
     namespace: str
     events: list[FoldedEvent] = Field(description="Warnings first, then newest; repeats folded with a count.")
     truncated: bool
+    timeline: Timeline | None = Field(default=None, description="With since: the window's events, oldest first.")
 
 
 class Revision(BaseModel):

@@ -216,9 +216,22 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
         warnings_only: bool = False,
         limit: Annotated[int, Field(ge=1, le=100)] = 30,
         context: Context = "",
+        since: Annotated[str, Field(description="2h or ISO start[/end]: adds timeline, name's pods too")] = "",
     ) -> EventList:
         """List events in a namespace or about one object: warnings first, repeats folded with a count."""
         ns = k8s.namespace(namespace, context)
+        if since:
+            from paii_kubernetes import timeline
+
+            begin, end = timeline.window(since)
+            if name:
+                validate_name(name, "object name")
+            items = events_for(ns, context, "type=Warning" if warnings_only else None)
+            line = timeline.build(items, ns, name, begin, end)
+            mine = [e for e in items if timeline.owned(name, str((e.get("involvedObject") or {}).get("name") or ""))]
+            folded, more = fold_events(mine, limit)
+            return EventList(note=NOTE, context=k8s.cluster(context).context, namespace=ns, events=folded,
+                             truncated=more, timeline=line)
         selectors = []
         if name:
             selectors.append(f"involvedObject.name={validate_name(name, 'object name')}")

@@ -234,3 +234,11 @@ class ShiftActivity(BaseModel):
     alerts: list[Alert] = Field([], description="Suppressed alerts, and alerts of incidents resolved automatically.")
     maintenance_windows: list[MaintenanceWindow] = []
     truncated: list[str] = Field([], description="What was capped; narrow the window or use list_incidents.")
+
+
+class StatusUpdateResult(BaseModel):
+    incident_id: str
+    id: str | None = None
+    sent_at: str | None = None
+    changed: bool = Field(True, description="False: the same update was sent in the last hour; not sent again.")
+    message: str | None = None

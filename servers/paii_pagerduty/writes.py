@@ -23,7 +23,7 @@ from typing import Any
 from paii_common import clock
 from paii_common.errors import OutcomeUnknown, PaiiError, UpstreamError
 from paii_pagerduty.client import SERVICE, PagerDutyClient, WriteLost
-from paii_pagerduty.models import Incident, IncidentState, Note, NoteResult
+from paii_pagerduty.models import Incident, IncidentState, Note, NoteResult, StatusUpdateResult
 
 READ_BACK_SHARE = 0.25  # of a write's time, kept free to read the state back
 NOTE_WINDOW = timedelta(hours=1)
@@ -181,4 +181,55 @@ def add_note(pd: PagerDutyClient, incident_id: str, content: str) -> NoteResult:
             f"{lost.detail}; reading the notes back shows the note is not on the incident",
             status=lost.status,
             hint=_not_done_hint(lost, "call add_incident_note again"),
+        ) from None
+
+
+# ---------------------------------------------------------------------------- status updates
+STATUS_WINDOW = timedelta(hours=1)
+
+
+def _same_update(entries: list[dict[str, Any]], message: str, now: datetime) -> dict[str, Any] | None:
+    from paii_pagerduty.timeline import status_message
+
+    want = _norm(message)
+    for entry in reversed(entries):
+        if _norm(status_message(entry)) != want:
+            continue
+        try:
+            when = datetime.fromisoformat(str(entry.get("created_at")).replace("Z", "+00:00"))
+        except ValueError:
+            return entry
+        if now - (when if when.tzinfo else when.replace(tzinfo=UTC)) <= STATUS_WINDOW:
+            return entry
+    return None
+
+
+def post_status_update(pd: PagerDutyClient, incident_id: str, message: str) -> StatusUpdateResult:
+    """Send a status update once: the same text sent in the last hour is not sent again.
+
+    PagerDuty has no read of an incident's status updates; its log has them as
+    ``status_update_log_entry`` (what the check before the post and the read back look at)."""
+    from paii_pagerduty.timeline import status_updates
+
+    since = (clock.now() - STATUS_WINDOW).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    same = _same_update(status_updates(pd, incident_id, since), message, clock.now())
+    if same is not None:
+        return StatusUpdateResult(
+            incident_id=incident_id, sent_at=same.get("created_at"), changed=False,
+            message=f"The same status update was sent at {same.get('created_at') or 'recently'}; not sent again.")
+    try:
+        sent = pd.post(f"/incidents/{incident_id}/status_updates", {"message": message},
+                       call="POST /incidents/{id}/status_updates", reserve=_reserve(pd)) or {}
+        return StatusUpdateResult(incident_id=incident_id, sent_at=sent.get("created_at"), id=sent.get("id"))
+    except WriteLost as lost:
+        how = f"get_timeline(incident_id={incident_id!r})"
+        found = _same_update(_read_back(lost, lambda: status_updates(pd, incident_id, since),
+                                        see="whether the update was sent", how=how), message, clock.now())
+        if found is not None:
+            return StatusUpdateResult(
+                incident_id=incident_id, sent_at=found.get("created_at"),
+                message=f"PagerDuty did not confirm the update ({lost.reason}), but its log shows it was sent.")
+        raise UpstreamError(
+            SERVICE, lost.call, f"{lost.detail}; the incident's log shows no such status update",
+            status=lost.status, hint=_not_done_hint(lost, "call post_status_update again"),
         ) from None

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the engine (and YAML, the runbook format...) load on the fi
     from paii_runbook.engine import Engine
 
 from paii_common.errors import Conflict
+from paii_common.timeline import Timeline
 from paii_common.tools import register_tools, tool
 from paii_runbook import __version__
 from paii_runbook.config import RunbookSettings
@@ -208,7 +209,18 @@ def build_server(settings: RunbookSettings | None = None, client: StepExecutor |
         """End a run and record it in the history (category runbooks): every step's command, result and approvals."""
         return eng().finish(run_id, outcome, notes)
 
-    quick = [list_runbooks, find_runbooks, get_runbook, get_run, approve_step, finish_run]
+    @tool(read_only=True)
+    def get_timeline(
+        since: Annotated[str, Field(description="ISO time or age (6h); default 6h")] = "",
+        until: Annotated[str, Field(description="Default now")] = "",
+        runbook: Annotated[str | None, Field(description="Only this runbook's runs.")] = None,
+    ) -> Timeline:
+        """The runbook steps run in a window (result, exit code, duration, approver) as timeline events, oldest first."""
+        from paii_runbook.timeline import build
+
+        return build(settings.runs_dir, since, until, runbook)
+
+    quick = [list_runbooks, find_runbooks, get_runbook, get_run, approve_step, finish_run, get_timeline]
     long = [start_run, run_step]
     for fn in quick + long:
         fn.__doc__ = inspect.cleandoc(fn.__doc__ or "")

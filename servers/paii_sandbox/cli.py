@@ -184,6 +184,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 USER_CONFIG = {
     "PAII_PAGERDUTY_TOKEN": "pagerduty_token", "PAII_PAGERDUTY_FROM": "pagerduty_from",
     "PAII_SLACK_TOKEN": "slack_bot_token", "PAII_SLACK_USER_TOKEN": "slack_user_token",
+    "PAII_SLACK_STAKEHOLDER_CHANNEL": "slack_stakeholder_channel",
     "PAII_JIRA_URL": "jira_url", "PAII_JIRA_EMAIL": "jira_email", "PAII_JIRA_TOKEN": "jira_token", "PAII_JIRA_PAT": "jira_pat",
     "PAII_JIRA_PROJECT": "jira_project", "PAII_JIRA_INCIDENT_TYPE": "jira_incident_type", "PAII_JIRA_BOARD": "jira_board",
     "PAII_JIRA_TEAMS": "jira_teams", "PAII_KUBERNETES_KUBECONFIG": "kubernetes_kubeconfig",

@@ -6,9 +6,12 @@
 3. start PAII's six real MCP servers (history, pagerduty, slack, jira, kubernetes, runbook) over
    stdio, pointed at it;
 4. run the Incident Response (with the Jira ticket, the suggested runbook and the first check),
-   On-Call Handoff, Runbook Execution (a dry run of the failover), Sprint Status and Channel
-   Summarization scenarios (``scenarios/*.yaml``) and print each report; stop everything, also
-   on failure. Nothing is restarted, scaled, failed over or posted beyond the incident's plan.
+   On-Call Handoff, Runbook Execution (a dry run of the failover), Sprint Status, Channel
+   Summarization and Post-mortem (the night before's auth-service incident: its merged timeline
+   and the first lines of its draft) scenarios (``scenarios/*.yaml``) and print each report; stop
+   everything, also on failure. Nothing is restarted, scaled, failed over or posted beyond the
+   incident's plan; the post-mortem is saved to the demo's history and its action items become
+   Jira tickets in the sandbox (once: a second run finds them).
 
 Exit 0 only if every step succeeded.
 """
@@ -28,7 +31,7 @@ from typing import Any
 from paii_sandbox import renderers, scenario
 
 DEMO_NOW = datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
-SCENARIOS = ("incident", "handoff", "runbook", "sprint", "channel-summary")
+SCENARIOS = ("incident", "handoff", "runbook", "sprint", "channel-summary", "postmortem")
 SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
 #: variables of the person's shell that must not leak into the demo's servers
 _SCRUB = ("PAII_", "PAGERDUTY_", "SLACK_", "JIRA_", "KUBECONFIG", "CLAUDE_PLUGIN_DATA")

@@ -16,7 +16,8 @@ that each skill's SKILL.md names the same tools in the same order. A step::
       by_hand: acknowledge by hand   # what the person must do if the step cannot run
 
 Expressions: ``{a.b[0].c}``, ``{a.b[-1]}`` (the last), ``{a[*].b}`` (a list), ``{x ?? y}`` (y when x is missing),
-``'literal'``, ``{input}``, ``{vars.name}``, ``{times.since}`` (the scenario's ``times:``, relative
+``'literal'``, ``{input}``, ``{vars.name}``, ``{gaps.<step id>}`` (a step that did not succeed, as a
+timeline gap: ``{"source": its server, "gap": why}``), ``{times.since}`` (the scenario's ``times:``, relative
 to the clock, e.g. ``since: -24h``), ``{now}``. A string that is one expression keeps the value's
 type; otherwise values are put into the text (a list: one per line where the expression is a
 line of its own, else joined with ", "). In a list of args, a mapping with a value that has no
@@ -225,12 +226,16 @@ def _result(result: Any) -> tuple[bool, Any, str]:
 async def run(scenario: Scenario, clients: dict[str, ToolClient], *, now: str = "",
               on_step: Callable[[Outcome], Awaitable[None] | None] | None = None) -> Run:
     """Run every step in order; a failure skips what needs it and the rest goes on."""
-    r = Run(scenario, {"input": scenario.input, "vars": scenario.vars, "now": now, "times": _times(scenario, now)})
+    r = Run(scenario, {"input": scenario.input, "vars": scenario.vars, "now": now, "times": _times(scenario, now),
+                       "gaps": {}})
     for step in scenario.steps:
         outcome = await _run_step(r, step, clients)
         r.outcomes[step.id] = outcome
         if outcome.ok:
             r.context[step.id] = outcome.data
+        else:  # what a timeline merge is told instead: {gaps.<id>} names the source and why it is missing
+            why = " ".join((outcome.reason or outcome.error or "not read").split())[:200]
+            r.context["gaps"][step.id] = {"source": step.server, "gap": why}
         if on_step is not None:
             maybe = on_step(outcome)
             if asyncio.iscoroutine(maybe):

@@ -27,6 +27,8 @@ class SlackSettings(PaiiSettings):
         description="User token (xoxp-...), needed for search and to find mentions of you.",
     )
     url: str | None = Field(default=DEFAULT_URL, description="Web API base URL (tests point it at a mock).")
+    stakeholder_channel: str | None = Field(
+        default=None, description="Where stakeholder status updates go, e.g. #incidents (post_message channel='stakeholders').")
     # (request timeouts: PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT, shared by every server)
 
     @field_validator("url", mode="after")
@@ -34,6 +36,12 @@ class SlackSettings(PaiiSettings):
     def _trailing_slash(cls, value: str | None) -> str:
         value = (value or "").strip() or DEFAULT_URL
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("stakeholder_channel", mode="after")
+    @classmethod
+    def _blank_channel(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        return value if value and "${" not in value else None
 
     @property
     def bot_token(self) -> str | None:

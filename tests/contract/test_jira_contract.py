@@ -118,3 +118,16 @@ async def test_sprint_report_reads_board_configuration_sprint_issues_and_velocit
     paths = {p for _, p, _ in seen}
     assert {"/rest/agile/1.0/board/84", "/rest/agile/1.0/board/84/configuration", "/rest/agile/1.0/sprint/37",
             "/rest/api/3/field", "/rest/api/3/search/jql", "/rest/agile/1.0/board/84/sprint"} <= paths
+
+
+async def test_get_timeline_reads_the_issue_its_changelog_and_comments(server, seen):
+    out = await run(server, "get_timeline", {"key": "EX-1", "since": "2000-01-01T00:00:00Z", "until": "2000-01-10T00:00:00Z"})
+    assert out["source"] == "jira"
+    paths = {p for _, p, _ in seen}
+    assert {"/rest/api/3/issue/EX-1", "/rest/api/3/issue/EX-1/changelog", "/rest/api/3/issue/EX-1/comment"} <= paths
+
+
+async def test_create_issue_links_the_new_ticket_to_the_incident_ticket(server, seen):
+    out = await run(server, "create_issue", {"summary": "Alert on pool use", "issue_type": "Task", "relates_to": "EX-1"})
+    assert out["relates_to"] == "EX-1"
+    assert ("POST", "/rest/api/3/issueLink") in [(m, p) for m, p, _ in seen]

@@ -102,6 +102,12 @@ async def test_list_events_with_field_selectors(tmp_path):
     assert isinstance(out["events"], list)
 
 
+async def test_list_events_in_a_window_gives_a_timeline(tmp_path):
+    server, _ = _server(tmp_path, CORE)
+    out = await _call(server, "list_events", {"namespace": "default", "name": "web", "since": "2026-01-01T00:00:00Z/2026-01-02T00:00:00Z"})
+    assert out["timeline"]["source"] == "kubernetes"
+
+
 async def test_delete_pod(tmp_path):
     server, _ = _server(tmp_path, CORE)
     out = await _call(server, "delete_pod", {"name": "web-1", "namespace": "default"})

@@ -92,6 +92,9 @@ CALLS = [
     ("list_maintenance_windows", {"state": "past", "service_ids": ["PIJ90N7"]}),
     ("shift_activity", {"since": "24h"}),
     ("shift_activity", {"since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z", "user_id": "me"}),
+    ("get_timeline", {"incident_id": "PT4KHLK"}),
+    ("get_timeline", {"incident_id": "PT4KHLK", "since": "2026-01-01T00:00:00Z", "until": "2026-01-02T00:00:00Z"}),
+    ("post_status_update", {"incident_id": "PT4KHLK", "message": "Impact: EU checkout. Next update 02:45 UTC."}),
 ]
 
 

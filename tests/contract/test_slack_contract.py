@@ -129,3 +129,15 @@ def test_read_back_calls(slack, statuses):
     assert invite_landed(slack, "C012AB3CD", "W012A3CDE") is not None
     slack.call("conversations.history", channel="C012AB3CD", oldest="1503435956.000247", limit=100)
     slack.call("conversations.replies", channel="C012AB3CD", ts="1503435956.000247", oldest="1503435956.000247", limit=100)
+
+
+async def test_get_timeline_reads_history_and_replies_in_a_window(server, statuses):
+    out = await call(server, "get_timeline", {"channel": "#general", "since": "2026-01-01T00:00:00Z",
+                                              "until": "2026-01-02T00:00:00Z"})
+    assert out["source"] == "slack" and isinstance(out["events"], list)
+
+
+async def test_post_message_to_the_stakeholder_channel(slack, statuses):
+    settings = slack.settings.model_copy(update={"stakeholder_channel": "C012AB3CD"})
+    out = await call(build_server(settings, slack), "post_message", {"channel": "stakeholders", "text": "Status update"})
+    assert out["channel"] and out["ts"]

@@ -84,3 +84,14 @@ async def test_tool_results_use_the_same_date_format(server):
         assert ISO_Z.match(res["hits"][0]["when"])
         got = (await c.call_tool("get", {"id": "INC-9"})).structured_content
         assert ISO_Z.match(got["created"])
+
+
+def test_recent_filters_by_tag_and_since_like_the_tool(capsys):
+    assert run(capsys, "history", "import", "--category", "notes", str(EXAMPLES / "notes.jsonl")).code == 0
+    tagged = json.loads(run(capsys, "history", "recent", "--json", "--tag", "DEPLOY").out)
+    assert [r["id"] for r in tagged] == ["note-deploy-pending-v234"]
+    later = json.loads(run(capsys, "history", "recent", "--json", "--since", "2026-01-01T18:00:00Z").out)
+    assert [r["id"] for r in later] == ["note-cache-autoscaling"]
+    assert json.loads(run(capsys, "history", "recent", "--json", "--tag", "nosuch").out) == []
+    bad = run(capsys, "history", "recent", "--since", "yesterday-ish")
+    assert bad.code == 2 and "since" in bad.err

@@ -57,11 +57,11 @@ def test_import_into_a_near_miss_of_a_category_needs_create_category(capsys, imp
 
 
 def test_import_into_a_new_category_says_it_creates_one(capsys, isolated_env):
-    r = run(capsys, "history", "import", "--category", "postmortems", str(EXAMPLES / "incidents.jsonl"))
+    r = run(capsys, "history", "import", "--category", "retros", str(EXAMPLES / "incidents.jsonl"))
     assert r.code == 0, r.err
-    assert "creating a new category 'postmortems'" in r.err
-    assert "into postmortems" in r.out
-    r = run(capsys, "history", "import", "--json", "--category", "postmortems", str(EXAMPLES / "incidents.jsonl"))
+    assert "creating a new category 'retros'" in r.err
+    assert "into retros" in r.out
+    r = run(capsys, "history", "import", "--json", "--category", "retros", str(EXAMPLES / "incidents.jsonl"))
     data = json.loads(r.out)
     assert r.code == 0 and data["new_category"] is False and data["unchanged"] == 15
     assert "creating" not in r.err  # it exists now
@@ -74,5 +74,5 @@ def test_one_edit_apart():
     assert one_edit_apart("incident", "incidents") and one_edit_apart("incidentss", "incidents")
     assert one_edit_apart("lerrnings", "learnings")
     assert not one_edit_apart("incidents", "incidents")
-    assert not one_edit_apart("postmortems", "incidents") and not one_edit_apart("inc", "incidents")
+    assert not one_edit_apart("retros", "incidents") and not one_edit_apart("inc", "incidents")
     assert not one_edit_apart("nitoes", "notes")

@@ -21,12 +21,13 @@ async def test_tools_list_is_small_and_snapshotted(server):
     async with Client(server) as c:
         tools = (await c.list_tools()).tools
     names = {t.name for t in tools}
-    assert names == {"capture", "record_incident", "search", "similar_incidents", "recent", "get", "usage_report"}
+    assert names == {"capture", "record_incident", "search", "similar_incidents", "recent", "get", "usage_report",
+                     "get_timeline"}
     size = len(json.dumps(model_view(tools), separators=(",", ":")))
     assert size < 6000, f"model view of tools/list is {size} bytes"
     for t in tools:
         assert t.annotations is not None and t.annotations.read_only_hint is not None
-    assert {t.name for t in tools if t.annotations.read_only_hint} == {"search", "similar_incidents", "recent", "get", "usage_report"}
+    assert {t.name for t in tools if t.annotations.read_only_hint} == {"search", "similar_incidents", "recent", "get", "usage_report", "get_timeline"}
     check_snapshot("history", tools)
 
 
@@ -197,7 +198,7 @@ async def test_read_only_mode_drops_writers(settings, store):
     ro = settings.model_copy(update={"read_only": True})
     async with Client(build_server(ro, store)) as c:
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == {"search", "similar_incidents", "recent", "get", "usage_report"}
+    assert names == {"search", "similar_incidents", "recent", "get", "usage_report", "get_timeline"}
 
 
 async def test_keyword_only_when_no_model_says_so(isolated_env, monkeypatch):

@@ -29,7 +29,8 @@ async def test_model_view_of_tools_list_is_under_6_kb_and_at_most_10_tools():
 async def test_every_writer_is_marked_and_every_reader_says_so():
     marks = {t.name: (t.annotations.read_only_hint, t.annotations.destructive_hint) for t in await tools()}
     assert marks == {"create_issue": (False, False), "add_comment": (False, False), "transition_issue": (False, False),
-                     "get_issue": (True, False), "search_issues": (True, False), "sprint_report": (True, False)}
+                     "get_issue": (True, False), "search_issues": (True, False), "sprint_report": (True, False),
+                     "get_timeline": (True, False)}
 
 
 def test_importing_the_server_does_not_import_the_vendor_sdk():

@@ -188,6 +188,15 @@ class FakePagerDuty:
                 self.notes[m.group(1)].append(note)
                 return 201, {"note": note}, {}
             return 200, {"notes": self.notes[m.group(1)]}, {}
+        if m and m.group(2) == "/status_updates" and method == "POST":
+            if m.group(1) not in self.incidents:
+                return self.not_found()
+            entry = {"id": f"LSU{len(self.log_entries)}", "type": "status_update_log_entry", "created_at": now_iso(),
+                     "summary": "Status update sent", "message": body["message"], "agent": ref("user", ME["id"], ME["name"]),
+                     "incident": ref("incident", m.group(1), self.incidents[m.group(1)]["title"])}
+            self.log_entries.append(entry)
+            return 200, {"status_update": {"id": entry["id"], "message": body["message"], "created_at": entry["created_at"],
+                                           "sender": entry["agent"]}}, {}
         if m and m.group(2) == "/alerts":
             return self.page("alerts", self.alerts.get(m.group(1), []), q)
         if m and m.group(2) == "/log_entries":

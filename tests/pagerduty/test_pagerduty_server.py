@@ -16,7 +16,7 @@ from paii_pagerduty.config import PagerDutySettings
 from paii_pagerduty.server import build_server
 
 FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.005, max_retry_after=5)
-WRITERS = {"acknowledge_incident", "resolve_incident", "add_incident_note", "escalate_incident"}
+WRITERS = {"acknowledge_incident", "resolve_incident", "add_incident_note", "escalate_incident", "post_status_update"}
 
 
 @pytest.fixture(autouse=True)
@@ -335,7 +335,7 @@ async def test_missing_token_still_lists_tools_and_tools_say_what_to_set(fake_pd
     server = make_server(fake_pd, token=None)
     async with Client(server) as c:
         names = {t.name for t in (await c.list_tools()).tools}
-        assert len(names) == 10
+        assert len(names) == 12
         text = error(await c.call_tool("list_incidents", {}))
     assert "PagerDuty is not configured: set PAII_PAGERDUTY_TOKEN or PAGERDUTY_API_KEY" in text
     assert fake_pd.requests == []
@@ -366,7 +366,7 @@ async def test_read_only_mode_drops_every_writer(fake_pd, monkeypatch, how):
     async with Client(server) as c:
         tools = (await c.list_tools()).tools
     names = {t.name for t in tools}
-    assert names.isdisjoint(WRITERS) and "shift_activity" in names and len(names) == 6
+    assert names.isdisjoint(WRITERS) and "shift_activity" in names and len(names) == 7
     assert all(t.annotations.read_only_hint for t in tools)
 
 

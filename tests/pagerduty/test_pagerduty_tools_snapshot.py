@@ -80,4 +80,4 @@ async def test_stdio_server_lists_tools_without_network(tmp_path):
     params = StdioServerParameters(command=sys.executable, args=["-m", "paii_pagerduty"], env=env)
     async with Client(params) as c:
         names = [t.name for t in (await c.list_tools()).tools]
-    assert "shift_activity" in names and len(names) == 10
+    assert "shift_activity" in names and len(names) == 12

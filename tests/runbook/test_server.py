@@ -15,7 +15,7 @@ from tests.runbook.conftest import COUNTER, PY
 from tests.runbook.fakes import FastExecutor
 from tests.runbook.test_engine import FRONT, step, touch
 
-READS = {"list_runbooks", "find_runbooks", "get_runbook", "get_run"}
+READS = {"list_runbooks", "find_runbooks", "get_runbook", "get_run", "get_timeline"}
 
 
 def server(h, **overrides):

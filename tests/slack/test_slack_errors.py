@@ -14,7 +14,8 @@ from paii_slack.server import build_server
 
 from fake_slack import BOT_TOKEN, CALLER_ID, USER_TOKEN
 
-ALL_TOOLS = {"create_channel", "invite_to_channel", "post_message", "find_user", "channel_digest", "search_messages"}
+ALL_TOOLS = {"create_channel", "invite_to_channel", "post_message", "find_user", "channel_digest", "get_timeline",
+             "search_messages"}
 
 
 async def call(server, name: str, args: dict):
@@ -119,7 +120,7 @@ async def test_missing_token_still_lists_tools_and_tools_say_what_to_set():
 async def test_read_only_mode_drops_the_writers(make_server):
     async with Client(make_server(read_only=True)) as c:
         names = {t.name for t in (await c.list_tools()).tools}
-    assert names == {"find_user", "channel_digest", "search_messages"}
+    assert names == {"find_user", "channel_digest", "get_timeline", "search_messages"}
 
 
 def test_settings_accept_slack_bot_token_and_fix_the_url(monkeypatch):

@@ -65,7 +65,7 @@ def test_building_the_server_imports_no_slack_sdk_and_does_no_io(tmp_path):
     env = {**os.environ, "PAII_CONFIG_DIR": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "6"
+    assert out.stdout.strip() == "7"
 
 
 async def test_stdio_server_lists_tools_without_a_token(tmp_path):

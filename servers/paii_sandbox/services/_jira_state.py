@@ -197,6 +197,19 @@ def add_link(st: dict[str, Any], key: str, direction: str, other: str, kind: str
                                              "key": key})
 
 
+def link_issues(st: dict[str, Any], data: Any) -> tuple[int, list[str]]:
+    """``POST /issueLink``: (201, []) or (status, Jira's error messages)."""
+    data = data if isinstance(data, dict) else {}
+    kind = str((data.get("type") or {}).get("name") or "")
+    if kind not in LINK_TYPES:
+        return 404, [f"No issue link type with name '{kind}' found."]
+    inward, outward = ((data.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue"))
+    if inward not in st["issues"] or outward not in st["issues"]:
+        return 404, ["Issue does not exist or you do not have permission to see it."]
+    add_link(st, outward, "inward", inward, kind)
+    return 201, []
+
+
 # ---------------------------------------------------------------------------------- rendering
 def user_json(st: dict[str, Any], uid: str | None, base: str) -> dict[str, Any] | None:
     u = st["users"].get(uid) if uid else None

@@ -120,7 +120,7 @@ class Renderer:
         iid = e["incident"]
         kind = e["type"].removesuffix("_log_entry")
         verbs = {"trigger": "Triggered", "acknowledge": "Acknowledged", "resolve": "Resolved", "annotate": "Note added",
-                 "escalate": "Escalated", "assign": "Reassigned"}
+                 "escalate": "Escalated", "assign": "Reassigned", "status_update": "Status update sent"}
         agent = self.agent(e["agent"])
         out = {
             "id": e["id"], "type": e["type"], "summary": f"{verbs.get(kind, kind.title())} by {agent.get('summary', '')}".strip(),
@@ -132,9 +132,15 @@ class Renderer:
         }
         if e.get("note"):
             out["note"] = e["note"]
+        if e.get("message"):
+            out["message"] = e["message"]
         if e.get("assignees"):
             out["assignees"] = [self.ref("user", u) for u in e["assignees"]]
         return out
+
+    def status_update(self, e: dict[str, Any]) -> dict[str, Any]:
+        out = {"id": e["id"], "message": e["message"], "sender": self.agent(e["agent"]), "created_at": iso(e["created_at"])}
+        return {**out, **{k: e[k] for k in ("subject", "html_message") if e.get(k)}}
 
     def window(self, w: dict[str, Any]) -> dict[str, Any]:
         return {

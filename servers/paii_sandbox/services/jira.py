@@ -253,6 +253,10 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
         o["updated"] = now()
         return JSONResponse({"id": link["id"], "self": f"{b}/rest/api/3/issue/{o['key']}/remotelink/{link['id']}"}, status_code=201)
 
+    async def issue_link(request: Request) -> Response:
+        status, messages = S.link_issues(st, await body(request))
+        return Response(status_code=201) if status == 201 else _err(status, *messages)
+
     async def search_jql(request: Request) -> Response:
         if request.method == "POST":
             data = await body(request)
@@ -370,7 +374,8 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
                    Route(f"{p}/issue/{{key}}/changelog", changelog),
                    Route(f"{p}/issue/{{key}}/comment", comments, methods=["GET", "POST"]),
                    Route(f"{p}/issue/{{key}}/transitions", transitions, methods=["GET", "POST"]),
-                   Route(f"{p}/issue/{{key}}/remotelink", remotelinks, methods=["GET", "POST"])]
+                   Route(f"{p}/issue/{{key}}/remotelink", remotelinks, methods=["GET", "POST"]),
+                   Route(f"{p}/issueLink", issue_link, methods=["POST"])]
     routes += [Route("/rest/agile/1.0/board", boards), Route("/rest/agile/1.0/board/{board}", board_get),
                Route("/rest/agile/1.0/board/{board}/configuration", board_config),
                Route("/rest/agile/1.0/board/{board}/sprint", board_sprints),

@@ -3,7 +3,9 @@
 Same paths, methods, ``Authorization: Token token=...`` and ``From`` headers, offset/limit/more
 pagination and ``{"error": {"message", "code", "errors"}}`` bodies as api.pagerduty.com.
 Acknowledging or resolving an incident changes its status and adds a log entry; a note
-appears on the incident and in the log; on-calls follow the escalation policy's schedules.
+appears on the incident and in the log; a status update (``POST /incidents/{id}/status_updates``)
+appears in the log as a ``status_update_log_entry`` with its ``message``, as the live API logs it
+(the published spec has no read of status updates); on-calls follow the escalation policy's schedules.
 """
 
 from __future__ import annotations
@@ -222,6 +224,20 @@ def create_app(state: PagerDutyState, world: Any) -> Starlette:
             raise _bad("note.content must be at most 25000 characters")
         return JSONResponse({"note": r.note(add_note(st, iid, user, content, world.now()))})
 
+    @handler
+    async def status_update(request: Request, r: Renderer) -> JSONResponse:
+        iid = request.path_params["id"]
+        incident_or_404(iid)
+        user = from_user(request)
+        data = await body(request)
+        message = data.get("message")
+        if not isinstance(message, str) or not message.strip():
+            raise _bad("message is required")
+        extra = {k: data[k] for k in ("subject", "html_message") if isinstance(data.get(k), str)}
+        entry = st.add_log(iid, "status_update", world.now(), {"type": "user_reference", "id": user},
+                           channel={"type": "web_trigger", "summary": message[:100]}, message=message, **extra)
+        return JSONResponse({"status_update": r.status_update(entry)})
+
     def _log(request: Request, r: Renderer, incident: str | None) -> JSONResponse:
         q, now = request.query_params, world.now()
         until = _time_param(request, "until", now) or now
@@ -307,6 +323,7 @@ def create_app(state: PagerDutyState, world: Any) -> Starlette:
         Route("/incidents/{id}/alerts", list_alerts),
         Route("/incidents/{id}/notes", notes, methods=["GET", "POST"]),
         Route("/incidents/{id}/log_entries", incident_log),
+        Route("/incidents/{id}/status_updates", status_update, methods=["POST"]),
         Route("/log_entries", log_entries),
         Route("/users/me", me),
         Route("/users", users),

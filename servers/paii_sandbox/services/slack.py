@@ -38,7 +38,8 @@ def seed(data: dict[str, Any], now: datetime) -> SlackState:
 
 
 def env(base_url: str, sandbox_dir: Path) -> dict[str, str]:
-    return {"PAII_SLACK_URL": f"{base_url}/api/", "PAII_SLACK_TOKEN": BOT_TOKEN, "PAII_SLACK_USER_TOKEN": USER_TOKEN}
+    return {"PAII_SLACK_URL": f"{base_url}/api/", "PAII_SLACK_TOKEN": BOT_TOKEN, "PAII_SLACK_USER_TOKEN": USER_TOKEN,
+            "PAII_SLACK_STAKEHOLDER_CHANNEL": "#incidents"}
 
 
 def error_body(status: int) -> tuple[dict[str, Any], str]:
@@ -199,6 +200,10 @@ def create_app(state: SlackState, world: Any) -> Starlette:
         return {"messages": [message(ch["id"], m) for m in chunk], "has_more": bool(cursor),
                 "response_metadata": {"next_cursor": cursor}}
 
+    def joined(cid: str, uid: str, **extra: str) -> None:
+        """Slack's own "has joined the channel" message (subtype channel_join), as the live API writes it."""
+        st.add_message(cid, uid, f"<@{uid}> has joined the channel", st.next_ts(world.now()), subtype="channel_join", **extra)
+
     def conversations_create(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
         name = (p.get("name") or "").strip()
         if not name:
@@ -213,6 +218,7 @@ def create_app(state: SlackState, world: Any) -> Starlette:
         st.channels[cid] = {"id": cid, "name": name, "is_private": _truthy(p.get("is_private")), "is_archived": False,
                             "created": world.now(), "creator": user, "topic": "", "purpose": "", "members": [user]}
         st.messages[cid] = []
+        joined(cid, user)
         return {"channel": conversation(st.channels[cid], user)}
 
     def conversations_members(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
@@ -225,6 +231,7 @@ def create_app(state: SlackState, world: Any) -> Starlette:
             raise SlackFail("is_archived")
         if user not in ch["members"]:
             ch["members"].append(user)
+            joined(ch["id"], user)
         return {"channel": conversation(ch, user)}
 
     def conversations_set_topic(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
@@ -250,6 +257,7 @@ def create_app(state: SlackState, world: Any) -> Starlette:
         for uid in ids:
             if uid not in ch["members"]:
                 ch["members"].append(uid)
+                joined(ch["id"], uid, inviter=user)
         return {"channel": conversation(ch, user)}
 
     def chat_post_message(p: dict[str, str], user: str, kind: str) -> dict[str, Any]:
