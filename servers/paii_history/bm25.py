@@ -22,11 +22,12 @@ POSTINGS_VERSION = "1"
 
 #: A write of a few entries (a capture, an update) adds their postings to ``postings_delta``, one
 #: small row per term and entry, instead of rewriting each of their terms' blobs (at 10,000 entries
-#: that rewrite was ~50 ms of a capture's CPU: a common term's blob is 16 bytes an entry). Rankings
-#: read the blob and the delta rows of a term as one posting list, so they are the same whichever
-#: holds an entry. The delta is folded into the blobs when it holds more than DELTA_MAX_DOCS
-#: entries, or with any write of more than DELTA_BATCH entries (an import, a sync).
-DELTA_MAX_DOCS, DELTA_BATCH = 256, 16
+#: that rewrite was ~50 ms of a capture's CPU: a common term's blob is 16 bytes an entry). A term's
+#: delta rows are folded into its blob once it has TERM_DELTA_MAX of them (so a common word's blob is
+#: rewritten once in 64 captures, a rare word's rows stay small), and the whole delta with any write of
+#: more than DELTA_BATCH entries (an import, a sync). Rankings read a term's blob and delta rows as
+#: one posting list: the same scores whichever holds an entry.
+TERM_DELTA_MAX, DELTA_BATCH = 64, 16
 
 #: An fts5vocab "instance" table's term occurrences, counted per term, entry and column.
 _INSTANCES = "SELECT term, doc, col, count(*) FROM {table} GROUP BY term, doc, col"
@@ -85,39 +86,49 @@ class BM25Postings:
 
     def _update_postings(self, gone: Sequence[tuple[int, str, str]], added: Sequence[tuple[int, str, str]]) -> None:
         """Inside an open write transaction: drop the terms of replaced or deleted entries, add new ones
-        (to the delta for a few entries, else into the blobs with the delta: see DELTA_MAX_DOCS)."""
+        (to the delta for a few entries, else into the blobs with the delta: see TERM_DELTA_MAX)."""
         db = self.db
         old, old_lens = self._tokenize(gone) if gone else ({}, {})
         new, new_lens = self._tokenize(added) if added else ({}, {})
         tokens = int(self.get_state("tokens") or 0) + sum(new_lens.values()) - sum(old_lens.values())
         db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('tokens', ?)", (str(max(tokens, 0)),))
+        in_delta: set[tuple[str, int]] = set()  # (term, entry) of the going entries that the delta holds
         gone_ids = [g[0] for g in gone]
-        in_delta: set[int] = set()
         for start in range(0, len(gone_ids), 500):
             part = gone_ids[start : start + 500]
-            sql = f"SELECT DISTINCT doc FROM postings_delta WHERE doc IN ({','.join('?' * len(part))})"
-            in_delta.update(r[0] for r in db.execute(sql, part))
-        pending = int(self.get_state("delta_docs") or 0) - len(in_delta)
-        if len(gone) + len(added) <= DELTA_BATCH and pending + len(added) <= DELTA_MAX_DOCS:
-            db.executemany("DELETE FROM postings_delta WHERE doc=?", [(d,) for d in in_delta])
-            rest = {t: per for t, per in ((t, {d: f for d, f in per.items() if d not in in_delta}) for t, per in old.items()) if per}
-            if rest:
-                self._rewrite_blobs(rest, {}, {})
-            db.executemany(
-                "INSERT OR REPLACE INTO postings_delta(term, doc, freq, len) VALUES (?,?,?,?)",
-                [(t, d, f, new_lens[d]) for t, per in new.items() for d, f in per.items()],
-            )
-            db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('delta_docs', ?)", (str(pending + len(added)),))
-            return
-        # fold the delta in: its entries (but the ones going) join this write's new ones
-        for term, doc, freq, length in db.execute("SELECT term, doc, freq, len FROM postings_delta"):
-            if doc not in in_delta:
+            sql = f"SELECT term, doc FROM postings_delta WHERE doc IN ({','.join('?' * len(part))})"
+            in_delta.update((r[0], r[1]) for r in db.execute(sql, part))
+        db.executemany("DELETE FROM postings_delta WHERE doc=?", [(d,) for d in gone_ids])
+        old = {t: per for t, per in ((t, {d: f for d, f in per.items() if (t, d) not in in_delta}) for t, per in old.items()) if per}
+        if len(gone) + len(added) > DELTA_BATCH:  # a large write: fold the whole delta in with it
+            for term, doc, freq, length in db.execute("SELECT term, doc, freq, len FROM postings_delta"):
                 new.setdefault(term, {})[doc] = freq
                 new_lens[doc] = length
-        old = {t: per for t, per in ((t, {d: f for d, f in per.items() if d not in in_delta}) for t, per in old.items()) if per}
-        db.execute("DELETE FROM postings_delta")
-        db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('delta_docs', '0')")
-        self._rewrite_blobs(old, new, new_lens)
+            db.execute("DELETE FROM postings_delta")
+            self._rewrite_blobs(old, new, new_lens)
+            return
+        db.executemany(
+            "INSERT OR REPLACE INTO postings_delta(term, doc, freq, len) VALUES (?,?,?,?)",
+            [(t, d, f, new_lens[d]) for t, per in new.items() for d, f in per.items()],
+        )
+        full: list[str] = []  # this write's terms whose delta rows are now enough to fold into their blob
+        terms = list(new)
+        for start in range(0, len(terms), 500):
+            part = terms[start : start + 500]
+            sql = (f"SELECT term FROM postings_delta WHERE term IN ({','.join('?' * len(part))})"
+                   " GROUP BY term HAVING count(*) >= ?")
+            full += [r[0] for r in db.execute(sql, [*part, TERM_DELTA_MAX])]
+        fold: dict[str, dict[int, float]] = {}
+        fold_lens: dict[int, int] = {}
+        for start in range(0, len(full), 500):
+            part = full[start : start + 500]
+            sql = f"SELECT term, doc, freq, len FROM postings_delta WHERE term IN ({','.join('?' * len(part))})"
+            for term, doc, freq, length in db.execute(sql, part):
+                fold.setdefault(term, {})[doc] = freq
+                fold_lens[doc] = length
+        db.executemany("DELETE FROM postings_delta WHERE term=?", [(t,) for t in full])
+        if old or fold:
+            self._rewrite_blobs(old, fold, fold_lens)
 
     def _rewrite_blobs(self, old: dict[str, dict[int, float]], new: dict[str, dict[int, float]], new_lens: dict[int, int]) -> None:
         """Rewrite the blob of every term in ``old`` or ``new``: without ``old``'s entries, with ``new``'s."""
@@ -196,7 +207,6 @@ class BM25Postings:
                 return
             db.execute("DELETE FROM postings")
             db.execute("DELETE FROM postings_delta")
-            db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('delta_docs', '0')")
             per_term, lens = _weigh_instances(db.execute(_INSTANCES.format(table="temp.fts_terms")))
             db.executemany(
                 "INSERT INTO postings(term, docs, freqs, lens) VALUES (?,?,?,?)",

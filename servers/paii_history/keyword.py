@@ -197,8 +197,7 @@ class KeywordIndex(BM25Postings):
         for t in ("docs", "fts", "skipped", "notices", "postings", "postings_delta"):
             db.execute(f"DELETE FROM {t}")
         db.execute(
-            "INSERT OR REPLACE INTO state(key, value) VALUES ('postings', ?), ('tokens', '0'), ('fts_text', ?),"
-            " ('delta_docs', '0')",
+            "INSERT OR REPLACE INTO state(key, value) VALUES ('postings', ?), ('tokens', '0'), ('fts_text', ?)",
             (POSTINGS_VERSION, TEXT_VERSION),
         )
         db.execute("COMMIT")
