@@ -130,26 +130,42 @@ def start_chroma(path: Path, port: int) -> Chroma:
     return Chroma(proc, port)
 
 
-def start_server(home: Path, tokens: Path, port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """The real server process; its log (stderr) goes to ``log``."""
+def start_server(home: Path, tokens: Path, port: int, log: Path, env: dict[str, str] | None = None,
+                 workers: int = 1) -> subprocess.Popen:
+    """The real server process (``--workers``: that many worker processes); its log (stderr) goes to ``log``."""
     environ = {**os.environ, "PAII_HOME": str(home), "PAII_AUTH_TOKENS_FILE": str(tokens), **(env or {})}
     with open(log, "w") as err:
         proc = subprocess.Popen([sys.executable, "-m", "paii_history", "--transport", "streamable-http",
-                                 "--host", "127.0.0.1", "--port", str(port)], env=environ,
+                                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env=environ,
                                 stdout=subprocess.DEVNULL, stderr=err)
     wait_listening(proc, port, "the history server", log)
     return proc
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time (user + system) a process has used: ``pid``, or this process."""
+    """CPU time (user + system) a process and its children alive now have used: ``pid``, or this process."""
     if pid is None:
         import resource
 
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return usage.ru_utime + usage.ru_stime
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (a server's workers)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            out += [int(child), *_children(int(child))]
+    return out
 
 
 # ------------------------------------------------------------------------------ the clients
@@ -229,7 +245,9 @@ async def run_load(url: str, tokens: list[str], args: Any) -> dict[str, Any]:
     """``len(tokens)`` clients for ``args.seconds`` after a warm-up; latencies, errors, captured ids."""
     queries = [q for qs in make_queries(200).values() for q in qs]
     warm = _new_out()  # the model, the index and the vector store load on the first calls: not counted
-    await _window(url, tokens[:1], getattr(args, "warmup_s", 3), queries, argparse.Namespace(capture_every=3, think_ms=0), warm)
+    # with workers, every client warms up: which worker a client's connection reaches is the kernel's choice
+    warmers = tokens[:1] if getattr(args, "workers", 1) == 1 else tokens
+    await _window(url, warmers, getattr(args, "warmup_s", 3), queries, argparse.Namespace(capture_every=3, think_ms=0), warm)
     out = _new_out()
     pids = {"server": getattr(args, "server_pid", None), "chroma": getattr(args, "chroma_pid", None), "clients": None}
     before = {k: cpu_seconds(p) for k, p in pids.items() if k == "clients" or p}
@@ -244,7 +262,7 @@ async def run_load(url: str, tokens: list[str], args: Any) -> dict[str, Any]:
 def summarise(raw: dict[str, Any], check: dict[str, Any], args: Any, base: int) -> dict[str, Any]:
     calls = sum(len(v) for v in raw["latency"].values())
     return {
-        "clients": args.clients, "seconds": args.seconds, "entries_before": base, "think_ms": args.think_ms,
+        "clients": args.clients, "workers": getattr(args, "workers", 1), "seconds": args.seconds, "entries_before": base, "think_ms": args.think_ms,
         "capture_every": args.capture_every,
         "similar_incidents_ms": percentiles(raw["latency"]["similar_incidents"]),
         "capture_ms": percentiles(raw["latency"]["capture"]),
@@ -274,6 +292,7 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=10_000)
     ap.add_argument("--think-ms", type=float, default=0, help="mean pause between a client's calls (0: back to back)")
     ap.add_argument("--capture-every", type=int, default=5, help="one call in N is a capture (default 5)")
+    ap.add_argument("--workers", type=int, default=1, help="the server's worker processes (--workers; default 1)")
     ap.add_argument("--embedded", action="store_true", help="vectors in the server's embedded chromadb, not a Chroma server")
     ap.add_argument("--out", default=str(HERE / "results" / "team_load.json"))
     ap.add_argument("--keep-log", metavar="FILE", help="copy the server's log (stderr) here")
@@ -297,7 +316,7 @@ def main() -> None:
         base = count_entries(home, [])["entries"]
         port = free_port()
         cpu_before = cpu_check_ms()
-        proc = start_server(home, work / "tokens", port, work / "server.log", env)
+        proc = start_server(home, work / "tokens", port, work / "server.log", env, args.workers)
         args.server_pid, args.chroma_pid = proc.pid, (chroma.proc.pid if chroma else None)
         try:
             raw = asyncio.run(run_load(f"http://127.0.0.1:{port}/mcp", tokens, args))

@@ -29,7 +29,12 @@ def serve(name: str, settings_class: str, description: str, default_port: int, a
     parser.add_argument("--no-auth", action="store_true",
                         help="streamable-http on a loopback address only: serve without tokens, to try it on this machine "
                              "(otherwise every request needs a token from PAII_AUTH_TOKENS_FILE: paii auth add NAME)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="streamable-http only: N processes answer on the port (default 1), for many clients "
+                             "at once; they keep no MCP session, so tools cannot ask questions or report progress")
     args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
 
     from paii_common.redact import register_secret, setup_logging
 
@@ -51,7 +56,8 @@ def serve(name: str, settings_class: str, description: str, default_port: int, a
     else:
         from paii_common.transport import run_http  # tokens, exposure checks, Host headers: see there
 
-        run_http(server, name=name, host=args.host, port=args.port, no_auth=args.no_auth)
+        run_http(server, name=name, host=args.host, port=args.port, no_auth=args.no_auth, workers=args.workers,
+                 settings_class=settings_class)
 
 
 # ---------------------------------------------------------------------------- stdio

@@ -238,9 +238,11 @@ class ExplainRefusals:
         await self.app(scope, receive, relay)
 
 
-def protect(server: Any, plan: HttpPlan) -> Any:
+def protect(server: Any, plan: HttpPlan, *, stateless: bool = False) -> Any:
     """The server's streamable HTTP app with ``plan``'s checks: the SDK's bearer auth with the
-    tokens file, its Host/Origin protection with ``plan``'s hosts, read-only tokens kept to readers."""
+    tokens file, its Host/Origin protection with ``plan``'s hosts, read-only tokens kept to readers.
+    ``stateless``: the SDK's stateless mode with JSON answers (no session kept between requests, so
+    any worker process can answer any request; see :func:`run_http`)."""
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -257,22 +259,70 @@ def protect(server: Any, plan: HttpPlan) -> Any:
         server.middleware.append(read_only_callers(server))
     security = TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=plan.allowed_hosts,
                                          allowed_origins=plan.allowed_origins)
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, host=plan.host)
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, transport_security=security, host=plan.host,
+                                     stateless_http=stateless, json_response=stateless)
     return ExplainRefusals(app, plan)
 
 
-def run_http(server: Any, *, name: str, host: str, port: int, no_auth: bool = False) -> None:
-    """Serve ``server`` on ``host:port`` (see the module's docstring); exit 2 when refused."""
+#: How a worker process learns what to serve (set by :func:`run_http` for uvicorn's workers).
+WORKER_ENV = "PAII_HTTP_WORKER"
+
+
+def run_http(server: Any, *, name: str, host: str, port: int, no_auth: bool = False, workers: int = 1,
+             settings_class: str | None = None) -> None:
+    """Serve ``server`` on ``host:port`` (see the module's docstring); exit 2 when refused.
+
+    ``workers`` > 1: that many processes answer on the one port (uvicorn's workers share its
+    socket and restart one that dies), each building the server from ``paii_<name>.config.
+    <settings_class>`` as this process did (:func:`worker_app`), with the same tokens, hosts and
+    audit log. They keep no MCP session (the SDK's stateless mode, JSON answers): any worker
+    answers any request of a client, and a tool cannot ask the person a question mid-call
+    (elicitation) or report progress. What they share is on disk (a history's files and index
+    are safe across processes)."""
     try:
         plan = plan_http(host, port, no_auth=no_auth)
     except StartRefused as exc:
         print(f"paii-{name}: cannot start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    app = protect(server, plan)
     for warning in plan.warnings:
         print(f"paii-{name}: warning: {warning}", file=sys.stderr)
     auth = (f"tokens from {plan.tokens.path} ({len(plan.tokens.entries())})" if plan.tokens else "no authentication")
-    print(f"paii-{name}: serving {plan.url()} ({auth})", file=sys.stderr, flush=True)
     import uvicorn
 
+    if workers > 1:
+        import json
+        import os
+
+        os.environ[WORKER_ENV] = json.dumps({"name": name, "settings_class": settings_class, "host": host,
+                                             "port": port, "no_auth": no_auth})
+        print(f"paii-{name}: serving {plan.url()} ({auth}) with {workers} worker processes", file=sys.stderr, flush=True)
+        uvicorn.run("paii_common.transport:worker_app", factory=True, workers=workers, host=host.strip("[]"),
+                    port=port, log_level="warning", access_log=False)
+        return
+    app = protect(server, plan)
+    print(f"paii-{name}: serving {plan.url()} ({auth})", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host.strip("[]"), port=port, log_level="warning", access_log=False)
+
+
+def worker_app() -> Any:
+    """What one worker process of ``--workers N`` serves (uvicorn calls it in each): the server
+    built from its settings as :func:`paii_common.serve.serve` builds it, behind :func:`protect`
+    in stateless mode. Its log lines name the worker's process id."""
+    import importlib
+    import json
+    import os
+
+    from paii_common.redact import register_secret, setup_logging
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    name = spec["name"]
+    setup_logging()
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_paii", False) and handler.formatter is not None:
+            fmt = f"%(asctime)s %(levelname)s %(name)s [worker {os.getpid()}]: %(message)s"
+            handler.setFormatter(type(handler.formatter)(fmt))  # still the redacting formatter
+    settings = getattr(importlib.import_module(f"paii_{name}.config"), spec["settings_class"]).load()
+    register_secret(*settings.secret_values())
+    server = importlib.import_module(f"paii_{name}.server").build_server(settings)
+    plan = plan_http(spec["host"], spec["port"], no_auth=spec["no_auth"])
+    return protect(server, plan, stateless=True)

@@ -73,8 +73,7 @@ def word_evidence(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, 
     known = [s for s in stems if s]
     postings: dict[str, np.ndarray] = {}
     if known and kw.postings_ready():
-        sql = f"SELECT term, docs FROM postings WHERE term IN ({','.join('?' * len(known))})"
-        postings = {t: np.frombuffer(d, np.int64) for t, d in kw.db.execute(sql, known)}
+        postings = {t: p[0] for t, p in kw._term_postings(known, docs_only=True).items()}
 
     def idf(df: int) -> float:  # squared: the rare words of a text decide whether an entry matches it
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)) ** 2

@@ -194,7 +194,7 @@ class KeywordIndex(BM25Postings):
     def clear(self) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        for t in ("docs", "fts", "skipped", "notices", "postings"):
+        for t in ("docs", "fts", "skipped", "notices", "postings", "postings_delta"):
             db.execute(f"DELETE FROM {t}")
         db.execute(
             "INSERT OR REPLACE INTO state(key, value) VALUES ('postings', ?), ('tokens', '0'), ('fts_text', ?)",

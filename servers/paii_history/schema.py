@@ -1,7 +1,7 @@
 """The index database (``$PAII_HOME/index/keyword.sqlite3``): its tables, and how it is opened.
 
 One SQLite file in WAL mode, shared by every process of one PAII_HOME (two servers, a server
-and the CLI): ``docs``, ``fts`` and ``postings`` are the keyword index (:mod:`paii_history.keyword`,
+and the CLI): ``docs``, ``fts``, ``postings`` and ``postings_delta`` are the keyword index (:mod:`paii_history.keyword`,
 :mod:`paii_history.bm25`), ``skipped`` and ``notices`` what the sync says about files
 (:mod:`paii_history.sync`), ``vectors`` the embedded history's vectors
 (:mod:`paii_history.vectortable`), ``state`` versions and generations.
@@ -34,6 +34,9 @@ CREATE INDEX IF NOT EXISTS docs_cat_created ON docs(category, created);
 CREATE INDEX IF NOT EXISTS docs_path ON docs(path);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize='porter unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS postings(term TEXT PRIMARY KEY, docs BLOB NOT NULL, freqs BLOB NOT NULL, lens BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postings_delta(term TEXT NOT NULL, doc INTEGER NOT NULL, freq REAL NOT NULL, len INTEGER NOT NULL,
+    PRIMARY KEY(term, doc)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS postings_delta_doc ON postings_delta(doc);
 CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT, size INTEGER NOT NULL DEFAULT -1);
 CREATE TABLE IF NOT EXISTS notices(path TEXT PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vec BLOB NOT NULL);

@@ -297,3 +297,56 @@ def test_an_index_from_before_identifier_parts_is_rewritten_on_sync(isolated_env
     _same_ranking(hits, _fts_ranking(store.kw, monkeypatch, "wrong block locations from the dfs client", limit=5))
     assert "getBlockLocations" in store.kw.body(hits[0][0]) and "\x1f" not in store.kw.body(hits[0][0])
     store.close()
+
+
+def test_small_writes_go_to_the_delta_and_rank_exactly_as_blobs_and_fts5(tmp_path, monkeypatch):
+    """A capture's postings go to the small delta table, a term's rows folded into its blob past
+    TERM_DELTA_MAX and the whole delta with a large write; rankings (and the words' document counts)
+    are the same whichever table holds an entry (or part of it), through updates and deletes."""
+    import random
+
+    from paii_history import bm25
+
+    monkeypatch.setattr(bm25, "TERM_DELTA_MAX", 4)
+    rnd = random.Random(5)
+    vocab = [f"w{i}" for i in range(80)] + ["fail", "fails", "failed", "timeout", "DFSClient"]
+    now = time.time()
+
+    def row(i: int, version: int = 0) -> dict:
+        words = [rnd.choice(vocab[: rnd.randint(5, len(vocab))]) for _ in range(rnd.randint(1, 40))]
+        return {"id": f"E-{i}", "category": "incidents", "title": " ".join(rnd.sample(vocab, 3)), "created": now - i,
+                "updated": None, "path": f"incidents/E-{i}.md", "mtime_ns": version, "size": 0, "sha": f"{i}-{version}",
+                "service": None, "meta": {}, "snippet": "", "body": " ".join(words)}
+
+    kw = KeywordIndex(tmp_path / "k.sqlite3")
+    kw.upsert([row(i) for i in range(200)])  # an import: straight into the blobs
+    assert kw.db.execute("SELECT count(*) FROM postings_delta").fetchone()[0] == 0
+    final: dict[int, dict] = {}
+    for i in range(200, 230):  # captures, one entry each
+        final[i] = row(i)
+        kw.upsert([final[i]])
+        if i == 202:  # three captures: every term's rows are still in the delta
+            assert kw.db.execute("SELECT count(DISTINCT doc) FROM postings_delta").fetchone()[0] == 3
+    for i in (3, 210, 228, 229):  # updates of an entry in the blobs and of entries in the delta
+        final[i] = row(i, 1)
+        kw.upsert([final[i]])
+    kw.delete_paths(["incidents/E-7.md", "incidents/E-227.md"])
+    most = kw.db.execute("SELECT max(n), count(*) FROM (SELECT count(*) AS n FROM postings_delta GROUP BY term)").fetchone()
+    assert most[0] < 4 and most[1] > 10, "common terms were folded on the way, rare ones wait in the delta"
+    kw.db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, fts, instance)")
+    assert int(kw.get_state("tokens")) == kw.db.execute("SELECT count(*) FROM temp.fts_terms").fetchone()[0]
+
+    queries = ["fails timeout", "failed fail w3", "DFSClient w1 w2 w70", "w79", "nothing-here w0"]
+    queries += [" ".join(rnd.sample(vocab, rnd.randint(1, 10))) for _ in range(20)]
+    with_delta = {q: kw.keyword(q, limit=20) for q in queries}
+    counts = {q: kw._useful_terms(query_terms(q)) for q in queries}
+    for q in queries:
+        _same_ranking(with_delta[q], _fts_ranking(kw, monkeypatch, q, limit=20))
+    kw.db.execute("DELETE FROM state WHERE key='postings'")
+    kw.build_postings()  # every entry in the blobs: exactly the same scores
+    assert kw.db.execute("SELECT count(*) FROM postings_delta").fetchone()[0] == 0
+    kw._df = {}
+    for q in queries:
+        assert kw.keyword(q, limit=20) == with_delta[q]
+        assert kw._useful_terms(query_terms(q)) == counts[q]
+    kw.close()
