@@ -22,29 +22,31 @@ REDIRECTS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">&", ">>", ">|", "<",
 
 
 class _State:
-    __slots__ = ("items", "heredocs")
+    __slots__ = ("items", "heredocs", "max_chars", "max_items")
 
-    def __init__(self):
+    def __init__(self, max_chars=MAX_CHARS):
         self.items = 0
         self.heredocs = []  # pending (cmd, delimiter, strip_tabs, quoted) until the next newline
+        self.max_chars = max_chars  # a script file may be longer than a command line
+        self.max_items = max(MAX_ITEMS, MAX_ITEMS * max_chars // MAX_CHARS)
 
 
 class Parser(WordReader):
     def __init__(self, text, depth=0, state=None, origin="command"):
-        if len(text) > MAX_CHARS:
-            raise LimitError("the command is %d characters long; the guard reads up to %d" % (len(text), MAX_CHARS))
+        self.st = state or _State()
+        if len(text) > self.st.max_chars:
+            raise LimitError("the command is %d characters long; the guard reads up to %d" % (len(text), self.st.max_chars))
         if depth > MAX_DEPTH:
             raise LimitError("commands are nested more than %d levels deep" % MAX_DEPTH)
         self.s, self.i, self.depth = text, 0, depth
-        self.st = state or _State()
         self.origin = origin
         self.out = []
         self.case = []  # a stack of "pattern" / "body" for case ... esac
 
     def count(self):
         self.st.items += 1
-        if self.st.items > MAX_ITEMS:
-            raise LimitError("the command has more than %d words and commands to check" % MAX_ITEMS)
+        if self.st.items > self.st.max_items:
+            raise LimitError("the command has more than %d words and commands to check" % self.st.max_items)
 
     # --- lists ----------------------------------------------------------------------------
 
@@ -311,9 +313,10 @@ class Parser(WordReader):
                 self.scan_expansions(body)
             cmd.stdin = ("text", lit_word(body))
 
-def parse(text, depth=0, state=None, origin="command"):
-    """The simple commands ``text`` runs, in order; ParseError when it cannot be read."""
-    p = Parser(text, depth, state, origin)
+def parse(text, depth=0, state=None, origin="command", max_chars=MAX_CHARS):
+    """The simple commands ``text`` runs, in order; ParseError when it cannot be read. ``max_chars``
+    is the longest text read (a command line: 100 KB; a script file may be given more)."""
+    p = Parser(text, depth, state or _State(max_chars), origin)
     p.parse_list()
     if p.case:
         raise ParseError("a case has no esac")
