@@ -60,7 +60,6 @@ class Context:
         if self.cwd:
             self.vars["PWD"] = self.cwd
         self.findings = []
-        self.line = ""  # the whole command line
         self.files = {}  # files written earlier on the line: path -> (kind, text or where from)
         self.scripts_read = set()  # script files already read from disk
         self.cache = {}  # kube context, git branch ... read once
@@ -79,7 +78,6 @@ class Context:
 
 def check(command, cwd, home, config):
     ctx = Context(cwd, home, config)
-    ctx.line = command
     analyse(command, ctx, 0)
     return ctx
 
@@ -161,7 +159,7 @@ def check_cmd(cmd, ctx, depth, via):
         if src is not None:
             follow_source(src, inv, ctx, depth)
     elif kind == "shell-script":
-        subs = inv.code.subs()
+        subs = [p for p in inv.code.subs() if p.raw.startswith("<(")]  # the script is <(cmd)'s output
         if subs:
             follow_source(producer_of(subs[0].value, ctx), inv, ctx, depth)
         else:

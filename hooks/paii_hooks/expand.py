@@ -11,7 +11,8 @@ MAX_VALUE = 64 * 1024  # a variable's value the guard keeps (longer: unknown)
 
 
 def static_output(cmds, ctx):
-    """What a $(...) prints when that is plain: echo/printf of literals, which/command -v NAME, mktemp."""
+    """What a $(...) prints when that is plain: echo/printf of literals, which/command -v NAME,
+    dirname/basename, mktemp."""
     if len(cmds) != 1 or cmds[0].pipe_from or cmds[0].stdin:
         return None
     words = [resolve_static(w, ctx) for w in cmds[0].words]
@@ -28,6 +29,11 @@ def static_output(cmds, ctx):
         fmt = ansi_c(args[0])
         values = iter(args[1:])
         return re.sub(r"%[-+ #0]*\d*(\.\d+)?[sdbqc]", lambda m: next(values, ""), fmt).replace("%%", "%")
+    if prog in ("dirname", "basename") and len(args) == 1 and not args[0].startswith("-"):
+        path = args[0].rstrip("/") or "/"
+        if prog == "basename":
+            return path.rsplit("/", 1)[-1]
+        return "/" if path == "/" else (path.rsplit("/", 1)[0] or "/") if "/" in path else "."
     if prog == "mktemp":
         return "/tmp/tmp.paii-guard" if "-p" not in args and "--tmpdir" not in args else None
     if prog in ("which", "realpath", "readlink") or (prog in ("command", "type") and args[:1] in (["-v"], ["-P"])):

@@ -23,6 +23,8 @@ NOT_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "-
 SHEBANG = re.compile(r"#!\s*\S*?(?:/env\s+(?:-\S+\s+)*)?(?:\S*/)?(python|pypy|perl|ruby|node|php)")
 DOWNLOAD_FLAGS = {"curl": ({"-o", "--output"}, {"-O", "--remote-name"}),
                   "wget": ({"-O", "--output-document"}, set())}
+#: short options that take a value, so a cluster such as curl's -fsSLo or wget's -qO ends there
+SHORT_VALUE = {"curl": set("AbcCdDeEFHKmoPQrTuUwxXyYz"), "wget": set("aABdDeiIlOoPQRtTUwX")}
 
 
 def file_key(path, ctx):
@@ -83,6 +85,15 @@ def _downloads(prog, argv):
             value = argv[k + 1]
         elif a.startswith("--") and a.split("=", 1)[0] in to_file and "=" in a:
             value = a.split("=", 1)[1]
+        elif re.fullmatch(r"-[A-Za-z]{2,}", a):  # a cluster of short options: -fsSLO, -fsSLo FILE, -qO-
+            for j, c in enumerate(a[1:], 1):
+                if "-" + c in remote_name:
+                    named = True
+                    out.extend(_url_name(u) for u in urls[:1])
+                if c in SHORT_VALUE[prog]:
+                    if "-" + c in to_file:
+                        value = a[j + 1:] or (argv[k + 1] if k + 1 < len(argv) else None)
+                    break
         elif len(a) > 2 and a[:2] in to_file and not a.startswith("--"):
             value = a[2:]
         if value is not None:
@@ -181,7 +192,23 @@ def _run(inv, ctx, depth, path, kind, what, from_disk, runner):
                 return  # the same file again (sourced twice, or by itself): read once
             ctx.scripts_read.add(key)
         lang = inv.lang if inv.kind != "run" else shebang_lang(what)
-        _analyse_text(what, lang, runner + " " + path if inv.kind != "run" else path, ctx, depth)
+        where = runner + " " + path if inv.kind != "run" else path
+        if lang:
+            _analyse_text(what, lang, where, ctx, depth)
+            return
+        # the script sees $0 = its path; run by a shell (not sourced) its cd and variables stay inside it
+        sourced = inv.kind != "run" and inv.prog in ("source", ".")
+        saved = (ctx.cwd, dict(ctx.vars))
+        ctx.vars["0"] = path
+        try:
+            _analyse_text(what, "", where, ctx, depth)
+        finally:
+            if sourced:
+                ctx.vars.pop("0", None)
+                if "0" in saved[1]:
+                    ctx.vars["0"] = saved[1]["0"]
+            else:
+                ctx.cwd, ctx.vars = saved
     else:
         from paii_hooks.analyse import follow_source
         from paii_hooks.unwrap import Inv
@@ -202,14 +229,15 @@ def _analyse_text(text, lang, where, ctx, depth):
 
 
 def _unreadable(inv, path, why, ctx):
-    """Like a command that does not parse: a question only when the line holds a dangerous word
-    (the program that runs the script does not count)."""
+    """Like a command that does not parse: a question only when the command holds a dangerous
+    word (``sudo bash x.sh``); shells and interpreters, which only run the script, do not count."""
     from paii_hooks.analyse import risky_words
+    from paii_hooks.unwrap import INTERPRETER_RE, SHELLS
 
-    runner = inv.prog.lower()
-    words = [w for w in risky_words(ctx.line) if w.lower() not in (runner, "source")]
+    text = " ".join(inv.via + [a.text() for a in inv.args])
+    words = [w for w in risky_words(text) if w.lower() not in SHELLS and not INTERPRETER_RE.match(w.lower())]
     if words:
-        ctx.add("unreadable", "the guard could not read the script %s (%s) and the line contains %s"
+        ctx.add("unreadable", "the guard could not read the script %s (%s) and the command contains %s"
                 % (path, why, ", ".join("'%s'" % w for w in words[:4])))
 
 

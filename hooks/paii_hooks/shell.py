@@ -181,6 +181,12 @@ class Parser(WordReader):
             if c == "#" and (self.i == 0 or s[self.i - 1] in " \t\n;&|()"):
                 self.skip_comment()
                 break
+            if c == "(" and cmd.data and cmd.words and cmd.words[0].static() == "[[":
+                self.skip_test_group()  # [[ $x =~ ^(a|b)$ ]], [[ ( -f a ) ]]: a pattern, not a subshell
+                continue
+            if c == "(" and cmd.words and s[self.i - 1] == "=":  # declare -A MAP=([k]=v ...)
+                self.read_array()
+                continue
             if c == "(":
                 rest = s[self.i + 1:].lstrip(" \t")
                 if cmd.words and rest.startswith(")"):  # name() { body; }: the body follows
@@ -202,14 +208,7 @@ class Parser(WordReader):
                 if name is not None:
                     cmd.assigns.append((name, word))
                     if s.startswith("(", self.i):  # NAME=(array values)
-                        self.i += 1
-                        inner = Cmd(self.origin)
-                        while self.i < len(s) and s[self.i] != ")":
-                            if s[self.i] in " \t\n":
-                                self.i += 1
-                            else:
-                                inner.words.append(self.read_word())
-                        self.i += 1
+                        self.read_array()
                     continue
                 kw = word.static()
                 if kw in KEYWORDS and word.parts[0].quoted is False:
@@ -225,7 +224,8 @@ class Parser(WordReader):
                     cmd.words.append(word)
                     self.skip_blanks()
                     cmd.words.append(self.read_word())
-                    self.skip_blanks()
+                    while self.i < len(s) and s[self.i] in " \t\n":  # `in` may be on the next line
+                        self.i += 1
                     if self.read_word().static() != "in":
                         raise ParseError("case without 'in'")
                     self.case.append("pattern")
@@ -249,6 +249,39 @@ class Parser(WordReader):
             self.out.append(cmd)
             return cmd
         return None
+
+    def read_array(self):
+        """``(a b "c")`` after ``NAME=``: values (their ``$(...)`` still run), not a subshell."""
+        s = self.s
+        self.i += 1
+        while self.i < len(s) and s[self.i] != ")":
+            if s[self.i] in " \t\n":
+                self.i += 1
+            elif s.startswith("\\\n", self.i):
+                self.i += 2
+            else:
+                self.read_word()
+        self.i += 1
+
+    def skip_test_group(self):
+        """A parenthesised part of ``[[ ... ]]`` (to its matching ``)``): read as data."""
+        s, depth, j = self.s, 0, self.i
+        while j < len(s):
+            if s[j] == "\\":
+                j += 1
+            elif s[j] == "(":
+                depth += 1
+            elif s[j] == ")":
+                depth -= 1
+                if not depth:
+                    break
+            elif s[j] == "\n":
+                break
+            j += 1
+        if depth:
+            raise ParseError("a '(' inside [[ ]] is never closed")
+        self.scan_expansions(s[self.i:j + 1])
+        self.i = j + 1
 
     @staticmethod
     def assignment_name(word):

@@ -255,7 +255,7 @@ def _env(rest, env, via):
 
 
 def _shell(prog, rest, via, env):
-    i, has_c, stdin = 0, False, False
+    i, has_c, stdin, noexec = 0, False, False, False
     while i < len(rest):
         t = rest[i].static()
         if t is None:
@@ -264,6 +264,7 @@ def _shell(prog, rest, via, env):
             i += 1
             break
         if t in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            noexec = noexec or (t == "-o" and i + 1 < len(rest) and rest[i + 1].static() == "noexec")
             i += 2
             continue
         if t.startswith("-") and len(t) > 1 and not t.startswith("--") and "c" in t[1:]:
@@ -273,8 +274,11 @@ def _shell(prog, rest, via, env):
         if t == "-" or not (t.startswith("-") or t.startswith("+")):
             break
         stdin = stdin or (t.startswith("-") and not t.startswith("--") and "s" in t[1:])
+        noexec = noexec or (t.startswith("-") and not t.startswith("--") and "n" in t[1:])
         i += 1
     operands = rest[i:]
+    if noexec and not has_c:  # bash -n x.sh reads the script for syntax errors and runs nothing
+        return Inv("none", prog, rest, via, env)
     if has_c:
         if not operands:
             return Inv("none", via=via, env=env)
