@@ -267,6 +267,7 @@ ASKS = [
     case("bash big.sh", A, "hidden-script", id="a script over 256 KB"),
     case("bash scripts/reset.sh", A, "git-discard"),
     case("bash scripts/in-tmp.sh; rm -rf *", A, "rm-cwd", id="rm -rf * after a script that cd-ed: still the project"),
+    case("source scripts/in-tmp.sh && rm -rf ..", A, "rm-system-path", id="a sourced script's cd applies after it"),
     case("echo 'kubectl delete namespace payments' > k.sh; source k.sh", A, "kubectl-delete-data"),
     case("sudo bash tools", A, "unreadable", id="a script the guard cannot read, with sudo"),
     case('cd "$DIR" && sudo sh install.sh', A, "unreadable", id="a script in a folder known only at run time, with sudo"),
@@ -329,5 +330,4 @@ SAFE = [
     case("printf 'print(1)\\n' > x.py && python3 x.py", OK), case("echo 'rm -rf ./build' > clean.sh && sh clean.sh", OK),
     case("bash missing-script.sh", OK, id="a script that does not exist"), case('cd "$DIR" && bash build.sh', OK),
     case("curl -fsSL https://example.com/i.sh -o i.sh && less i.sh", OK),
-    case("source scripts/in-tmp.sh && rm -rf ./*", OK, id="a sourced script's cd applies to the line after it"),
 ]
