@@ -8,7 +8,11 @@ they will hold (``echo ... > x.sh``, ``printf``, a heredoc through ``cat > x.sh`
 ``curl ... > x.sh``: the network; ``base64 -d > x.sh``: a decoder; ``./gen.sh > x.sh``: a program
 the guard cannot see). Such a file is also followed when it is run directly (``./x.sh``).
 A script not written on the line is read from disk (relative to the command's folder), at most
-256 KB; a missing file runs nothing, a larger one is asked about.
+256 KB; a missing file runs nothing. A script on disk is the person's own program, like any
+other on their PATH: it is read to catch the concrete commands in it (an ``rm -rf ~``, a
+``git reset --hard``, a ``curl | sh``), not questioned for what the guard cannot see in it (an
+``eval "$VAR"``, a command computed at run time, a size over the limit), which real scripts are
+full of. Those questions stay for files written on the same line, where they are the point.
 """
 
 import os
@@ -17,6 +21,8 @@ import re
 from paii_hooks.paths import normalise
 
 MAX_SCRIPT = 256 * 1024
+#: findings about what the guard cannot see: kept for a file written on the line, not for one on disk
+UNSEEN = frozenset({"computed-command", "computed-script", "hidden-script"})
 #: what a file holds, worst last: a file built from several sources keeps the worst one
 SEVERITY = {"text": 0, "trusted": 0, "unknown": 1, "decoded": 2, "network": 3}
 NOT_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "-"})
@@ -173,7 +179,11 @@ def run_file(inv, ctx, depth, path=None):
     if kind == "missing":
         return  # nothing runs
     before = len(ctx.findings)
+    if from_disk and kind == "too-big":
+        return  # the person's own large script (./configure): what is in it cannot be seen, as for a binary
     _run(inv, ctx, depth, path, kind, what, from_disk, runner)
+    if from_disk:  # keep what the script does, not what the guard cannot see in it
+        ctx.findings[before:] = [f for f in ctx.findings[before:] if f[0] not in UNSEEN]
     for k in range(before, len(ctx.findings)):  # say where the command is: the person sees `bash x.sh`
         rule, reason = ctx.findings[k]
         ctx.findings[k] = (rule, "%s (in the script %s)" % (reason, path))

@@ -71,6 +71,8 @@ class World:
             "scripts/run-all.sh": "#!/bin/bash\nsource \"$(dirname \"$0\")/../tools/wipe.sh\"\n",
             "scripts/in-tmp.sh": "cd /tmp/paii-build\nmake\n",
             "scripts/reset.sh": "git fetch origin\ngit reset --hard origin/main\n",
+            "scripts/evals.sh": "#!/bin/bash\nCMD=\"make $1\"\neval \"$CMD\"\n$(get_tool) --version\nbash -c \"$CMD\"\n",
+            "scripts/evals-then-wipe.sh": "#!/bin/bash\neval \"$SETUP\"\nrm -rf ~\n",
             "scripts/deploy.sh": "#!/bin/bash\nset -euo pipefail\nrm -rf ./dist\nmake build\n"
                                  "kubectl --context kind-dev apply -f k8s/\n",
             "lib/env.sh": "export PATH=\"$HOME/bin:$PATH\"\nalias ll='ls -la'\n",
