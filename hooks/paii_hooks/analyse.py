@@ -3,7 +3,8 @@
 ``check(command, cwd, home, config)`` parses the line (``shell``), resolves what can be known
 before it runs (variables assigned earlier in the line, ``$(echo rm)``, ``cd``), sees through
 wrappers (``unwrap``), follows code into shells and interpreters (``bash -c``, ``eval``,
-``| bash``, heredocs, ``python -c``), and asks the rules about each program. Returns a
+``| bash``, heredocs, ``python -c``) and into script files (``bash x.sh``: ``scripts``), and asks
+the rules about each program. Returns a
 :class:`Context` whose ``findings`` are (rule id, reason) pairs.
 """
 
@@ -11,8 +12,9 @@ import re
 import time
 
 from paii_hooks import rules
-from paii_hooks.paths import BRACE, normalise, read_text
-from paii_hooks.shell import LimitError, ParseError, Part, Word, ansi_c, parse
+from paii_hooks.expand import assign_value, resolve, resolve_static, static_output
+from paii_hooks.paths import normalise, read_text
+from paii_hooks.shell import LimitError, ParseError, parse
 from paii_hooks.unwrap import unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
@@ -39,8 +41,8 @@ INIT_PRINTERS = frozenset({"ssh-agent", "pyenv", "rbenv", "nodenv", "goenv", "je
                            "lesspipe", "lesspipe.sh", "luarocks", "asdf", "rustup", "navi", "atuin", "pixi",
                            "dvm", "kind", "k3d", "colima", "podman-machine", "nvm", "sdk", "gh", "kubectl",
                            "helm", "poetry", "pip", "uv", "npm", "pnpm", "rg", "fzf", "aws-vault", "vault"})
+WRITERS = frozenset({"tee", "cp", "mv", "curl", "wget"})  # programs that write files scripts.py tracks
 MAX_FINDINGS = 40
-MAX_VALUE = 64 * 1024  # a variable's value the guard keeps (longer: unknown)
 TIME_BUDGET = 2.0  # seconds; the hook's own timeout is 10 s
 TEXT_BUDGET = 2 * 1024 * 1024  # characters parsed in all, nested code included
 
@@ -58,6 +60,8 @@ class Context:
         if self.cwd:
             self.vars["PWD"] = self.cwd
         self.findings = []
+        self.files = {}  # files written earlier on the line: path -> (kind, text or where from)
+        self.scripts_read = set()  # script files already read from disk
         self.cache = {}  # kube context, git branch ... read once
         self.deadline = time.perf_counter() + TIME_BUDGET
         self.text_left = TEXT_BUDGET
@@ -84,10 +88,11 @@ def risky_words(text):
     return sorted({m.group(0).strip() for m in _DANGER_RE[0].finditer(text)})
 
 
-def analyse(text, ctx, depth, via=()):
+def analyse(text, ctx, depth, via=(), limit=None):
+    """Check shell text; ``limit`` raises the size read (a script file may be longer than a line)."""
     ctx.spend(len(text))
     try:
-        cmds = parse(text, depth)
+        cmds = parse(text, depth, max_chars=limit) if limit else parse(text, depth)
     except LimitError as exc:
         ctx.add("unreadable", "the guard could not check all of this command (%s)" % exc)
         return
@@ -102,107 +107,23 @@ def analyse(text, ctx, depth, via=()):
         analyse_cmd(cmd, ctx, depth, via)
 
 
-# --- what is known before the line runs --------------------------------------------------------
-
-
-def static_output(cmds, ctx):
-    """What a $(...) prints when that is plain: echo/printf of literals, which/command -v NAME, mktemp."""
-    if len(cmds) != 1 or cmds[0].pipe_from or cmds[0].stdin:
-        return None
-    words = [resolve_static(w, ctx) for w in cmds[0].words]
-    if not words or None in words:
-        return None
-    prog, args = words[0].rsplit("/", 1)[-1], words[1:]
-    if prog == "echo":
-        flags = []
-        while args and re.fullmatch(r"-[neE]+", args[0]):
-            flags.append(args.pop(0))
-        out = " ".join(args)
-        return ansi_c(out) if any("e" in f for f in flags) else out
-    if prog == "printf" and args:
-        fmt = ansi_c(args[0])
-        values = iter(args[1:])
-        return re.sub(r"%[-+ #0]*\d*(\.\d+)?[sdbqc]", lambda m: next(values, ""), fmt).replace("%%", "%")
-    if prog == "mktemp":
-        return "/tmp/tmp.paii-guard" if "-p" not in args and "--tmpdir" not in args else None
-    if prog in ("which", "realpath", "readlink") or (prog in ("command", "type") and args[:1] in (["-v"], ["-P"])):
-        names = [a for a in args if not a.startswith("-")]
-        return names[0] if names else None
-    return None
-
-
-def resolve_static(word, ctx):
-    return resolve(word, ctx, split=False)[0].static()
-
-
-def resolve(word, ctx, split=True):
-    """The word with what is already known filled in. Unquoted expansions are split into words
-    (as bash splits on IFS) and unquoted {a,b} braces expanded, when ``split``."""
-    parts, changed = [], False
-    for p in word.parts:
-        value = None
-        if p.kind == "var":
-            name, op, rest = p.value
-            value = ctx.vars.get(name)
-            if value is None and op in (":-", "-") and "$" not in rest and "`" not in rest:
-                value = rest
-            if op not in ("", ":-", "-", ":?", "?", ":=", "="):
-                value = None
-        elif p.kind == "sub" and p.raw.startswith(("$(", "`")):
-            value = static_output(p.value, ctx)
-        if value is None or len(value) > MAX_VALUE:
-            parts.append(p)
-        else:
-            parts.append(Part("lit", value, True, "split" if not p.quoted else ""))
-            changed = True
-    if not split:
-        return [Word(parts)] if changed else [word]
-    words, current = [], []
-    for p in parts:
-        if p.kind == "lit" and p.raw == "split":
-            pieces = re.split(r"[ \t\n]+", p.value)
-            for k, piece in enumerate(pieces):
-                if k:
-                    words.append(current)
-                    current = []
-                if piece:
-                    current.append(Part("lit", piece, True))
-        else:
-            current.append(p)
-    words.append(current)
-    out = []
-    for w in words:
-        if not w:
-            continue
-        out.extend(_braces(Word(w)))
-    return out or [Word([])]
-
-
-def _braces(word):
-    """``{rm,-rf,/}`` -> rm -rf / (bash expands unquoted braces before running anything)."""
-    if not any(p.kind == "lit" and not p.quoted and "{" in p.value and "," in p.value for p in word.parts):
-        return [word]
-    text = word.static()
-    if text is None or not BRACE.search(text):
-        return [word]
-    from paii_hooks.paths import expand_braces
-
-    return [Word([Part("lit", t, True)]) for t in expand_braces(text)]
-
-
-def assign_value(word):
-    first = word.parts[0]
-    return Word([Part("lit", first.value.split("=", 1)[1], first.quoted)] + word.parts[1:])
-
-
 # --- one command --------------------------------------------------------------------------------
 
 
 def analyse_cmd(cmd, ctx, depth, via):
+    inv = check_cmd(cmd, ctx, depth, via)
+    if cmd.redirs or (inv is not None and inv.prog in WRITERS):
+        from paii_hooks import scripts
+
+        scripts.note_writes(cmd, inv, ctx)
+
+
+def check_cmd(cmd, ctx, depth, via):
+    """The rules for one simple command; returns what it runs (an Inv), if anything."""
     ctx.spend(1)
     rules.check_redirects(cmd, ctx)
     if cmd.data:
-        return
+        return None
     env = {}
     for name, w in cmd.assigns:
         value = resolve_static(assign_value(w), ctx)
@@ -217,12 +138,12 @@ def analyse_cmd(cmd, ctx, depth, via):
         words.extend(resolve(w, ctx))
     words = [w for w in words if w.parts]
     if not words:
-        return
+        return None
     inv = unwrap(words, env)
     inv.via = list(via) + inv.via
     kind = inv.kind
     if kind == "none":
-        return
+        return inv
     if kind == "dynamic":
         found = ["'%s'" % w for w in risky_words(" ".join(w.text() for w in words))[:3]]
         if not found and _would_delete(inv, cmd, ctx, depth):
@@ -230,7 +151,7 @@ def analyse_cmd(cmd, ctx, depth, via):
         if found:
             ctx.add("computed-command", "the program this runs (%s) is only known when it runs, and the line contains %s"
                     % (inv.prog, ", ".join(found)))
-        return
+        return inv
     if kind == "shell-string":
         analyse_code_word(inv, ctx, depth)
     elif kind in ("shell-stdin", "code-stdin"):
@@ -238,9 +159,14 @@ def analyse_cmd(cmd, ctx, depth, via):
         if src is not None:
             follow_source(src, inv, ctx, depth)
     elif kind == "shell-script":
-        subs = inv.code.subs()
+        subs = [p for p in inv.code.subs() if p.raw.startswith("<(")]  # the script is <(cmd)'s output
         if subs:
             follow_source(producer_of(subs[0].value, ctx), inv, ctx, depth)
+        else:
+            from paii_hooks import scripts
+
+            scripts.run_file(inv, ctx, depth)
+        rules.check_program(inv, cmd, ctx, depth, analyse)
     elif kind == "code":
         text = resolve_static(inv.code, ctx)
         if text is None:
@@ -253,6 +179,12 @@ def analyse_cmd(cmd, ctx, depth, via):
     else:
         track_state(inv, ctx)
         rules.check_program(inv, cmd, ctx, depth, analyse)
+        if ctx.files and inv.path and "/" in inv.path:
+            from paii_hooks import scripts
+
+            if scripts.runs_written_file(inv, ctx):
+                scripts.run_file(inv, ctx, depth, inv.path)
+    return inv
 
 
 def _would_delete(inv, cmd, ctx, depth):
@@ -321,8 +253,8 @@ def stdin_source(cmd, ctx):
         text = resolve_static(word, ctx)
         if kind == "text":
             return ("text", text) if text is not None else ("unknown", word.text())
-        content = read_text(text, ctx) if text else None
-        return ("text", content) if content is not None else ("unknown", "the file " + word.text())
+        content = file_text(text, ctx) if text else None
+        return content if content is not None else ("unknown", "the file " + word.text())
     if cmd.pipe_from is None:
         return None
     if cmd.pipe_from == "group":
@@ -365,14 +297,26 @@ def producer(cmd, ctx, depth=0):
         files = [a for a in argv if a is None or not a.startswith("-")] if prog == "cat" else []
         if not files:
             return upstream or ("unknown", inv.line())
-        texts = [read_text(f, ctx) if f else None for f in files]
-        if None in texts:
-            return ("unknown", inv.line())
-        return ("text", "".join(texts))
+        texts = [file_text(f, ctx) if f else None for f in files]
+        if None in texts or any(t[0] != "text" for t in texts):
+            return next((t for t in texts if t and t[0] != "text"), None) or ("unknown", inv.line())
+        return ("text", "".join(t[1] for t in texts))
     if prog in INIT_PRINTERS or any(a in ("completion", "completions", "shellenv", "init", "hook", "activate",
                                           "env", "docker-env") for a in argv[:3]):
         return ("trusted", inv.line())
     return ("unknown", inv.line())
+
+
+def file_text(path, ctx):
+    """("text", a local file's text), or what a file written earlier on the line holds; None if unreadable."""
+    if ctx.files:
+        from paii_hooks.scripts import file_key
+
+        if file_key(path, ctx) in ctx.files:
+            src = ctx.files[file_key(path, ctx)]
+            return None if src[0] == "missing" else src
+    text = read_text(path, ctx)
+    return None if text is None else ("text", text)
 
 
 def follow_source(src, inv, ctx, depth):

@@ -44,8 +44,8 @@ def shell_text(arg):
     return literal(arg)
 
 
-def check_code(lang, text, ctx, depth, analyse):
-    text = text[:64 * 1024]
+def check_code(lang, text, ctx, depth, analyse, limit=64 * 1024):
+    text = text[:limit]
     where = {"python": "python", "node": "node", "perl": "perl", "ruby": "ruby", "php": "php"}.get(lang, lang)
     if FORK_BOMB.search(text):
         ctx.add("fork-bomb", "the %s code forks in an endless loop (a fork bomb): it freezes the machine" % where)

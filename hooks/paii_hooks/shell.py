@@ -22,29 +22,31 @@ REDIRECTS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">&", ">>", ">|", "<",
 
 
 class _State:
-    __slots__ = ("items", "heredocs")
+    __slots__ = ("items", "heredocs", "max_chars", "max_items")
 
-    def __init__(self):
+    def __init__(self, max_chars=MAX_CHARS):
         self.items = 0
         self.heredocs = []  # pending (cmd, delimiter, strip_tabs, quoted) until the next newline
+        self.max_chars = max_chars  # a script file may be longer than a command line
+        self.max_items = max(MAX_ITEMS, MAX_ITEMS * max_chars // MAX_CHARS)
 
 
 class Parser(WordReader):
     def __init__(self, text, depth=0, state=None, origin="command"):
-        if len(text) > MAX_CHARS:
-            raise LimitError("the command is %d characters long; the guard reads up to %d" % (len(text), MAX_CHARS))
+        self.st = state or _State()
+        if len(text) > self.st.max_chars:
+            raise LimitError("the command is %d characters long; the guard reads up to %d" % (len(text), self.st.max_chars))
         if depth > MAX_DEPTH:
             raise LimitError("commands are nested more than %d levels deep" % MAX_DEPTH)
         self.s, self.i, self.depth = text, 0, depth
-        self.st = state or _State()
         self.origin = origin
         self.out = []
         self.case = []  # a stack of "pattern" / "body" for case ... esac
 
     def count(self):
         self.st.items += 1
-        if self.st.items > MAX_ITEMS:
-            raise LimitError("the command has more than %d words and commands to check" % MAX_ITEMS)
+        if self.st.items > self.st.max_items:
+            raise LimitError("the command has more than %d words and commands to check" % self.st.max_items)
 
     # --- lists ----------------------------------------------------------------------------
 
@@ -179,6 +181,12 @@ class Parser(WordReader):
             if c == "#" and (self.i == 0 or s[self.i - 1] in " \t\n;&|()"):
                 self.skip_comment()
                 break
+            if c == "(" and cmd.data and cmd.words and cmd.words[0].static() == "[[":
+                self.skip_test_group()  # [[ $x =~ ^(a|b)$ ]], [[ ( -f a ) ]]: a pattern, not a subshell
+                continue
+            if c == "(" and cmd.words and s[self.i - 1] == "=":  # declare -A MAP=([k]=v ...)
+                self.read_array()
+                continue
             if c == "(":
                 rest = s[self.i + 1:].lstrip(" \t")
                 if cmd.words and rest.startswith(")"):  # name() { body; }: the body follows
@@ -200,14 +208,7 @@ class Parser(WordReader):
                 if name is not None:
                     cmd.assigns.append((name, word))
                     if s.startswith("(", self.i):  # NAME=(array values)
-                        self.i += 1
-                        inner = Cmd(self.origin)
-                        while self.i < len(s) and s[self.i] != ")":
-                            if s[self.i] in " \t\n":
-                                self.i += 1
-                            else:
-                                inner.words.append(self.read_word())
-                        self.i += 1
+                        self.read_array()
                     continue
                 kw = word.static()
                 if kw in KEYWORDS and word.parts[0].quoted is False:
@@ -223,7 +224,8 @@ class Parser(WordReader):
                     cmd.words.append(word)
                     self.skip_blanks()
                     cmd.words.append(self.read_word())
-                    self.skip_blanks()
+                    while self.i < len(s) and s[self.i] in " \t\n":  # `in` may be on the next line
+                        self.i += 1
                     if self.read_word().static() != "in":
                         raise ParseError("case without 'in'")
                     self.case.append("pattern")
@@ -247,6 +249,39 @@ class Parser(WordReader):
             self.out.append(cmd)
             return cmd
         return None
+
+    def read_array(self):
+        """``(a b "c")`` after ``NAME=``: values (their ``$(...)`` still run), not a subshell."""
+        s = self.s
+        self.i += 1
+        while self.i < len(s) and s[self.i] != ")":
+            if s[self.i] in " \t\n":
+                self.i += 1
+            elif s.startswith("\\\n", self.i):
+                self.i += 2
+            else:
+                self.read_word()
+        self.i += 1
+
+    def skip_test_group(self):
+        """A parenthesised part of ``[[ ... ]]`` (to its matching ``)``): read as data."""
+        s, depth, j = self.s, 0, self.i
+        while j < len(s):
+            if s[j] == "\\":
+                j += 1
+            elif s[j] == "(":
+                depth += 1
+            elif s[j] == ")":
+                depth -= 1
+                if not depth:
+                    break
+            elif s[j] == "\n":
+                break
+            j += 1
+        if depth:
+            raise ParseError("a '(' inside [[ ]] is never closed")
+        self.scan_expansions(s[self.i:j + 1])
+        self.i = j + 1
 
     @staticmethod
     def assignment_name(word):
@@ -311,9 +346,10 @@ class Parser(WordReader):
                 self.scan_expansions(body)
             cmd.stdin = ("text", lit_word(body))
 
-def parse(text, depth=0, state=None, origin="command"):
-    """The simple commands ``text`` runs, in order; ParseError when it cannot be read."""
-    p = Parser(text, depth, state, origin)
+def parse(text, depth=0, state=None, origin="command", max_chars=MAX_CHARS):
+    """The simple commands ``text`` runs, in order; ParseError when it cannot be read. ``max_chars``
+    is the longest text read (a command line: 100 KB; a script file may be given more)."""
+    p = Parser(text, depth, state or _State(max_chars), origin)
     p.parse_list()
     if p.case:
         raise ParseError("a case has no esac")

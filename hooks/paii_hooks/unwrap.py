@@ -60,16 +60,18 @@ LOOKUPS = frozenset({"which", "type", "hash", "whereis", "man", "help", "apropos
 class Inv:
     """What one simple command runs. ``kind``:
     run (``prog`` with ``args``), shell-string (``code`` is a Word of shell text), shell-stdin
-    (a shell reads its script from stdin), shell-script (``code`` is the script's Word), code
+    (a shell reads its script from stdin), shell-script (``code`` is the script's Word: a file, or
+    ``<(...)``; with ``lang`` when an interpreter runs it: ``python3 x.py``), code
     (inline ``lang`` code in ``code``), code-stdin, dynamic (the program name is only known at
     run time), none (nothing runs: a lookup, an empty command)."""
 
-    __slots__ = ("kind", "prog", "args", "via", "env", "code", "lang", "xargs")
+    __slots__ = ("kind", "prog", "args", "via", "env", "code", "lang", "xargs", "path")
 
     def __init__(self, kind, prog="", args=(), via=(), env=None, code=None, lang=""):
         self.kind, self.prog, self.args, self.via = kind, prog, list(args), list(via)
         self.env = env if env is not None else {}
         self.code, self.lang, self.xargs = code, lang, False
+        self.path = None  # for a run: the program as typed (./x.sh), when static
 
     def argv(self):
         """The static text of each argument (None where it is only known at run time)."""
@@ -217,7 +219,9 @@ def unwrap(words, env=None, depth=0):
             prog = "paii"
         if prog in LOOKUPS:
             return Inv("none", prog, rest, via, env)
-        return Inv("run", prog, rest, via, env)
+        inv = Inv("run", prog, rest, via, env)
+        inv.path = args[0].static()
+        return inv
     return Inv("dynamic", "(wrappers nested too deep)", [], via, env)
 
 
@@ -251,7 +255,7 @@ def _env(rest, env, via):
 
 
 def _shell(prog, rest, via, env):
-    i, has_c, stdin = 0, False, False
+    i, has_c, stdin, noexec = 0, False, False, False
     while i < len(rest):
         t = rest[i].static()
         if t is None:
@@ -260,6 +264,7 @@ def _shell(prog, rest, via, env):
             i += 1
             break
         if t in ("-o", "+o", "-O", "+O", "--rcfile", "--init-file"):
+            noexec = noexec or (t == "-o" and i + 1 < len(rest) and rest[i + 1].static() == "noexec")
             i += 2
             continue
         if t.startswith("-") and len(t) > 1 and not t.startswith("--") and "c" in t[1:]:
@@ -269,8 +274,11 @@ def _shell(prog, rest, via, env):
         if t == "-" or not (t.startswith("-") or t.startswith("+")):
             break
         stdin = stdin or (t.startswith("-") and not t.startswith("--") and "s" in t[1:])
+        noexec = noexec or (t.startswith("-") and not t.startswith("--") and "n" in t[1:])
         i += 1
     operands = rest[i:]
+    if noexec and not has_c:  # bash -n x.sh reads the script for syntax errors and runs nothing
+        return Inv("none", prog, rest, via, env)
     if has_c:
         if not operands:
             return Inv("none", via=via, env=env)
@@ -313,10 +321,9 @@ def _interpreter(prog, rest, via, env):
         operands = operands[1:]
     if not operands or operands[0].static() == "-":
         return Inv("code-stdin", prog, rest, via, env, lang=lang)
-    if operands[0].subs():  # python3 <(curl ...): the script is another command's output
-        return Inv("shell-script", prog, rest, via, env, code=operands[0], lang=lang)
     script = operands[0].static() or ""
     if script.replace("\\", "/").endswith(("paii_cli/__main__.py", "bin/paii")):
         via.append(prog + " " + script)
         return [Word([Part("lit", "paii", True)])] + operands[1:]
-    return Inv("run", prog, rest, via, env)
+    # python3 x.py, or python3 <(curl ...): the script is a file or another command's output
+    return Inv("shell-script", prog, rest, via, env, code=operands[0], lang=lang)

@@ -63,6 +63,24 @@ class World:
         proj = base / "proj"
         (proj / "drop_all.sql").write_text("-- clean slate\nDROP TABLE IF EXISTS orders;\nDROP TABLE users;\n")
         (proj / "cleanup.sql").write_text("TRUNCATE audit_log;\n")
+        scripts = {  # script files the guard reads when a shell or an interpreter runs them
+            "tools/wipe.sh": "#!/bin/sh\n# start over\nset -e\nrm -rf \"$HOME\"\n",
+            "tools/purge.py": "import os, shutil\n\nshutil.rmtree(os.path.expanduser('~'))\n",
+            "tools/report.py": "print('to wipe a machine: rm -rf /')\n",
+            "scripts/outer.sh": "#!/bin/bash\necho cleaning\nsource ./tools/wipe.sh\n",
+            "scripts/run-all.sh": "#!/bin/bash\nsource \"$(dirname \"$0\")/../tools/wipe.sh\"\n",
+            "scripts/in-tmp.sh": "cd /tmp/paii-build\nmake\n",
+            "scripts/reset.sh": "git fetch origin\ngit reset --hard origin/main\n",
+            "scripts/evals.sh": "#!/bin/bash\nCMD=\"make $1\"\neval \"$CMD\"\n$(get_tool) --version\nbash -c \"$CMD\"\n",
+            "scripts/evals-then-wipe.sh": "#!/bin/bash\neval \"$SETUP\"\nrm -rf ~\n",
+            "scripts/deploy.sh": "#!/bin/bash\nset -euo pipefail\nrm -rf ./dist\nmake build\n"
+                                 "kubectl --context kind-dev apply -f k8s/\n",
+            "lib/env.sh": "export PATH=\"$HOME/bin:$PATH\"\nalias ll='ls -la'\n",
+            "big.sh": "echo step\n" * 30_000,  # 300 KB: more than the guard reads
+        }
+        for name, text in scripts.items():
+            (proj / name).parent.mkdir(exist_ok=True)
+            (proj / name).write_text(text)
         self.kube_dev = base / "kube-dev.yaml"
         self.kube_dev.write_text("apiVersion: v1\nkind: Config\ncurrent-context: kind-dev\ncontexts: []\n")
         self.kube_prod = base / "kube-prod.yaml"
