@@ -8,14 +8,15 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
-    """Write text to path so that a reader (or a crash) sees the old file or the new one, never a part:
-    a temporary file in the same folder (created with mode 0600, else ``mode``), fsynced, renamed over
-    path. The folder is created if needed; the temporary file is removed when anything fails."""
+def atomic_write(path: Path, text: str | bytes, *, mode: int | None = None) -> None:
+    """Write text (UTF-8) or bytes to path so that a reader (or a crash) sees the old file or the new
+    one, never a part: a temporary file in the same folder (created with mode 0600, else ``mode``),
+    fsynced, renamed over path. The folder is created if needed; the temporary file is removed when
+    anything fails."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8") as fh:
             if mode is not None:
                 os.fchmod(fh.fileno(), mode)
             fh.write(text)
