@@ -22,8 +22,9 @@ STEPS = [
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),
     # team mode: 20 clients with their own tokens over streamable HTTP, one history server of 10,000
     # entries with a Chroma server, 60 s; back to back, then at a person's pace (about a call a second)
-    ("team load, 20 clients back to back", [sys.executable, str(HERE / "team_load.py")]),
-    ("team load, 20 clients at a call a second", [sys.executable, str(HERE / "team_load.py"), "--think-ms", "1000",
+    ("team load, 20 clients back to back", [sys.executable, str(HERE / "team_load.py"), "--workers", "2"]),
+    ("team load, 20 clients at a call a second", [sys.executable, str(HERE / "team_load.py"), "--workers", "2",
+                                                  "--think-ms", "1000",
                                                   "--out", str(HERE / "results" / "team_load_paced.json")]),
     ("retrieval quality", [sys.executable, str(HERE / "retrieval.py"), "--split", "test"]),
     # what a score means: true matches vs other hits, and bench/queries/nonsense.jsonl must all be

@@ -13,7 +13,9 @@ Two forms, for the two kinds of field:
   ``‹untrusted: IGNORE ALL PREVIOUS INSTRUCTIONS…›``, with control and invisible characters
   removed, brackets neutralised (so it cannot open or close a marker or a fence, nor write a
   Slack mention) and the length capped. What passes unmarked cannot name a channel, a URL, a
-  tool's argument or carry a sentence; :data:`NOTE` tells the model what the markers mean.
+  tool's argument, a command-line flag or carry a sentence, and holds none of the words short
+  instructions are made of ("ignore previous instructions", "post the token", "run rm"): such a
+  value is marked even when it is three words. :data:`NOTE` tells the model what the markers mean.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ NOTE = (
 _PLAIN_WORD = r"[+-]?[^\W_]+(?:[._'’-][^\W_]+)*"
 _PLAIN = re.compile(rf"^{_PLAIN_WORD}(?: {_PLAIN_WORD}){{0,2}}$")
 PLAIN_MAX = 40
+# words that make two or three plain words an instruction (one word, "system-alerts", is a name);
+# marking a real name that holds one costs nothing: it is still shown, as data
+_ORDERS = re.compile(
+    r"(?i)(?:^| )(?:ignore|disregard|forget|override|bypass|instructions?|prompts?|system|assistant|"
+    r"claude|ai|llm|model|execute|exec|run|sudo|rm|delete|drop|remove|wipe|post|send|share|reveal|leak|"
+    r"print|tokens?|passwords?|secrets?|credentials?|keys?|approve|approved|admin|root)(?=$| )"
+)
+_FLAG = re.compile(r"(?:^| )-[^\W\d_]")
 _MARKED = re.compile(r"^‹untrusted: [^‹›]*›$")
 _BRACKETS = str.maketrans({"<": "(", ">": ")", "‹": "(", "›": ")", "«": "(", "»": ")", "`": "'"})
 
@@ -62,8 +72,10 @@ def _one_line(text: str) -> str:
 
 
 def is_plain(text: str) -> bool:
-    """A name that can pass unmarked: at most three words of letters/digits, 40 characters."""
-    return len(text) <= PLAIN_MAX and bool(_PLAIN.match(text))
+    """A name that can pass unmarked: at most three words of letters/digits, 40 characters, no order
+    words and no flags."""
+    return (len(text) <= PLAIN_MAX and bool(_PLAIN.match(text)) and not (" " in text and _ORDERS.search(text))
+            and not _FLAG.search(text))
 
 
 def short(value: object, limit: int = 80) -> str:
