@@ -29,7 +29,6 @@ borrows anyone's name.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -310,21 +309,9 @@ def read_entries(path: Path) -> list[TokenEntry]:
 
 def _rewrite(path: Path, lines: Iterable[str]) -> None:
     """Write the file atomically, readable by its owner only."""
-    import tempfile
+    from paii_common.local import atomic_write
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tokens.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.writelines(line if line.endswith("\n") else line + "\n" for line in lines)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, "".join(line if line.endswith("\n") else line + "\n" for line in lines), mode=0o600)
 
 
 def add_token(path: Path, name: str, *, read_only: bool = False, hashed: bool = False) -> str:

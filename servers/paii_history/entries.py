@@ -12,7 +12,6 @@ import hashlib
 import os
 import re
 import secrets
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import yaml
 
 from paii_common.errors import InvalidInput
+from paii_common.local import atomic_write  # noqa: F401 - store and recurrence write through it
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
@@ -308,21 +308,3 @@ def read_entry(path: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Entry:
         raise CorruptEntry("not UTF-8 text") from None
     # read as the text layer would (universal newlines): what PAII writes is read back unchanged
     return parse_markdown(text.replace("\r\n", "\n").replace("\r", "\n"), path, mtime=mtime)
-
-
-def atomic_write(path: Path, text: str | bytes) -> None:
-    """Write ``text`` (or bytes) to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") if isinstance(text, bytes) else os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

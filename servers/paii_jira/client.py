@@ -34,103 +34,14 @@ from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retr
 from paii_common.redact import redact, register_secret
 
 from paii_jira.config import JiraSettings
+from paii_jira.errors import SERVICE, DeadlineExceeded, JiraError, _messages, _never_sent, _retry_class
+
+__all__ = ["CONNECT_TIMEOUT", "MAX_PAGES", "PAGE", "SERVICE", "DeadlineExceeded", "JiraClient", "JiraError"]
 
 log = logging.getLogger("paii.jira")
-SERVICE = "Jira"
 PAGE = 100
 MAX_PAGES = 50  # 5,000 issues: the report says so when a sprint is bigger
 CONNECT_TIMEOUT = 10.0
-
-
-class JiraError(UpstreamError):
-    """A Jira call failed with an HTTP status; ``messages`` are Jira's own error texts."""
-
-    def __init__(self, call: str, status: int, messages: list[str], *, hint: str | None = None) -> None:
-        detail = "; ".join(messages)[:600] or f"HTTP {status}"
-        super().__init__(SERVICE, call, detail, status=status, hint=hint)
-        self.messages = messages
-
-
-class DeadlineExceeded(UpstreamError):
-    def __init__(self, call: str, seconds: float) -> None:
-        super().__init__(
-            SERVICE, call, f"the tool's {seconds:.0f} s deadline passed",
-            hint="Jira is slow or the request is large: narrow it (a smaller limit, a tighter JQL) or retry later; "
-                 "PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT raise the deadline.",
-        )
-
-
-def _messages(response: Any) -> list[str]:
-    """Jira's ``{"errorMessages": [...], "errors": {field: msg}}``, or the start of a non-JSON body."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = (response.text or "").strip()
-        return [text[:300]] if text else []
-    out: list[str] = []
-    if isinstance(body, dict):
-        out += [str(m) for m in body.get("errorMessages") or []]
-        errors = body.get("errors")
-        if isinstance(errors, dict):
-            out += [f"{k}: {v}" for k, v in errors.items()]
-        if not out and body.get("message"):
-            out.append(str(body["message"]))
-    return [redact(m) for m in out]
-
-
-def _never_sent(exc: Exception) -> bool:
-    """True when the connection was never made, so a write cannot have happened."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return type(reason).__name__ in {"NewConnectionError", "NameResolutionError", "ConnectTimeoutError"}
-
-
-_RETRY_CLASS: type | None = None
-
-
-def _retry_class() -> type:
-    """A urllib3 ``Retry`` that follows the PAII retry policy and the call's deadline (built lazily)."""
-    global _RETRY_CLASS
-    if _RETRY_CLASS is not None:
-        return _RETRY_CLASS
-    from urllib3.exceptions import MaxRetryError, ResponseError
-    from urllib3.util.retry import Retry
-
-    class PolicyRetry(Retry):
-        paii_policy: RetryPolicy = DEFAULT_POLICY
-        paii_sleep: Callable[[float], None] = staticmethod(time.sleep)
-        paii_remaining: Callable[[], float] = staticmethod(lambda: float("inf"))
-        paii_on_retry: Callable[[], None] = staticmethod(lambda: None)
-        _paii_wait = 0.0
-
-        def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-            return self.paii_policy.should_retry(method, status_code, len(self.history) + 1)
-
-        def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
-            attempt = len(self.history) + 1
-            status = response.status if response is not None else None
-            give_up = not self.paii_policy.should_retry(method or "GET", status, attempt)
-            retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-            wait = None if give_up else self.paii_policy.delay(attempt, retry_after if status == 429 else None)
-            if wait is None or wait >= self.paii_remaining():
-                if error is not None:
-                    if self._is_read_error(error):
-                        raise error  # requests reports it as ReadTimeout / ConnectionError
-                    raise MaxRetryError(_pool, url, error) from error
-                raise MaxRetryError(_pool, url, ResponseError(f"HTTP {status}: not retried"))
-            new = super().increment(method, url, response, error, _pool, _stacktrace)
-            new._paii_wait = wait
-            self.paii_on_retry()
-            return new
-
-        def sleep(self, response=None) -> None:  # type: ignore[no-untyped-def,override]
-            self.paii_sleep(self._paii_wait)
-
-    _RETRY_CLASS = PolicyRetry
-    return PolicyRetry
 
 
 class JiraClient:

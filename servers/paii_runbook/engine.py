@@ -1,9 +1,10 @@
 """The run lifecycle: start (dry or real), run a step, approve, finish; every run recorded.
 
-Approval is server state: :meth:`Engine.approve` stores an approval bound to the run, the step
-and the sha256 of the step's resolved action (:func:`paii_runbook.plan.command_sha`), valid for
-``approval_ttl`` seconds and used once. :meth:`Engine.run_step` on a step that needs the person
-raises :class:`ApprovalRequired` until such an approval exists; the server then asks the person
+Approval is server state (:mod:`paii_runbook.approvals`): :meth:`Engine.approve` stores an approval
+bound to the run, the step and the sha256 of the step's resolved action
+(:func:`paii_runbook.plan.command_sha`), valid for ``approval_ttl`` seconds and used once.
+:meth:`Engine.run_step` on a step that needs the person raises :class:`ApprovalRequired` until such
+an approval exists; the server then asks the person
 (elicitation) or tells the model how the person can approve. The tools never take an approval
 as an argument.
 """
@@ -19,7 +20,9 @@ from typing import Any
 from paii_common.errors import Conflict, InvalidInput, NotFound
 from paii_common.redact import redact
 from paii_common.untrusted import fence
+from paii_runbook import approvals
 from paii_runbook import steps as step_exec
+from paii_runbook.approvals import ApprovalRequired
 from paii_runbook.catalog import Catalog, Loaded
 from paii_runbook.client import StepExecutor
 from paii_runbook.config import RunbookSettings
@@ -34,25 +37,13 @@ from paii_runbook.models import (
     StepResult,
     StepState,
 )
-from paii_runbook.plan import action, command_sha, plan_step, resolve_command, resolve_params, step_command
-from paii_runbook.record import History, cmd_line
+from paii_runbook.plan import plan_step, resolve_command, resolve_params, step_command
+from paii_runbook.record import History
 from paii_runbook.runs import RunStore, iso, parse_iso, process_alive
 from paii_runbook.windows import check_windows
 
 OUTCOMES = ("completed", "aborted", "failed", "rolled_back")
-
-
-class ApprovalRequired(Conflict):
-    """The step needs the person's approval and has no valid one."""
-
-    def __init__(self, request: dict[str, Any], why: str) -> None:
-        self.request = request
-        super().__init__(
-            f"step {request['step']} ({request['title']}) needs the person's approval and {why}; it did not run. "
-            f"Ask the person: they approve with approve_step(run_id={request['run_id']!r}, step_id={request['step']!r}) "
-            f"(Claude Code shows them the permission prompt), or in their own terminal with "
-            f"`paii runbook approve {request['run_id']} {request['step']}`; then call run_step again."
-        )
+__all__ = ["OUTCOMES", "ApprovalRequired", "Engine", "utcnow"]
 
 
 def utcnow() -> dt.datetime:
@@ -66,6 +57,17 @@ def utcnow() -> dt.datetime:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _halted_options(st: dict[str, Any], sid: str) -> list[str]:
+    """What the person can choose at a run halted at step sid."""
+    rid = st["id"]
+    options = [f"retry: run_step(run_id={rid!r}, step_id={sid!r}, choice='retry')",
+               f"skip: run_step(run_id={rid!r}, step_id={sid!r}, choice='skip')"]
+    if st.get("suggested"):
+        options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
+    options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
+    return options
 
 
 class Engine:
@@ -190,12 +192,7 @@ class Engine:
 
     def request(self, st: dict[str, Any], step: Step) -> dict[str, Any]:
         """What the person approves: the step and its exact resolved command."""
-        act = action(step, st["parameters"])
-        cmd = step_command(step, st["parameters"])
-        return {"run_id": st["id"], "runbook": st["runbook"], "step": step.id, "title": step.title, "kind": step.kind,
-                "command": cmd_line(cmd.argv) if cmd else None, "argv": cmd.argv if cmd else None,
-                "pod": f"{cmd.namespace} {cmd.selector}" if cmd and cmd.kind == "k8s_exec" else None,
-                "manual": act.get("manual"), "sha": command_sha(st["id"], act), "parameters": st["parameters"]}
+        return approvals.request(st, step)
 
     def approval_request(self, run_id: str, step_id: str) -> dict[str, Any]:
         st = self.runs.load(run_id)
@@ -215,41 +212,15 @@ class Engine:
         with self.runs.update(run_id) as st:
             self._open(st)
             step = self._step(self._runbook_for(st), step_id)
-            if not step.needs_person:
-                raise InvalidInput(f"step {step.id} needs no approval: run it with run_step.")
-            if st["steps"].get(step.id, {}).get("status") in ("passed", "skipped"):
-                raise Conflict(f"step {step.id} is already {st['steps'][step.id]['status']}: nothing to approve.")
-            req = self.request(st, step)
-            if expect_sha and expect_sha != req["sha"]:
-                raise Conflict(f"step {step.id}'s command changed while it was being approved: ask the person again.")
-            now = self.now()
-            rec = {"step": step.id, "command_sha256": req["sha"], "by": by or self.settings.operator_name(), "via": via,
-                   "at": iso(now), "expires": iso(now + dt.timedelta(seconds=self.settings.approval_ttl)), "used_at": None}
-            st["approvals"].append(rec)
-            st["events"].append({"at": rec["at"], "kind": "approved", "step": step.id, "by": rec["by"], "via": via})
-        return ApprovalInfo(**{k: rec[k] for k in ("step", "by", "via", "at", "expires", "command_sha256")})
+            rec = approvals.grant(st, step, via=via, by=by or self.settings.operator_name(), now=self.now(),
+                                  ttl=self.settings.approval_ttl, expect_sha=expect_sha)
+        return approvals.info(rec)
 
     def note(self, run_id: str, step_id: str, kind: str, *, via: str, by: str | None = None, text: str | None = None) -> None:
         """Record a decision that ran nothing: a refusal, an unanswered prompt."""
         with self.runs.update(run_id) as st:
             st["events"].append({"at": iso(self.now()), "kind": kind, "step": str(step_id), "via": via,
                                  "by": by or self.settings.operator_name(), "note": redact(text or "")[:500] or None})
-
-    def _take_approval(self, st: dict[str, Any], step: Step) -> dict[str, Any]:
-        req = self.request(st, step)
-        now = self.now()
-        mine = [a for a in st["approvals"] if a["step"] == step.id and not a["used_at"]]
-        same = [a for a in mine if a["command_sha256"] == req["sha"]]
-        valid = [a for a in same if parse_iso(a["expires"]) > now]
-        if valid:
-            valid[0]["used_at"] = iso(now)
-            return valid[0]
-        if same:
-            raise ApprovalRequired(req, f"its approval ({same[-1]['by']} at {same[-1]['at']}) expired at {same[-1]['expires']}")
-        if mine:
-            raise ApprovalRequired(req, "the approval given was for a different command (sha256 "
-                                   f"{mine[-1]['command_sha256'][:12]}, now {req['sha'][:12]}): it does not apply")
-        raise ApprovalRequired(req, "has none")
 
     # ------------------------------------------------------------------ steps
     def _check_choice(self, st: dict[str, Any], step: Step, choice: str) -> None:
@@ -305,7 +276,7 @@ class Engine:
                 st["events"].append({"at": now, "kind": "skip", "step": step.id, "by": self.settings.operator_name(), "via": "run_step"})
                 self._advance(st, rb, step)
                 return self._result(st, rb, step, entry["attempts"][-1])
-            approval = self._take_approval(st, step) if step.needs_person else None
+            approval = approvals.take(st, step, self.now()) if step.needs_person else None
             cmd = step_command(step, st["parameters"])
             attempt = {"started": now, "choice": choice, "argv": cmd.argv if cmd else None,
                        "approval": {k: approval[k] for k in ("by", "via", "at", "command_sha256")} if approval else None}
@@ -348,14 +319,7 @@ class Engine:
         elif st["status"] == "halted" and st.get("suggested"):
             ns = rb.step(st["suggested"])
             nxt = NextStep(id=ns.id, title=ns.title, approval=ns.needs_person)
-        options = []
-        if st["status"] == "halted":
-            rid = st["id"]
-            options = [f"retry: run_step(run_id={rid!r}, step_id={step.id!r}, choice='retry')",
-                       f"skip: run_step(run_id={rid!r}, step_id={step.id!r}, choice='skip')"]
-            if st.get("suggested"):
-                options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
-            options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
+        options = _halted_options(st, step.id) if st["status"] == "halted" else []
         ap = a.get("approval")
         return StepResult(
             run_id=st["id"], step=step.id, title=step.title, status=a["status"], exit_code=a.get("exit_code"),
@@ -377,18 +341,10 @@ class Engine:
                                    finished=last.get("finished")))
         nxt_id = st.get("halted_at") or st.get("cursor")
         nxt = NextStep(id=nxt_id, title=st["steps"][nxt_id]["title"]) if nxt_id in st["steps"] else None
-        options = []
-        if st["status"] == "halted":
-            rid, sid = st["id"], st["halted_at"]
-            options = [f"retry: run_step(run_id={rid!r}, step_id={sid!r}, choice='retry')",
-                       f"skip: run_step(run_id={rid!r}, step_id={sid!r}, choice='skip')"]
-            if st.get("suggested"):
-                options.append(f"rollback: run_step(run_id={rid!r}, step_id={st['suggested']!r})")
-            options.append(f"abort: finish_run(run_id={rid!r}, outcome='aborted')")
-        approvals = [ApprovalInfo(**{k: a[k] for k in ("step", "by", "via", "at", "expires", "command_sha256")})
-                     for a in st.get("approvals") or []]
+        options = _halted_options(st, st["halted_at"]) if st["status"] == "halted" else []
+        given = [approvals.info(a) for a in st.get("approvals") or []]
         return RunStatus(run_id=st["id"], runbook=st["runbook"], parameters=st["parameters"], dry_run=bool(st.get("dry_run")),
-                         status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=approvals,
+                         status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=given,
                          options=options, recorded=st.get("recorded"))
 
     # ------------------------------------------------------------------ finish and record

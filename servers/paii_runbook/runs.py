@@ -17,16 +17,15 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
-import os
 import re
 import secrets
 import socket
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from paii_common.errors import InvalidInput, NotFound
+from paii_common.local import atomic_write, pid_alive
 
 RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}$")
 
@@ -40,30 +39,13 @@ def parse_iso(text: str) -> dt.datetime:
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, ensure_ascii=False, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(data, indent=1, ensure_ascii=False, default=str))
 
 
 def process_alive(pid: int, host: str) -> bool:
     if host != socket.gethostname():
         return True  # another machine's process: assume it still runs
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 class RunStore:

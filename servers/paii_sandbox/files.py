@@ -8,14 +8,16 @@
 from __future__ import annotations
 
 import json
-import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from paii_common.local import atomic_write, pid_alive
 from paii_sandbox.admin import TOKEN_HEADER
+
+__all__ = ["Admin", "default_seed", "load_seed", "pid_alive", "read_info", "sandbox_dir", "write_info"]
 
 
 def sandbox_dir(home: Path | None = None) -> Path:
@@ -39,13 +41,7 @@ def load_seed(path: Path | None = None) -> dict[str, Any]:
 
 
 def write_info(directory: Path, info: dict[str, Any]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "sandbox.json"
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(info, f, indent=2)
-    tmp.replace(path)
+    atomic_write(directory / "sandbox.json", json.dumps(info, indent=2), mode=0o600)
 
 
 def read_info(directory: Path) -> dict[str, Any] | None:
@@ -53,16 +49,6 @@ def read_info(directory: Path) -> dict[str, Any] | None:
         return json.loads((directory / "sandbox.json").read_text())
     except (OSError, ValueError):
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Admin:

@@ -156,11 +156,11 @@ async def test_a_sprint_of_230_issues_is_read_across_every_page(site):
 
 
 async def test_a_long_changelog_is_read_from_the_changelog_endpoint(site, monkeypatch):
-    from paii_sandbox.services import _jira_state
+    from paii_sandbox.services import _jira_json
 
     site.load(site_data([story(10, status="Blocked", history=[
         {"at": "-3d", "field": "status", "from": "In Progress", "to": "Blocked"}])]))
-    real = _jira_state.issue_json
+    real = _jira_json.issue_json
 
     def truncated(st, o, base, fields, expand="", v2=False):  # what Cloud does past ~40 entries
         out = real(st, o, base, fields, expand, v2)
@@ -168,7 +168,7 @@ async def test_a_long_changelog_is_read_from_the_changelog_endpoint(site, monkey
             out["changelog"] = {**out["changelog"], "histories": [], "total": len(o["history"])}
         return out
 
-    monkeypatch.setattr(_jira_state, "issue_json", truncated)
+    monkeypatch.setattr(_jira_json, "issue_json", truncated)
     r = await report(site)
     assert r["coverage"]["changelogs_fetched"] == 1 and r["blockers"][0]["days_blocked"] == 3
     assert site.calls("GET", r"/rest/api/3/issue/CORE-10/changelog")

@@ -14,48 +14,21 @@ import subprocess
 import sys
 import threading
 
+import pd_harness
 import pytest
-from mcp import Client
-from pd_fake import FROM, TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
+from pd_fake import TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
+from pd_harness import FAST
 
 from paii_common.http import RetryPolicy
-from paii_common.redact import register_secret
-from paii_pagerduty.client import PagerDutyClient
-from paii_pagerduty.config import PagerDutySettings
-from paii_pagerduty.server import build_server
-from paii_pagerduty.session import session_class
+from tests.mcp_calls import call, error, ok
 
-FAST = RetryPolicy(backoff_base=0.001, backoff_max=0.005, max_retry_after=5)
 PUT = ("PUT", "/incidents/PINC0001")
 NOTES = ("POST", "/incidents/PINC0001/notes")
 
 
 def make_server(fake: FakePagerDuty, *, read_timeout: float = 1.0, write_timeout: float = 2.0, policy=FAST):
-    session_class()  # pdpyras imported before the clock runs: a busy machine must not eat the deadline
-    settings = PagerDutySettings.load(
-        token=TOKEN, from_email=FROM, url=fake.url, read_timeout=read_timeout, write_timeout=write_timeout
-    )
-    register_secret(*settings.secret_values())
-    client = PagerDutyClient(
-        settings.token_value, from_email=FROM, url=settings.url, policy=policy,
-        read_timeout=settings.read_timeout, write_timeout=settings.write_timeout,
-    )
-    return build_server(settings, client)
-
-
-async def call(server, name: str, args: dict | None = None):
-    async with Client(server) as c:
-        return await c.call_tool(name, args or {})
-
-
-def ok(result) -> dict:
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-def error(result) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
+    """The server with deadlines of a second or two."""
+    return pd_harness.make_server(fake, read_timeout=read_timeout, write_timeout=write_timeout, policy=policy)
 
 
 # ---------------------------------------------------------------- acknowledge / resolve / escalate

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 from pd_fake import FROM, TOKEN, FakePagerDuty, fake_pd, ref  # noqa: F401 - fake_pd is a fixture
-from test_pagerduty_faults import call, error, make_server, ok
+from test_pagerduty_faults import make_server
+
+from tests.mcp_calls import call, error, ok
 
 UPDATES = ("POST", "/incidents/PINC0001/status_updates")
 TEXT = "Impact: card payments failing. Known: pool exhausted. Doing: restarting pods. Next update: 02:45 UTC."

@@ -13,14 +13,10 @@ from paii_slack.config import SlackSettings
 from paii_slack.server import build_server
 
 from fake_slack import BOT_TOKEN, CALLER_ID, USER_TOKEN
+from tests.mcp_calls import call
 
 ALL_TOOLS = {"create_channel", "invite_to_channel", "post_message", "find_user", "channel_digest", "get_timeline",
              "search_messages"}
-
-
-async def call(server, name: str, args: dict):
-    async with Client(server) as c:
-        return await c.call_tool(name, args)
 
 
 async def test_rate_limited_then_success_uses_the_sdk_retry_handler(server, fake, sleeps):

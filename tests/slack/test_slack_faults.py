@@ -6,28 +6,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from mcp import Client
 
 from fake_slack import BOT_ID, CALLER_ID
+from tests.mcp_calls import call, error, ok
 
 import slack_sdk  # noqa: E402,F401 - imported before any deadline runs: a busy machine must not eat it
 
 FAST = {"read_timeout": 1.0, "write_timeout": 2.0}
-
-
-async def call(server, name: str, args: dict):
-    async with Client(server) as c:
-        return await c.call_tool(name, args)
-
-
-def ok(result) -> dict:
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-def error_text(result) -> str:
-    assert result.is_error, result.structured_content
-    return result.content[0].text
 
 
 # ---------------------------------------------------------------- post_message
@@ -45,7 +30,7 @@ async def test_a_post_whose_answer_never_comes_is_read_back_and_not_sent_twice(m
 async def test_a_post_that_did_not_land_says_so_and_whether_it_may_still_arrive(make_server, fake):
     ch = fake.add_channel("inc-x")
     fake.hang("chat.postMessage")
-    text = error_text(await call(make_server(**FAST), "post_message", {"channel": ch.id, "text": "hi"}))
+    text = error(await call(make_server(**FAST), "post_message", {"channel": ch.id, "text": "hi"}))
     assert "did not answer within" in text and "the message is not in the channel" in text
     assert "may still happen" in text and "channel_digest" in text
     assert fake.methods().count("chat.postMessage") == 1
@@ -74,7 +59,7 @@ async def test_when_the_read_back_fails_too_the_outcome_is_unknown_and_says_how_
     ch = fake.add_channel("inc-x")
     fake.fail("chat.postMessage", 502)
     fake.fail("conversations.history", 200, body={"ok": False, "error": "missing_scope", "needed": "channels:history"})
-    text = error_text(await call(make_server(**FAST), "post_message", {"channel": ch.id, "text": "hi"}))
+    text = error(await call(make_server(**FAST), "post_message", {"channel": ch.id, "text": "hi"}))
     assert "may or may not have been made" in text and "Do not retry blindly" in text
     assert "missing_scope" in text and "channel_digest" in text
     assert fake.methods().count("chat.postMessage") == 1
@@ -96,7 +81,7 @@ async def test_a_create_whose_answer_is_lost_finds_the_channel_and_a_repeat_reus
 
 async def test_a_create_that_failed_says_the_channel_does_not_exist(make_server, fake):
     fake.fail("conversations.create", 503)
-    text = error_text(await call(make_server(**FAST), "create_channel", {"name": "inc-nope"}))
+    text = error(await call(make_server(**FAST), "create_channel", {"name": "inc-nope"}))
     assert "HTTP 503" in text and "#inc-nope does not exist" in text and "call create_channel again" in text
     assert fake.methods().count("conversations.create") == 1
 
@@ -121,7 +106,7 @@ async def test_an_invite_whose_answers_keep_failing_is_checked_against_the_membe
 async def test_a_hanging_read_ends_within_the_read_deadline_and_says_what_to_do(make_server, fake):
     ch = fake.add_channel("ops")
     fake.hang("conversations.history", times=4)
-    text = error_text(await call(make_server(**FAST), "channel_digest", {"channel": ch.id}))
+    text = error(await call(make_server(**FAST), "channel_digest", {"channel": ch.id}))
     assert "conversations.history" in text and "did not answer within" in text
     assert "PAII_READ_TIMEOUT" in text and "retry" in text
     assert fake.methods().count("conversations.history") == 1
@@ -130,7 +115,7 @@ async def test_a_hanging_read_ends_within_the_read_deadline_and_says_what_to_do(
 async def test_the_retry_loop_stops_when_the_next_attempt_cannot_finish_in_time(make_server, fake, sleeps):
     ch = fake.add_channel("ops")
     fake.fail("conversations.history", 429, {"Retry-After": "5"}, times=4)  # longer than the 1 s deadline
-    text = error_text(await call(make_server(**FAST), "channel_digest", {"channel": ch.id}))
+    text = error(await call(make_server(**FAST), "channel_digest", {"channel": ch.id}))
     assert "rate limited after 1 attempt" in text and sleeps == []
 
 
@@ -152,7 +137,7 @@ EVERY_TOOL = [
 async def test_every_tool_names_an_unreadable_response(make_server, fake, kind, tool, args):
     fake.add_channel("ops")
     fake.garble_everything = kind
-    text = error_text(await call(make_server(user_token=True, **FAST), tool, args))
+    text = error(await call(make_server(user_token=True, **FAST), tool, args))
     assert "Slack returned an unreadable response" in text, text
     assert "retry" in text.lower()
     assert "JSONDecodeError" not in text and "Traceback" not in text

@@ -11,21 +11,7 @@ from paii_common.untrusted import NOTE
 from paii_slack.server import normalize_channel_name
 
 from fake_slack import BOT_ID, BOT_TOKEN, CALLER_ID, TEAM_URL, USER_TOKEN
-
-
-async def call(server, name: str, args: dict):
-    async with Client(server) as c:
-        return await c.call_tool(name, args)
-
-
-def ok(result) -> dict:
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-def error_text(result) -> str:
-    assert result.is_error
-    return result.content[0].text
+from tests.mcp_calls import call, error, ok
 
 
 # ---------------------------------------------------------------- create_channel
@@ -62,13 +48,13 @@ async def test_reusing_a_channel_the_bot_left_joins_it_first(server, fake):
 
 async def test_an_archived_channel_of_that_name_is_a_conflict(server, fake):
     fake.add_channel("inc-archived", is_archived=True)
-    text = error_text(await call(server, "create_channel", {"name": "inc-archived"}))
+    text = error(await call(server, "create_channel", {"name": "inc-archived"}))
     assert "archived" in text and "Unarchive" in text
 
 
 async def test_a_taken_name_the_bot_cannot_see_is_a_conflict_with_a_next_step(server, fake):
     fake.add_channel("inc-private", members={CALLER_ID}, is_private=True)
-    text = error_text(await call(server, "create_channel", {"name": "inc-private"}))
+    text = error(await call(server, "create_channel", {"name": "inc-private"}))
     assert "cannot see it" in text and "/invite @" in text
 
 
@@ -93,7 +79,7 @@ def test_channel_names_follow_slack_rules(raw, expected):
 
 
 async def test_a_name_without_letters_is_refused(server):
-    text = error_text(await call(server, "create_channel", {"name": "!!! ..."}))
+    text = error(await call(server, "create_channel", {"name": "!!! ..."}))
     assert "no letters or digits" in text
 
 
@@ -113,7 +99,7 @@ async def test_invite_by_email_and_id_reports_each_person(server, fake):
 
 async def test_invite_to_a_channel_the_bot_is_not_in_says_how_to_fix_it(server, fake):
     ch = fake.add_channel("ops", members={CALLER_ID})
-    text = error_text(await call(server, "invite_to_channel", {"channel": ch.id, "users": [CALLER_ID]}))
+    text = error(await call(server, "invite_to_channel", {"channel": ch.id, "users": [CALLER_ID]}))
     assert "not_in_channel" in text and "/invite @" in text
 
 
@@ -137,12 +123,12 @@ async def test_post_message_description_asks_for_confirmation(server):
 
 
 async def test_unknown_channel_name_is_not_found_with_a_hint(server):
-    text = error_text(await call(server, "post_message", {"channel": "#nope", "text": "hi"}))
+    text = error(await call(server, "post_message", {"channel": "#nope", "text": "hi"}))
     assert "No channel named #nope" in text and "/invite" in text
 
 
 async def test_channel_not_found_from_slack_is_actionable(server):
-    text = error_text(await call(server, "post_message", {"channel": "C99999999", "text": "hi"}))
+    text = error(await call(server, "post_message", {"channel": "C99999999", "text": "hi"}))
     assert "chat.postMessage failed: channel_not_found" in text and "/invite @" in text
 
 
@@ -241,13 +227,13 @@ async def test_prompt_injection_in_a_message_comes_back_fenced_as_data(server, f
 
 async def test_not_in_channel_digest_is_actionable(server, fake):
     ch = fake.add_channel("secret-ops", members={CALLER_ID})
-    text = error_text(await call(server, "channel_digest", {"channel": ch.id}))
+    text = error(await call(server, "channel_digest", {"channel": ch.id}))
     assert "not_in_channel" in text and "/invite @" in text
 
 
 # ---------------------------------------------------------------- search_messages
 async def test_search_needs_the_user_token(server):
-    text = error_text(await call(server, "search_messages", {"query": "cache"}))
+    text = error(await call(server, "search_messages", {"query": "cache"}))
     assert "PAII_SLACK_USER_TOKEN" in text
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from paii_cli.scaffold import render
 from paii_cli.scaffold.services import SERVICES, Service, service_for
 from paii_common.errors import InvalidInput
+from paii_common.local import atomic_write
 
 INTEGRATION_NAME = re.compile(r"^[a-z][a-z0-9]{1,29}$")
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -97,11 +98,7 @@ class Plan:
 
 
 def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, path.stat().st_mode)
-    os.replace(tmp, path)
+    atomic_write(path, text, mode=path.stat().st_mode & 0o7777)
 
 
 SELF_CHECK = """

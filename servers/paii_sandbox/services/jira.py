@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from paii_sandbox.services import _jira_json as J
 from paii_sandbox.services import _jira_state as S
+from paii_sandbox.services._jira_agile import agile_routes
 from paii_sandbox.services._jira_jql import JQLError
 
 NAME = "jira"
@@ -42,18 +44,6 @@ def env(base_url: str, sandbox_dir: Path) -> dict[str, str]:
     return {"PAII_JIRA_URL": base_url.rstrip("/"), "PAII_JIRA_EMAIL": "paii-bot@example.com",
             "PAII_JIRA_TOKEN": "sandbox-jira-token", "PAII_JIRA_PROJECT": "INC", "PAII_JIRA_INCIDENT_TYPE": "Incident",
             "PAII_JIRA_TEAMS": "Team Infra=84"}
-
-
-def _err(status: int, *messages: str, errors: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"errorMessages": list(messages), "errors": errors or {}}, status_code=status)
-
-
-def _int(value: Any, default: int, *, top: int | None = None) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        return default
-    return max(0, min(n, top) if top else n)
 
 
 def create_app(state: dict[str, Any], world: Any) -> Starlette:
@@ -81,7 +71,7 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
 
     # ------------------------------------------------------------------------- platform
     async def myself(request: Request) -> Response:
-        return JSONResponse(S.user_json(st, st["me"], base(request)))
+        return JSONResponse(J.user_json(st, st["me"], base(request)))
 
     async def fields(request: Request) -> Response:
         f = st["fields"]
@@ -103,11 +93,11 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
         out = {"self": f"{base(request)}/rest/api/3/project/{p['id']}", "id": p["id"], "key": p["key"], "name": p["name"],
                "projectTypeKey": "software", "simplified": False, "style": "classic"}
         if types:
-            out["issueTypes"] = [S.type_json(t, base(request)) for t in p["types"]]
+            out["issueTypes"] = [J.type_json(t, base(request)) for t in p["types"]]
         return out
 
     async def project_search(request: Request) -> Response:
-        start, size = _int(request.query_params.get("startAt"), 0), _int(request.query_params.get("maxResults"), 50, top=100)
+        start, size = J.int_param(request.query_params.get("startAt"), 0), J.int_param(request.query_params.get("maxResults"), 50, top=100)
         values = [project_json(p, request) for p in st["projects"].values()]
         page = values[start:start + size]
         return JSONResponse({"self": str(request.url), "startAt": start, "maxResults": size, "total": len(values),
@@ -120,14 +110,14 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
         ref = request.path_params["key"]
         p = next((p for p in st["projects"].values() if ref.upper() == p["key"] or ref == p["id"]), None)
         if p is None:
-            return _err(404, "No project could be found with key '%s'." % ref)
+            return J.error(404, "No project could be found with key '%s'." % ref)
         return JSONResponse(project_json(p, request, types=True))
 
     async def create_issue(request: Request) -> Response:
         data = await body(request)
         f = (data or {}).get("fields") if isinstance(data, dict) else None
         if not isinstance(f, dict):
-            return _err(400, "Can not deserialize instance of fields")
+            return J.error(400, "Can not deserialize instance of fields")
         errors: dict[str, str] = {}
         pref = f.get("project") or {}
         proj = next((p for p in st["projects"].values() if pref.get("key") == p["key"] or str(pref.get("id")) == p["id"]), None)
@@ -148,7 +138,7 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
         if desc is not None and not v2(request) and not (isinstance(desc, dict) and desc.get("type") == "doc"):
             errors["description"] = "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
         if errors:
-            return _err(400, errors=errors)
+            return J.error(400, errors=errors)
         desc_doc = S.adf(desc) if isinstance(desc, str) else desc
         issue = S.new_issue(st, proj["key"], type=tname, summary=f["summary"], description=desc_doc, priority=prio,
                             labels=list(labels), assignee=(f.get("assignee") or {}).get("accountId"),
@@ -161,35 +151,35 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
     async def get_issue(request: Request) -> Response:
         o = issue_or_404(request.path_params["key"])
         if o is None:
-            return _err(404, "Issue does not exist or you do not have permission to see it.")
+            return J.error(404, "Issue does not exist or you do not have permission to see it.")
         q = request.query_params
         wanted = q.getlist("fields") or None
-        return JSONResponse(S.issue_json(st, o, base(request), wanted, q.get("expand", ""), v2=v2(request)))
+        return JSONResponse(J.issue_json(st, o, base(request), wanted, q.get("expand", ""), v2=v2(request)))
 
     async def changelog(request: Request) -> Response:
         o = issue_or_404(request.path_params["key"])
         if o is None:
-            return _err(404, "Issue does not exist or you do not have permission to see it.")
-        start, size = _int(request.query_params.get("startAt"), 0), _int(request.query_params.get("maxResults"), 100, top=100)
-        hist = S.changelog_json(st, o, base(request))
+            return J.error(404, "Issue does not exist or you do not have permission to see it.")
+        start, size = J.int_param(request.query_params.get("startAt"), 0), J.int_param(request.query_params.get("maxResults"), 100, top=100)
+        hist = J.changelog_json(st, o, base(request))
         return JSONResponse({"self": str(request.url), "startAt": start, "maxResults": size, "total": len(hist),
                              "isLast": start + size >= len(hist), "values": hist[start:start + size]})
 
     def comment_json(o: dict[str, Any], c: dict[str, Any], request: Request) -> dict[str, Any]:
         return {"self": f"{base(request)}/rest/api/3/issue/{o['id']}/comment/{c['id']}", "id": c["id"],
-                "author": S.user_json(st, c["author"], base(request)), "updateAuthor": S.user_json(st, c["author"], base(request)),
+                "author": J.user_json(st, c["author"], base(request)), "updateAuthor": J.user_json(st, c["author"], base(request)),
                 "body": S.adf_text(c["body"]) if v2(request) else c["body"], "created": S.jtime(c["created"]),
                 "updated": S.jtime(c["updated"])}
 
     async def comments(request: Request) -> Response:
         o = issue_or_404(request.path_params["key"])
         if o is None:
-            return _err(404, "Issue does not exist or you do not have permission to see it.")
+            return J.error(404, "Issue does not exist or you do not have permission to see it.")
         if request.method == "POST":
             data = await body(request) or {}
             text = data.get("body") if isinstance(data, dict) else None
             if not text or (not v2(request) and not (isinstance(text, dict) and text.get("type") == "doc")):
-                return _err(400, errors={"comment": "Comment body can not be empty!" if not text else
+                return J.error(400, errors={"comment": "Comment body can not be empty!" if not text else
                                          "Operation value must be an Atlassian Document (see the Atlassian Document Format)"})
             at = now()
             c = {"id": str(40000 + sum(len(x["comments"]) for x in st["issues"].values())), "author": st["me"],
@@ -199,24 +189,24 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
             return JSONResponse(comment_json(o, c, request), status_code=201)
         q = request.query_params
         ordered = sorted(o["comments"], key=lambda c: c["created"], reverse=q.get("orderBy", "created").startswith("-"))
-        start, size = _int(q.get("startAt"), 0), _int(q.get("maxResults"), 100, top=100)
+        start, size = J.int_param(q.get("startAt"), 0), J.int_param(q.get("maxResults"), 100, top=100)
         return JSONResponse({"startAt": start, "maxResults": size, "total": len(ordered),
                              "comments": [comment_json(o, c, request) for c in ordered[start:start + size]]})
 
     async def transitions(request: Request) -> Response:
         o = issue_or_404(request.path_params["key"])
         if o is None:
-            return _err(404, "Issue does not exist or you do not have permission to see it.")
+            return J.error(404, "Issue does not exist or you do not have permission to see it.")
         options = {str(11 + 10 * i): name for i, name in enumerate(st["statuses"])}
         if request.method == "GET":
             return JSONResponse({"expand": "transitions", "transitions": [
-                {"id": tid, "name": name, "to": S.status_json(st, name, base(request)), "hasScreen": False, "isGlobal": True,
+                {"id": tid, "name": name, "to": J.status_json(st, name, base(request)), "hasScreen": False, "isGlobal": True,
                  "isInitial": False, "isAvailable": True, "isConditional": False}
                 for tid, name in options.items() if name != o["status"]]})
         data = await body(request) or {}
         tid = str(((data.get("transition") or {}) if isinstance(data, dict) else {}).get("id") or "")
         if tid not in options or options[tid] == o["status"]:
-            return _err(400, f"Transition id '{tid}' is not valid for this issue.")
+            return J.error(400, f"Transition id '{tid}' is not valid for this issue.")
         at, old, new = now(), o["status"], options[tid]
         S._history(st, o, at, [S.status_item(st, old, new)])
         o["status"], o["updated"] = new, at
@@ -228,19 +218,19 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
     async def remotelinks(request: Request) -> Response:
         o = issue_or_404(request.path_params["key"])
         if o is None:
-            return _err(404, "Issue does not exist or you do not have permission to see it.")
+            return J.error(404, "Issue does not exist or you do not have permission to see it.")
         b = base(request)
         if request.method == "GET":
             gid = request.query_params.get("globalId")
             items = [dict(lk, self=f"{b}/rest/api/3/issue/{o['key']}/remotelink/{lk['id']}") for lk in o["remotelinks"]]
             if gid:
                 hit = next((x for x in items if x.get("globalId") == gid), None)
-                return JSONResponse(hit) if hit else _err(404, "No remote link with that global id.")
+                return JSONResponse(hit) if hit else J.error(404, "No remote link with that global id.")
             return JSONResponse(items)
         data = await body(request) or {}
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict) or not obj.get("url") or not obj.get("title"):
-            return _err(400, errors={"object": "The remote link needs object.url and object.title."})
+            return J.error(400, errors={"object": "The remote link needs object.url and object.title."})
         gid = data.get("globalId")
         found = next((lk for lk in o["remotelinks"] if gid and lk.get("globalId") == gid), None)
         link = {k: v for k, v in {"globalId": gid, "object": {"url": obj["url"], "title": obj["title"]},
@@ -255,13 +245,13 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
 
     async def issue_link(request: Request) -> Response:
         status, messages = S.link_issues(st, await body(request))
-        return Response(status_code=201) if status == 201 else _err(status, *messages)
+        return Response(status_code=201) if status == 201 else J.error(status, *messages)
 
     async def search_jql(request: Request) -> Response:
         if request.method == "POST":
             data = await body(request)
             if not isinstance(data, dict):
-                return _err(400, "The request body is not valid JSON.")
+                return J.error(400, "The request body is not valid JSON.")
             jql, token, size = data.get("jql", ""), data.get("nextPageToken"), data.get("maxResults", 50)
             wanted, expand = data.get("fields") or ["id"], data.get("expand") or ""
             expand = ",".join(expand) if isinstance(expand, list) else expand
@@ -273,14 +263,14 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
             now()
             hits = S.search(st, jql)
         except JQLError as exc:
-            return _err(400, str(exc))
+            return J.error(400, str(exc))
         try:
             start = int(base64.b64decode(token).decode()) if token else 0
         except (ValueError, binascii.Error):
-            return _err(400, "The provided next page token is invalid or expired.")
-        size = _int(size, 50, top=50 if "changelog" in expand else 100) or 50
+            return J.error(400, "The provided next page token is invalid or expired.")
+        size = J.int_param(size, 50, top=50 if "changelog" in expand else 100) or 50
         page = hits[start:start + size]
-        out: dict[str, Any] = {"issues": [S.issue_json(st, o, base(request), wanted, expand) for o in page],
+        out: dict[str, Any] = {"issues": [J.issue_json(st, o, base(request), wanted, expand) for o in page],
                                "isLast": start + size >= len(hits)}
         if not out["isLast"]:
             out["nextPageToken"] = base64.b64encode(str(start + size).encode()).decode()
@@ -292,76 +282,15 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
             now()
             hits = S.search(st, q.get("jql", ""), require_bounded=False)
         except JQLError as exc:
-            return _err(400, str(exc))
-        start, size = _int(q.get("startAt"), 0), _int(q.get("maxResults"), 50, top=100)
+            return J.error(400, str(exc))
+        start, size = J.int_param(q.get("startAt"), 0), J.int_param(q.get("maxResults"), 50, top=100)
         wanted = q.getlist("fields") or ["*navigable"]
         return JSONResponse({"startAt": start, "maxResults": size, "total": len(hits), "issues": [
-            S.issue_json(st, o, base(request), wanted, q.get("expand", ""), v2=True) for o in hits[start:start + size]]})
+            J.issue_json(st, o, base(request), wanted, q.get("expand", ""), v2=True) for o in hits[start:start + size]]})
 
     async def search_removed(request: Request) -> Response:
-        return _err(410, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
+        return J.error(410, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
                          "A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
-
-    # ------------------------------------------------------------------------- agile
-    def board_json(b: dict[str, Any], request: Request) -> dict[str, Any]:
-        p = st["projects"][b["project"]]
-        return {"id": b["id"], "self": f"{base(request)}/rest/agile/1.0/board/{b['id']}", "name": b["name"], "type": b["type"],
-                "location": {"projectId": int(p["id"]), "projectKey": p["key"], "projectName": p["name"],
-                             "displayName": f"{p['name']} ({p['key']})", "name": f"{p['name']} ({p['key']})",
-                             "projectTypeKey": "software"}}
-
-    def paged(values: list[Any], request: Request) -> JSONResponse:
-        start, size = _int(request.query_params.get("startAt"), 0), _int(request.query_params.get("maxResults"), 50, top=50) or 50
-        return JSONResponse({"maxResults": size, "startAt": start, "total": len(values),
-                             "isLast": start + size >= len(values), "values": values[start:start + size]})
-
-    def board_or_none(request: Request) -> dict[str, Any] | None:
-        try:
-            return st["boards"].get(int(request.path_params["board"]))
-        except ValueError:
-            return None
-
-    async def boards(request: Request) -> Response:
-        name = (request.query_params.get("name") or "").lower()
-        return paged([board_json(b, request) for b in st["boards"].values() if name in b["name"].lower()], request)
-
-    async def board_get(request: Request) -> Response:
-        b = board_or_none(request)
-        if b is None:
-            return _err(404, "Board does not exist or you do not have permission to see it.")
-        return JSONResponse(board_json(b, request))
-
-    async def board_config(request: Request) -> Response:
-        b = board_or_none(request)
-        if b is None:
-            return _err(404, "Board does not exist or you do not have permission to see it.")
-        base_url, pts = base(request), st["fields"]["points"]
-        cols = [{"name": n, "statuses": [{"id": s["id"], "self": f"{base_url}/rest/api/3/status/{s['id']}"}]}
-                for n, s in st["statuses"].items()]
-        return JSONResponse({"id": b["id"], "name": b["name"], "type": b["type"], "self": f"{base_url}/rest/agile/1.0/board/{b['id']}/configuration",
-                             "location": {"type": "project", "projectKeyOrId": st["projects"][b["project"]]["id"]},
-                             "filter": {"id": str(10000 + b["id"]), "self": f"{base_url}/rest/api/3/filter/{10000 + b['id']}"},
-                             "columnConfig": {"columns": cols, "constraintType": "none"},
-                             "estimation": {"type": "field", "field": {"fieldId": pts["id"], "displayName": pts["name"]}},
-                             "ranking": {"rankCustomFieldId": 10019}})
-
-    async def board_sprints(request: Request) -> Response:
-        b = board_or_none(request)
-        if b is None:
-            return _err(404, "Board does not exist or you do not have permission to see it.")
-        states = {s.strip() for s in (request.query_params.get("state") or "").split(",") if s.strip()}
-        rows = [S.sprint_json(st, sid, base(request)) for sid, s in sorted(st["sprints"].items())
-                if s["board"] == b["id"] and (not states or s["state"] in states)]
-        return paged(rows, request)
-
-    async def sprint_get(request: Request) -> Response:
-        try:
-            sid = int(request.path_params["sprint"])
-        except ValueError:
-            sid = -1
-        if sid not in st["sprints"]:
-            return _err(404, "Sprint does not exist or you do not have permission to see it.")
-        return JSONResponse(S.sprint_json(st, sid, base(request)))
 
     routes = [Route("/rest/api/3/search", search_removed, methods=["GET", "POST"]),
               Route("/rest/api/3/search/jql", search_jql, methods=["GET", "POST"]),
@@ -376,10 +305,8 @@ def create_app(state: dict[str, Any], world: Any) -> Starlette:
                    Route(f"{p}/issue/{{key}}/transitions", transitions, methods=["GET", "POST"]),
                    Route(f"{p}/issue/{{key}}/remotelink", remotelinks, methods=["GET", "POST"]),
                    Route(f"{p}/issueLink", issue_link, methods=["POST"])]
-    routes += [Route("/rest/agile/1.0/board", boards), Route("/rest/agile/1.0/board/{board}", board_get),
-               Route("/rest/agile/1.0/board/{board}/configuration", board_config),
-               Route("/rest/agile/1.0/board/{board}/sprint", board_sprints),
-               Route("/rest/agile/1.0/sprint/{sprint}", sprint_get)]
+    routes += agile_routes(st)
+
     async def authenticate(request: Request, call_next: Any) -> Response:
         header = request.headers.get("authorization", "")
         auth = st["auth"]
