@@ -43,12 +43,12 @@ $(STAMP): pyproject.toml
 	@$(BIN)/paii models install >/dev/null
 	@touch $@
 
-## demo: the seed's 2 AM incident end to end in a sandbox world (no accounts): PagerDuty ack, Slack channel + on-call, similar incidents, the handoff, a channel digest
+## demo: the seed's scenarios end to end in a sandbox world (no accounts): the 2 AM incident (ack, channel, Jira ticket, similar incidents, runbook, first check), handoff, runbook dry run, sprint, channel digest, post-mortem
 demo: setup
 	@if [ -d .paii-demo ] && [ ! -L .paii-demo ]; then rm -rf .paii-demo; fi  # left by older Makefiles
 	@PAII_HOME="$(DEMO_HOME)" $(BIN)/paii sandbox demo --examples examples
 
-## test: the default suite (fast; no network, no external services)
+## test: the default suite (offline, no credentials, no external services; about 5 minutes on 2 cores)
 test: setup
 	@$(BIN)/pytest -q
 
