@@ -179,10 +179,10 @@ def check_cmd(cmd, ctx, depth, via):
     else:
         track_state(inv, ctx)
         rules.check_program(inv, cmd, ctx, depth, analyse)
-        if ctx.files and inv.path and "/" in inv.path:
+        if inv.path and "/" in inv.path:
             from paii_hooks import scripts
 
-            if scripts.runs_written_file(inv, ctx):
+            if scripts.runs_script_by_path(inv, ctx):
                 scripts.run_file(inv, ctx, depth, inv.path)
     return inv
 

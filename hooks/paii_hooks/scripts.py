@@ -6,7 +6,9 @@ inline code, for an interpreter). Files written earlier on the same line are tra
 they will hold (``echo ... > x.sh``, ``printf``, a heredoc through ``cat > x.sh``, ``tee``,
 ``>>``, ``cp``/``mv``): the text when it is known, else where it comes from (``curl -o x.sh``,
 ``curl ... > x.sh``: the network; ``base64 -d > x.sh``: a decoder; ``./gen.sh > x.sh``: a program
-the guard cannot see). Such a file is also followed when it is run directly (``./x.sh``).
+the guard cannot see). Such a file is also followed when it is run directly (``./x.sh``), and so
+is a script of the person's own run by a relative path (``./deploy.sh``, ``tools/wipe.sh``; a
+compiled program is not read).
 A script not written on the line is read from disk (relative to the command's folder), at most
 256 KB; a missing file runs nothing. A script on disk is the person's own program, like any
 other on their PATH: it is read to catch the concrete commands in it (an ``rm -rf ~``, a
@@ -163,6 +165,8 @@ def script_source(path, ctx):
         return "unreadable", exc.strerror or type(exc).__name__, True
     if len(data) > MAX_SCRIPT:
         return "too-big", path, True
+    if b"\0" in data[:4096]:
+        return "binary", path, True  # a compiled program: nothing to read
     return "text", data.decode("utf-8", "replace"), True
 
 
@@ -176,8 +180,8 @@ def run_file(inv, ctx, depth, path=None):
         return  # only known when it runs, as any other argument
     kind, what, from_disk = script_source(path, ctx)
     runner = inv.prog if inv.kind != "run" else path
-    if kind == "missing":
-        return  # nothing runs
+    if kind in ("missing", "binary"):
+        return  # nothing runs, or nothing the guard can read
     before = len(ctx.findings)
     if from_disk and kind == "too-big":
         return  # the person's own large script (./configure): what is in it cannot be seen, as for a binary
@@ -259,7 +263,11 @@ def shebang_lang(text):
     return m.group(1).replace("pypy", "python") if m else ""
 
 
-def runs_written_file(inv, ctx):
-    """Is this a program started by its path (``./x.sh``, ``/tmp/a``) that the line wrote?"""
+def runs_script_by_path(inv, ctx):
+    """Is this a program started by its path that the line wrote (``./x.sh``, ``/tmp/a``), or one of
+    the person's own scripts by a relative path (``./deploy.sh``, ``tools/wipe.sh``)? Absolute
+    paths not written on the line are installed programs, not read."""
     path = inv.path
-    return bool(path and "/" in path and file_key(path, ctx) in ctx.files)
+    if not path or "/" not in path:
+        return False
+    return file_key(path, ctx) in ctx.files or not path.startswith(("/", "~"))

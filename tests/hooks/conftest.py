@@ -81,6 +81,8 @@ class World:
         for name, text in scripts.items():
             (proj / name).parent.mkdir(exist_ok=True)
             (proj / name).write_text(text)
+        (proj / "bin").mkdir(exist_ok=True)  # a compiled program whose bytes happen to hold a command
+        (proj / "bin" / "tool").write_bytes(b"\x7fELF\x02\x01\x01\0\0\0rm -rf /\0" + bytes(range(256)))
         self.kube_dev = base / "kube-dev.yaml"
         self.kube_dev.write_text("apiVersion: v1\nkind: Config\ncurrent-context: kind-dev\ncontexts: []\n")
         self.kube_prod = base / "kube-prod.yaml"

@@ -160,6 +160,8 @@ DESTRUCTIVE = [
     case("sudo -E bash -x tools/wipe.sh --yes", B, "rm-home"),
     case("python3 tools/purge.py", B, "rm-home"),
     case("bash scripts/evals-then-wipe.sh", B, "rm-home", id="a script on disk with eval and rm -rf ~: the rm counts"),
+    case("./tools/wipe.sh", B, "rm-home", id="a script of one's own run by its relative path"),
+    case("cd tools && ./wipe.sh --force", B, "rm-home", id="a script run by its path after cd"),
     case("bash scripts/outer.sh", B, "rm-home", id="a script that sources another"),
     case("cd tools && bash wipe.sh", B, "rm-home", id="a script relative to the folder cd changed to"),
     case("bash scripts/run-all.sh", B, "rm-home", id="a script that sources a file next to it ($(dirname $0))"),
@@ -275,6 +277,10 @@ ASKS = [
 
 SAFE = [
     case("bash big.sh", OK, id="a script on disk over 256 KB: the person's own program, unread"),
+    case("./scripts/deploy.sh", OK, id="a harmless script of one's own run by its path"),
+    case("./bin/tool --version", OK, id="a compiled program run by its path: not read as text"),
+    case("./scripts/evals.sh", OK, id="a script with evals run by its path: not questioned"),
+    case("./big.sh", OK, id="a large script run by its path"),
     case("bash scripts/evals.sh", OK, id="a script on disk with eval and a computed command: not questioned"),
     case("ls -la /", OK), case("rm -rf ./build", OK), case("rm -rf node_modules dist", OK),
     case("rm -rf /tmp/paii-test-123", OK), case("rm -f ./*.pyc", OK), case('rm -rf "$TMPDIR/build"', OK),
