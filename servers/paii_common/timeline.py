@@ -103,6 +103,15 @@ def parse(value: str | None, arg: str, *, now: datetime | None = None) -> dateti
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def event_time(value: object) -> datetime | None:
+    """A vendor's timestamp on an event, or None when it is missing or unreadable: such an event is
+    left out of a timeline rather than placed wrongly."""
+    try:
+        return parse(str(value), "time") if value else None
+    except (InvalidInput, ValueError, OverflowError):
+        return None
+
+
 def window(since: str | None, until: str | None, *, default: timedelta = timedelta(hours=6),
            start: datetime | None = None) -> tuple[datetime, datetime]:
     """The window a timeline read covers: ``since`` (default ``start``, else ``default`` before

@@ -20,13 +20,6 @@ CHANGES = {"ScalingReplicaSet", "SuccessfulRescale", "DeploymentRollback"}
 LABEL = "kubernetes event"
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        return tl.parse(str(value), "time") if value else None
-    except Exception:
-        return None
-
-
 def window(since: str) -> tuple[datetime, datetime]:
     """``2h``, an ISO start, or ``START/END`` (ISO 8601 interval)."""
     start, _, end = since.partition("/")
@@ -43,8 +36,8 @@ def build(items: list[dict[str, Any]], ns: str, name: str, begin: datetime, end:
         obj = ev.get("involvedObject") or ev.get("regarding") or {}
         if not owned(name, str(obj.get("name") or "")):
             continue
-        first = _when(ev.get("firstTimestamp") or ev.get("eventTime") or (ev.get("metadata") or {}).get("creationTimestamp"))
-        last = _when(ev.get("lastTimestamp") or (ev.get("series") or {}).get("lastObservedTime")) or first
+        first = tl.event_time(ev.get("firstTimestamp") or ev.get("eventTime") or (ev.get("metadata") or {}).get("creationTimestamp"))
+        last = tl.event_time(ev.get("lastTimestamp") or (ev.get("series") or {}).get("lastObservedTime")) or first
         if first is None or last < begin or first > end:
             continue
         key = (ev.get("type") or "Normal", ev.get("reason") or "?", str(obj.get("kind") or "?"), str(obj.get("name") or "?"),

@@ -9,7 +9,7 @@ notes endpoint, in full and fenced, instead of the annotate entries' first 100 c
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import Field
@@ -38,13 +38,6 @@ class IncidentTimeline(tl.Timeline):
         default=None, description="Since the last status update (or the trigger when none): 30 or more, offer one.")
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        return tl.parse(str(value), "created_at") if value else None
-    except Exception:  # an unreadable time: the entry is left out rather than placed wrongly
-        return None
-
-
 def status_message(entry: dict[str, Any]) -> str:
     """The text of a status update log entry (the API names the field ``message``)."""
     return str(entry.get("message") or (entry.get("channel") or {}).get("summary") or "")
@@ -61,9 +54,10 @@ def status_updates(pd: PagerDutyClient, incident_id: str, since: str | None = No
 
 def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str) -> IncidentTimeline:
     iid = incident["id"]
-    start = _when(since) or _when(incident.get("created_at"))
+    start = tl.event_time(since) or tl.event_time(incident.get("created_at"))
     now = tl.parse("now", "now")
-    end = _when(until) or (_when(incident.get("resolved_at")) if incident.get("status") == "resolved" else None) or now
+    resolved = tl.event_time(incident.get("resolved_at")) if incident.get("status") == "resolved" else None
+    end = tl.event_time(until) or resolved or now
     if start is None or start >= end:
         start = end - timedelta(hours=6)
     if not since:  # the incident's own span, never longer than a timeline read covers
@@ -75,7 +69,7 @@ def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str)
     events: list[tl.TimelineEvent] = []
     for e in entries:
         kind = str(e.get("type") or "").removesuffix("_log_entry")
-        when = _when(e.get("created_at"))
+        when = tl.event_time(e.get("created_at"))
         if kind in SKIP or when is None:
             continue
         agent = e.get("agent") or {}
@@ -88,7 +82,7 @@ def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str)
             link=e.get("html_url") or link, ref=str(e.get("id") or "") or None))
     notes = pd.get(f"/incidents/{iid}/notes", call="GET /incidents/{id}/notes") or []
     for n in notes:
-        when = _when(n.get("created_at"))
+        when = tl.event_time(n.get("created_at"))
         if when is None or not begin <= when <= finish:
             continue
         who = short((n.get("user") or {}).get("summary")) or None
@@ -101,9 +95,9 @@ def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str)
         reason = f"more than {LOG_CAP} log entries: the first {LOG_CAP} were read" + (f"; {reason}" if reason else "")
     updates = [e for e in entries if e.get("type") == STATUS_UPDATE]
     last = max((str(e.get("created_at")) for e in updates), default=None)
-    since_last = _when(last) or _when(incident.get("created_at"))
+    since_last = tl.event_time(last) or tl.event_time(incident.get("created_at"))
     minutes = int((now - since_last).total_seconds() // 60) if since_last and incident.get("status") != "resolved" else None
     return IncidentTimeline(
         source="pagerduty", since=tl.iso(begin), until=tl.iso(finish), events=events, truncated=bool(reason),
         truncated_reason=reason, incident_id=iid, status=str(incident.get("status") or ""),
-        last_status_update=tl.iso(_when(last)) if _when(last) else None, minutes_since_update=minutes)
+        last_status_update=tl.iso(tl.event_time(last)) if tl.event_time(last) else None, minutes_since_update=minutes)

@@ -21,13 +21,6 @@ OUTPUT_CHARS = 400
 LABEL = "command output"
 
 
-def _when(value: Any) -> datetime | None:
-    try:
-        return tl.parse(str(value), "time") if value else None
-    except Exception:
-        return None
-
-
 def _runs(root: Path) -> list[dict[str, Any]]:
     files = [*root.glob("*.json"), *(root / "finished").glob("*.json")] if root.is_dir() else []
     files.sort(key=lambda p: p.stat().st_mtime, reverse=True)
@@ -55,7 +48,7 @@ def build(root: Path, since: str, until: str, runbook: str | None) -> tl.Timelin
             continue
         rid, op = str(st.get("id") or ""), st.get("operator")
         dry = " (dry run)" if st.get("dry_run") else ""
-        add(_when(st.get("started")), "other", op, f"Runbook {name}: run started{dry} by {short(op) or 'someone'}",
+        add(tl.event_time(st.get("started")), "other", op, f"Runbook {name}: run started{dry} by {short(op) or 'someone'}",
             ref=f"{rid}/start")
         for sid in st.get("order") or []:
             step = (st.get("steps") or {}).get(sid) or {}
@@ -68,10 +61,10 @@ def build(root: Path, since: str, until: str, runbook: str | None) -> tl.Timelin
                         f"{code}{took}{by}")
                 detail = "\n".join(x for x in (a.get("reason") if a.get("reason") not in (None, "ok") else None,
                                                 str(a.get("output") or "")[:OUTPUT_CHARS] or None) if x)
-                add(_when(a.get("started")), "change" if approval else "step", a.get("by") or op, what, detail or None,
+                add(tl.event_time(a.get("started")), "change" if approval else "step", a.get("by") or op, what, detail or None,
                     ref=f"{rid}/{sid}/{n}")
         if st.get("status") == "finished":
-            add(_when(st.get("finished")), "other", op, f"Runbook {name}: run finished ({st.get('outcome')}){dry}", ref=rid)
+            add(tl.event_time(st.get("finished")), "other", op, f"Runbook {name}: run finished ({st.get('outcome')}){dry}", ref=rid)
     events, reason = tl.cap(events)
     return tl.Timeline(source="runbook", since=tl.iso(begin), until=tl.iso(end), events=events,
                        truncated=bool(reason), truncated_reason=reason)
