@@ -51,6 +51,8 @@ _CODE_READERS = [
 _DUMPER_WORD = re.compile(r"(?<![A-Za-z0-9_.-])(?:[A-Za-z0-9_./-]*/)?(printenv|env)(?![A-Za-z0-9_.-])")
 _SPLIT = re.compile(r"&&|\|\||[;|&()\n`]|\$\(")
 _WORD = re.compile(r"[^\s<>]+")
+_CODE_CHARS = re.compile(r"[\s;|&`]|\$\(")
+_RUNS_CODE = re.compile(r"^(?:-[A-Za-z]*c|--command)$")
 _PATH_SPLIT = re.compile(r"[\s;|&<>()]+")
 _GLOBBY = re.compile(r"[*?\[\]{}$()`]")
 _SUBST = re.compile(r"\{[^{}]*\}|\$\([^)]*\)?|\$\{[^}]*\}?|\$[A-Za-z_][A-Za-z0-9_]*|[$()`]+")
@@ -124,7 +126,7 @@ def refusal(argv: Sequence[str], secret_env: Mapping[str, str] | None = None) ->
     """Why the command would print a Secret's value or an environment (a sentence), or None."""
     texts = [_plain(a) for a in argv]
     mentions_proc = any(re.search(r"(^|[/\s;&|(])proc(/|$|\s)", t) for t in texts)
-    for t in texts:
+    for n, t in enumerate(texts):
         m = _DUMPER_WORD.search(t)
         if m:
             return f"`{m.group(1)}` prints environment variables, whose values may come from Secrets"
@@ -135,7 +137,8 @@ def refusal(argv: Sequence[str], secret_env: Mapping[str, str] | None = None) ->
         for marker in SECRET_WORDS:
             if marker in lowered:
                 return f"the command touches {marker!r}, where credentials live"
-        for seg in _segments(t):
+        code = bool(_CODE_CHARS.search(t)) or (n > 0 and bool(_RUNS_CODE.match(texts[n - 1])))
+        for seg in _segments(t) if code else []:  # shell code: sh -c '...', su -c, a string with ; | $( ...
             name, args = _command_words(seg)
             if (name in SHELL_DUMPERS or name == "ps") and _shell_dump(name, args):
                 return f"`{' '.join([name, *args]).strip()}` prints environment variables, whose values may come from Secrets"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from paii_runbook.lint import lint
 log = logging.getLogger("paii.runbook")
 
 MAX_RUNBOOKS = 500
+#: how long one listing may spend parsing new or changed files (a tool call has PAII_READ_TIMEOUT, 15 s)
+LIST_SECONDS = 8.0
 
 
 @dataclass
@@ -106,5 +109,19 @@ class Catalog:
         path, source, folder = files[key]
         return self.load_path(path, source, folder)
 
-    def all(self) -> list[Loaded]:
-        return [self.load_path(p, src, folder) for p, src, folder in self.files().values()]
+    def all(self, seconds: float | None = None) -> list[Loaded]:
+        """Every runbook found. Parsing new or changed files stops after ``seconds`` (each file is bounded,
+        but a folder may hold hundreds): the rest are listed as not read yet, and the next call goes on."""
+        seconds = LIST_SECONDS if seconds is None else seconds
+        deadline = time.monotonic() + seconds
+        out, parsed = [], False
+        for path, source, folder in self.files().values():
+            cached = path in self._cache
+            if parsed and not cached and time.monotonic() > deadline:  # each call reads at least one new file
+                out.append(Loaded(Runbook(path.stem, path, ""), [Problem(1, "error", (
+                    f"{path.name} not read yet: reading the runbook folders took over {seconds:g} s; "
+                    "list again to read the rest"))], source))
+                continue
+            out.append(self.load_path(path, source, folder))
+            parsed = parsed or not cached
+        return out

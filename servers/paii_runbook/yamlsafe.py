@@ -31,7 +31,8 @@ MAX_DEPTH = 32
 class Budget:
     """What one file's YAML may still use: bytes and time."""
 
-    def __init__(self, seconds: float = PARSE_SECONDS, max_bytes: int = MAX_YAML_BYTES) -> None:
+    def __init__(self, seconds: float | None = None, max_bytes: int = MAX_YAML_BYTES) -> None:
+        seconds = PARSE_SECONDS if seconds is None else seconds
         self.deadline = time.monotonic() + seconds
         self.seconds = seconds
         self.bytes_left = max_bytes

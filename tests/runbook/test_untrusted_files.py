@@ -211,3 +211,31 @@ async def test_a_regex_that_backtracks_exponentially_is_refused_before_it_runs(h
     async with Client(server(h)) as c:
         shown = await call(c, "get_runbook", {"name": "redos"})
     assert any("exponential time" in p for p in shown["problems"]), shown["problems"]
+
+
+async def test_a_parse_that_runs_past_its_deadline_stops_by_itself(h, monkeypatch):
+    """The bound behind the caps: the YAML loader checks the deadline before every token, so no parse
+    is left running in a thread nobody can stop."""
+    from paii_runbook import yamlsafe
+
+    monkeypatch.setattr(yamlsafe, "PARSE_SECONDS", 0.0)
+    h.book("slow", GOOD)
+    async with Client(server(h)) as c:
+        shown = await call(c, "get_runbook", {"name": "slow"})
+    assert any("took over 0 s and was stopped" in p for p in shown["problems"])
+
+
+async def test_a_listing_stops_parsing_after_its_time_and_the_next_one_goes_on(h, monkeypatch):
+    from paii_runbook import catalog
+
+    for n in range(3):
+        h.book(f"book-{n}", GOOD)
+    monkeypatch.setattr(catalog, "LIST_SECONDS", 0.0)
+    async with Client(server(h)) as c:
+        first = await call(c, "list_runbooks", {})
+        waiting = [r["name"] for r in first["runbooks"] if r["problems"] and "not read yet" in r["problems"][0]]
+        assert waiting == ["book-1", "book-2"]  # the first file is always read
+        for _ in range(2):
+            await call(c, "list_runbooks", {})
+        last = await call(c, "list_runbooks", {})
+    assert all(r["valid"] for r in last["runbooks"])
