@@ -55,8 +55,9 @@ class Targets:
 
     def describe(self) -> str:
         extra = sorted(self.hosts - LOCAL_HOSTS)
-        pod = f"; this pod's env names {', '.join(extra)}" if extra else "; this pod's plain env values name no database host"
-        return f"hosts localhost, 127.0.0.1, ::1 or a socket folder (/var/run/postgresql, /tmp){pod}; ports {', '.join(sorted(self.ports))}"
+        pod = f"this pod's env names {', '.join(extra)}" if extra else "this pod's plain env values name no database host"
+        return (f"hosts localhost, 127.0.0.1, ::1 or a socket folder (/var/run/postgresql, /tmp); {pod}; "
+                f"ports {', '.join(sorted(self.ports))}")
 
 
 def _host_key(host: str) -> str:

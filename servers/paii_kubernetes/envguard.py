@@ -160,8 +160,9 @@ def refusal(argv: Sequence[str], secret_env: Mapping[str, str] | None = None) ->
 # ---------------------------------------------------------------------------------------------- output
 _SECRET_NAME = re.compile(r"(?i)(?:^|_)(?:KEY|APIKEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD_HASH|CREDENTIALS?|DSN|AUTH|"
                           r"PRIVATE|SESSION|COOKIE|SIGNING|SALT|CERT)(?:_|$)")
-_ASSIGNMENT = re.compile(r"""(?m)(?P<pre>(?:^|[\s,{;'"]|export\s|declare\s-x\s)(?P<q>['"]?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P=q)\s*(?:=|:\s)\s*)"""
-                         r"""(?P<quote>['"]?)(?P<value>[^\s'",}\x00]+)""")
+#: NAME=value, NAME: value, 'NAME': 'value' (env dumps, export -p, a printed dict, YAML)
+_ASSIGNMENT = re.compile(r"""(?m)(?P<pre>(?:^|[\s,{;'"])(?P<q>['"]?)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P=q)"""
+                         r"""\s*(?:=|:\s)\s*)(?P<quote>['"]?)(?P<value>[^\s'",}\x00]+)""")
 _URL_PASSWORD = re.compile(r"(?P<pre>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)(?P<pw>[^\s@/]+)(?=@)", re.I)
 MASK = "[redacted]"
 
