@@ -13,12 +13,12 @@ and asks the rules about each program. Returns the :class:`Context`, whose ``fin
 import re
 import sys
 
-from paii_hooks import rules, scripts, shell_state
+from paii_hooks import follow, rules, scripts, shell_state
 from paii_hooks.argv import quote
-from paii_hooks.context import Context, TooComplex  # noqa: F401 (TooComplex: raised from here)
+from paii_hooks.context import Context
 from paii_hooks.expand import array_values, assign_value, resolve, resolve_static
-from paii_hooks.shell import Cmd, LimitError, Node, ParseError, Part, Word, parse, walk_cmds
-from paii_hooks.sources import STDIN_PATHS, file_text, producer_of, run_source, stdin_source  # noqa: F401
+from paii_hooks.shell import Cmd, LimitError, ParseError, parse, walk_cmds
+from paii_hooks.sources import producer_of, run_source, stdin_source
 from paii_hooks.unwrap import unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
@@ -32,7 +32,6 @@ _DANGER_RE = []  # compiled on first use: most commands never need it
 WRITERS = frozenset({"tee", "cp", "mv", "curl", "wget"})  # programs that write files scripts.py tracks
 MAX_ITER = 16  # values a loop variable takes, lines a while-read loop reads
 MAX_CALLS = 6  # nested function calls followed
-PLACEHOLDER = re.compile(r"\{(?:\.|/|//|/\.|#|%|\d+)?\}")
 
 
 def check(command, cwd, home, config):
@@ -211,6 +210,8 @@ def assign(name, w, ctx, env):
     if "[" in name:
         base, index = name[:-1].split("[", 1)
         values = ctx.scope.arrays.get(base)
+        if values is None and base not in ctx.scope.arrays:
+            values = [ctx.vars[base]] if base in ctx.vars else []
         value = resolve_static(assign_value(w), ctx)
         if values is not None and index.isdigit() and int(index) < 4096:
             values = values + [""] * (int(index) + 1 - len(values))
@@ -298,13 +299,13 @@ def run_inv(inv, cmd, ctx, depth):
                     % (inv.prog, ", ".join(found)))
         return inv
     if kind == "shell-string":
-        run_code_word(inv, ctx, depth)
+        follow.code_word(inv, ctx, depth)
     elif kind in ("shell-stdin", "code-stdin"):
         src = stdin_source(cmd, ctx)
         if src is not None:
-            run_source(src, inv.prog, ctx, depth, inv.lang, inv.via, pos=_pos(inv.pos))
+            run_source(src, inv.prog, ctx, depth, inv.lang, inv.via, pos=follow.positional(inv.pos))
     elif kind == "shell-script":
-        run_script(inv, cmd, ctx, depth)
+        follow.script(inv, cmd, ctx, depth)
         rules.check_program(inv, cmd, ctx, depth)
     elif kind == "code":
         text = resolve_static(inv.code, ctx)
@@ -316,7 +317,7 @@ def run_inv(inv, cmd, ctx, depth):
 
             code_rules.check_code(inv.lang, text, ctx, depth)
     elif kind == "template":
-        run_template(inv, cmd, ctx, depth)
+        follow.template(inv, cmd, ctx, depth)
     else:
         shell_state.track(inv, cmd, ctx)
         rules.check_program(inv, cmd, ctx, depth)
@@ -324,107 +325,6 @@ def run_inv(inv, cmd, ctx, depth):
             scripts.run_file(inv, ctx, depth, inv.path, inv.args)
     rules.check_generic(inv, cmd, ctx)
     return inv
-
-
-def _pos(words):
-    """$0 and the positional parameters a shell is given (``bash -c CODE arg0 arg1``)."""
-    if not words:
-        return None
-    return [w.static() for w in words[1:]]
-
-
-def run_code_word(inv, ctx, depth):
-    """The shell text given to bash -c, eval, ssh, su -c, script -c, tmux, watch..."""
-    code = inv.code
-    text = resolve_static(code, ctx)
-    runner = inv.via[-1] if inv.via else inv.prog
-
-    def run(shell_text):
-        if inv.child:
-            zero = inv.pos[0].static() if inv.pos else inv.prog
-            analyse_child(shell_text, ctx, depth + 1, inv.via, inv.env, _pos(inv.pos) or [], zero)
-        else:
-            analyse(shell_text, ctx, depth + 1, inv.via)
-
-    if text is not None:
-        run(text)
-        return
-    subs = code.subs()
-    for sub in subs:
-        run_source(producer_of(sub.value, ctx), runner, ctx, depth, via=inv.via, child=inv.child)
-    if not subs and all(p.kind != "lit" or not p.value.strip() for p in code.parts):
-        ctx.add("computed-script", "%s runs the text of %s, which is only known when it runs" % (runner, code.text()))
-        return
-    if not subs:
-        run(code.text())
-
-
-def run_script(inv, cmd, ctx, depth):
-    """bash x.sh, source x.sh, python3 x.py, bash <(curl ...), . /dev/stdin <<< '...'."""
-    subs = [p for p in inv.code.subs() if p.raw.startswith("<(")]  # the script is <(cmd)'s output
-    same_shell = inv.prog in ("source", ".")
-    args = inv.args[inv.args.index(inv.code) + 1:] if inv.code in inv.args else []
-    if subs:
-        run_source(producer_of(subs[0].value, ctx), inv.prog, ctx, depth, inv.lang, inv.via, child=not same_shell)
-    elif inv.code.static() in STDIN_PATHS:
-        src = stdin_source(cmd, ctx)
-        if src is not None:
-            run_source(src, inv.prog, ctx, depth, inv.lang, inv.via, child=not same_shell)
-    else:
-        scripts.run_file(inv, ctx, depth, args=args)
-
-
-def run_template(inv, cmd, ctx, depth):
-    """parallel / xargs: the command filled in with each argument (from ``:::`` or stdin)."""
-    items, src = inv.items, None
-    if items is None:
-        if inv.argfile is not None:
-            subs = inv.argfile.subs()
-            path = inv.argfile.static()
-            src = producer_of(subs[0].value, ctx) if subs else (file_text(path, ctx) if path else None)
-        else:
-            src = stdin_source(cmd, ctx)
-        if src and src[0] == "text":
-            text = src[1]
-            pieces = text.split("\0") if inv.split == "nul" else text.split("\n") if inv.split == "lines" or inv.shell \
-                else text.split()
-            items = [Word([Part("lit", p, True)]) for p in pieces if p][:MAX_ITER]
-    if items is None:
-        if inv.shell and not inv.args:
-            if src is not None:
-                run_source(src, "parallel", ctx, depth, via=inv.via)
-            return
-        inner = unwrap(inv.args, inv.env)
-        inner.via = inv.via + inner.via
-        inner.xargs = True
-        run_inv(inner, cmd, ctx, depth)
-        return
-    if inv.shell:  # GNU parallel: a shell runs each command
-        template = " ".join(quote(w) for w in inv.args)
-        for item in items[:MAX_ITER]:
-            value = item.static() if item.static() is not None else item.text()
-            if not inv.args:
-                text = value
-            elif PLACEHOLDER.search(template) or (inv.replace != "{}" and inv.replace in template):
-                text = PLACEHOLDER.sub(lambda m: quote(item), template).replace(inv.replace, quote(item))
-            else:
-                text = template + " " + quote(item)
-            analyse_child(text, ctx, depth + 1, inv.via, inv.env)
-        return
-    plain = Cmd(cmd.origin)
-    if inv.replace:
-        for item in items[:MAX_ITER]:
-            words = [_fill(w, inv.replace, item) for w in inv.args]
-            run_words(words, inv.env, plain, ctx, depth, inv.via)
-    else:
-        run_words(list(inv.args) + items, inv.env, plain, ctx, depth, inv.via)
-
-
-def _fill(word, replace, item):
-    text, value = word.static(), item.static()
-    if text is None or value is None or replace not in text:
-        return word
-    return Word([Part("lit", text.replace(replace, value), True)])
 
 
 def _would_delete(inv, cmd, ctx, depth):

@@ -17,7 +17,8 @@ STRING = r"""(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
 STRING_RE = re.compile(STRING)
 RUNS_SHELL = re.compile(r"\b(?:os\.system|os\.popen|subprocess\.\w+|popen|system|exec|execSync|spawnSync|spawn"
                         r"|execFileSync|execFile|shell_exec|passthru|check_output|check_call|call|run|Popen|getoutput"
-                        r"|getstatusoutput|qx)\s*\(\s*(\[[^\]]{0,2000}\]|" + STRING + r"(?:\s*,\s*" + STRING + r")*)")
+                        r"|getstatusoutput|qx)\s*\(\s*(\[[^\]]{0,2000}\]|" + STRING + r"(?:\s*,\s*" + STRING + r")*"
+                        r"(?:\s*,\s*\[[^\]]{0,2000}\])?)")
 BACKTICK = re.compile(r"`([^`\n]{1,2000})`|%x[({]([^)}\n]{1,2000})[)}]")
 HOME_EXPR = (r"(?:os\.path\.)?expanduser\(\s*" + STRING + r"\s*\)|(?:pathlib\.)?Path\.home\(\)"
              r"|os\.environ\[\s*['\"]HOME['\"]\s*\]|os\.getenv\(\s*['\"]HOME['\"]\s*\)|process\.env\.HOME"

@@ -271,6 +271,18 @@ def split_ifs(value, ifs):
     return fields
 
 
+def tilde(text, ctx):
+    """``~``, ``~/x``, ``~user/x`` as bash expands them at the start of an unquoted word."""
+    user, sep, rest = text[1:].partition("/")
+    if not user:
+        base = ctx.vars.get("HOME", ctx.home)
+    elif re.fullmatch(r"[a-z_][\w.-]*", user):
+        base = "/root" if user == "root" else "/home/" + user
+    else:
+        return None
+    return base + sep + rest
+
+
 def resolve(word, ctx, split=True):
     """The words a word becomes, with what is already known filled in: unquoted expansions are
     split on $IFS, ``"$@"`` and ``"${a[@]}"`` become one word per value, and unquoted {a,b}
@@ -278,7 +290,13 @@ def resolve(word, ctx, split=True):
     ifs = ctx.vars.get("IFS", DEFAULT_IFS)
     fields = [[]]
     changed = False
-    for p in word.parts:
+    parts = word.parts
+    if parts and parts[0].kind == "lit" and not parts[0].quoted and parts[0].value.startswith("~"):
+        home = tilde(parts[0].value, ctx)
+        if home is not None:
+            parts = [Part("lit", home, True)] + parts[1:]
+            changed = True
+    for p in parts:
         value = part_value(p, ctx) if p.kind in ("var", "sub") else None
         if value is None:
             fields[-1].append(p)

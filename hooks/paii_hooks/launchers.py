@@ -62,9 +62,7 @@ def script(Inv, rest, via, env):
 TMUX_SPAWN = frozenset({"new-session", "new", "new-window", "neww", "split-window", "splitw", "respawn-pane",
                         "respawnp", "respawn-window", "respawnw", "run-shell", "run", "display-popup", "popup"})
 TMUX_KEYS = frozenset({"send-keys", "send"})
-TMUX_VALUE = {"-s", "-n", "-c", "-t", "-x", "-y", "-e", "-F", "-f", "-l", "-p", "-w", "-h", "-T", "-N", "-d"}
-TMUX_FLAGS = {"-d", "-A", "-D", "-E", "-P", "-X", "-b", "-h", "-v", "-f", "-l", "-R", "-M", "-H", "-K", "-a", "-k",
-              "-B", "-C", "-Z", "-I", "-S", "-E"}
+TMUX_VALUE = {"-s", "-n", "-c", "-t", "-x", "-y", "-e", "-F", "-f", "-l", "-p", "-w", "-T", "-N"}
 ENTER_KEYS = frozenset({"Enter", "C-m", "C-M", "KPEnter", "C-j", "^M", "^J"})
 
 
@@ -104,7 +102,7 @@ def _tmux_command(words):
         if t == "--":
             k += 1
             break
-        k += 2 if t in TMUX_VALUE and not (sub in TMUX_KEYS and t in ("-l", "-d")) else 1
+        k += 2 if t in TMUX_VALUE and not (sub in TMUX_KEYS and t == "-l") else 1
     args = args[k:]
     if sub in TMUX_SPAWN:
         return [join_words(args)] if args else []
@@ -139,7 +137,9 @@ def screen(Inv, rest, via, env):
             return Inv("none", via=via + ["screen"], env=env)
         if t is None or not t.startswith("-"):
             break
-        i += 2 if t in SCREEN_VALUE else 1
+        takes_value = t in SCREEN_VALUE or (len(t) > 2 and not t.startswith("--") and "-" + t[-1] in SCREEN_VALUE
+                                            and t not in ("-ls", "-ln", "-list"))
+        i += 2 if takes_value else 1
     if i >= len(rest):
         return Inv("none", via=via + ["screen"], env=env)
     via.append("screen")

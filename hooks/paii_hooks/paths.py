@@ -71,6 +71,8 @@ def literal_paths(word, ctx):
     texts = expand_braces(text) if unquoted and "{" in text else [text]
     out = []
     for t in texts:
+        if not t:
+            continue  # rm "" removes nothing
         if t == "~" or t.startswith("~/"):
             t = ctx.home + t[1:]
         elif t.startswith("~"):

@@ -7,6 +7,7 @@ rules, and allow exact commands; rules in :data:`LOCKED` cannot be turned off th
 they protect the person's own decisions (approving a runbook step, the guard's settings).
 """
 
+from paii_hooks.expand import resolve
 from paii_hooks import rules_data, rules_fs, rules_git, rules_infra, rules_machine, rules_paii
 
 CATALOGUE = {
@@ -82,7 +83,8 @@ for _module in (rules_fs, rules_machine, rules_git, rules_infra, rules_data, rul
 
 def check_redirects(cmd, ctx):
     """Files a command (or a compound: ``} > x``) writes with > and reads with <."""
-    for op, target in cmd.redirs:
+    for op, word in cmd.redirs:
+        target = resolve(word, ctx, split=False)[0] if word.parts else word
         if op in (">", ">>", ">|", "&>", "&>>", "<>"):
             rules_fs.check_write_target(target, ctx, op + " " + target.text())
         elif op == "<":

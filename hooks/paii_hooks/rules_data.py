@@ -1,7 +1,6 @@
 """Rules for databases: destructive SQL (and MongoDB) sent to a client by argument, file, stdin or
 heredoc, SQL decoded or downloaded just before it is sent, and the tools that drop databases."""
 
-from paii_hooks import sql
 from paii_hooks.argv import operands_after
 from paii_hooks.paths import read_text
 
@@ -13,6 +12,8 @@ FILE_FLAGS = ("-f", "--file", "-i", "--input-file")
 
 
 def database(inv, cmd, ctx, depth):
+    from paii_hooks import sql  # (compiled only when a database client runs)
+
     argv = inv.argv()
     texts = []
     for k, a in enumerate(argv):

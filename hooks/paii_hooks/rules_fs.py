@@ -117,7 +117,7 @@ def write_target_is_guard_config(path, ctx):
     return p in cfg.protected_paths
 
 
-def check_write_target(word, ctx, what):
+def check_write_target(word, ctx, what, keys=True):
     text = word.static()
     if text is None:
         if protected.STATE_WORDS.search(word.text()):
@@ -143,7 +143,7 @@ def check_write_target(word, ctx, what):
                 rule = "claude-settings" if found[0] == "claude-settings" else "paii-run-state"
                 ctx.add(rule, "`%s` writes %s; only the person should" % (what, found[1]))
                 return
-            if home_key(path, ctx):
+            if keys and home_key(path, ctx):
                 ctx.add("home-keys", "`%s` overwrites %s, which holds keys or logins" % (what, path))
                 return
     kind, shown = classify(word, ctx)
@@ -158,18 +158,25 @@ def _home_key(word, ctx):
 
 
 def _moved_away(sources, dest, inv, ctx):
-    """mv / rsync --remove-source-files of a data folder, a system file or a key folder of the home."""
+    """mv / rsync --remove-source-files of a data folder, a system file or a key folder of the home.
+    True when every source is a file of the home renamed in its own folder."""
+    in_place = bool(sources)
     for s in sources:
         kind, shown = classify(s, ctx)
         if kind in ("root", "system", "home"):
+            in_place = False
             ctx.add("mv-system", "`%s` moves %s away (the system or the home folder stops working)" % (inv.line(), shown))
-        elif kind in ("system-sub", "home-path") or _home_key(s, ctx):
+        elif kind not in ("system-sub", "home-path") and not _home_key(s, ctx):
+            in_place = False
+        else:
             src = normalise(shown) if shown.startswith("/") else shown
             to = [normalise(p) for p in literal_paths(dest, ctx) or () if p.startswith("/")]
             home_file = kind != "system-sub" and src.count("/") - normalise(ctx.home).count("/") > 1
             if home_file and to and all(os.path.dirname(p) == os.path.dirname(src) for p in to):
                 continue  # a file renamed in its own folder (known_hosts -> known_hosts.old)
+            in_place = False
             ctx.add("mv-away", "`%s` moves %s away (what reads it there stops working)" % (inv.line(), shown))
+    return in_place
 
 
 def mv(inv, cmd, ctx, depth):
@@ -177,11 +184,11 @@ def mv(inv, cmd, ctx, depth):
     if len(operands) < 2:
         return
     *sources, dest = operands
-    _moved_away(sources, dest, inv, ctx)
+    renamed = _moved_away(sources, dest, inv, ctx)
     if dest.static() == "/dev/null":
         ctx.add("rm-system-path" if any(classify(s, ctx)[0] != "other" for s in sources) else "rm-cwd",
                 "`%s` deletes %s" % (inv.line(), " ".join(s.text() for s in sources)))
-    check_write_target(dest, ctx, inv.line())
+    check_write_target(dest, ctx, inv.line(), keys=not renamed)
 
 
 def copy_like(inv, cmd, ctx, depth):

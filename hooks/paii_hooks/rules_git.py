@@ -61,9 +61,9 @@ def track_checkout(inv, ctx):
         return
     rest = argv[i + 1:]
     if "--" in rest:
+        if rest[rest.index("--") + 1:]:
+            return  # git checkout [BRANCH] -- FILE: files, no branch change
         rest = rest[:rest.index("--")]
-        if not any(a and not a.startswith("-") for a in rest):
-            return  # git checkout -- FILE: no branch change
     name, k = None, 0
     while k < len(rest):
         a = rest[k]

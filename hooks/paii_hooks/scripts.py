@@ -20,8 +20,6 @@ full of. Those questions stay for files written on the same line, where they are
 import os
 import re
 
-from paii_hooks import code_rules
-from paii_hooks.paths import normalise
 from paii_hooks.sources import file_key, producer, run_source, stdin_source
 from paii_hooks.unwrap import INTERPRETER_RE, SHELLS
 
@@ -201,6 +199,8 @@ def _run(inv, ctx, depth, path, kind, what, from_disk, runner, args):
         lang = inv.lang if inv.kind != "run" else shebang_lang(what)
         where = runner + " " + path if inv.kind != "run" else path
         if lang:
+            from paii_hooks import code_rules
+
             code_rules.check_code(lang, what, ctx, depth + 1, limit=MAX_SCRIPT)
             return
         pos = [a.static() for a in args]

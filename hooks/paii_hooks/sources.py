@@ -3,7 +3,6 @@ command before ``|``, or what the group or loop it sits in reads), what a ``$(..
 what happens when a shell or an interpreter runs it: text is checked like any command line; code
 from the network, decoded just before, or from a program the guard cannot see is asked about."""
 
-from paii_hooks import code_rules
 from paii_hooks.expand import resolve, resolve_static, static_output
 from paii_hooks.paths import normalise, read_text
 from paii_hooks.shell import Cmd
@@ -120,6 +119,8 @@ def run_source(src, runner, ctx, depth, lang="", via=(), child=True, pos=None):
     shown = what if len(what) <= 80 else what[:77] + "..."
     if kind == "text":
         if lang:
+            from paii_hooks import code_rules  # (its patterns are compiled only when code is seen)
+
             code_rules.check_code(lang, what, ctx, depth + 1)
         elif child:
             ctx.walker.analyse_child(what, ctx, depth + 1, list(via) + [runner], pos=pos)
