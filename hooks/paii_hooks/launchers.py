@@ -284,6 +284,8 @@ def xargs(Inv, rest, via, env):
         elif t.startswith("--arg-file="):
             argfile = lit(t.split("=", 1)[1])
         i += 2 if value is not None else 1
+    if replace is not None and any(w.static() in ("-0", "--null") for w in rest[:i]):
+        split = "nul"  # -0 with -I: items end at NUL whatever the order of the options
     template = rest[i:] or [lit("echo")]
     inv = Inv("template", "xargs", template, via + ["xargs"], env)
     inv.replace, inv.shell, inv.split, inv.argfile = replace, False, split, argfile

@@ -107,6 +107,7 @@ KINDS = {
         case("echo /etc | xargs -i rm -rf {}", B, "rm-system"),
         case("echo / | xargs -I DIR sudo rm -rf DIR", B, "rm-root"),
         case("printf '/usr\\0' | xargs -0 rm -rf", B, "rm-system"),
+        case("printf '/usr\\0' | xargs -0 -I % rm -rf %", B, "rm-system", id="-0 before -I"),
         case("flock -n /tmp/l -c 'rm -rf ~'", B, "rm-home"),
         case("timeout -k 5 60 rm -rf /", B, "rm-root"),
         case("nice -n 5 ionice -c3 chronic rm -rf /", B, "rm-root"),
