@@ -266,8 +266,14 @@ def call_function(name, args, env, ctx, depth, via):
     ctx.scope.called.add(name)
     if name in ctx.calls or len(ctx.calls) >= MAX_CALLS:
         return  # it calls itself: once is enough to see what it does
+    pos = [a.static() for a in args]
+    seen = ctx.cache.setdefault(("calls", id(body)), set())
+    key = tuple(pos) + tuple(sorted(env.items()))
+    if key in seen or len(seen) >= MAX_ITER:
+        return  # the same function with the same arguments: what it does is already known
+    seen.add(key)
     saved = ctx.scope.pos, ctx.scope.pos_open, {k: ctx.vars.get(k) for k in env}
-    ctx.scope.pos, ctx.scope.pos_open = [a.static() for a in args], False
+    ctx.scope.pos, ctx.scope.pos_open = pos, False
     for k, v in env.items():
         ctx.set_var(k, v)
     ctx.calls.append(name)

@@ -37,13 +37,15 @@ DECODE_EXEC = re.compile(r"\b(exec|eval|system|popen|compile)\s*\(.{0,300}(b64de
                          r"|zlib\.decompress|unhexlify|Buffer\.from|decode_base64|unpack)", re.S)
 REMOTE_EXEC = re.compile(r"\b(exec|eval)\s*\(.{0,300}(urlopen|requests\.get|http\.get|fetch\(|urllib|LWP|open-uri"
                          r"|Net::HTTP|httpx\.get)", re.S)
-PAII_APPROVE = re.compile(r"(?i)paii[\s\S]{0,600}approve|approve[\s\S]{0,600}paii")
+PAII_WORD = re.compile(r"(?i)paii")
+APPROVE_WORD = re.compile(r"(?i)approve")
 PAII_CODE = re.compile(r"\b(import\s+paii_\w+|from\s+paii_\w+|run_module\(\s*['\"]paii_|import_module\(\s*['\"]paii_"
                        r"|__import__\(\s*['\"]paii_)")
 # awk: system("..." x), "cmd" | getline, print ... | "cmd"
 AWK_STRING = r'"(?:[^"\\\n]|\\.)*"'
 AWK_SYSTEM = re.compile(r"\bsystem\s*\(((?:[^()]|\([^()]*\))*)\)")
-AWK_GETLINE = re.compile(r"(" + AWK_STRING + r"(?:\s*[\w$]+\s*|\s*" + AWK_STRING + r")*)\s*\|\s*getline")
+AWK_TOKEN = re.compile(AWK_STRING + r"|\$?\w+|[ \t]+")
+GETLINE = re.compile(r"\|\s*getline\b")
 AWK_PIPE_TO = re.compile(r"\b(print|printf)\b([^|;\n}]*)\|\s*(" + AWK_STRING + r")")
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash"})
 EXPECT_SPAWN = re.compile(r"\b(?:spawn|exec)\s+(?:-\w+\s+)*([^\n;\]\}]+)")
@@ -65,6 +67,40 @@ def shell_text(arg):
     return items[0] if items else ""
 
 
+def near(first, second, text, distance):
+    """Do matches of ``first`` and ``second`` occur within ``distance`` characters of each other?"""
+    a = [m.start() for m in first.finditer(text)][:1000]
+    b = [m.start() for m in second.finditer(text)][:1000]
+    if not a or not b:
+        return False
+    j = 0
+    for x in a:  # both lists are sorted: walk them together
+        while j < len(b) and b[j] < x - distance:
+            j += 1
+        if j < len(b) and b[j] <= x + distance:
+            return True
+    return False
+
+
+def getline_commands(text):
+    """The command expression before each ``| getline`` (``"cmd" x | getline``), read backwards
+    token by token (strings, names, $fields, blanks) without backtracking."""
+    out = []
+    for m in GETLINE.finditer(text):
+        tokens = [t for t in AWK_TOKEN.finditer(text[max(0, m.start() - 2000):m.start()])]
+        expr, end = [], None
+        for t in reversed(tokens):
+            if end is not None and t.end() != end:
+                break  # something else (an operator, a parenthesis) comes before
+            expr.append(t.group(0))
+            end = t.start()
+        while expr and re.fullmatch(r"\w+", expr[-1].strip() or "x") and expr[-1].strip() in ("while", "if", ""):
+            expr.pop()
+        if expr:
+            out.append("".join(reversed(expr)))
+    return out
+
+
 def awk_command(expr):
     """An awk string expression ("rm -rf " $1) as shell text; unknown pieces become $AWK_VALUE."""
     out, pos = [], 0
@@ -84,7 +120,7 @@ def check_code(lang, text, ctx, depth, limit=64 * 1024):
     via = [where + " code"]
     if FORK_BOMB.search(text):
         ctx.add("fork-bomb", "the %s code forks in an endless loop (a fork bomb): it freezes the machine" % where)
-    if PAII_APPROVE.search(text) or PAII_CODE.search(text):
+    if near(PAII_WORD, APPROVE_WORD, text, 600) or PAII_CODE.search(text):
         ctx.add("paii-approve-indirect", "the %s code runs PAII's own code or mentions paii and approve: it may "
                 "reach the runbook approval path; approvals are the person's" % where)
     if protected.STATE_WORDS.search(text):
@@ -135,9 +171,8 @@ def _awk(text, ctx, depth, via):
     for m in AWK_SYSTEM.finditer(text):
         if code(m):
             ctx.analyse(awk_command(m.group(1)), depth + 1, via)
-    for m in AWK_GETLINE.finditer(text):
-        if code(m):
-            ctx.analyse(awk_command(m.group(1)), depth + 1, via)
+    for expr in getline_commands(text):
+        ctx.analyse(awk_command(expr), depth + 1, via)
     for m in AWK_PIPE_TO.finditer(text):
         if not code(m):
             continue

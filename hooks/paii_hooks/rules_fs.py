@@ -6,7 +6,7 @@ import os
 
 from paii_hooks import protected
 from paii_hooks.argv import quote, short_flag, split_flags
-from paii_hooks.paths import HARMLESS_DEV, classify, home_key, is_device, literal_paths, normalise
+from paii_hooks.paths import HARMLESS_DEV, SENSITIVE_HOME, SYSTEM, classify, home_key, is_device, literal_paths, normalise
 from paii_hooks.shell import Cmd, Part, Word
 from paii_hooks.unwrap import unwrap
 
@@ -127,7 +127,7 @@ def check_write_target(word, ctx, what, keys=True):
         return
     if text.startswith("~"):
         text = ctx.home + text[1:]
-    if text in HARMLESS_DEV or text.startswith(("/dev/fd/", "/dev/pts/", "/proc/self/fd/")):
+    if text in HARMLESS_DEV or text.startswith(("/dev/fd/", "/dev/pts/", "/proc/self/fd/", "/dev/tcp/", "/dev/udp/")):
         return
     if write_target_is_guard_config(text, ctx):
         ctx.add("guard-config", "`%s` changes the PAII guard's own settings; only the person should" % what)
@@ -158,25 +158,36 @@ def _home_key(word, ctx):
 
 
 def _moved_away(sources, dest, inv, ctx):
-    """mv / rsync --remove-source-files of a data folder, a system file or a key folder of the home.
-    True when every source is a file of the home renamed in its own folder."""
+    """mv / rsync --remove-source-files of /, a system or home folder (blocked), or of a system file,
+    a data folder (/var/lib/postgresql) or a key folder of the home (~/.ssh) (asked). A file renamed
+    inside its own folder is not moved away. True when every source is such a rename."""
+    home = normalise(ctx.home)
+    to = [normalise(p) for p in literal_paths(dest, ctx) or () if p.startswith("/")]
     in_place = bool(sources)
     for s in sources:
         kind, shown = classify(s, ctx)
         if kind in ("root", "system", "home"):
             in_place = False
             ctx.add("mv-system", "`%s` moves %s away (the system or the home folder stops working)" % (inv.line(), shown))
-        elif kind not in ("system-sub", "home-path") and not _home_key(s, ctx):
+            continue
+        key = _home_key(s, ctx) or (kind == "home-path" and _sensitive(shown, home))
+        if kind != "system-sub" and not key and kind != "home-path":
             in_place = False
-        else:
-            src = normalise(shown) if shown.startswith("/") else shown
-            to = [normalise(p) for p in literal_paths(dest, ctx) or () if p.startswith("/")]
-            home_file = kind != "system-sub" and src.count("/") - normalise(ctx.home).count("/") > 1
-            if home_file and to and all(os.path.dirname(p) == os.path.dirname(src) for p in to):
-                continue  # a file renamed in its own folder (known_hosts -> known_hosts.old)
-            in_place = False
-            ctx.add("mv-away", "`%s` moves %s away (what reads it there stops working)" % (inv.line(), shown))
+            continue
+        src = normalise(shown) if shown.startswith("/") else shown
+        parent = os.path.dirname(src)
+        top = parent in SYSTEM or parent == home or parent == "/"
+        if to and not top and all(os.path.dirname(p) == parent for p in to):
+            continue  # a file renamed in its own folder (hashfile.tmp -> hashfile, known_hosts -> .old)
+        in_place = False
+        if kind == "home-path" and not key and to and all(p.startswith(home + "/") for p in to):
+            continue  # a folder of the home renamed or moved inside the home
+        ctx.add("mv-away", "`%s` moves %s away (what reads it there stops working)" % (inv.line(), shown))
     return in_place
+
+
+def _sensitive(path, home):
+    return path.startswith(home + "/") and path[len(home) + 1:].split("/", 1)[0] in SENSITIVE_HOME
 
 
 def mv(inv, cmd, ctx, depth):

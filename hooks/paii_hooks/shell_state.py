@@ -20,7 +20,9 @@ def track(inv, cmd, ctx):
     elif prog == "shift":
         argv = inv.argv()
         n = int(argv[0]) if argv and argv[0] and argv[0].isdigit() else 1
-        if ctx.scope.pos is not None and argv[:1] != [None]:
+        if argv[:1] == [None]:
+            ctx.scope.pos = None  # shift $((OPTIND - 1)): by how much is only known when it runs
+        elif ctx.scope.pos is not None:
             ctx.scope.pos = ctx.scope.pos[n:]
     elif prog == "read":
         _read(inv, cmd, ctx)
