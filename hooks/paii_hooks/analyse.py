@@ -17,9 +17,9 @@ from paii_hooks import follow, rules, scripts, shell_state
 from paii_hooks.argv import quote
 from paii_hooks.context import Context
 from paii_hooks.expand import array_values, assign_value, resolve, resolve_static
-from paii_hooks.shell import Cmd, LimitError, ParseError, parse, walk_cmds
+from paii_hooks.shell import Cmd, LimitError, ParseError, Part, Word, parse, walk_cmds
 from paii_hooks.sources import producer_of, run_source, stdin_source
-from paii_hooks.unwrap import unwrap
+from paii_hooks.unwrap import SHELLS, unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
 DANGER = (
@@ -304,6 +304,10 @@ def run_inv(inv, cmd, ctx, depth):
             ctx.add("computed-command", "the program this runs (%s) is only known when it runs, and the line contains %s"
                     % (inv.prog, ", ".join(found)))
         return inv
+    if inv.child and inv.prog in SHELLS:
+        for name in ("BASH_ENV", "ENV"):  # a non-interactive bash (sh: ENV) sources this file first
+            if inv.env.get(name):
+                analyse(". " + quote(Word([Part("lit", inv.env[name], True)])), ctx, depth + 1, inv.via + [name])
     if kind == "shell-string":
         follow.code_word(inv, ctx, depth)
     elif kind in ("shell-stdin", "code-stdin"):

@@ -15,10 +15,12 @@ from paii_hooks.shell import Part, Word
 
 STRING = r"""(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")"""
 STRING_RE = re.compile(STRING)
-RUNS_SHELL = re.compile(r"\b(?:os\.system|os\.popen|subprocess\.\w+|popen|system|exec|execSync|spawnSync|spawn"
+RUNS_SHELL = re.compile(r"\b(?:os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|os\.posix_spawnp?|pty\.spawn"
+                        r"|subprocess\.\w+|popen|system|exec|execSync|spawnSync|spawn"
                         r"|execFileSync|execFile|shell_exec|passthru|check_output|check_call|call|run|Popen|getoutput"
                         r"|getstatusoutput|qx)\s*\(\s*(\[[^\]]{0,2000}\]|" + STRING + r"(?:\s*,\s*" + STRING + r")*"
                         r"(?:\s*,\s*\[[^\]]{0,2000}\])?)")
+RUNS_BARE = re.compile(r"\b(?:system|exec)\s+(" + STRING + r"(?:\s*,\s*" + STRING + r")*)")  # perl, ruby
 BACKTICK = re.compile(r"`([^`\n]{1,2000})`|%x[({]([^)}\n]{1,2000})[)}]")
 HOME_EXPR = (r"(?:os\.path\.)?expanduser\(\s*" + STRING + r"\s*\)|(?:pathlib\.)?Path\.home\(\)"
              r"|os\.environ\[\s*['\"]HOME['\"]\s*\]|os\.getenv\(\s*['\"]HOME['\"]\s*\)|process\.env\.HOME"
@@ -138,6 +140,9 @@ def check_code(lang, text, ctx, depth, limit=64 * 1024):
         return
     for m in RUNS_SHELL.finditer(text):
         ctx.analyse(shell_text(m.group(1)), depth + 1, via)
+    if lang in ("perl", "ruby"):
+        for m in RUNS_BARE.finditer(text):
+            ctx.analyse(shell_text(m.group(1)), depth + 1, via)
     if lang in ("perl", "ruby", "php"):
         for m in BACKTICK.finditer(text):
             ctx.analyse(m.group(1) or m.group(2), depth + 1, via)

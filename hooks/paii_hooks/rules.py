@@ -8,7 +8,7 @@ they protect the person's own decisions (approving a runbook step, the guard's s
 """
 
 from paii_hooks.expand import resolve
-from paii_hooks import rules_data, rules_fs, rules_git, rules_infra, rules_machine, rules_paii
+from paii_hooks import rules_data, rules_fs, rules_git, rules_hidden, rules_infra, rules_machine, rules_paii
 
 CATALOGUE = {
     "rm-root": ("block", "rm -r of / or everything in it"),
@@ -74,7 +74,7 @@ CATALOGUE = {
 LOCKED = frozenset({"paii-approve", "paii-approve-indirect", "paii-run-state", "claude-settings", "guard-config"})
 
 CHECKS = {}
-for _module in (rules_fs, rules_machine, rules_git, rules_infra, rules_data, rules_paii):
+for _module in (rules_fs, rules_machine, rules_git, rules_infra, rules_data, rules_paii, rules_hidden):
     for _prog, _fn in _module.CHECKS.items():
         for _name in _prog.split():
             CHECKS.setdefault(_name, []).append(_fn)

@@ -3,6 +3,7 @@ truncate, and writes onto devices, system files, keys of the home folder, PAII's
 Claude Code's settings (a redirection, tee, cp, mv, ln, sed -i ... all end in check_write_target)."""
 
 import os
+import re
 
 from paii_hooks import protected
 from paii_hooks.argv import quote, short_flag, split_flags
@@ -71,8 +72,9 @@ def find(inv, cmd, ctx, depth):
         if a in ("-exec", "-execdir", "-ok", "-okdir"):
             end = next((j for j in range(k + 1, len(expr)) if expr[j] in (";", "+")), len(expr))
             words = inv.args[i + k + 1:i + end]
-            if words and (words[0].static() or "").rsplit("/", 1)[-1] in ("rm", "shred", "unlink"):
-                deleting = True
+            if words and ((words[0].static() or "").rsplit("/", 1)[-1] in ("rm", "shred", "unlink")
+                          or any(re.search(r"(^|[\s;&|(])(rm|shred|unlink)\s", w.text()) for w in words[1:])):
+                deleting = True  # -exec rm, or -exec sh -c '... rm "$1"' _ {}
             if words:
                 ctx.analyse(" ".join(quote(w) for w in words), depth + 1, inv.via + ["find -exec"])
     if not deleting:

@@ -16,7 +16,7 @@ STAGES = [
     ("base", {"__init__"}),
     ("parse", {"shell_words", "shell_lex", "shell", "paths", "argv", "protected", "sql"}),
     ("resolve", {"expand", "launchers", "unwrap", "context"}),
-    ("rules", {"rules_fs", "rules_machine", "rules_git", "rules_infra", "rules_data", "rules_paii", "code_rules",
+    ("rules", {"rules_fs", "rules_machine", "rules_git", "rules_infra", "rules_data", "rules_paii", "rules_hidden", "code_rules",
                "rules"}),
     ("walk", {"sources", "scripts", "shell_state", "follow", "analyse"}),
     ("decision", {"guard_config", "decision"}),
