@@ -32,6 +32,7 @@ _DANGER_RE = []  # compiled on first use: most commands never need it
 WRITERS = frozenset({"tee", "cp", "mv", "curl", "wget"})  # programs that write files scripts.py tracks
 MAX_ITER = 16  # values a loop variable takes, lines a while-read loop reads
 MAX_CALLS = 6  # nested function calls followed
+MAX_LOOP_WORK = 512  # loop iterations in all; past it a loop runs once, its variable unknown
 
 
 def check(command, cwd, home, config):
@@ -117,6 +118,7 @@ def walk_node(node, ctx, depth, via):
             saved = ctx.enter_subshell()
             try:
                 walk(node.body, ctx, depth, via)
+                finish_scope(ctx, depth, via)  # functions defined in there and not called
             finally:
                 ctx.leave(saved)
         elif node.kind in ("for", "select"):
@@ -141,9 +143,19 @@ def for_loop(node, ctx, depth, via):
     for v in values:
         if v not in seen:
             seen.append(v)
-    for value in (seen or [None])[:MAX_ITER]:
+    for value in _iterations(ctx, seen or [None]):
         ctx.set_var(node.var, value)
         walk(node.body, ctx, depth, via)
+
+
+def _iterations(ctx, values):
+    """The values a loop is walked with: each (up to MAX_ITER), within the line's loop budget."""
+    done = ctx.cache.get("loop-work", 0)
+    if done >= MAX_LOOP_WORK:
+        return [None]
+    values = values[:MAX_ITER]
+    ctx.cache["loop-work"] = done + len(values)
+    return values
 
 
 def while_loop(node, ctx, depth, via):
@@ -153,8 +165,8 @@ def while_loop(node, ctx, depth, via):
         lines = src[1].split("\n")
         if lines and lines[-1] == "":
             lines.pop()
-        for line in lines[:MAX_ITER] or [""]:
-            ctx.scope.stdin = ("text", line + "\n")
+        for line in _iterations(ctx, lines or [""]):
+            ctx.scope.stdin = ("text", (line or "") + "\n") if line is not None else None
             walk(node.cond, ctx, depth, via)
             walk(node.body, ctx, depth, via)
         return

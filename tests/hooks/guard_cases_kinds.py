@@ -66,6 +66,9 @@ KINDS = {
         case('for b in release; do git push -f origin "$b"; done', OK),
         case('for d in a b c; do mkdir -p "$d"; done', OK),
         case("for i in 1 2 3; do rm -f \"out-$i.log\"; done", OK),
+        case("for a in 1 2 3 4 5 6 7 8; do for b in 1 2 3 4 5 6 7 8; do for c in 1 2 3 4 5 6 7 8; do "
+             "for d in 1 2 3 4 5 6 7 8; do touch \"f$a$b$c$d\"; done; done; done; done", OK,
+             id="nested loops stay within the work budget"),
         case("cd /tmp && rm -rf *", A, "rm-system-path", id="everything in /tmp itself"),
     ],
     "aliases": [
@@ -89,6 +92,7 @@ KINDS = {
         case('clean() { rm -rf "./$1"; }; clean dist', OK),
         case('say() { echo "$@"; }; say rm -rf /', OK),
         case('loop() { loop; }; loop', OK, id="a function that calls itself is followed once"),
+        case('( wipe() { rm -rf ~; }; )', B, "rm-home", id="a function defined in a subshell and never called"),
     ],
     "child shells": [
         case("DIR=/etc bash -c 'rm -rf $DIR'", B, "rm-system"),
