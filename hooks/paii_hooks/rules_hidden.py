@@ -11,14 +11,22 @@ import re
 from paii_hooks.argv import quote
 from paii_hooks.paths import classify
 
-GIT_COMMANDS = re.compile(r"(?i)^(core\.sshcommand|core\.pager|core\.editor|core\.fsmonitor|core\.askpass|sequence\.editor"
-                          r"|diff\.external|gpg\.program|credential\.helper|pager\.\w+|uploadpack\.packobjectshook"
-                          r"|alias\.[\w.-]+)$")
+PATTERNS = {  # compiled on first use: most lines never need them
+    "git": r"(?i)^(core\.sshcommand|core\.pager|core\.editor|core\.fsmonitor|core\.askpass|sequence\.editor"
+           r"|diff\.external|gpg\.program|credential\.helper|pager\.\w+|uploadpack\.packobjectshook|alias\.[\w.-]+)$",
+    "sed-e": r"(?:^|[;\n{}])\s*(?:\d+(?:,\d+)?|\$|/[^/\n]*/)?\s*e(?:\s+([^;\n}]*)|\s*(?=[;\n}]|$))",
+    "sed-s-e": r"(?:^|[;\n{}])\s*(?:\d+|\$|/[^/\n]*/)?\s*s(.).*?\1.*?\1[gpiImMw0-9]*e",
+    "vim": r"^\s*:?\s*(?:silent!?\s+)?!(.*)$",
+}
+_COMPILED = {}
 GIT_ENV = ("GIT_SSH_COMMAND", "GIT_EDITOR", "GIT_PAGER", "GIT_SEQUENCE_EDITOR", "GIT_ASKPASS", "GIT_EXTERNAL_DIFF")
 TAR_COMMANDS = ("--to-command", "--use-compress-program", "--info-script", "--new-volume-script")
-SED_EXEC = re.compile(r"(?:^|[;\n{}])\s*(?:\d+(?:,\d+)?|\$|/[^/\n]*/)?\s*e(?:\s+([^;\n}]*)|\s*(?=[;\n}]|$))")
-SED_S_EXEC = re.compile(r"(?:^|[;\n{}])\s*(?:\d+|\$|/[^/\n]*/)?\s*s(.).*?\1.*?\1[gpiImMw0-9]*e")
-VIM_BANG = re.compile(r"^\s*:?\s*(?:silent!?\s+)?!(.*)$")
+
+
+def pattern(name):
+    if name not in _COMPILED:
+        _COMPILED[name] = re.compile(PATTERNS[name])
+    return _COMPILED[name]
 
 
 def _run(ctx, text, depth, via, what):
@@ -55,7 +63,7 @@ def git_options(inv, cmd, ctx, depth):
             key, value = argv[i + 1].split("=", 1)
             if key.lower().startswith("alias."):
                 aliases[key[6:]] = value
-            elif GIT_COMMANDS.match(key):
+            elif pattern("git").match(key):
                 _run(ctx, value.lstrip("!"), depth, inv.via, "git -c " + key)
             i += 2
             continue
@@ -66,7 +74,7 @@ def git_options(inv, cmd, ctx, depth):
              inv.via, "git alias " + rest[0])
     if rest[:1] == ["config"]:  # git config [--global] alias.x '!cmd' / core.sshCommand 'cmd'
         ops = [a for a in rest[1:] if a is None or not a.startswith("-")]
-        if len(ops) >= 2 and ops[0] and GIT_COMMANDS.match(ops[0]) and ops[1]:
+        if len(ops) >= 2 and ops[0] and pattern("git").match(ops[0]) and ops[1]:
             if not ops[0].lower().startswith("alias.") or ops[1].startswith("!"):
                 _run(ctx, ops[1].lstrip("!"), depth, inv.via, "git config " + ops[0])
     for a in rest:
@@ -128,7 +136,7 @@ def vim(inv, cmd, ctx, depth):
     argv = inv.argv()
     for k, a in enumerate(argv):
         value = argv[k + 1] if a in ("-c", "--cmd") and k + 1 < len(argv) else a[1:] if a and a.startswith("+") else None
-        m = VIM_BANG.match(value or "")
+        m = pattern("vim").match(value or "")
         if m:
             _run(ctx, m.group(1), depth, inv.via, inv.prog + " :!")
 
@@ -149,13 +157,13 @@ def sed(inv, cmd, ctx, depth):
         ops = [a for a in argv if a is None or not a.startswith("-")]
         scripts = [ops[0] or ""] if ops else []
     for text in scripts:
-        for m in SED_EXEC.finditer(text):
+        for m in pattern("sed-e").finditer(text):
             if m.group(1) and m.group(1).strip():
                 _run(ctx, m.group(1), depth, inv.via, "sed e")
             else:
                 ctx.add("hidden-script", "`%s` runs the lines it edits as commands (sed's e), which the guard cannot see"
                         % inv.line())
-        if SED_S_EXEC.search(text):
+        if pattern("sed-s-e").search(text):
             ctx.add("hidden-script", "`%s` runs the text it substitutes as commands (sed's s///e), which the guard "
                     "cannot see" % inv.line())
 
