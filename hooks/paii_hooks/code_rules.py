@@ -20,6 +20,7 @@ RUNS_SHELL = re.compile(r"\b(?:os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|os\
                         r"|execFileSync|execFile|shell_exec|passthru|check_output|check_call|call|run|Popen|getoutput"
                         r"|getstatusoutput|qx)\s*\(\s*(\[[^\]]{0,2000}\]|" + STRING + r"(?:\s*,\s*" + STRING + r")*"
                         r"(?:\s*,\s*\[[^\]]{0,2000}\])?)")
+APPLESCRIPT = re.compile(r"do\s+shell\s+script\s+(" + STRING + ")")
 RUNS_BARE = re.compile(r"\b(?:system|exec)\s+(" + STRING + r"(?:\s*,\s*" + STRING + r")*)")  # perl, ruby
 BACKTICK = re.compile(r"`([^`\n]{1,2000})`|%x[({]([^)}\n]{1,2000})[)}]")
 HOME_EXPR = (r"(?:os\.path\.)?expanduser\(\s*" + STRING + r"\s*\)|(?:pathlib\.)?Path\.home\(\)"
@@ -132,6 +133,9 @@ def check_code(lang, text, ctx, depth, limit=64 * 1024):
     if lang == "awk":
         _awk(text, ctx, depth, via)
         return
+    if lang == "osascript":
+        for m in APPLESCRIPT.finditer(text):
+            ctx.analyse(literal(m.group(1)), depth + 1, ["osascript do shell script"])
     if lang == "expect":
         for m in EXPECT_SPAWN.finditer(text):
             ctx.analyse(m.group(1), depth + 1, ["expect spawn"])

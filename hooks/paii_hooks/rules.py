@@ -41,7 +41,8 @@ CATALOGUE = {
     "git-force-push-main": ("block", "git push --force (or +refspec, --mirror) to main/master"),
     "git-delete-main": ("block", "deleting main/master on a remote"),
     "git-force-push": ("ask", "git push --force-with-lease to main/master, or a force push to a branch the guard cannot tell"),
-    "git-discard": ("ask", "git reset --hard, git clean -f -d/-x, git stash clear, git branch -D main (lose work)"),
+    "git-discard": ("ask", "git reset --hard, git checkout -- . / -f, git restore ., git clean -f -d/-x, git stash clear/drop, "
+                    "git branch -D main (lose work)"),
     "git-rewrite": ("ask", "git filter-branch / filter-repo, reflog expire --expire=now, gc --prune=now"),
     "kubectl-delete-system": ("block", "deleting kube-system/default namespaces, or --all in every namespace"),
     "kubectl-delete-data": ("ask", "kubectl delete of namespaces, PVs, PVCs, CRDs, nodes, storage classes, cluster roles"),

@@ -87,6 +87,23 @@ def track_checkout(inv, ctx):
     ctx.branches[root or folder] = name if known else None
 
 
+WHOLE_TREE = (".", "*", ":/", "./", ":(top)")
+
+
+def _discards_tree(sub, rest):
+    """git checkout -- . / git checkout -f / git restore . (not --staged alone): uncommitted work is lost."""
+    flags = [a for a in rest if a and a.startswith("-")]
+    paths = rest[rest.index("--") + 1:] if "--" in rest else [a for a in rest if a is None or not a.startswith("-")]
+    if sub == "restore":
+        if "--staged" in flags or "-S" in flags:
+            if not ("--worktree" in flags or "-W" in flags):
+                return False
+        return any(p in WHOLE_TREE for p in paths)
+    if "-f" in flags or "--force" in flags:
+        return True
+    return "--" in rest and any(p in WHOLE_TREE for p in paths) or rest[:1] == ["."]
+
+
 def git_folder(argv, ctx):
     """(the folder git works in, the index of its subcommand), reading -C and skipping global options."""
     folder, i = ctx.cwd, 0
@@ -121,8 +138,10 @@ def git(inv, cmd, ctx, depth):
         if (short_flag(flags, "f", ("--force",)) and not short_flag(flags, "n", ("--dry-run",))
                 and short_flag(flags, "dxX")):
             ctx.add("git-discard", "`%s` deletes every untracked file and folder (never committed, so no copy)" % line)
-    elif sub == "stash" and rest[:1] == ["clear"]:
-        ctx.add("git-discard", "`%s` deletes every stash" % line)
+    elif sub == "stash" and rest[:1] in (["clear"], ["drop"]):
+        ctx.add("git-discard", "`%s` deletes %s" % (line, "every stash" if rest[0] == "clear" else "a stash"))
+    elif sub in ("checkout", "co", "restore") and _discards_tree(sub, rest):
+        ctx.add("git-discard", "`%s` throws away the uncommitted changes of the whole working tree" % line)
     elif sub == "branch" and (short_flag([a for a in rest if a and a.startswith("-") and not a.startswith("--")], "D")
                               or ("--force" in rest and ("-d" in rest or "--delete" in rest))):
         names = [a for a in rest if a and not a.startswith("-")]

@@ -15,12 +15,13 @@ from paii_hooks.launchers import join_words
 from paii_hooks.shell import Part, Word
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "fish"})
-INTERPRETER_RE = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|perl|ruby|node|nodejs|php|lua(\d(\.\d)?)?|expect)$")
+INTERPRETER_RE = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|perl|ruby|node|nodejs|php|lua(\d(\.\d)?)?|expect|rscript|r"
+                            r"|osascript)$")
 CODE_FLAGS = {"python": ("-c",), "perl": ("-e", "-E"), "ruby": ("-e",), "node": ("-e", "--eval", "-p", "--print"),
-              "php": ("-r",), "lua": ("-e",), "expect": ("-c",)}
+              "php": ("-r",), "lua": ("-e",), "expect": ("-c",), "rscript": ("-e",), "r": ("-e",), "osascript": ("-e",)}
 VALUE_FLAGS = {"python": ("-W", "-X", "--check-hash-based-pycs"), "perl": (), "ruby": ("-r", "-I", "-C", "-E"),
                "node": ("-r", "--require", "--input-type", "--import", "--loader"), "php": ("-d", "-c", "-z"), "lua": ("-l",),
-               "expect": ()}
+               "expect": (), "rscript": (), "r": (), "osascript": ("-l",)}
 AWKS = frozenset({"awk", "gawk", "mawk", "nawk"})
 AWK_VALUE = {"-F", "-v", "--field-separator", "--assign", "-i", "--include", "-l", "--load", "-W"}
 
