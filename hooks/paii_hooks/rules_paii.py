@@ -30,6 +30,9 @@ def paii(inv, cmd, ctx, depth):
         ctx.add("paii-approve", "`%s` would approve a runbook step on the person's behalf. Approvals are the "
                 "person's: show them the step and ask them to run `paii runbook approve` in their own terminal "
                 "(or answer the approval prompt)" % inv.line())
+    elif any(a and a.startswith("-") and APPROVE_WORD.search(a) for a in argv):
+        ctx.add("paii-approve-indirect", "`%s` passes paii an option about approving; approvals are the "
+                "person's" % inv.line())
     elif ops[:1] == [None] or (ops[:1] == ["runbook"] and ops[1:2] == [None]):
         ctx.add("paii-approve-indirect", "`%s` runs paii with words only known when it runs (it could be "
                 "`paii runbook approve`)" % inv.line())
