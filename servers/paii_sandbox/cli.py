@@ -42,10 +42,16 @@ def _running(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
 
 def _print_status(status: dict[str, Any], info: dict[str, Any]) -> None:
-    clock = f"fixed at {status['now']}" if status["fixed_clock"] else f"real time ({status['now']})"
+    clock = f"{status.get('clock', 'real time')} (now {status['now']})"
     print(f"sandbox running (pid {info['pid']}), clock {clock}, world seeded {status['seeded_at']}")
     for name, svc in status["services"].items():
         print(f"  {name:<11} {svc['url']}{'   DOWN (fault)' if svc['down'] else ''}")
+    pg = status.get("postgres") or {}
+    for key in ("primary", "standby"):
+        if key in pg:
+            print(f"  {pg[key]['name']:<20} {pg[key]['dsn']}  ({pg[key]['role']})")
+    if pg and "primary" not in pg:
+        print(f"  postgres    {pg.get('engine')}: {pg.get('why')}")
     for fault in status["faults"]:
         print(f"  fault: {fault}")
     print("Point PAII at it:  eval \"$(paii sandbox env)\"   (or: paii sandbox env --format dotenv)")
@@ -291,7 +297,8 @@ def add_parser(sub: Any) -> None:
                    help=f"service N listens on port-base + its offset, admin on +9 (default {DEFAULT_PORT_BASE}; 0: any free ports)")
     p.add_argument("--reset", action="store_true", help="start from the seed, not from the saved world")
     p.add_argument("--detach", action="store_true", help="run in the background (stop it with `paii sandbox stop`)")
-    p.add_argument("--now", help="fix the clock, e.g. 2026-01-02T02:00:00Z (default: real time)")
+    p.add_argument("--now", help="start the clock at this time, e.g. 2026-01-02T02:00:00Z; it moves on with real time "
+                                 "(default: real time)")
     p.add_argument("--seed", type=Path, help="the world to serve (default: the packaged seed.yaml)")
     common(p)
     p.set_defaults(func=cmd_start)
