@@ -349,6 +349,7 @@ class Pair:
             own.unlink()
         elif own.is_dir():
             shutil.rmtree(own)
+        own.parent.mkdir(parents=True, exist_ok=True)
         own.symlink_to(self.root, target_is_directory=True)
 
     def _start_one(self, name: str, keep: bool = True) -> None:
