@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT_BASE = 7700
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # the first start builds the database pair's template (initdb)
+RESET_TIMEOUT = 120.0
 
 
 def _dir(args: argparse.Namespace) -> Path:
@@ -67,7 +68,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if found is not None:
         info, admin = found
         if args.reset:
-            admin.call("POST", "/reset")
+            admin.call("POST", "/reset", timeout=RESET_TIMEOUT)
             print("the running sandbox was reset to the seed")
         _print_status(admin.call("GET", "/status"), info)
         return 0
@@ -156,7 +157,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         found[1].call("POST", "/shutdown")
     else:  # alive but not answering: the pid is the one our start wrote
         os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _ in range(300):  # it stops its database pair first
         if not pid_alive(pid):
             break
         time.sleep(0.1)
@@ -233,7 +234,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         (directory / "state.pickle").unlink(missing_ok=True)
         print("the sandbox is not running; its saved world is gone: the next start begins from the seed")
         return 0
-    result = found[1].call("POST", "/reset")
+    result = found[1].call("POST", "/reset", timeout=RESET_TIMEOUT)  # the database pair is rebuilt too
     print(f"the world is back to the seed (seeded at {result['seeded_at']})")
     return 0
 

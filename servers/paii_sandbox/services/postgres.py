@@ -198,6 +198,7 @@ class Runtime:
         self.pair: Any = None
         self.pool: Any = None
         self.why = ""  # why the stand-in answers
+        self.roles: dict[str, str] = {}  # each server's role, as it last said (every second)
         self._watch = threading.Event()
         self._watcher: threading.Thread | None = None
         self._lock = threading.RLock()
@@ -225,6 +226,7 @@ class Runtime:
                 pair.stop()
                 return self._standin(f"{inst.describe()} could not start: {exc}")
             self.pair, self.why = pair, ""
+            self._look()
             self._write_pair()
             self._start_pool()
             self.say(f"postgres: {inst.describe()}: " + ", ".join(f"{n} on 127.0.0.1:{p}" for n, p in pair.ports.items())
@@ -285,8 +287,15 @@ class Runtime:
         while not self._watch.wait(1.0):
             try:
                 self.pool.follow()
+                self._look()
             except Exception:  # a world being reseeded: next time
                 pass
+
+    def _look(self) -> None:
+        """Ask both servers their roles (status answers from this, at once: ``paii sandbox`` allows it 2 s)."""
+        pair = self.pair
+        if pair is not None:
+            self.roles = {name: pair.role(name) for name in pair.ports}
 
     def dbstats(self, pod: str = "") -> str:
         """``python manage.py dbstats`` in a payments-api pod (the Kubernetes stand-in's exec)."""
@@ -322,7 +331,7 @@ class Runtime:
         from paii_sandbox.pgpair import PRIMARY, STANDBY
 
         def server(name: str) -> dict[str, Any]:
-            return {"name": name, "host": "127.0.0.1", "port": self.pair.ports[name], "role": self.pair.role(name),
+            return {"name": name, "host": "127.0.0.1", "port": self.pair.ports[name], "role": self.roles.get(name, "unknown"),
                     "dsn": self.pair.dsn(name), "app_dsn": self.pair.dsn(name, "payments")}
 
         endpoint = next(iter(self.state.endpoints.items()), None)
