@@ -287,6 +287,10 @@ class Sandbox:
         return self
 
     def stop_thread(self, timeout: float = 10.0) -> None:
+        """Stop a sandbox served in a thread (a test's, the demo's): its runtimes keep no data (the demo
+        starts a fresh database pair each time; ``paii sandbox start`` is served otherwise and keeps it)."""
+        for rt in list(self.world.runtimes.values()):
+            rt.ephemeral = True
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,6 +131,16 @@ def test_a_stopped_or_killed_sandbox_leaves_no_postgres_running_and_reset_rebuil
             time.sleep(0.1)
         return not any(alive(p) for p in pids)
 
+    try:
+        stopped_and_killed(run, postmasters, alive, gone)
+    finally:  # a failure above must not leave a sandbox running, nor its data (as root it lives outside tmp_path)
+        run("stop")
+        link = tmp_path / "home" / "sandbox" / "postgres"
+        if link.is_symlink():
+            shutil.rmtree(link.resolve(), ignore_errors=True)
+
+
+def stopped_and_killed(run, postmasters, alive, gone) -> None:
     assert run("start", "--detach", "--port-base", "0").returncode == 0
     status = json.loads(run("status", "--json").stdout)
     first = postmasters(status)

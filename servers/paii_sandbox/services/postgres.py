@@ -253,6 +253,7 @@ class Runtime:
                 self.pool = None
             (self._bin() / "pair.json").unlink(missing_ok=True)
             if self.pair is not None:
+                self.pair.ephemeral = self.pair.ephemeral or (self.ephemeral and not keep_data)
                 self.pair.stop()
                 self.pair = None
 
