@@ -121,10 +121,6 @@ def sql_current_lsn(state, srv, m):
     return (["pg_current_wal_lsn"], [[_lsn_text(srv.lsn)]])
 
 
-def sql_disk(state, srv, m):
-    return (["used_pct"], [[f"{srv.disk_used_pct:g}"]])
-
-
 def sql_in_recovery(state, srv, m):
     return (["pg_is_in_recovery"], [["t" if srv.role == "replica" else "f"]])
 
@@ -181,7 +177,6 @@ SQL: list[tuple[re.Pattern, Any]] = [(re.compile(p, re.IGNORECASE | re.DOTALL), 
      r"replay_lsn >= pg_current_wal_insert_lsn\(\)\) FROM pg_stat_replication WHERE application_name = '(?P<replica>[^']+)'",
      sql_caught_up),
     (r"SELECT pg_current_wal_lsn\(\)", sql_current_lsn),
-    (r"SELECT round\(100\.0 \* used_space / total_space\) FROM pg_sys_disk_info\(\).*", sql_disk),
     (r"SELECT pg_is_in_recovery\(\)", sql_in_recovery),
     (r"SELECT CASE WHEN pg_is_in_recovery\(\) THEN 'no: it is in recovery' ELSE 'yes' END", sql_is_primary),
     (r"SELECT CASE WHEN NOT pg_is_in_recovery\(\) THEN 'no: it is not in recovery' WHEN \(SELECT status FROM "
