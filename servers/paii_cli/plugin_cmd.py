@@ -201,7 +201,7 @@ def _render_server(info: dict[str, Any]) -> str:
     for c in info["config"]:
         names = " / ".join(c["env"])
         flags = ", ".join(f for f in ("required" if c["required"] else "optional", "secret" if c["secret"] else "") if f)
-        state = f"set ({c['source']}: {c['from']})" if c["set"] else (
+        state = f"set ({c['source']}" + (f": {c['from']})" if c["from"] else ")") if c["set"] else (
             f"not set, default {c['default']}" if c["default"] is not None else "not set")
         lines.append(f"    {c['key']} [{flags}] {names}: {state}")
     tools = info["tools"]
