@@ -29,8 +29,8 @@ import json
 import sys
 from pathlib import Path
 
-from paii_cli.scaffold import INTEGRATION_NAME, RESERVED, SKILL_NAME, Plan, _plan_skill, _test_py, own_root
-from paii_cli.scaffold import check_service, render
+import paii_cli.scaffold as core
+from paii_cli.scaffold import INTEGRATION_NAME, RESERVED, SKILL_NAME, Plan, _plan_skill, _test_py, check_service, render
 from paii_common.errors import InvalidInput
 
 MARKETPLACE = "paii-local"
@@ -44,7 +44,7 @@ def plugin_name(name: str) -> str:
 def plan(root: Path, raw_name: str, kind: str, *, service: str | None = None, command: str | None = None,
          description: str | None = None) -> Plan:
     """Every file of the person's new plugin under ``root`` (their plugins folder) and the marketplace entry."""
-    paii = own_root()
+    paii = core.own_root()
     name = _check_name(root, paii, raw_name, kind)
     if kind == "skill":
         inner = _plan_skill(paii, name, command, description)  # the skill's files, as in a checkout
@@ -58,9 +58,7 @@ def plan(root: Path, raw_name: str, kind: str, *, service: str | None = None, co
         svc = check_service(paii, name, service)
         p = Plan(root=root, name=name, kind="integration", service=svc, mode="user", project=name, paii_root=paii)
         cls = render.class_name(svc)
-        from paii_cli.scaffold import _next_port
-
-        values = dict(name=name, title=svc.title, what=svc.what, cls=cls, port=_next_port(paii))
+        values = dict(name=name, title=svc.title, what=svc.what, cls=cls, port=core._next_port(paii))
         pkg = f"{name}/servers/paii_{name}"
         p.create[f"{pkg}/__init__.py"] = render.template("package_init.py", **values)
         p.create[f"{pkg}/__main__.py"] = render.template("main.py", **values)
