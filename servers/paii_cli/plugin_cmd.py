@@ -154,11 +154,15 @@ def _server_summary(name: str) -> dict[str, Any]:
     from paii_common.config import env_file
     from paii_common.manifest import config_status, load_manifest, read_env_file
 
+    from paii_common.manifest import user_servers
+
     m = load_manifest(name)
     status = config_status(m, dict(os.environ), read_env_file(env_file()))
     missing = [s.entry.key for s in status if not s.ok]
+    own = user_servers().get(name)
     return {"name": name, "kind": "server", "version": m.version, "description": m.description,
-            "provides": m.provides, "configured": not missing, "missing": missing}
+            "provides": m.provides, "configured": not missing, "missing": missing,
+            "yours": str(own.parent) if own else None}
 
 
 def _skills(root: Path | None) -> list[dict[str, Any]]:
@@ -191,7 +195,8 @@ def cmd_list(args) -> int:
         provides = ", ".join(f"{k}: {v.get('contract', '')}" + (f" ({v['service']})" if v.get("service") else "")
                              for k, v in s["provides"].items()) or "-"
         state = "configured" if s["configured"] else f"not set up: {', '.join(s['missing'])}"
-        lines.append(f"  {s['name']:<12} {s['version']:<7} {provides:<46} {state}")
+        yours = f"  (yours: {s['yours']})" if s["yours"] else ""
+        lines.append(f"  {s['name']:<12} {s['version']:<7} {provides:<46} {state}{yours}")
     for kind in ("skills", "commands"):
         if data[kind]:
             lines += ["", kind.upper()]

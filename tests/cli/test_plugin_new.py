@@ -318,6 +318,7 @@ def _scaffolded_copy(tmp_path: Path) -> tuple[Path, dict, str]:
     contributor would (``paii plugin new`` run in the copy); the integration's name is free here."""
     repo = tmp_path / "paii"
     _copy_checkout(repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)  # a clone, as a contributor has
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "servers"), str(repo)]),
            "PAII_HOME": str(tmp_path / "home"), "PAII_CONFIG_DIR": str(tmp_path / "config")}
     name = free_name("datadog", repo)

@@ -209,4 +209,5 @@ def test_doctor_and_plugin_list_show_ones_own_server_with_paiis(installed, capsy
     live = next(c for c in {s["server"]: s for s in json.loads(out)["servers"]}["datadog"]["checks"] if c["check"] == "live")
     assert live["skipped"] and "write probe() in paii_datadog/client.py" in live["detail"]
     code, out, _ = run(["plugin", "list", "--json"], capsys)
-    assert "datadog" in {s["name"] for s in json.loads(out)["servers"]}
+    listed = {s["name"]: s for s in json.loads(out)["servers"]}
+    assert listed["datadog"]["yours"] == str(plugins() / "datadog") and listed["history"]["yours"] is None
