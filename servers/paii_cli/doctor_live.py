@@ -208,7 +208,7 @@ def classify(exc: BaseException, elapsed: float, timeout: float, credential: str
                       warning=True)
     if status in (401, 403) or code in SLACK_AUTH_CODES:
         what = f"HTTP {status}" if status else code
-        return result(False, f"token refused ({what}): {credential} was not accepted. Create a new token "
+        return result(False, f"token refused ({what}): {credential} not accepted. Create a new token "
                       "(see 'How to set it up') and set it again. Detail: " + text, "token refused", elapsed)
     if isinstance(exc, DeadlineExceeded) or (isinstance(exc, UpstreamError) and not status and elapsed >= 0.8 * timeout):
         return result(False, f"no answer within {_secs(timeout)}: the service accepted the connection but did not "
@@ -290,12 +290,17 @@ def _kubernetes(settings: Any, timeout: float, credential: str) -> Probe:
         k8s.call(f"list pods in {cluster.namespace}", k8s.core().list_namespaced_pod, cluster.namespace, limit=1)
         return f"the API server answered: context {cluster.context}, pods in {cluster.namespace} readable"
 
-    return Probe(target, read, f"the credentials of the kubeconfig's user ({credential})")
+    return Probe(target, read, "the kubeconfig user's credentials")
 
 
 def _generic(name: str, settings: Any, timeout: float, credential: str) -> Probe:
     """A server of one's own: its client class (built from the settings) with a ``probe()`` method."""
-    module = importlib.import_module(f"paii_{name}.client")
+    try:
+        module = importlib.import_module(f"paii_{name}.client")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"paii_{name}.client":
+            raise
+        raise NotProbed(f"not checked: paii_{name} has no client module with a probe() (one cheap read doctor can call)") from None
     found = [c for c in vars(module).values() if inspect.isclass(c) and c.__module__ == module.__name__
              and callable(getattr(c, "probe", None))]
     if not found:

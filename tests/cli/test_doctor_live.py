@@ -136,7 +136,7 @@ def _pagerduty(url: str, token: str = "u+not-a-real-token-123", timeout: float =
 def test_a_refused_token_is_named_with_the_variable_and_never_its_value(unauthorized):
     r = _pagerduty(unauthorized)
     assert r["ok"] is False and r["problem"] == "token refused"
-    assert "HTTP 401" in r["detail"] and "PAII_PAGERDUTY_TOKEN (environment) was not accepted" in r["detail"]
+    assert "HTTP 401" in r["detail"] and "PAII_PAGERDUTY_TOKEN (environment) not accepted" in r["detail"]
     assert "not-a-real-token" not in json.dumps(r)
 
 

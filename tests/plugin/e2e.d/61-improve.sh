@@ -76,7 +76,8 @@ fi
 SCAFFOLD_STEP='{"name_re": "^Bash$", "input": {"description": "scaffold the Datadog plugin", "command": "paii plugin new datadog --type integration --language python"}}'
 IMPROVE_SCAFFOLD_SCRIPT="[$SEED_STEP,${IMPROVE_STEPS%,},$SCAFFOLD_STEP]"
 SAVED_ROOT=$ROOT; ROOT=$IMPROVE_PLUGIN
-e2e improve-scaffold "/paii:improve 30" "$IMPROVE_SCAFFOLD_SCRIPT" --allowedTools Bash -- \
+# (this session is about the scaffold, not start-up time: a loaded machine gets 120 s to start the servers)
+CC_EXTRA_ENV="${CC_EXTRA_ENV:-} MCP_TIMEOUT=120000" e2e improve-scaffold "/paii:improve 30" "$IMPROVE_SCAFFOLD_SCRIPT" --allowedTools Bash -- \
   'history__usage_report$~paii plugin new datadog --type integration --language python' \
   '^Bash$~CREATED: integration datadog.*claude plugin marketplace add .*/\.config/paii/plugins.*claude plugin install paii-datadog@paii-local' \
   no-denials
