@@ -106,7 +106,7 @@ def silent():
 
 # ------------------------------------------------------------------------------- the issue's case
 def test_a_bogus_token_at_an_unreachable_url_is_broken_with_exit_1(capsys, monkeypatch):
-    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "bogus")
+    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "u+doctor-test-bogus-token")
     monkeypatch.setenv("PAII_PAGERDUTY_URL", f"http://127.0.0.1:{closed_port()}")
     code, out = run(capsys, "doctor", "--json")
     report = json.loads(out)
@@ -114,11 +114,11 @@ def test_a_bogus_token_at_an_unreachable_url_is_broken_with_exit_1(capsys, monke
     assert code == 1 and report["ok"] is False and pd["status"] == "broken"
     check = live(pd)
     assert check["problem"] == "unreachable" and "connection refused" in check["detail"]
-    assert "PAII_PAGERDUTY_URL=http://127.0.0.1:" in check["detail"] and "bogus" not in out
+    assert "PAII_PAGERDUTY_URL=http://127.0.0.1:" in check["detail"] and "doctor-test-bogus" not in out
 
 
 def test_offline_skips_the_live_checks_and_says_so(capsys, monkeypatch):
-    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "bogus")
+    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "u+doctor-test-bogus-token")
     monkeypatch.setenv("PAII_PAGERDUTY_URL", f"http://127.0.0.1:{closed_port()}")
     code, out = run(capsys, "doctor", "--offline")
     assert code == 0 and "Live checks skipped (--offline)" in out and "✓ live" not in out and "✗ live" not in out
@@ -187,7 +187,7 @@ def test_doctor_stops_waiting_for_a_check_that_ignores_its_deadline():
 def test_the_whole_doctor_with_a_hung_service_returns_and_says_which(silent, tmp_path):
     """`paii doctor --timeout 0.5` as a process: PagerDuty hangs, the exit code is 1 and the report
     names it (the subprocess bound only keeps a broken doctor from hanging the suite)."""
-    env = {**os.environ, "PAII_PAGERDUTY_TOKEN": "bogus", "PAII_PAGERDUTY_URL": silent}
+    env = {**os.environ, "PAII_PAGERDUTY_TOKEN": "u+doctor-test-bogus-token", "PAII_PAGERDUTY_URL": silent}
     out = subprocess.run([sys.executable, "-m", "paii_cli", "doctor", "--json", "--timeout", "0.5"], env=env,
                          capture_output=True, text=True, timeout=300)
     report = json.loads(out.stdout)
@@ -264,9 +264,9 @@ def test_a_kubeconfig_that_does_not_exist_is_the_cross_on_its_line(monkeypatch, 
 
 
 def test_a_malformed_url_is_the_cross_with_how_to_fix_it_never_set_under_refuses(monkeypatch):
-    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "bogus")
+    monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "u+doctor-test-bogus-token")
     monkeypatch.setenv("PAII_PAGERDUTY_URL", "api.pagerduty.com")
-    monkeypatch.setenv("PAII_SLACK_TOKEN", "xoxb-1")
+    monkeypatch.setenv("PAII_SLACK_TOKEN", "xoxb-doctor-test-token")
     monkeypatch.setenv("PAII_SLACK_URL", "slack.com/api")  # Slack's settings accept it; its calls would fail
     report = doctor(offline=True)
     text = render(report)

@@ -212,8 +212,8 @@ def test_doctor_and_plugin_list_show_ones_own_server_with_paiis(installed, dd, c
     code, out, _ = run(["doctor", "--offline", "--json"], capsys)
     datadog = {s["server"]: s for s in json.loads(out)["servers"]}[dd]
     assert datadog["status"] == "not set up" and datadog["checks"][0]["detail"] == "4 tools (1 write)"
-    monkeypatch.setenv(f"PAII_{dd.upper()}_API_KEY", "k")
-    monkeypatch.setenv(f"PAII_{dd.upper()}_APP_KEY", "a")
+    monkeypatch.setenv(f"PAII_{dd.upper()}_API_KEY", "doctor-test-dd-api-key")
+    monkeypatch.setenv(f"PAII_{dd.upper()}_APP_KEY", "doctor-test-dd-app-key")
     code, out, _ = run(["doctor", "--json"], capsys)
     live = next(c for c in {s["server"]: s for s in json.loads(out)["servers"]}[dd]["checks"] if c["check"] == "live")
     assert live["skipped"] and f"write probe() in paii_{dd}/client.py" in live["detail"]
