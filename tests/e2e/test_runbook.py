@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mcp_types import ElicitResult
+
 from paii_sandbox import renderers, scenario
 from paii_sandbox.services.postgres import dump as postgres_dump
 
@@ -47,16 +49,18 @@ async def test_the_dry_run_shows_preflight_warnings_approvals_and_each_argv_and_
 
 
 async def test_the_approved_failover_runs_end_to_end_and_the_offered_ticket_documents_it_once(sandbox, clients, history_home):
-    async with clients() as c:
+    asked: list[str] = []
+
+    async def person(context, params):  # the person at the client's prompt: yes to each step shown
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async with clients(person=person) as c:
         rb = c["runbook"]
         run = await call(rb, "start_run", {"name": "database-failover", "parameters": TARGET, "dry_run": False})
         rid, results = run["run_id"], {}
         for n in range(1, 13):
             sid = str(n)
-            if sid in run["approvals_needed"]:
-                refused = await rb.call_tool("run_step", {"run_id": rid, "step_id": sid})
-                assert refused.is_error and "approve" in refused.content[0].text  # no approval yet: it refuses
-                await call(rb, "approve_step", {"run_id": rid, "step_id": sid})  # the person's yes at the prompt
             results[sid] = await call(rb, "run_step", {"run_id": rid, "step_id": sid})
             assert results[sid]["status"] == "passed", results[sid]
         done = await call(rb, "finish_run", {"run_id": rid, "outcome": "completed", "notes": "failover drill"})
@@ -72,7 +76,10 @@ async def test_the_approved_failover_runs_end_to_end_and_the_offered_ticket_docu
         again = await call(c["jira"], "create_issue", ticket_args)
 
     assert results["2"]["observed"] == ["12", "8", "3", "0"]
-    assert results["5"]["approval"]["via"] == "approve_step (client permission prompt)"
+    assert [m.split(":")[0] for m in asked] == ["Approve step 5 of runbook database-failover",
+                                               "Approve step 9 of runbook database-failover",
+                                               "Confirm you did step 12 of runbook database-failover"]
+    assert results["5"]["approval"]["via"].startswith("elicitation (") and results["5"]["approval"]["expires"]
     assert results["11"]["pod"] == "payments-api-7d9f8b6c5-m4n7q" and "Active connections" in results["11"]["output"]
     pg = postgres_dump(state(sandbox, "postgres"))
     assert pg["servers"]["replica-postgres-01"]["role"] == "primary" and pg["servers"]["primary-postgres"]["read_only"] is True

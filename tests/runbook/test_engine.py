@@ -131,7 +131,7 @@ def test_an_approval_step_refuses_without_approval_and_runs_once_with_it(h):
     side = h.tmp / "side"
     h.book("gate", FRONT + step(1, touch(side)) + step(2, touch(h.tmp / "two")))
     run = h.engine.start("gate", {}, dry_run=False)
-    with pytest.raises(ApprovalRequired, match=r"needs the person's approval and has none; it did not run.*approve_step"):
+    with pytest.raises(ApprovalRequired, match=r"needs the person's approval and has none; it did not run.*paii runbook approve"):
         h.engine.run_step(run.run_id, "1")
     assert not side.exists()
     ap = h.engine.approve(run.run_id, "1", via="test")

@@ -1,28 +1,27 @@
 """The shipped database-failover runbook, not a dry run, against the sandbox's Postgres pair.
 
 The same runbook with real psql/kubectl command lines; the sandbox's shims answer them. Step 5
-is approved from the person's terminal (`paii runbook approve`), steps 9 and 12 through
-approve_step; the record says who approved what, how and when.
+is approved at the person's terminal (`paii runbook approve` in a pseudo-terminal), steps 9 and
+12 at the client's prompt (MCP elicitation); the record says who approved what, how and when.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from mcp import Client
+from mcp_types import ElicitResult
 
 from paii_runbook.config import RunbookSettings
 from paii_runbook.engine import Engine
 from paii_runbook.server import build_server
 from paii_sandbox.services.postgres import dump
 from tests.runbook.fakes import FastExecutor
+from tests.runbook.terminal import at_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 FRIDAY_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.UTC)
@@ -41,15 +40,11 @@ def seed_past_run(home: Path, tmp: Path) -> None:
     HistoryStore(HistorySettings.load(home=home, warmup=False)).import_jsonl(path, "runbooks")
 
 
-def cli_approve(monkeypatch, capsys, run_id: str, step: str, answer: str) -> tuple[int, str]:
-    """`paii runbook approve RUN STEP` as the person types it (in this process; a subprocess test is below)."""
-    from paii_cli import main
-
-    monkeypatch.setattr(sys, "stdin", io.StringIO(answer))
-    monkeypatch.setenv("PAII_RUNBOOK_OPERATOR", "alice")
-    with pytest.raises(SystemExit) as stop:
-        main(["runbook", "approve", run_id, step])
-    return stop.value.code, capsys.readouterr().out
+def terminal_approve(home: Path, books: str, run_id: str, step: str, answer: str) -> tuple[int, str]:
+    """`paii runbook approve RUN STEP` in the person's terminal window (its own process and pty)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "servers"), "PAII_HOME": str(home), "PAII_RUNBOOK_OPERATOR": "alice",
+           "PAII_HISTORY_EMBEDDINGS": "off", **({"PAII_RUNBOOK_PATH": books} if books else {})}
+    return at_terminal([sys.executable, "-m", "paii_cli", "runbook", "approve", run_id, step], env, answer)
 
 
 async def call(c, name, args):
@@ -58,13 +53,18 @@ async def call(c, name, args):
     return res.structured_content
 
 
-async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_approvals(isolated_env, tmp_path, postgres, h,
-                                                                                     monkeypatch, capsys):
+async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_approvals(isolated_env, tmp_path, postgres, h):
     seed_past_run(isolated_env, tmp_path)
     settings = RunbookSettings.load(home=isolated_env, bin_dirs=postgres.env["PAII_RUNBOOK_BIN_DIRS"], operator="alice")
     engine = Engine(settings, FastExecutor(settings, h.k8s), now=lambda: FRIDAY_2AM)
     target = {"target": "primary-postgres"}
-    async with Client(build_server(settings, engine=engine)) as c:
+    asked: list[str] = []
+
+    async def person(context, params):  # the person at the client's prompt: yes
+        asked.append(params.message)
+        return ElicitResult(action="accept", content={"approve": True})
+
+    async with Client(build_server(settings, engine=engine), mode="legacy", elicitation_callback=person) as c:
         dry = await call(c, "start_run", {"name": "database-failover", "parameters": target})
         assert [(p["name"], p["passed"], p["value"]) for p in dry["preflight"]] == [
             ("Replica lag", True, "0.2"), ("Disk space used (%)", True, "45"), ("Active connections (will be migrated)", True, "234"),
@@ -78,14 +78,10 @@ async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_appro
         rid, results = run["run_id"], {}
         for n in range(1, 13):
             sid = str(n)
-            if sid == "5":
-                refused = await c.call_tool("run_step", {"run_id": rid, "step_id": sid})
-                assert refused.is_error and f"paii runbook approve {rid} 5" in refused.content[0].text
-                code, shown = cli_approve(monkeypatch, capsys, rid, sid, "y\n")
+            if sid == "5":  # the person approves at their terminal before the prompt would ask
+                code, shown = terminal_approve(isolated_env, "", rid, sid, "y\n")
                 assert code == 0, shown
                 assert "$ psql -X -At -h replica-postgres-01 -U postgres -d postgres -c 'SELECT pg_promote(true, 60)'" in shown
-            elif sid in ("9", "12"):
-                await call(c, "approve_step", {"run_id": rid, "step_id": sid})
             results[sid] = await call(c, "run_step", {"run_id": rid, "step_id": sid})
             assert results[sid]["status"] == "passed", results[sid]
         done = await call(c, "finish_run", {"run_id": rid, "outcome": "completed", "notes": "failover drill"})
@@ -94,7 +90,9 @@ async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_appro
     assert results["2"]["observed"] == ["12", "8", "3", "0"]
     assert results["3"]["observed"] == ["false", "true"] and '"replica_lsn" : "0/5A000060"' in results["3"]["output"]
     assert results["5"]["approval"]["via"] == "paii runbook approve (terminal)"
-    assert results["9"]["approval"]["via"] == "approve_step (client permission prompt)"
+    assert results["9"]["approval"]["via"].startswith("elicitation (")
+    assert [m.split(":")[0] for m in asked] == ["Approve step 9 of runbook database-failover",
+                                               "Confirm you did step 12 of runbook database-failover"]
     assert results["10"]["value"] == "234" and results["11"]["pod"] == "payments-api-7d9f-abcde"
     world = dump(postgres.state)
     assert world["servers"]["replica-postgres-01"]["role"] == "primary"
@@ -109,14 +107,13 @@ async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_appro
 
 
 def test_an_approval_refused_at_the_terminal_is_recorded_and_the_step_stays_closed(isolated_env, h):
-    """The real `paii` command in its own process: the person answers no."""
+    """The real `paii` command in its own terminal: the person answers no."""
     h.book("gate", "---\ntitle: Gate\ndescription: d\n---\n## Step 1: Touch\n```yaml\nrun: [touch, /nonexistent/x]\n"
                    "timeout: 5\napproval: required\n```\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "servers"), "PAII_HOME": str(isolated_env), "PAII_RUNBOOK_PATH": str(h.books)}
     gate = h.engine.start("gate", {}, dry_run=False)
-    out = subprocess.run([sys.executable, "-m", "paii_cli", "runbook", "approve", gate.run_id, "1"], input="n\n",
-                         capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 1 and "not approved (recorded)" in out.stdout
-    assert "Step 1: Touch\n  $ touch /nonexistent/x" in out.stdout
+    code, shown = terminal_approve(isolated_env, str(h.books), gate.run_id, "1", "n\n")
+    assert code == 1 and "not approved (recorded)" in shown
+    assert "Step 1: Touch\n  $ touch /nonexistent/x" in shown
     st = h.engine.runs.load(gate.run_id)
-    assert st["approvals"] == [] and st["events"][-1]["kind"] == "refused" and st["events"][-1]["via"] == "paii runbook approve"
+    assert st["approvals"] == [] and st["events"][-1]["kind"] == "refused"
+    assert st["events"][-1]["via"] == "paii runbook approve (terminal)" and st["events"][-1]["by"] == "alice"
