@@ -93,7 +93,11 @@ class Engine:
 
     def key(self) -> bytes:
         """The approval key (created on first use): approvals are sealed and checked with it."""
-        return seal.load_key(self.settings.approval_key)
+        key = self.settings.approval_key
+        if key.resolve().is_relative_to(self.settings.home.resolve()):
+            raise Conflict(f"the approval key would be {key}, inside PAII_HOME ({self.settings.home}), where the runs are: "
+                           "set PAII_CONFIG_DIR to a folder outside it (the default is ~/.config/paii).")
+        return seal.load_key(key)
 
     def maintenance(self, rb: Runbook, now: dt.datetime) -> tuple[bool | None, str] | None:
         """None when the runbook does not need a window; else (in one?, sentence)."""

@@ -247,3 +247,35 @@ def test_run_ids_that_do_not_exist_leave_no_lock_files(h):
             fn("gate-20260102-020000-beef")
     assert not (h.settings.runs_dir / ".locks").exists() or not list((h.settings.runs_dir / ".locks").iterdir())
 
+
+
+def test_the_persons_name_is_the_operator_setting_then_paii_user_then_gits_user_name_then_the_os_user(h, monkeypatch):
+    import getpass
+
+    from paii_runbook import config
+
+    gitconfig = h.tmp / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Gita Git\n")
+    monkeypatch.chdir(h.tmp)  # outside any repository: only the global git config counts
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("PAII_USER", "Pat User")
+    config._git_user_name.cache_clear()
+    unset = h.settings.model_copy(update={"operator": ""})
+    assert h.settings.operator_name() == "alice"  # PAII_RUNBOOK_OPERATOR
+    assert unset.operator_name() == "Pat User"
+    monkeypatch.delenv("PAII_USER")
+    assert unset.operator_name() == "Gita Git"
+    gitconfig.write_text("")
+    config._git_user_name.cache_clear()
+    assert unset.operator_name() == getpass.getuser()
+    config._git_user_name.cache_clear()
+
+
+def test_an_approval_key_inside_paii_home_is_refused(h, monkeypatch):
+    h.book("gate", FRONT + step(1, touch(h.tmp / "side")))
+    run = h.engine.start("gate", {}, dry_run=False)
+    monkeypatch.setenv("PAII_CONFIG_DIR", str(h.home / "config"))
+    with pytest.raises(Exception, match="inside PAII_HOME .* set PAII_CONFIG_DIR to a folder outside it"):
+        h.engine.approve(run.run_id, "1", via="test")
+    assert not (h.home / "config").exists()

@@ -71,6 +71,7 @@ async def test_an_approval_step_asks_the_person_through_elicitation_and_runs_on_
         await call(c, "finish_run", {"run_id": run["run_id"], "outcome": "completed"})
     assert res["status"] == "passed" and side.exists()
     assert res["approval"]["by"] == "alice" and res["approval"]["via"].startswith("elicitation (")
+    assert res["approval"]["expires"] > res["approval"]["at"]  # never null
     assert f"$ touch {side}" in seen[0] and "Approve step 1 of runbook gate" in seen[0]
     assert "via elicitation" in h.record(run["run_id"]).body
 
