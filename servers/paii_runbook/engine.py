@@ -38,11 +38,10 @@ from paii_runbook.models import (
     RunStatus,
     StartResult,
     StepResult,
-    StepState,
 )
 from paii_runbook.plan import plan_step, resolve_command, resolve_params, step_command
 from paii_runbook.record import History
-from paii_runbook.runs import RunStore, iso, parse_iso
+from paii_runbook.runs import RunStore, iso
 from paii_runbook.windows import check_windows
 
 __all__ = ["OUTCOMES", "ApprovalRequired", "Engine", "ForgedApproval", "utcnow"]

@@ -109,8 +109,11 @@ def reap(engine: Engine, st: dict[str, Any]) -> dict[str, Any] | None:
     entry["attempts"].append(attempt)
     entry["status"] = attempt["status"]
     st["running"] = None
-    if attempt["status"] == "passed":
-        rb = engine._runbook_for(st)
+    try:
+        rb = engine._runbook_for(st) if attempt["status"] == "passed" else None
+    except Conflict:  # the runbook changed on disk: the run cannot go on anyway (finish it)
+        rb = None
+    if rb is not None and rb.step(sid) is not None:
         engine._advance(st, rb, rb.step(sid))
     else:
         st.update(status="halted", halted_at=sid)

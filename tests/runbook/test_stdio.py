@@ -118,6 +118,9 @@ async def test_after_a_kill_9_a_retry_never_starts_a_second_copy_while_the_first
             shown = await call(c, "get_run", {"run_id": run_id})
             assert shown["steps"][1]["status"] == "running" and "still running after its server stopped" in shown["steps"][1]["reason"]
             await anyio.to_thread.run_sync(wait_for, lambda: "end" in log_lines(log))
+            with anyio.fail_after(60):  # the step's watcher writes its result after the command ends
+                while (await call(c, "get_run", {"run_id": run_id}))["steps"][1]["status"] == "running":
+                    await anyio.sleep(0.1)
             reported = await call(c, "run_step", {"run_id": run_id, "step_id": "2", "choice": "retry"})
             assert reported["status"] == "passed" and reported["exit_code"] == 0 and "step done" in reported["output"]
             assert "finished after the server that started it stopped" in reported["reason"]
