@@ -65,10 +65,12 @@ def cmd_lint(args) -> int:
 
     catalog = Catalog(_settings())
     rows, errors, warnings, checked = [], 0, 0, 0
-    targets = [(t, None) for t in args.files] or [(str(path), path) for path, _ in catalog.files().values()]
-    for target, found in targets:
-        path = found or Path(target)
-        if path.is_file():
+    found = [(str(path), path, src, folder) for path, src, folder in catalog.files().values()]
+    targets = [(t, Path(t), "", None) for t in args.files] or found
+    for target, path, src, folder in targets:
+        if folder is not None:  # a runbook found in its folder: read only inside it
+            loaded = catalog.load_path(path, src, folder)
+        elif path.is_file():
             loaded = catalog.load_path(path)
         elif path.suffix == ".md" or "/" in target:
             raise CliError(f"{target}: no such file", 2)
