@@ -26,6 +26,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -325,10 +326,23 @@ class Front:
         return self._write(line)
 
     # ------------------------------------------------------------------ main loop
-    def run(self) -> int:
+    def run(self, drain_s: float = 60.0) -> int:
+        """Serve until the client closes stdin, then until the real server has answered what it
+        was asked (at most drain_s more seconds), then stop it."""
         threading.Thread(target=self._read_client, daemon=True).start()
+        closing_at = None
         while True:
-            kind, data = self.events.get()
+            if closing_at is not None:
+                busy = self.real is not None and (self.inflight or any(m and "id" in m for m, _ in self.pending))
+                left = closing_at + drain_s - time.monotonic()
+                if not busy or left <= 0:
+                    break
+                try:
+                    kind, data = self.events.get(timeout=left)
+                except queue.Empty:
+                    break
+            else:
+                kind, data = self.events.get()
             if kind == "client":
                 self._client(data)
             elif kind == "real":
@@ -336,7 +350,7 @@ class Front:
             elif kind == "real-eof":
                 self._stopped(data)
             elif kind == "client-eof":
-                break
+                closing_at = time.monotonic()
         return self._shutdown()
 
     def _shutdown(self) -> int:

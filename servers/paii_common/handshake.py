@@ -146,12 +146,17 @@ def wire_answers(server: Any, version: str, methods: tuple[str, ...] = LISTS) ->
     return {m: a["result"] for m, a in found.items()}
 
 
+def answers_now(name: str, version: str) -> dict[str, Any]:
+    """Build the server with its settings loaded as it would now (environment, .env), then answer."""
+    settings = settings_class(name).load()
+    server = importlib.import_module(f"paii_{name}.server").build_server(settings)
+    return wire_answers(server, version)
+
+
 def real_answers(name: str, version: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Build the server with its settings loaded from a clean environment plus env, then answer."""
+    """answers_now in a clean environment plus env."""
     with clean_environment(**(env or {})):
-        settings = settings_class(name).load()
-        server = importlib.import_module(f"paii_{name}.server").build_server(settings)
-        return wire_answers(server, version)
+        return answers_now(name, version)
 
 
 def generate(name: str) -> dict[str, Any]:
