@@ -7,8 +7,9 @@ Two folders, never mixed:
                install-stats.json, venv.lock. ${CLAUDE_PLUGIN_DATA} under Claude Code; run
                from a terminal, the folder Claude Code gives this installed plugin
                (<plugins>/data/<plugin>-<marketplace>, found from this file's place in
-               <plugins>/cache/<marketplace>/<plugin>/<version>/); from a checkout,
-               ~/.cache/paii/launcher.
+               <plugins>/cache/<marketplace>/<plugin>/<version>/, or as the servers noted it
+               for a plugin Claude Code runs in place: remember_data_dir); from a checkout
+               Claude Code does not run, ~/.cache/paii/launcher.
   data home    history, runbooks, runs, usage: $PAII_HOME, else the per-user data folder
                (~/.local/share/paii). paii_common.config.paii_home() is the rule; this file
                never decides it. Data an older plugin kept in its data folder is moved there
@@ -97,12 +98,44 @@ def launcher_cache() -> Path:
     return base / "paii" / "launcher"
 
 
+POINTERS = "plugin-data.json"  # in launcher_cache(): plugin folder -> the data folder Claude Code gave it
+
+
+def _pointers() -> dict:
+    try:
+        known = json.loads((launcher_cache() / POINTERS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def remember_data_dir(root: Path, data: Path) -> None:
+    """Claude Code runs a plugin added from a local folder (`claude plugin marketplace add
+    ~/src/paii`) in place, not from its cache: the data folder it gives it cannot be found from
+    the plugin's path. The servers (which get CLAUDE_PLUGIN_DATA) note it here, so that `paii`
+    run from that folder by Claude Code's Bash or a terminal uses the same venv."""
+    if claude_code_data_dir(root) == data:
+        return
+    key = str(root.resolve())
+    known = _pointers()
+    if known.get(key) == str(data):
+        return
+    try:
+        launcher_cache().mkdir(parents=True, exist_ok=True)
+        _write_atomic(launcher_cache() / POINTERS, json.dumps({**known, key: str(data)}, indent=1))
+    except OSError:
+        pass  # then paii builds its own venv: slower once, never wrong
+
+
 def data_dir(root: Path | None = None) -> Path:
     """The plugin's own data folder (see the module docstring)."""
     root = root or plugin_root()
     value = env_value("CLAUDE_PLUGIN_DATA")
     if value and _ours(root):
         return Path(value).expanduser()
+    noted = _pointers().get(str(root.resolve()))
+    if noted and Path(noted).is_dir():
+        return Path(noted)
     return claude_code_data_dir(root) or launcher_cache()
 
 

@@ -133,7 +133,8 @@ def plugin_session(tmp_path):
     data, home = tmp_path / "plugin-data", tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PAII_"))}
     env.update(CLAUDE_PLUGIN_DATA=str(data), PAII_HOME=str(home), PAII_PYTHON=sys.executable,
-               PAII_CONFIG_DIR=str(tmp_path / "cfg"), PAII_HISTORY_EMBEDDINGS="off", PAII_HISTORY_WARMUP="0")
+               PAII_CONFIG_DIR=str(tmp_path / "cfg"), PAII_HISTORY_EMBEDDINGS="off", PAII_HISTORY_WARMUP="0",
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
 
     def call(tool: str, arguments: dict) -> dict:
         init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {

@@ -82,7 +82,7 @@ class Session:
             Path(python).chmod(0o755)
         base = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PAII_"))}
         base.update(PAII_HOME=str(tmp / "home"), PAII_CONFIG_DIR=str(tmp / "config"), FAKE_LOG=str(self.log),
-                    CLAUDE_PLUGIN_DATA=str(tmp / "plugin-data"))
+                    CLAUDE_PLUGIN_DATA=str(tmp / "plugin-data"), XDG_CACHE_HOME=str(tmp / "cache"))
         if python:
             base["PAII_PYTHON"] = python
         base.update(env)
@@ -295,7 +295,8 @@ async def test_the_runbook_servers_elicitation_and_progress_work_through_the_fro
     (books / "gate.md").write_text(BOOK.format(side=side, python=sys.executable, count=count))
     env = {"PATH": os.environ.get("PATH", ""), "PAII_PYTHON": sys.executable, "PAII_HOME": str(tmp_path / "home"),
            "PAII_CONFIG_DIR": str(tmp_path / "cfg"), "PAII_RUNBOOK_PATH": str(books), "PAII_RUNBOOK_SHIPPED": "0",
-           "PAII_RUNBOOK_OPERATOR": "alice", "PAII_HISTORY_EMBEDDINGS": "off", "CLAUDE_PLUGIN_DATA": str(tmp_path / "data")}
+           "PAII_RUNBOOK_OPERATOR": "alice", "PAII_HISTORY_EMBEDDINGS": "off", "CLAUDE_PLUGIN_DATA": str(tmp_path / "data"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
     asked, progress = [], []
 
     async def approve(context, params):

@@ -226,7 +226,8 @@ def test_launcher_serves_from_the_stamped_venv_and_marks_it_in_use(lm, tmp_path)
     python.chmod(0o755)
     stamp_file.write_text(stamp + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PAII_"))}
-    env.update(CLAUDE_PLUGIN_DATA=str(data), PAII_SLACK_TOKEN="", PAII_HOME=str(tmp_path / "home"))
+    env.update(CLAUDE_PLUGIN_DATA=str(data), PAII_SLACK_TOKEN="", PAII_HOME=str(tmp_path / "home"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "find_user", "arguments": {"query": "ana@example.com"}}}

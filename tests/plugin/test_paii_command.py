@@ -87,3 +87,19 @@ def test_paii_imports_into_the_data_home_the_servers_read(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "imported 15" in out.stdout + out.stderr
     assert len(list((tmp_path / "home" / "history" / "incidents").rglob("INC-*.md"))) == 15
+
+
+def test_paii_run_in_place_uses_the_data_folder_the_servers_were_given(tmp_path):
+    """A plugin added from a local folder runs in place (Claude Code 2.1): the servers note the
+    data folder Claude Code gave them, and paii run from that folder (Bash, a terminal) uses it."""
+    data = tmp_path / "plugin-data"
+    python, stamp_file, _, stamp = launch.venv_paths(ROOT, data)
+    fake_python(python)
+    stamp_file.write_text(stamp + "\n")
+    server = subprocess.run([sys.executable, str(ROOT / "bin" / "paii-mcp"), "history"], input="", capture_output=True,
+                            text=True, timeout=60, env=clean_env(tmp_path, CLAUDE_PLUGIN_DATA=str(data)))
+    assert server.returncode == 0, server.stderr
+    out = subprocess.run([str(PAII), "doctor"], capture_output=True, text=True, timeout=60, env=clean_env(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert Path(json.loads(out.stdout)["argv"][0]).parent == python.parent  # the servers' venv, no second install
+    assert not (tmp_path / "cache" / "paii" / "launcher" / "venvs").exists()

@@ -391,7 +391,7 @@ def test_the_plugin_data_folder_is_claude_codes_then_the_installed_plugins_then_
 def test_launcher_with_paii_python_serves_mcp_on_stdout(tmp_path):
     """PAII_PYTHON skips the venv; the first line on stdout is the initialize response."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_")}
-    env.update(PAII_PYTHON=sys.executable, PAII_HOME=str(tmp_path), PAII_SLACK_TOKEN="")
+    env.update(PAII_PYTHON=sys.executable, PAII_HOME=str(tmp_path), PAII_SLACK_TOKEN="", XDG_CACHE_HOME=str(tmp_path / "cache"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}
     proc = subprocess.run([sys.executable, str(LAUNCHER), "slack"], input=json.dumps(init) + "\n",
