@@ -32,77 +32,85 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-LISTS = ("tools/list", "prompts/list", "resources/list", "resources/templates/list")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _paii_handshake import Handshake, load_handshake  # noqa: E402,F401
+
 REPLAY_ID = "paii-front-initialize"  # the id of the initialize the front replays to the real server
 INTERNAL_ERROR = -32603
 
 
-def _hooks(root: Path):
-    """paii_hooks (hooks/, standard library): the settings rules the hooks share (is_set, .env)."""
-    hooks = str(root / "hooks")
-    if hooks not in sys.path:
-        sys.path.insert(0, hooks)
-    import paii_hooks
+class Siblings:
+    """The other PAII servers of the same Claude Code session (the same parent process). When one
+    front's real server has answered its first tool call, the others start theirs in the
+    background, so the session's next PAII calls find them running; a session that never calls a
+    PAII tool starts none. Each front listens on a FIFO, <plugin data>/run/<parent pid>/<server>.wake."""
 
-    return paii_hooks
+    def __init__(self, data: Path, name: str, parent: int | None = None) -> None:
+        self.run = data / "run"
+        self.folder = self.run / str(parent or os.getppid())
+        self.path = self.folder / f"{name}.wake"
 
+    def listen(self, events: queue.Queue) -> bool:
+        try:
+            self._clean_stale()
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if self.path.exists() or self.path.is_symlink():
+                self.path.unlink()
+            os.mkfifo(self.path, 0o600)
+        except (OSError, AttributeError):  # no FIFOs here: the servers start on their own calls only
+            return False
+        threading.Thread(target=self._wait, args=(events,), daemon=True).start()
+        return True
 
-class Handshake:
-    """A server's packaged answers, adjusted to the settings of this process."""
+    def _wait(self, events: queue.Queue) -> None:
+        while True:
+            try:
+                with open(self.path, "rb") as fifo:  # blocks until a sibling opens it to write
+                    fifo.read()
+            except OSError:
+                return
+            events.put(("wake", None))
 
-    def __init__(self, doc: dict[str, Any], root: Path, env: dict[str, str] | None = None) -> None:
-        self.doc = doc
-        self.env = os.environ if env is None else env
-        self.hooks = _hooks(root)
+    def wake_others(self) -> int:
+        woken = 0
+        for fifo in sorted(self.folder.glob("*.wake")):
+            if fifo == self.path:
+                continue
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO when its front is gone
+            except OSError:
+                continue
+            try:
+                os.write(fd, b"w")
+                woken += 1
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        return woken
 
-    def _setting(self, name: str) -> str | None:
-        """A value from the environment, else the user's .env; None when not set."""
-        value = self.env.get(name)
-        if self.hooks.is_set(value):
-            return value
-        value = self.hooks.read_dotenv_value(name)
-        return value if self.hooks.is_set(value) else None
+    def close(self) -> None:
+        try:
+            self.path.unlink()
+            self.folder.rmdir()  # the last front of the session removes the folder
+        except OSError:
+            pass
 
-    def read_only(self) -> bool:
-        """paii_common.config.read_only_sources' rule: on when any source says on. A value that is
-        neither on nor off stops the real server; until a call shows that, the front offers only
-        the readers (never more tools than the server would)."""
-        names = ["PAII_READ_ONLY", "PAII_USER_CONFIG_READ_ONLY"]
-        prefix = self.doc.get("env_prefix") or ""
-        if prefix and prefix != "PAII_":
-            names.append(f"{prefix}READ_ONLY")
-        for name in names:
-            for value in (self.env.get(name), self.hooks.read_dotenv_value(name)):
-                if not self.hooks.is_set(value):
-                    continue
-                word = str(value).strip().lower()
-                if word not in self.hooks.OFF:
-                    return True
-        return False
-
-    def negotiate(self, requested: Any) -> str:
-        versions = self.doc["protocol_versions"]
-        return requested if requested in versions else versions[-1]
-
-    def initialize(self, requested: Any) -> dict[str, Any]:
-        result = json.loads(json.dumps(self.doc["initialize"]))
-        result["protocolVersion"] = self.negotiate(requested)
-        for rule in self.doc.get("instructions_settings", ()):
-            value = next((v for v in map(self._setting, rule["env"]) if v), None)
-            if value and value.strip():
-                result["instructions"] = (result.get("instructions") or "") + rule["append"].replace("{value}", value.strip())
-        return result
-
-    def answer(self, method: str, version: str) -> dict[str, Any] | None:
-        results = {**self.doc["results"], **self.doc.get("by_version", {}).get(version, {})}
-        if method == "ping":
-            return {}
-        if method not in results:
-            return None
-        result = json.loads(json.dumps(results[method]))
-        if method == "tools/list" and self.read_only():
-            result["tools"] = [t for t in result["tools"] if (t.get("annotations") or {}).get("readOnlyHint") is True]
-        return result
+    def _clean_stale(self) -> None:
+        """Folders of sessions whose Claude Code is gone (a front killed before it could clean up)."""
+        try:
+            folders = [d for d in self.run.iterdir() if d.name.isdigit()]
+        except OSError:
+            return
+        for folder in folders:
+            try:
+                os.kill(int(folder.name), 0)
+            except ProcessLookupError:
+                for leftover in folder.glob("*"):
+                    leftover.unlink(missing_ok=True)
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 def tool_error(text: str) -> dict[str, Any]:
@@ -119,9 +127,10 @@ class Front:
 
     def __init__(self, handshake: Handshake, *, status: Callable[[], str | None], spawn: Callable[[], subprocess.Popen],
                  name: str, start_now: bool = False, on_result: Callable[[dict], dict] | None = None,
-                 stdin=None, stdout=None) -> None:
+                 siblings: Siblings | None = None, stdin=None, stdout=None) -> None:
         self.handshake, self.status, self.spawn, self.name = handshake, status, spawn, name
-        self.start_now, self.on_result = start_now, on_result
+        self.start_now, self.on_result, self.siblings = start_now, on_result, siblings
+        self.woke = False  # the siblings were woken (or this front was woken by one)
         self.stdin = stdin or sys.stdin.buffer
         self.stdout = stdout or sys.stdout.buffer
         self.events: queue.Queue = queue.Queue()
@@ -295,6 +304,7 @@ class Front:
             self.pending = [(m, raw) for m, raw in self.pending if not (m and m.get("id") == cancelled and "method" in m)]
             if len(self.pending) != before:
                 return None  # it never reached the server: nothing to answer (the client gave up)
+            self.inflight.pop(cancelled, None)  # the client expects no answer to it any more
         if self.ready:
             self._to_real(line)
         elif self.real is not None:
@@ -322,7 +332,13 @@ class Front:
             method = self.inflight.pop(message["id"], None)
             if method == "tools/call" and self.on_result and isinstance(message.get("result"), dict):
                 message["result"] = self.on_result(message["result"])
-                return self._send(message)
+                self._send(message)
+            else:
+                self._write(line)
+            if method == "tools/call" and not self.woke and self.siblings is not None:
+                self.woke = True
+                self.siblings.wake_others()  # after this answer is out: they do not slow it down
+            return None
         return self._write(line)
 
     # ------------------------------------------------------------------ main loop
@@ -330,6 +346,8 @@ class Front:
         """Serve until the client closes stdin, then until the real server has answered what it
         was asked (at most drain_s more seconds), then stop it."""
         threading.Thread(target=self._read_client, daemon=True).start()
+        if self.siblings is not None:
+            self.siblings.listen(self.events)
         closing_at = None
         while True:
             if closing_at is not None:
@@ -349,11 +367,21 @@ class Front:
                 self._real(*data)
             elif kind == "real-eof":
                 self._stopped(data)
+            elif kind == "wake":
+                self._woken()
             elif kind == "client-eof":
                 closing_at = time.monotonic()
         return self._shutdown()
 
+    def _woken(self) -> None:
+        """A sibling's server answered a call: start this one too, in the background."""
+        self.woke = True
+        if self.real is None and not self.proxy and self.init_params is not None and self.status() is None:
+            self._start()
+
     def _shutdown(self) -> int:
+        if self.siblings is not None:
+            self.siblings.close()
         proc = self.real
         if proc is None:
             return 0
@@ -371,12 +399,3 @@ class Front:
             except subprocess.TimeoutExpired:
                 proc.kill()
         return 0
-
-
-def load_handshake(root: Path, server: str) -> dict[str, Any] | None:
-    """servers/paii_<server>/handshake.json, or None (then the launcher runs the server itself)."""
-    try:
-        doc = json.loads((root / "servers" / f"paii_{server}" / "handshake.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) and doc.get("format") == 1 else None

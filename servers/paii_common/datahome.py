@@ -40,7 +40,7 @@ from pathlib import Path
 
 #: the plugin's own files (bin/_paii_launch.py PLUGIN_OWN repeats it; a test checks they agree)
 PLUGIN_OWN = frozenset({"venvs", "venv", "tools", "install.log", "install-stats.json", "venv.lock", "pycache", "logs",
-                        ".model-fetch", "data-home.json", "data-home.lock"})
+                        ".model-fetch", "data-home.json", "data-home.lock", "run"})
 RECORD = "data-home.json"
 LOCK = "data-home.lock"
 DERIVED = frozenset({"index"})  # rebuilt from the markdown files: never merged

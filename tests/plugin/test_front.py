@@ -72,8 +72,9 @@ for line in sys.stdin:
 class Session:
     """bin/paii-mcp SERVER as a client sees it: send a message, read the next one."""
 
-    def __init__(self, tmp: Path, server: str = "slack", *, python: str | None = None, **env: str) -> None:
-        self.log = tmp / "fake.log"
+    def __init__(self, tmp: Path, server: str = "slack", *, python: str | None = None, log: str = "fake.log",
+                 **env: str) -> None:
+        self.log = tmp / log
         if python is None:
             script = tmp / "fake_server.py"
             script.write_text(FAKE)
@@ -226,10 +227,10 @@ def test_a_server_that_stops_answers_with_its_last_words_and_the_next_call_start
 def test_a_tool_called_while_the_packages_install_says_how_far_it_is_and_when_to_try_again(session, tmp_path):
     """No venv yet and an install running (its lock held): the call is answered at once."""
     sys.path.insert(0, str(ROOT / "bin"))
-    import _paii_launch as launch
+    import _paii_install as install
 
     data = tmp_path / "plugin-data"
-    _, _, _, stamp = launch.venv_paths(ROOT, data)
+    _, _, _, stamp = install.venv_paths(ROOT, data)
     building = data / "venvs" / f"{stamp[:16]}.tmp-4242"
     building.mkdir(parents=True)
     with open(building / "big.whl", "wb") as fh:  # 310 MB of packages in place (a sparse file)
@@ -249,6 +250,26 @@ def test_a_tool_called_while_the_packages_install_says_how_far_it_is_and_when_to
     left = int(text.split("about ")[1].split(" s left")[0])
     assert 20 <= left <= 40  # 220 MB more at the pace of the first 310 MB in 40 s: about 28 s
     assert "Call this tool again then" in text and str(data / "install.log") in text
+
+
+def test_once_one_server_answered_a_call_the_sessions_other_servers_start_in_the_background(session):
+    """Same Claude Code session (same parent process, same plugin data folder): a's first answer
+    wakes b, whose client never called anything; before that, neither real server ran."""
+    a, b = session("slack", log="a.log"), session("pagerduty", log="b.log")
+    for s in (a, b):
+        s.request(1, "initialize", INIT["params"])
+        s.send(INITIALIZED)
+        assert s.request(2, "tools/list")["result"]["tools"]
+    assert a.received() == [] and b.received() == []  # a session that calls nothing starts nothing
+    a.call(3, "echo")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not b.received():
+        time.sleep(0.1)
+    assert [m.get("method") for m in b.received()][:2] == ["initialize", "notifications/initialized"]
+    assert b.received()[0]["params"] == INIT["params"]  # b replays its own client's handshake
+    assert b.call(4, "echo", {"warm": True})["result"]["content"][0]["text"] == '{"warm": true}'
+    assert [m.get("method") for m in b.received()].count("initialize") == 1  # it was already running
+    a.close(), b.close()
 
 
 def test_read_only_mode_offers_only_the_readers(session):

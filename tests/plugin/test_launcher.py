@@ -1,4 +1,4 @@
-"""The plugin's venvs (bin/_paii_launch.py, shared by bin/paii-mcp and bin/paii): one folder per
+"""The plugin's venvs (bin/_paii_install.py, shared by bin/paii-mcp and bin/paii): one folder per
 stamp, built aside and renamed into place, marked in use by the servers running from it, and
 deleted after an install only when no server uses it.
 
@@ -21,11 +21,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "bin" / "paii-mcp"
-LAUNCH_LIB = ROOT / "bin" / "_paii_launch.py"
+LAUNCH_LIB = ROOT / "bin" / "_paii_install.py"
 
 
 def load_launcher():
-    """bin/_paii_launch.py, the code bin/paii-mcp and bin/paii share."""
+    """bin/_paii_install.py, the venv code bin/paii-mcp and bin/paii share."""
     loader = importlib.machinery.SourceFileLoader("paii_launch_under_test", str(LAUNCH_LIB))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAII = ROOT / "bin" / "paii"
 sys.path.insert(0, str(ROOT / "bin"))
+import _paii_install as install  # noqa: E402
 import _paii_launch as launch  # noqa: E402
 
 SHOW = "import json, os, sys; print(json.dumps({'argv': sys.argv, 'env': dict(os.environ)}))"
@@ -43,7 +44,7 @@ def test_paii_is_an_executable_stdlib_script_next_to_the_server_launcher():
 def test_paii_runs_the_cli_from_the_plugin_folder_with_the_servers_venv_and_says_where_it_is(tmp_path):
     """The venv the MCP servers use (ready in the plugin data folder) runs the CLI: no second install."""
     data = tmp_path / "plugin-data"
-    python, stamp_file, _, stamp = launch.venv_paths(ROOT, data)
+    python, stamp_file, _, stamp = install.venv_paths(ROOT, data)
     fake_python(python)
     stamp_file.write_text(stamp + "\n")
     out = subprocess.run([str(PAII), "history", "import", "--category", "incidents", "x.jsonl"], capture_output=True,
@@ -63,12 +64,13 @@ def test_paii_finds_the_installed_plugins_data_folder_without_claude_codes_envir
     plugins = tmp_path / ".claude" / "plugins"
     copy = plugins / "cache" / "paii-marketplace" / "paii" / "0.1.0"
     (copy / "bin").mkdir(parents=True)
-    for name in ("paii", "_paii_launch.py", "_paii_venvs.py"):
-        (copy / "bin" / name).write_bytes((ROOT / "bin" / name).read_bytes())
+    for path in (ROOT / "bin").iterdir():
+        if path.is_file():
+            (copy / "bin" / path.name).write_bytes(path.read_bytes())
     (copy / "bin" / "paii").chmod(0o755)
     (copy / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
     data = plugins / "data" / "paii-paii-marketplace"
-    python, stamp_file, _, stamp = launch.venv_paths(copy, data)
+    python, stamp_file, _, stamp = install.venv_paths(copy, data)
     fake_python(python)
     stamp_file.write_text(stamp + "\n")
     out = subprocess.run([str(copy / "bin" / "paii"), "doctor"], capture_output=True, text=True, timeout=60,
@@ -93,7 +95,7 @@ def test_paii_run_in_place_uses_the_data_folder_the_servers_were_given(tmp_path)
     """A plugin added from a local folder runs in place (Claude Code 2.1): the servers note the
     data folder Claude Code gave them, and paii run from that folder (Bash, a terminal) uses it."""
     data = tmp_path / "plugin-data"
-    python, stamp_file, _, stamp = launch.venv_paths(ROOT, data)
+    python, stamp_file, _, stamp = install.venv_paths(ROOT, data)
     fake_python(python)
     stamp_file.write_text(stamp + "\n")
     server = subprocess.run([sys.executable, str(ROOT / "bin" / "paii-mcp"), "history"], input="", capture_output=True,

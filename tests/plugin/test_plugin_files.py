@@ -321,6 +321,10 @@ def launch_lib():
     return load_script(ROOT / "bin" / "_paii_launch.py", "paii_launch_lib")
 
 
+def install_lib():
+    return load_script(ROOT / "bin" / "_paii_install.py", "paii_install_lib")
+
+
 def test_launcher_is_an_executable_stdlib_script():
     assert os.access(LAUNCHER, os.X_OK)
     assert LAUNCHER.read_text().startswith("#!/usr/bin/env python3\n")
@@ -350,7 +354,7 @@ def test_launcher_and_project_know_every_server_in_servers():
 
 
 def test_stamp_is_stable_and_tracks_dependencies_and_python():
-    lm = launch_lib()
+    lm = install_lib()
     deps = lm.read_dependencies(ROOT / "pyproject.toml")
     assert deps and any(d.startswith("mcp") for d in deps)
     stamp = lm.compute_stamp(deps)
