@@ -143,6 +143,7 @@ class Front:
         self.pending: list[tuple[dict | None, bytes]] = []  # (message, raw line) until the real server is ready
         self.inflight: dict[Any, str] = {}  # id -> method of client requests the real server has
         self.tail: deque[str] = deque(maxlen=12)
+        self.stderr_reader: threading.Thread | None = None
 
     # ------------------------------------------------------------------ output
     def _send(self, message: dict[str, Any]) -> None:
@@ -200,6 +201,9 @@ class Front:
         """Start the real server and replay the handshake; None, or why it cannot start."""
         if self.real is not None:
             return None
+        waiting = self.status()  # e.g. the packages are still installing: say so, never block
+        if waiting:
+            return waiting
         try:
             proc = self.spawn()
         except OSError as exc:
@@ -207,7 +211,8 @@ class Front:
         self.real, self.ready, self.generation = proc, False, self.generation + 1
         self.tail.clear()
         threading.Thread(target=self._read_real, args=(proc, self.generation), daemon=True).start()
-        threading.Thread(target=self._relay_stderr, args=(proc,), daemon=True).start()
+        self.stderr_reader = threading.Thread(target=self._relay_stderr, args=(proc,), daemon=True)
+        self.stderr_reader.start()
         if self.proxy:
             self._became_ready(replayed=False)
         else:
@@ -237,6 +242,8 @@ class Front:
             code = proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
+        if self.stderr_reader is not None:
+            self.stderr_reader.join(timeout=2)  # its last words may still be in the pipe
         words = " / ".join(t for t in self.tail if t.strip())[-1500:] or "no message"
         text = (f"the PAII {self.name} server stopped (exit {code}): {words}. "
                 "Fix what it says (`paii doctor` checks the settings), then call the tool again: it restarts.")
@@ -248,6 +255,8 @@ class Front:
 
     # ------------------------------------------------------------------ messages
     def _client(self, line: bytes) -> None:
+        if not line.strip():
+            return None
         try:
             message = json.loads(line)
         except ValueError:
@@ -275,10 +284,6 @@ class Front:
             answer = self.handshake.answer(method, self.version)
             if answer is not None:
                 return self._reply(rid, answer)
-        if method == "tools/call" and self.real is None:
-            waiting = self.status()
-            if waiting:
-                return self._reply(rid, tool_error(waiting))
         return self._queue(message, line)
 
     def _queue(self, message: dict | None, line: bytes) -> None:
@@ -295,7 +300,7 @@ class Front:
     def _notification(self, message: dict, line: bytes) -> None:
         method = message["method"]
         if method == "notifications/initialized" and not self.proxy:
-            if self.start_now and self.real is None and self.status() is None:
+            if self.start_now and self.real is None:
                 self._start()
             return None  # the front sends the real server its own, after the replay
         if method == "notifications/cancelled":
@@ -376,8 +381,8 @@ class Front:
     def _woken(self) -> None:
         """A sibling's server answered a call: start this one too, in the background."""
         self.woke = True
-        if self.real is None and not self.proxy and self.init_params is not None and self.status() is None:
-            self._start()
+        if self.real is None and not self.proxy and self.init_params is not None:
+            self._start()  # unless the packages are still installing
 
     def _shutdown(self) -> int:
         if self.siblings is not None:
