@@ -62,8 +62,9 @@ marketplace_session() {
 
   # 3. the first real session, with the scripted model
   local script
-  # no WaitForMcpServers step: the servers are connected when the session starts
-  script="[{\"name_re\":\"history__similar_incidents\$\",\"input\":{\"text\":\"payments-api returning 500s in production\",\"service\":\"payments-api\"}},
+  # claude -p asks the model at once; servers still connecting then ("pending") are waited for
+  # with WaitForMcpServers, as in the other sessions (wait_or)
+  script="[$(wait_or 'history__similar_incidents$' '{"text":"payments-api returning 500s in production","service":"payments-api"}')
 {\"name_re\":\"pagerduty__list_incidents\$\",\"input\":{}},
 {\"name_re\":\"^Bash\$\",\"input\":{\"command\":\"command -v paii && paii --version\",\"description\":\"paii on the Bash PATH\"}}]"
   MOCK_LOG="$dir/e2e_requests.jsonl" MOCK_SCRIPT="$script" python3 "$TOOLS/mock_anthropic.py" "$port" >"$dir/mock.log" 2>&1 &
@@ -85,14 +86,19 @@ marketplace_session() {
 import json, re, sys
 run = sys.argv[1]
 init = next((json.loads(l) for l in open(f"{run}/e2e_stream.jsonl") if '"subtype":"init"' in l), {})
-print("init mcp_servers:", [(s.get("name"), s.get("status")) for s in init.get("mcp_servers", [])])
-first = next(json.loads(l)["body"] for l in open(f"{run}/e2e_requests.jsonl")
-             if json.loads(l).get("body", {}).get("tools"))
-servers = sorted({m.group(1) for t in first["tools"] if (m := re.match(r"mcp__plugin_paii_([a-z]+)__", t["name"]))})
-print("servers whose tools the first model request offers:", servers)
+status = {s.get("name"): s.get("status") for s in init.get("mcp_servers", [])}
+print("init mcp_servers:", status)
+bodies = [json.loads(l).get("body", {}) for l in open(f"{run}/e2e_requests.jsonl")]
+bodies = [b for b in bodies if b.get("tools")]
+def offered(body):
+    return sorted({m.group(1) for t in body["tools"] if (m := re.match(r"mcp__plugin_paii_([a-z]+)__", t["name"]))})
+waits = sum(1 for m in bodies[-1].get("messages", []) if isinstance(m.get("content"), list)
+            for c in m["content"] if c.get("type") == "tool_use" and c.get("name") == "WaitForMcpServers")
+print(f"model requests: {len(bodies)}; WaitForMcpServers calls: {waits}; first request offers {offered(bodies[0])}")
 want = ["history", "jira", "kubernetes", "pagerduty", "runbook", "slack"]
-ok = servers == want
-print("all six servers connected in the first session:", "PASS" if ok else f"FAIL (want {want})")
+last = offered(bodies[-1])
+ok = last == want and not [n for n, s in status.items() if s not in ("connected", "pending")]
+print("all six servers connected in the first session:", "PASS" if ok else f"FAIL ({last}, want {want})")
 bash = [l for l in open(f"{run}/e2e_stream.jsonl") if "paii on the Bash PATH" in l or "command -v paii" in l]
 results = [json.loads(l) for l in open(f"{run}/e2e_stream.jsonl") if '"tool_result"' in l]
 texts = [str(b.get("content")) for m in results for b in m["message"]["content"] if b.get("type") == "tool_result"]
