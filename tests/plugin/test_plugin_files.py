@@ -334,6 +334,9 @@ def test_launcher_help_explains_usage():
     out = subprocess.run([sys.executable, str(LAUNCHER), "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
     assert "usage: paii-mcp SERVER" in out.stdout and "PAII_PYTHON" in out.stdout
+    # the recovery, where a person looks: what to run when a server does not connect, with its path
+    assert "If a PAII server does not connect" in out.stdout and "paii-mcp --setup" in out.stdout
+    assert f"this launcher: {LAUNCHER.resolve()}" in out.stdout
 
 
 def test_launcher_rejects_an_unknown_server_on_stderr_only():
