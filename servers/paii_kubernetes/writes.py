@@ -28,6 +28,7 @@ from paii_common.errors import OutcomeUnknown, PaiiError
 from paii_common.tools import tool
 
 from paii_kubernetes.client import KubernetesClient
+from paii_kubernetes.envguard import secret_env_of
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.models import DeletedPod, Deployment, ExecOutput, RolloutResult, ScaleResult
 from paii_kubernetes.policy import check_argv, check_write_allowed, refuse_secret_access, validate_name
@@ -191,15 +192,15 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         timeout: Annotated[float, Field(description="Seconds; max PAII_WRITE_TIMEOUT", ge=1, le=300)] = 20,
         context: Context = "",
     ) -> ExecOutput:
-        """Run a command that is not an allowlisted diagnostic in a container, with the person's approval."""
+        """Run a non-allowlisted command in a container with the person's yes. Env/Secret dumps refused; output masked."""
         ns = target(namespace, context)
         args = check_argv(argv)
-        refuse_secret_access(args)
         if container:
             validate_name(container, "container")
-        validate_name(pod, "pod")
+        secret_env = secret_env_of(read_pod(pod, ns, context))  # the names its Secrets fill in: refused, masked
+        refuse_secret_access(args, secret_env)
         result = k8s.exec_in_pod(ns, pod, args, container=container, context=context,
                                  timeout=min(timeout, max(1.0, settings.write_timeout - 1)))
-        return exec_output(pod, container or None, args, result)
+        return exec_output(pod, container or None, args, result, secret_env)
 
     return [restart_deployment, scale_deployment, delete_pod, run_in_pod]

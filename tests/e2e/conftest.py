@@ -73,7 +73,7 @@ class NoSleepExecutor:
 
 @pytest.fixture
 def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
-    """``async with clients(pd_client=..., slack_client=..., jira=False) as c`` -> {server: mcp Client}.
+    """``async with clients(pd_client=..., slack_client=..., jira=False, prompts=...) as c`` -> {server: mcp Client}.
 
     All six servers, in memory, configured as the sandbox's environment says (``sandbox.env()``,
     the same variables the demo and ``paii sandbox env`` give them). ``jira=False``: the Jira
@@ -101,7 +101,8 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
 
     @asynccontextmanager
     async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None,
-                   jira: bool = True, jira_timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
+                   jira: bool = True, jira_timeout: float | None = None,
+                   prompts: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
         pd_settings = PagerDutySettings.load(token=env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"],
                                              url=env["PAII_PAGERDUTY_URL"])
         extra = {"read_timeout": slack_timeout} if slack_timeout else {}
@@ -119,7 +120,10 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
             "runbook": runbook_server(runbook_settings, NoSleepExecutor.make(runbook_settings)),
         }
         async with AsyncExitStack() as stack:
-            yield {name: await stack.enter_async_context(Client(server)) for name, server in servers.items()}
+            # prompts: who answers a server's questions (MCP elicitation), e.g. the person at the runbook's approvals
+            extra = {name: {"mode": "legacy", "elicitation_callback": cb} for name, cb in (prompts or {}).items()}
+            yield {name: await stack.enter_async_context(Client(server, **extra.get(name, {})))
+                   for name, server in servers.items()}
 
     return make
 
