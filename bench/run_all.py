@@ -1,8 +1,8 @@
 """`make bench`: every figure quoted in README.md, written to bench/results/*.json.
 
 Slow (several minutes): retrieval quality on the public duplicate-report benchmark, history at
-10,000 entries, 20 clients over HTTP against one team server, cold start of every server, and
-tools/list sizes.
+10,000 entries, 20 clients over HTTP against one team server, cold start of every server (alone
+and through the plugin's launcher), the plugin's idle footprint and first calls, and tools/list sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ HERE = Path(__file__).resolve().parent
 STEPS = [
     ("tools/list size", [sys.executable, str(HERE / "tools_size.py")]),
     ("cold start", [sys.executable, str(HERE / "cold_start.py"), "--runs", "7"]),
+    # as Claude Code starts them: bin/paii-mcp's front vs an empty MCPServer, no venv at all, the
+    # idle footprint of six in one session, the first call of each against the sandbox
+    ("plugin start-up, footprint and first calls", [sys.executable, str(HERE / "plugin_start.py")]),
     ("make demo after setup", [sys.executable, str(HERE / "demo_time.py")]),
     ("upstream faults with the default deadlines", [sys.executable, str(HERE / "upstream_faults.py")]),
     # the Claude Code hooks (guard, usage log) as Claude Code runs them; fails over 100 ms

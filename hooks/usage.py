@@ -9,10 +9,10 @@ A request is only scanned for services PAII has no plugin for and a few kinds of
 only their counts are kept. At SessionEnd it writes a short record of the session into history
 (category sessions; hooks/paii_hooks/session_record.py).
 
-<PAII data> is the plugin's data folder ($CLAUDE_PLUGIN_DATA, which the servers get as
-PAII_HOME), else $PAII_HOME. PAII_USAGE_LOG=off (environment or PAII's .env) turns it off.
+<PAII data> is PAII's data home, shared with the servers and the CLI: $PAII_HOME, else the
+per-user data folder. PAII_USAGE_LOG=off (environment or PAII's .env) turns it off.
 It never fails the session and prints nothing (UserPromptSubmit output would join the prompt):
-errors go to <PAII data>/logs/hooks.log. Standard library only: it runs under the system python3.
+errors go to $CLAUDE_PLUGIN_DATA/logs/hooks.log. Standard library only: it runs under the system python3.
 """
 
 import json

@@ -1,7 +1,8 @@
 """The Kubernetes API behind one class (also the API the runbook engine codes against).
 
 :class:`KubernetesClient` wraps the official ``kubernetes`` client, imported lazily on the first
-call (it takes ~0.6 s to import), so the server answers ``initialize`` and ``tools/list`` without it.
+call, and only the parts a call needs (:mod:`paii_kubernetes.reads`: the reads skip the generated
+API modules, seconds of imports), so the server answers ``initialize`` and ``tools/list`` without it.
 
 * Configuration: the kubeconfig (``PAII_KUBERNETES_KUBECONFIG``, else ``KUBECONFIG``, else
   ``~/.kube/config``; any auth the library supports, exec plugins included) or, with none, the
@@ -46,6 +47,7 @@ from paii_common.redact import redact, register_secret
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.models import ExecResult
 from paii_kubernetes.policy import check_argv, refuse_secret_access, validate_name, validate_selector
+from paii_kubernetes.reads import Api, load_library
 
 log = logging.getLogger("paii.kubernetes")
 
@@ -90,11 +92,11 @@ class KubernetesClient:
         self._lock = threading.Lock()
 
     def warm(self) -> None:
-        """Import the library ahead of the first call (its API classes take seconds to build); no network."""
+        """Import what the first read needs ahead of it (paii_kubernetes.reads); no network."""
         try:
+            load_library()
+            import kubernetes.client.api_client  # noqa: F401
             import kubernetes.config  # noqa: F401
-            import kubernetes.stream  # noqa: F401
-            from kubernetes.client import AppsV1Api, CoreV1Api  # noqa: F401
         except Exception:  # noqa: BLE001 - the first real call reports the problem
             log.debug("kubernetes warm-up failed", exc_info=True)
 
@@ -110,6 +112,7 @@ class KubernetesClient:
             return found
 
     def _load(self, context: str | None) -> Cluster:
+        load_library()
         from kubernetes import client as k8s
         from kubernetes import config as kconfig
         from kubernetes.config.config_exception import ConfigException
@@ -156,14 +159,12 @@ class KubernetesClient:
         register_secret(getattr(cfg, "password", None))
 
     def core(self, context: str | None = None) -> Any:
-        from kubernetes.client import CoreV1Api
-
-        return CoreV1Api(self.cluster(context).api)
+        """CoreV1Api's methods (its reads without importing it: paii_kubernetes.reads)."""
+        return Api(self.cluster(context).api, "core")
 
     def apps(self, context: str | None = None) -> Any:
-        from kubernetes.client import AppsV1Api
-
-        return AppsV1Api(self.cluster(context).api)
+        """AppsV1Api's methods (its reads without importing it: paii_kubernetes.reads)."""
+        return Api(self.cluster(context).api, "apps")
 
     def namespace(self, namespace: str | None, context: str | None = None) -> str:
         """A validated namespace: the one given, else the context's."""
@@ -177,6 +178,7 @@ class KubernetesClient:
         ``what`` names the call in errors ("list pods in payments"); ``check`` is the read that
         shows the truth when a write's outcome is unknown.
         """
+        load_library()
         from kubernetes.client.exceptions import ApiException
 
         where = _where(fn)

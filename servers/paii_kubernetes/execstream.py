@@ -74,6 +74,9 @@ def exit_code_of(status_text: str) -> tuple[int | None, str | None]:
 def run_exec(client: KubernetesClient, namespace: str, pod: str, argv: list[str], *, container: str | None,
              context: str | None, timeout: float, max_bytes: int) -> ExecResult:
     import websocket
+    from paii_kubernetes.reads import load_library
+
+    load_library()
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 

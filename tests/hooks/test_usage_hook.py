@@ -92,9 +92,9 @@ def test_capture_is_off_with_paii_usage_log_off(tmp_path, where):
     assert not (tmp_path / "usage").exists()
 
 
-def test_the_plugin_data_folder_wins_over_paii_home(tmp_path):
+def test_under_claude_code_the_log_goes_to_the_data_home_the_history_server_reads(tmp_path):
     call(tmp_path / "home", tool("mcp__plugin_paii_history__search"), CLAUDE_PLUGIN_DATA=tmp_path / "plugin-data")
-    assert log(tmp_path / "plugin-data") and not (tmp_path / "home" / "usage").exists()
+    assert log(tmp_path / "home") and not (tmp_path / "plugin-data" / "usage").exists()
 
 
 def test_the_log_rotates_by_size_and_keeps_a_bounded_number_of_files(tmp_path):
