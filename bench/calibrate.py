@@ -38,7 +38,7 @@ def open_store(data_dir: Path, home: Path, *, keyword_only: bool = False):
     extra = {"embeddings": "off"} if keyword_only else {}
     store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
     if not (home / "index").exists() or not store.kw.count():
-        report = store.import_file(data_dir / "corpus.jsonl", "incidents")
+        report = store.import_file(data_dir / "corpus.jsonl", "incidents", allow_duplicates=True)
         print(f"imported {report.imported} into {home}", file=sys.stderr)
     return store
 

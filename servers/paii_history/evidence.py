@@ -1,20 +1,24 @@
-"""What a hit's ``score`` means: absolute evidence that an entry matches the text, comparable
-across queries (issue 11, item 3), not its place in one result list.
+"""What a hit's ``score`` means, and the order of hits: one number for both (issue 23).
 
-Two pieces of evidence, each from 0 to 1:
+Each candidate of a search (the best RERANK of the fused keyword and vector lists, see
+:mod:`paii_history.retrieve`) gets its evidence:
 
-* **words**: the share of the query's words the entry holds, each weighted by its rarity in the
-  history (idf, squared: missing the one rare word of "pgbouncer prepared statements" is most of it). A word the history has never seen weighs as much as the rarest, so a text of
-  nonsense words, punctuation or emoji has no word evidence at all, and an entry that holds
-  every word of the query has 1.0 (a long text: the weight of SATURATE rare words is enough).
-  A pasted report's title line counts on its own too: the better of the two.
-* **meaning**: the cosine of the entry's and the text's MiniLM vectors, placed between the cosine
-  of unrelated texts and that of close matches (COSINE_UNRELATED, COSINE_CLOSE, measured by
-  ``bench/calibrate.py``): unrelated pairs score 0, close ones 1.
+* **fused**: how far the entry stands above the others in this search: the z-score fusion of
+  BM25 and cosine lists that ranked best on the benchmarks (relative to this search);
+* **words**: the share of the text's words the entry holds, each weighted by its rarity in the
+  history (idf squared), and the same for a pasted report's title line (absolute, 0-1);
+* **cosine**: of the entry's and the text's vectors (absolute);
+* **service**: the entry is about a service the text names (+1), or another one (-1) (:mod:`signals`);
+* **signature**: the share of the text's error signature the entry shows (exception class, HTTP
+  status, named failure such as a connection pool exhausted) (:mod:`signals`).
 
-``score`` is their mean in hybrid mode (the words alone in keyword mode, the meaning alone in
-vector mode). A score of CLOSE_MATCH or more is a close match; results whose best hit is below it
-say "no close match", and hits below DROP_BELOW are not shown at all.
+The ``score`` is the logistic model of these fitted on the dev splits of the benchmarks
+(``bench/calibrate.py --fit``): the likelihood that the entry is the one the text is about, at even
+odds. Hits are ordered by it (recency breaks exact ties), so a score never contradicts the order,
+and distinct evidence gives distinct scores. A score of 1.0 is kept for the same incident: the
+same title and text, or an entry the text links to explicitly (its id or one of its links);
+others stay under MAX_OTHER. CLOSE_MATCH and up is a close match; a result with none says
+``no_close_match``, and hits with no evidence at all (DROP_BELOW) are not shown.
 """
 
 from __future__ import annotations
@@ -22,52 +26,95 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from paii_history.text import query_terms
+from paii_history.text import fold, query_terms
 
 if TYPE_CHECKING:  # pragma: no cover
     from paii_history.keyword import KeywordIndex
 
-#: MiniLM cosines (all-MiniLM-L6-v2, int8, 96 tokens): the 95th percentile of a query's cosine to
-#: unrelated entries of the benchmark corpora, and the median cosine of true matches found in the
-#: top 10 (bench/calibrate.py, dev splits of dbrd-hadoop, dbrd-hdfs, dbrd-hive and sa-threads)
-COSINE_UNRELATED = 0.30
-COSINE_CLOSE = 0.70
-CLOSE_MATCH = 0.45  # a score from here up is a close match
-DROP_BELOW = 0.001  # hits with no evidence at all (no word of the text, a cosine unrelated texts reach): not shown
+#: The logistic model: intercept and weight of each piece of evidence (bench/calibrate.py --fit on the
+#: dev splits of dbrd-hadoop, dbrd-hdfs, dbrd-hive and sa-threads; service and signature set by
+#: hand: the benchmark reports name no services, see the note at SERVICE_WEIGHT).
+INTERCEPT = -6.0
+FUSED_WEIGHT = 1.2
+WORDS_WEIGHT = 2.0
+TITLE_WORDS_WEIGHT = 1.0
+COSINE_WEIGHT = 5.0
+#: A shared service and a shared failure are what an on-call engineer looks for first; their
+#: weights are chosen so that, between two entries of equal words and meaning, the one of the
+#: service the text names and the failure it shows comes first, and a service named in the text
+#: outweighs a few shared words of another service's incident (the seed's INC-456 vs INC-122).
+SERVICE_WEIGHT = 1.2
+SIGNATURE_WEIGHT = 1.5
+#: Without a vector (keyword mode, no model): the cosine's place is taken by this value.
+NO_COSINE = 0.30
+
+CLOSE_MATCH = 0.5  # a score from here up is a close match
+DROP_BELOW = 0.001  # hits with no evidence at all are not shown
+MAX_OTHER = 0.99  # what another entry than the same incident can reach (1.0 is the same incident)
 MAX_TERMS = 64  # words of a long text that count (its first; a pasted report's rest adds little)
-#: A long text (a pasted report) is matched in full by no entry; matching the weight of SATURATE
-#: words the history has never seen (its rarest) is full word evidence already.
-SATURATE = 8
 
 
-def meaning(cosine: float | None) -> float:
-    """A cosine as evidence from 0 (what unrelated texts reach) to 1 (a close match)."""
-    if cosine is None:
-        return 0.0
-    return min(1.0, max(0.0, (cosine - COSINE_UNRELATED) / (COSINE_CLOSE - COSINE_UNRELATED)))
+@dataclass
+class Evidence:
+    fused: float = 0.0
+    words: float = 0.0
+    title_words: float = 0.0
+    cosine: float | None = None
+    service: float = 0.0
+    signature: float = 0.0
+    same: bool = False  # the same incident: same title and text, or linked from the text
+
+    def logit(self) -> float:
+        cos = NO_COSINE if self.cosine is None else self.cosine
+        return (INTERCEPT + FUSED_WEIGHT * self.fused + WORDS_WEIGHT * self.words
+                + TITLE_WORDS_WEIGHT * self.title_words + COSINE_WEIGHT * cos
+                + SERVICE_WEIGHT * self.service + SIGNATURE_WEIGHT * self.signature)
+
+    def score(self) -> float:
+        """0-1; 1.0 only for the same incident (not rounded: callers show 4 decimals)."""
+        if self.same:
+            return 1.0
+        if not self.words and (self.cosine is None or self.cosine <= NO_COSINE) and not self.signature:
+            return 0.0  # nothing in common with the text
+        z = self.logit()
+        return MAX_OTHER / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
-def _norm_title(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.casefold()))
+def _norm(text: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(text)))
 
 
 def exact_title(text: str, title: str) -> bool:
-    """The text is the entry's title (case, spacing and punctuation aside)."""
-    t = _norm_title(text)
-    return bool(t) and t == _norm_title(title)
+    """The text is the entry's title (case, accents, spacing and punctuation aside)."""
+    t = _norm(text)
+    return bool(t) and t == _norm(title)
 
 
-def word_evidence(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, tuple[float, float]]:
-    """For each id: (the idf-weighted share of the text's words its entry holds, the same with a long
-    text's weight saturating at SATURATE rare words: the evidence), both 0 to 1."""
+def same_text(text: str, title: str, body: str) -> bool:
+    """The text is the entry's title and body (case, accents, spacing and punctuation aside)."""
+    t = _norm(text)
+    return bool(t) and t == _norm(f"{title}\n{body}")
+
+
+def links_to(text: str, entry_id: str, links: Iterable[str] = ()) -> bool:
+    """The text names the entry explicitly: its id as a word (INC-456), or one of its links."""
+    if re.search(rf"(?<![\w-]){re.escape(entry_id)}(?![\w-])", text, re.I):
+        return True
+    return any(isinstance(u, str) and len(u) > 12 and u in text for u in links)
+
+
+def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, float]:
+    """For each id: the idf²-weighted share of the text's words its entry holds, 0 to 1 (a word the
+    history has never seen weighs as much as the rarest, so nonsense has no word evidence)."""
     import numpy as np
 
     ids = list(ids)
     words = query_terms(text, MAX_TERMS, parts=False)
     if not words or not ids:
-        return dict.fromkeys(ids, (0.0, 0.0))
+        return dict.fromkeys(ids, 0.0)
     n_docs = max(kw.count(), 1)
     stems = list(dict.fromkeys(kw._stem(words)))  # one weight per stem (plural and singular are one word)
     known = [s for s in stems if s]
@@ -80,7 +127,6 @@ def word_evidence(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, 
 
     weights = [idf(len(postings.get(s, ()))) if s else idf(0) for s in stems]
     total = sum(weights) or 1.0
-    enough = min(total, SATURATE * idf(0))
     rowids = _rowids(kw, ids)
     have = [i for i in ids if i in rowids]
     cand = np.fromiter((rowids[i] for i in have), np.int64, len(have))
@@ -89,8 +135,8 @@ def word_evidence(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, 
         docs = postings.get(s) if s else None
         if docs is not None and len(docs) and len(cand):
             got += w * np.isin(cand, docs)
-    out = dict.fromkeys(ids, (0.0, 0.0))
-    out.update((i, (float(g) / total, min(1.0, float(g) / enough))) for i, g in zip(have, got, strict=True))
+    out = dict.fromkeys(ids, 0.0)
+    out.update((i, float(g) / total) for i, g in zip(have, got, strict=True))
     return out
 
 
@@ -103,7 +149,57 @@ def _rowids(kw: KeywordIndex, ids: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def combine(words: float | None, meaning_: float | None) -> float:
-    """The score from the evidence there is: their mean when both are, else the one that is."""
-    have = [e for e in (words, meaning_) if e is not None]
-    return round(sum(have) / len(have), 4) if have else 0.0
+def shared_words(kw: KeywordIndex, text: str, ids: Sequence[str], most: int = 4) -> dict[str, list[str]]:
+    """For each id: up to ``most`` words of the text its entry holds, rarest first (for ``why``)."""
+    words = query_terms(text, MAX_TERMS, parts=False)
+    if not words or not ids or not kw.postings_ready():
+        return {}
+    stems = kw._stem(words)
+    first: dict[str, str] = {}
+    for w, s in zip(words, stems, strict=True):
+        if s:
+            first.setdefault(s, w)
+    postings = {t: p[0] for t, p in kw._term_postings(list(first), docs_only=True).items()}
+    rare = sorted(postings, key=lambda t: len(postings[t]))
+    rowids = _rowids(kw, ids)
+    import numpy as np
+
+    out: dict[str, list[str]] = {}
+    for i in ids:
+        r = rowids.get(i)
+        if r is None:
+            continue
+        out[i] = [first[t] for t in rare if np.isin(r, postings[t])][:most]
+    return out
+
+
+#: How a named failure reads in ``why``.
+_FAILURE_TEXT = {"db-pool-exhausted": "connection pool exhausted", "conn-refused": "connection refused",
+                 "oom": "out of memory", "disk-full": "disk full", "cert-expired": "certificate expired",
+                 "crashloop": "crash loop", "cache-expiry": "cache expiry", "rate-limited": "rate limited",
+                 "cpu-throttling": "CPU throttling", "replication-lag": "lag"}
+
+
+def explain(ev: Evidence | None, services: set[str], failures: frozenset[str], words: list[str],
+            service: str | None) -> str:
+    """What a hit shares with the text, e.g. "same service payments-api; same failure: connection pool
+    exhausted, HTTP 500; words: queuepool, timed; meaning 0.62"."""
+    if ev is None:
+        return ""
+    if ev.same:
+        return "the same incident (same title and text, or named in the text)"
+    parts = []
+    if ev.service > 0 and service:
+        parts.append(f"same service {service}")
+    elif ev.service < 0 and service:
+        parts.append(f"another service ({service})")
+    if failures:
+        named = sorted(_FAILURE_TEXT.get(f, f.replace("exc:", "").replace("http:", "HTTP ")) for f in failures
+                       if not (f.startswith("http:") and f.endswith("xx") and len(failures) > 1))
+        parts.append("same failure: " + ", ".join(named))
+    words = [w for w in words if not (service and w in re.split(r"[^\w]+", service.lower()))]
+    if words:
+        parts.append("words: " + ", ".join(words))
+    if ev.cosine is not None:
+        parts.append(f"meaning {ev.cosine:.2f}")
+    return "; ".join(parts)

@@ -18,8 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
 from paii_history.entries import timestamp
-from paii_history.evidence import CLOSE_MATCH, DROP_BELOW, combine, exact_title, meaning, word_evidence
+from paii_history.evidence import (
+    CLOSE_MATCH,
+    DROP_BELOW,
+    Evidence,
+    exact_title,
+    explain,
+    links_to,
+    same_text,
+    shared_words,
+    word_shares,
+)
 from paii_history.keyword import DocRow
+from paii_history.signals import service_relation, services_named, shared_signature, signature
 
 if TYPE_CHECKING:  # pragma: no cover
     from paii_history.keyword import KeywordIndex
@@ -55,12 +66,8 @@ def title_line(text: str) -> str | None:
     return head
 
 
-#: The ranking adds to the fused z-score the hit's word evidence (evidence.word_evidence) times
-#: WORDS_WEIGHT, so an entry that holds the query's rare words is not ranked under near misses
-#: (a one-entry keyword list has a z-score of 0). Above that, an entry whose title is the text,
-#: then one that holds every word of the text, ranks before any other (issue 10, item 10).
-WORDS_WEIGHT = 0.3
-RERANK = 200  # the best fused candidates whose evidence is read
+RERANK = 200  # the best fused candidates whose evidence is read (the order and score come from it)
+SIGNATURE_TOP = 30  # of them, the best whose error signature is read (their text is scanned)
 
 
 @dataclass
@@ -72,11 +79,30 @@ class Hit:
     vector_rank: int | None = None
     cosine: float | None = None
     words: float | None = None  # idf-weighted share of the text's words the entry holds
-    meaning: float | None = None  # the cosine as evidence from 0 (unrelated) to 1 (close)
+    evidence: Evidence | None = None
+    why: str = ""  # what the entry shares with the text, in a few words (explain)
 
     @property
     def close(self) -> bool:
         return self.score >= CLOSE_MATCH
+
+
+def words_mode(mode: str, vec_hits) -> bool:
+    return mode != "vector" or not vec_hits
+
+
+#: Two close hits whose scores are this near match about equally: the result says so, and why.
+CLOSE_CALL = 0.05
+
+
+def close_call(hits: Sequence[Hit]) -> str | None:
+    """When the best two hits are both close and within CLOSE_CALL of each other: which, and what each
+    shares with the text (the first check should not hang on which of the two came first)."""
+    if len(hits) < 2 or not hits[1].close or hits[0].score - hits[1].score >= CLOSE_CALL or hits[0].score >= 1.0:
+        return None
+    a, b = hits[0], hits[1]
+    return (f"{a.id} ({a.score:.2f}) and {b.id} ({b.score:.2f}) match about equally. {a.id}: {a.why or 'no detail'}. "
+            f"{b.id}: {b.why or 'no detail'}. Weigh both, or search again with the alert or error text.")
 
 
 def no_close_match(hits: Sequence[Hit]) -> bool:
@@ -243,52 +269,89 @@ class RetrievalMixin:
                     f[1] = rank
                 elif main:
                     f[2], f[3] = rank, raw
-        order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))
-        order = self._rerank(text, order[:RERANK], fused, vec_hits, words=mode != "vector" or not vec_hits,
-                             vectors=bool(vec_hits) and mode != "keyword") + order[RERANK:]
-        # rows only for the best few (a vector whose file is gone is skipped): reading ~150 rows
-        # and their metadata cost a few ms of every query
+        order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))[:RERANK]
+        evidence, rows = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
+                                        vectors=bool(vec_hits) and mode != "keyword")
+        scored = [(evidence[i].score(), rows[i].created, i) for i in order if i in rows]
+        scored.sort(key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
         hits: list[Hit] = []
-        start = 0
-        while len(hits) <= k and start < len(order):
-            batch = order[start : start + k + 10]
-            start += len(batch)
-            rows = self.kw.get_many(batch)
-            for i in batch:
-                if i in rows:
-                    sc, kr, vr, cos, wd, mn, score = fused[i]
-                    if score < DROP_BELOW:
-                        continue  # nothing in common with the text
-                    hits.append(Hit(id=i, score=score, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
-                                    words=wd, meaning=mn))
-        for above, h in zip(hits, hits[1:]):  # a hit never shows a higher score than the one above it
-            h.score = min(h.score, above.score)
+        for score, _, i in scored:
+            if score < DROP_BELOW:
+                continue  # nothing in common with the text
+            _, kr, vr, cos = fused[i]
+            ev = evidence[i]
+            hits.append(Hit(id=i, score=score, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
+                            words=ev.words if words_mode(mode, vec_hits) else None, evidence=ev))
+            if len(hits) > k:
+                break
+        self._explain(text, hits[:k], service)
         return hits[:k], len(hits) > k, warnings
 
-    def _rerank(self, text: str, order: list[str], fused: dict[str, list], vec_hits, *, words: bool, vectors: bool) -> list[str]:
-        """The best candidates re-ranked with their absolute evidence; each fused entry gets its
-        evidence and score appended: [fused, keyword rank, vector rank, cosine, words, meaning, score]."""
-        wd = word_evidence(self.kw, text, order) if words else {}
+    def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
+                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, DocRow]]:
+        """Each candidate's evidence (evidence.Evidence) and its row."""
+        rows = self.kw.get_many(order)
+        shares = word_shares(self.kw, text, order) if words else {}
         head = title_line(text)
-        if words and head:  # a pasted report: holding its title line's words is evidence on its own
-            for i, (share, ev) in word_evidence(self.kw, head, order).items():
-                wd[i] = (wd[i][0], max(wd[i][1], ev))
+        title_shares = word_shares(self.kw, head, order) if words and head else {}
         cosines = dict(vec_hits)
         floor = min(cosines.values()) if cosines else None  # not in the vector list: at most its last
-        titles = dict(self.kw.db.execute(
-            f"SELECT id, title FROM docs WHERE id IN ({','.join('?' * len(order))})", order)) if order else {}
-        key: dict[str, tuple] = {}
+        named = services_named(text, self.kw.services())
+        if service:
+            named.add(service.lower())
+        sig = signature(text)
+        sig_ids = set(order[:SIGNATURE_TOP]) if sig else set()
+        entry_sigs = self._signatures([i for i in order if i in sig_ids and i in rows], rows)
+        out: dict[str, Evidence] = {}
         for i in order:
-            f = fused[i]
-            share, w = wd.get(i, (0.0, 0.0)) if words else (0.0, None)
-            m = meaning(cosines.get(i, floor)) if vectors else None
-            f += [w, m, combine(w, m)]
-            title_hit = exact_title(text, titles.get(i, ""))
-            key[i] = (not title_hit, share < 0.999, -(f[0] + WORDS_WEIGHT * share))
-        for i in fused:
-            if len(fused[i]) == 4:  # beyond the re-ranked candidates: no evidence read
-                fused[i] += [None, None, 0.0]
-        return sorted(order, key=lambda i: key[i])
+            r = rows.get(i)
+            if r is None:
+                continue
+            deps = r.meta.get("dependencies") or r.meta.get("depends_on") or () if named else ()
+            links = (r.meta.get("links") or {}).values() if isinstance(r.meta.get("links"), dict) else ()
+            same = (exact_title(text, r.title) or exact_title(head or "", r.title)) and same_text(
+                text, r.title, self.kw.body(i)) or links_to(text, i, links)
+            out[i] = Evidence(
+                fused=fused[i][0], words=shares.get(i, 0.0), title_words=title_shares.get(i, 0.0),
+                cosine=(cosines.get(i, floor) if vectors else None),
+                service=service_relation(named, r.service, deps if isinstance(deps, list) else ()),
+                signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
+                same=bool(same),
+            )
+        return out, rows
+
+    def _explain(self, text: str, hits: list[Hit], service: str | None) -> None:
+        """Each hit's ``why``: the service it shares with the text, the failure, the rarest shared words."""
+        if not hits:
+            return
+        named = services_named(text, self.kw.services()) | ({service.lower()} if service else set())
+        sig = signature(text)
+        rows = {h.id: h.row for h in hits}
+        sigs = self._signatures([h.id for h in hits], rows) if sig else {}
+        shared = shared_words(self.kw, text, [h.id for h in hits])
+        for h in hits:
+            h.why = explain(h.evidence, named if h.evidence and h.evidence.service > 0 else set(),
+                            sig & sigs.get(h.id, frozenset()), shared.get(h.id, []), h.row.service)
+
+    def _signatures(self, ids: list[str], rows: dict[str, DocRow]) -> dict[str, frozenset[str]]:
+        """The error signature of each entry (its title, fields and text), remembered per version."""
+        cache = self.__dict__.setdefault("_sig_cache", {})
+        out, need = {}, []
+        for i in ids:
+            key = (i, rows[i].updated or rows[i].created, rows[i].path)
+            if key in cache:
+                out[i] = cache[key]
+            else:
+                need.append((i, key))
+        if need:
+            if len(cache) > 20_000:
+                cache.clear()
+            bodies = self.kw.bodies([i for i, _ in need])
+            for i, key in need:
+                r = rows[i]
+                fields = " ".join(str(r.meta.get(f) or "") for f in ("summary", "root_cause"))
+                out[i] = cache[key] = signature(f"{r.title}\n{fields}\n{bodies.get(i, '')[:4000]}")
+        return out
 
     def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:
         # don't pay for a failing vector store on every query: retry in 30 s

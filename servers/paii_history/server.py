@@ -35,7 +35,7 @@ from paii_history.models import (
     ago,
     when,
 )
-from paii_history.retrieve import no_close_match
+from paii_history.retrieve import close_call, no_close_match
 from paii_history.timeline_tool import TimelineResult, build_timeline
 from paii_history.store import HistoryStore
 from paii_history.usage import UsageReport
@@ -158,7 +158,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         return SearchResult(
             hits=[
                 SearchHit(id=h.id, category=h.row.category, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created),
-                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
+                          score=round(h.score, 4), close=h.close, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
                           data=data.get(h.id))
                 for h in hits
             ],
@@ -184,7 +184,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             out.append(
                 IncidentHit(
                     id=h.id, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created), ago=ago(h.row.created),
-                    score=h.score, service=_s(h.row.service, h.id, ANSWER_SHORT),
+                    score=round(h.score, 4), close=h.close, why=h.why, service=_s(h.row.service, h.id, ANSWER_SHORT),
                     severity=_s(m.get("severity"), h.id, ANSWER_SHORT), status=_s(m.get("status"), h.id, ANSWER_SHORT),
                     root_cause=_s(m.get("root_cause"), h.id), resolution=_s(m.get("resolution"), h.id),
                     links=(bounded(m["links"], h.id, limits.ANSWER_LINK, limits.LINKS)
@@ -193,7 +193,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                 )
             )
         return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits),
-                             warnings=warnings + store.git_warnings())
+                             close_call=close_call(hits), warnings=warnings + store.git_warnings())
 
     @tool(read_only=True, open_world=False)
     async def recent(

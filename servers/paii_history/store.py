@@ -247,8 +247,11 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         create_category: bool = False,
         entry_id: str | None = None,
         author: str | None = None,
+        allow_duplicate: bool = False,
     ) -> tuple[Entry, list[str]]:
-        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter."""
+        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter.
+        An entry with the same title and text already in the history is not saved again (the existing
+        one comes back, ``entry.notes`` says so) unless ``allow_duplicate``."""
         notes = self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
@@ -272,9 +275,31 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
             if entry_id and self.kw.get(eid):
                 raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
             entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
+            twin = None if allow_duplicate else self.duplicate_of(entry)
+            if twin is not None:
+                existing = self.get(twin)
+                note = (f"not saved: {twin} ({existing.category}, {iso(existing.created)}) has the same title and text; "
+                        "pass allow_duplicate to save a second copy")
+                existing.notes = [note]
+                return existing, notes + [note]
             entry, warnings = self._write_entry(entry, previous=None)
             notes += self._git_commit([self._rel(entry)], author, f"capture {eid}: {title[:72]}")
         return entry, warnings + notes + self._git_publish()
+
+    def duplicate_of(self, entry: Entry, titles: dict[str, list[str]] | None = None) -> str | None:
+        """The id of an entry other than ``entry`` with the same title and text (title, key fields
+        and body, whitespace aside), else None. ``titles`` (title -> ids, for many checks in a row)
+        saves a scan of the index each time."""
+        ids = (titles.get(entry.title, []) if titles is not None else
+               [r[0] for r in self.kw.db.execute("SELECT id FROM docs WHERE title = ?", (entry.title,))])
+        ids = [i for i in ids if i != entry.id]
+        if not ids:
+            return None
+        mine = " ".join(entry.text_for_index().split())
+        for i, body in self.kw.bodies(ids).items():
+            if " ".join(body.split()) == mine:
+                return i
+        return None
 
     INCIDENT_FIELDS = ("service", "severity", "status", "summary", "root_cause", "resolution", "started", "resolved", "links", "tags")
 
