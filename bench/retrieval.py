@@ -306,6 +306,10 @@ def run(args: argparse.Namespace) -> list[dict]:
                         "ms_p95": round(lat[max(0, int(len(lat) * 0.95) - 1)], 1) if lat else None,
                     }
                     per_query[mode] = [[q["qid"], r] for q, r in zip(queries, ranks)]
+                    groups = sorted({q["group"] for q in queries if q.get("group")})
+                    if groups:  # e.g. the multilingual set: each query language on its own
+                        results[mode]["by_group"] = {g: aggregate([row for q, row in zip(queries, rows) if q.get("group") == g])
+                                                     for g in groups}
                     print(f"{form:8s} {mode:8s} {results[mode]}", file=sys.stderr)
                 cmd = "python bench/retrieval.py " + " ".join(a for a in args.argv if not a.startswith("--servers"))
                 out.append({
@@ -347,6 +351,9 @@ def markdown(res: dict) -> str:
     for mode, r in res["modes"].items():
         lines.append(f"| {mode} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['recall@10']:.3f} "
                      f"| {r['mrr@10']:.3f} | {r['ms_per_query']} |")
+        for g, gr in (r.get("by_group") or {}).items():
+            lines.append(f"| {mode}, {g} queries | {gr['recall@1']:.3f} | {gr['recall@5']:.3f} | {gr['recall@10']:.3f} "
+                         f"| {gr['mrr@10']:.3f} | |")
     lines += ["", f"Command: `{res['command']}`"]
     return "\n".join(lines)
 
