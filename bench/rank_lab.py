@@ -63,9 +63,9 @@ def dump(args) -> None:
     original = retrieve_mod.RetrievalMixin._evidence
 
     def spy(self, text, order, fused, vec_hits, service, **kw):
-        ev, rows = original(self, text, order, fused, vec_hits, service, **kw)
-        captured["c"] = [(i, ev[i], rows[i].created) for i in order if i in ev]
-        return ev, rows
+        ev, brief = original(self, text, order, fused, vec_hits, service, **kw)
+        captured["c"] = [(i, ev[i], brief[i][2]) for i in order if i in ev]
+        return ev, brief
 
     retrieve_mod.RetrievalMixin._evidence = spy
     out = []

@@ -305,6 +305,16 @@ class KeywordIndex(BM25Postings):
         ).fetchone()
         return plain_text(r[0]) if r else ""  # without the identifier parts
 
+    def brief(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None, float, str]]:
+        """id -> (title, service, created, metadata as stored JSON): what ranking reads of many candidates
+        (a DocRow parses the metadata and the snippet, a few ms for a ranking's 200 candidates)."""
+        out: dict[str, tuple[str, str | None, float, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            q = f"SELECT id, title, service, created, meta FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update((r[0], (r[1], r[2], r[3], r[4])) for r in self.db.execute(q, chunk))
+        return out
+
     def bodies(self, ids: Sequence[str]) -> dict[str, str]:
         """The text of each entry (without identifier parts), for the ids that exist."""
         out: dict[str, str] = {}

@@ -20,6 +20,7 @@ from paii_common.errors import InvalidInput
 from paii_history.entries import timestamp
 from paii_history.evidence import (
     CLOSE_MATCH,
+    _rowids,
     DROP_BELOW,
     Evidence,
     exact_title,
@@ -270,27 +271,29 @@ class RetrievalMixin:
                 elif main:
                     f[2], f[3] = rank, raw
         order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))[:RERANK]
-        evidence, rows = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
-                                        vectors=bool(vec_hits) and mode != "keyword")
-        scored = [(evidence[i].score(), rows[i].created, i) for i in order if i in rows]
-        scored.sort(key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
+        evidence, brief = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
+                                         vectors=bool(vec_hits) and mode != "keyword")
+        scored = sorted(((evidence[i].score(), brief[i][2], i) for i in evidence),
+                        key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
+        best = [i for score, _, i in scored if score >= DROP_BELOW][: k + 1]  # no evidence at all: not shown
+        rows = self.kw.get_many(best)
         hits: list[Hit] = []
-        for score, _, i in scored:
-            if score < DROP_BELOW:
-                continue  # nothing in common with the text
+        for i in best:
             _, kr, vr, cos = fused[i]
             ev = evidence[i]
-            hits.append(Hit(id=i, score=score, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
-                            words=ev.words if words_mode(mode, vec_hits) else None, evidence=ev))
-            if len(hits) > k:
-                break
+            if i in rows:
+                hits.append(Hit(id=i, score=ev.score(), row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
+                                words=ev.words if words_mode(mode, vec_hits) else None, evidence=ev))
         self._explain(text, hits[:k], service)
         return hits[:k], len(hits) > k, warnings
 
     def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
-                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, DocRow]]:
-        """Each candidate's evidence (evidence.Evidence) and its row."""
-        rows = self.kw.get_many(order)
+                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, tuple]]:
+        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief)."""
+        import json
+
+        brief = self.kw.brief(order)
+        order = [i for i in order if i in brief]
         shares = word_shares(self.kw, text, order) if words else {}
         head = title_line(text)
         title_shares = word_shares(self.kw, head, order) if words and head else {}
@@ -300,25 +303,29 @@ class RetrievalMixin:
         if service:
             named.add(service.lower())
         sig = signature(text)
-        sig_ids = set(order[:SIGNATURE_TOP]) if sig else set()
-        entry_sigs = self._signatures([i for i in order if i in sig_ids and i in rows], rows)
+        entry_sigs = self._signatures(order[:SIGNATURE_TOP]) if sig else {}
+        folded = text.casefold()
         out: dict[str, Evidence] = {}
         for i in order:
-            r = rows.get(i)
-            if r is None:
-                continue
-            deps = r.meta.get("dependencies") or r.meta.get("depends_on") or () if named else ()
-            links = (r.meta.get("links") or {}).values() if isinstance(r.meta.get("links"), dict) else ()
-            same = (exact_title(text, r.title) or exact_title(head or "", r.title)) and same_text(
-                text, r.title, self.kw.body(i)) or links_to(text, i, links)
+            title, svc, _, meta_json = brief[i]
+            meta = None
+            deps: list = []
+            if named and svc and svc.lower() not in named and "depend" in meta_json:
+                meta = json.loads(meta_json)
+                deps = meta.get("dependencies") or meta.get("depends_on") or []
+            same = (exact_title(text, title) or exact_title(head or "", title)) and same_text(text, title, self.kw.body(i))
+            if not same and (i.casefold() in folded or ("http" in folded and "links" in meta_json)):
+                meta = meta if meta is not None else json.loads(meta_json)
+                links = meta.get("links") if isinstance(meta.get("links"), dict) else {}
+                same = links_to(text, i, links.values())
             out[i] = Evidence(
                 fused=fused[i][0], words=shares.get(i, 0.0), title_words=title_shares.get(i, 0.0),
                 cosine=(cosines.get(i, floor) if vectors else None),
-                service=service_relation(named, r.service, deps if isinstance(deps, list) else ()),
+                service=service_relation(named, svc, deps if isinstance(deps, list) else ()),
                 signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
                 same=bool(same),
             )
-        return out, rows
+        return out, brief
 
     def _explain(self, text: str, hits: list[Hit], service: str | None) -> None:
         """Each hit's ``why``: the service it shares with the text, the failure, the rarest shared words."""
@@ -326,19 +333,20 @@ class RetrievalMixin:
             return
         named = services_named(text, self.kw.services()) | ({service.lower()} if service else set())
         sig = signature(text)
-        rows = {h.id: h.row for h in hits}
-        sigs = self._signatures([h.id for h in hits], rows) if sig else {}
+        sigs = self._signatures([h.id for h in hits]) if sig else {}
         shared = shared_words(self.kw, text, [h.id for h in hits])
         for h in hits:
             h.why = explain(h.evidence, named if h.evidence and h.evidence.service > 0 else set(),
                             sig & sigs.get(h.id, frozenset()), shared.get(h.id, []), h.row.service)
 
-    def _signatures(self, ids: list[str], rows: dict[str, DocRow]) -> dict[str, frozenset[str]]:
-        """The error signature of each entry (its title, fields and text), remembered per version."""
+    def _signatures(self, ids: list[str]) -> dict[str, frozenset[str]]:
+        """The error signature of each entry (its text as indexed: title, key fields, body), remembered
+        per version of the entry (its rowid changes with each write)."""
         cache = self.__dict__.setdefault("_sig_cache", {})
+        rowids = _rowids(self.kw, ids)
         out, need = {}, []
         for i in ids:
-            key = (i, rows[i].updated or rows[i].created, rows[i].path)
+            key = (i, rowids.get(i))
             if key in cache:
                 out[i] = cache[key]
             else:
@@ -348,9 +356,7 @@ class RetrievalMixin:
                 cache.clear()
             bodies = self.kw.bodies([i for i, _ in need])
             for i, key in need:
-                r = rows[i]
-                fields = " ".join(str(r.meta.get(f) or "") for f in ("summary", "root_cause"))
-                out[i] = cache[key] = signature(f"{r.title}\n{fields}\n{bodies.get(i, '')[:4000]}")
+                out[i] = cache[key] = signature(bodies.get(i, "")[:4000])
         return out
 
     def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:
