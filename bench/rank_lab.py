@@ -49,7 +49,7 @@ def dump(args) -> None:
     standard = args.protocol == "standard"
     home = (args.home or bench_datasets.DATA / ".homes") / f"{args.dataset}-{args.protocol}"
     home.mkdir(parents=True, exist_ok=True)
-    queries = {s: load_jsonl(data_dir / f"queries-{s}.jsonl") for s in ("dev", "test")}
+    queries = {s: load_jsonl(data_dir / f"queries-{s}.jsonl") for s in args.splits.split(",")}
     store = HistoryStore(HistorySettings.load(home=home / "store", warmup=False))
     filed_before = relevant_of = None
     if standard:
@@ -86,7 +86,7 @@ def dump(args) -> None:
                 out.append({"split": split, "form": form, "qid": q["qid"], "cands": cands, "n_rel": len(rel)})
         print(f"{args.dataset} {args.protocol} {split}: {len(qs)} queries", file=sys.stderr)
     LAB.mkdir(parents=True, exist_ok=True)
-    path = LAB / f"{args.dataset}-{args.protocol}.pkl"
+    path = LAB / f"{args.dataset}-{args.protocol}{'' if args.splits == 'dev,test' else '-' + args.splits}.pkl"
     path.write_bytes(pickle.dumps(out))
     print(f"wrote {path}", file=sys.stderr)
     store.close()
@@ -95,14 +95,17 @@ def dump(args) -> None:
 def _load(names: list[str]) -> dict[str, list]:
     out = {}
     for name in names:
-        p = LAB / f"{name}.pkl"
-        if p.exists():
-            out[name] = pickle.loads(p.read_bytes())
+        for p in sorted(LAB.glob(f"{name}*.pkl")):  # <set>-<protocol>[-<splits>].pkl
+            out[p.stem] = pickle.loads(p.read_bytes())
     return out
 
 
 def _matrix(cands) -> np.ndarray:
     return np.array([[c[3], c[4], c[5], c[6], c[7]] for c in cands], dtype=float).reshape(-1, len(FEATURES))
+
+
+BALANCED = False  # True: a score is the likelihood at even odds; False: the chance this candidate is the match
+KINDS = {"hybrid": (0, 1, 2, 3, 4), "keyword": (0, 1, 2, 4), "vector": (0, 3)}  # features each kind of search has
 
 
 def rank_of_first(q, w: np.ndarray | None, b: float = 0.0) -> int | None:
@@ -132,8 +135,9 @@ def evaluate(data: dict[str, list], w, split: str) -> dict:
     return res
 
 
-def fit(data: dict[str, list], split: str, l2: float = 1.0, top: int = 50) -> tuple[np.ndarray, float]:
-    """Class-balanced logistic regression (Newton's method) on the best ``top`` candidates of each query."""
+def fit(data: dict[str, list], split: str, l2: float = 1.0, top: int = 50, cols=(0, 1, 2, 3, 4)) -> tuple[np.ndarray, float]:
+    """Class-balanced logistic regression (Newton's method) on the best ``top`` candidates of each
+    query, over the features ``cols`` (the others weigh 0)."""
     xs, ys = [], []
     for qs in data.values():
         for q in qs:
@@ -142,9 +146,10 @@ def fit(data: dict[str, list], split: str, l2: float = 1.0, top: int = 50) -> tu
             cands = q["cands"][:top]
             xs.append(_matrix(cands))
             ys.append(np.array([c[1] for c in cands], dtype=float))
-    x, y = np.vstack(xs), np.concatenate(ys)
+    x, y = np.vstack(xs)[:, list(cols)], np.concatenate(ys)
     x1 = np.hstack([x, np.ones((len(x), 1))])
-    sw = np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    sw = (np.where(y == 1, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) if BALANCED
+          else np.ones(len(y)))
     beta = np.zeros(x1.shape[1])
     for _ in range(50):
         p = 1 / (1 + np.exp(-(x1 @ beta)))
@@ -154,7 +159,28 @@ def fit(data: dict[str, list], split: str, l2: float = 1.0, top: int = 50) -> tu
         beta -= step
         if np.abs(step).max() < 1e-8:
             break
-    return beta[:-1], beta[-1]
+    w = np.zeros(len(FEATURES))
+    w[list(cols)] = beta[:-1]
+    return w, beta[-1]
+
+
+def scores_report(data: dict[str, list], w: np.ndarray, b: float, cap: float = 0.99) -> None:
+    """How the fitted score separates, per threshold: of the top hits over it, how many are true matches;
+    of the queries whose true match is in the top 5, how many have it over the threshold."""
+    for split in ("dev", "test"):
+        top, true5 = [], []
+        for qs in data.values():
+            for q in qs:
+                if q["split"] != split or not q["cands"]:
+                    continue
+                sc = cap / (1 + np.exp(-(_matrix(q["cands"]) @ w + b)))
+                order = np.argsort(-sc)
+                top.append((sc[order[0]], q["cands"][order[0]][1]))
+                true5 += [sc[j] for j in order[:5] if q["cands"][j][1]][:1]
+        for t in (0.2, 0.3, 0.4, 0.5, 0.6):
+            over = [ok for s, ok in top if s >= t]
+            print(f"{split} threshold {t}: top hits over it {len(over)} of {len(top)}, true {sum(over)}; "
+                  f"true matches in the top 5 over it {sum(s >= t for s in true5)} of {len(true5)}")
 
 
 def _print(res_a: dict, res_b: dict, label_a: str, label_b: str) -> None:
@@ -178,6 +204,7 @@ def main() -> None:
     ap.add_argument("--protocol", default="standard", choices=("standard", "strict"))
     ap.add_argument("--home", type=Path)
     ap.add_argument("--datasets", default="dbrd-hadoop,dbrd-hdfs,dbrd-hive")
+    ap.add_argument("--splits", default="dev,test", help="dump: the splits to run")
     ap.add_argument("--train", default="dev")
     ap.add_argument("--split", default="dev")
     ap.add_argument("--weights", default="", help="fused=..,words=..,title_words=..,cosine=..,signature=..,b=..")
@@ -189,11 +216,15 @@ def main() -> None:
     names = [f"{d}-{p}" for d in args.datasets.split(",") for p in ("standard", "strict")]
     data = _load(names)
     if args.cmd == "fit":
-        w, b = fit(data, args.train, args.l2)
-        print(json.dumps({"weights": dict(zip(FEATURES, np.round(w, 3).tolist())), "intercept": round(float(b), 3)}))
-        for split in ("dev", "test"):
-            print(f"\n== {split}")
-            _print(evaluate(data, None, split), evaluate(data, w, split), "fused only", "fitted")
+        for kind, cols in KINDS.items():
+            w, b = fit(data, args.train, args.l2, cols=cols)
+            print(f'    "{kind}": ({b:.3f}, {w[0]:.3f}, {w[1]:.3f}, {w[2]:.3f}, {w[3]:.3f}, {w[4]:.3f}),')
+            if kind != "hybrid":
+                continue
+            for split in ("dev", "test"):
+                print(f"\n== {split}")
+                _print(evaluate(data, None, split), evaluate(data, w, split), "fused only", "fitted")
+            scores_report(data, w, b)
         return
     from paii_history import evidence as E
 

@@ -34,23 +34,25 @@ from paii_history.text import fold, query_terms
 if TYPE_CHECKING:  # pragma: no cover
     from paii_history.keyword import KeywordIndex
 
-#: The logistic model: intercept and weight of each piece of evidence (bench/calibrate.py --fit on the
-#: dev splits of dbrd-hadoop, dbrd-hdfs, dbrd-hive and sa-threads; service and signature set by
-#: hand: the benchmark reports name no services, see the note at SERVICE_WEIGHT).
-INTERCEPT = -6.0
-FUSED_WEIGHT = 1.2
-WORDS_WEIGHT = 2.0
-TITLE_WORDS_WEIGHT = 1.0
-COSINE_WEIGHT = 5.0
-#: A shared service and a shared failure are what an on-call engineer looks for first; their
-#: weights are chosen so that, between two entries of equal words and meaning, the one of the
-#: service the text names and the failure it shows comes first, and a service named in the text
-#: outweighs a few shared words of another service's incident (the seed's INC-456 vs INC-122).
-SERVICE_WEIGHT = 1.2
-SIGNATURE_WEIGHT = 1.5
-#: Without a vector (keyword mode, no model): the cosine's place is taken by this value.
-NO_COSINE = 0.30
+#: The logistic model, one per kind of search: intercept, then the weight of the fused z-score, the
+#: word share, the title line's word share, the cosine and the shared error signature. Fitted by
+#: ``bench/rank_lab.py fit`` on the dev splits of dbrd-hadoop, dbrd-hdfs, dbrd-hive and sa-threads
+#: (class-balanced: a score is the likelihood of a match at even odds). Keyword-only searches (no
+#: model, or mode=keyword) have no cosine; vector-only ones no word shares.
+MODELS: dict[str, tuple[float, float, float, float, float, float]] = {
+    "hybrid": (-6.0, 1.2, 2.0, 1.0, 5.0, 1.5),
+    "keyword": (-3.0, 1.2, 3.0, 1.0, 0.0, 1.5),
+    "vector": (-4.0, 1.2, 0.0, 0.0, 6.0, 0.0),
+}
+#: A shared service is what an on-call engineer looks for first, and the benchmarks name no services:
+#: its weight is chosen so that a service the text names outweighs a few shared words of another
+#: service's incident (the seed's INC-456 over INC-122 of user-profile-api), while a clearly better
+#: match of another service still wins (tests/history/test_incident_similarity.py).
+SERVICE_WEIGHT = 1.5
 
+#: all-MiniLM-L6-v2 cosines at or under this are what unrelated texts reach (the 95th percentile of a
+#: query's cosine to unrelated entries of the benchmark corpora, bench/calibrate.py): no evidence
+UNRELATED_COSINE = 0.30
 CLOSE_MATCH = 0.5  # a score from here up is a close match
 DROP_BELOW = 0.001  # hits with no evidence at all are not shown
 MAX_OTHER = 0.99  # what another entry than the same incident can reach (1.0 is the same incident)
@@ -66,18 +68,19 @@ class Evidence:
     service: float = 0.0
     signature: float = 0.0
     same: bool = False  # the same incident: same title and text, or linked from the text
+    held: tuple[str, ...] = ()  # the text's words the entry holds, rarest first (for why)
+    kind: str = "hybrid"  # which of MODELS scores it: the lists the search had
 
     def logit(self) -> float:
-        cos = NO_COSINE if self.cosine is None else self.cosine
-        return (INTERCEPT + FUSED_WEIGHT * self.fused + WORDS_WEIGHT * self.words
-                + TITLE_WORDS_WEIGHT * self.title_words + COSINE_WEIGHT * cos
-                + SERVICE_WEIGHT * self.service + SIGNATURE_WEIGHT * self.signature)
+        b, fused, words, title_words, cosine, sig = MODELS[self.kind]
+        return (b + fused * self.fused + words * self.words + title_words * self.title_words
+                + cosine * (self.cosine or 0.0) + SERVICE_WEIGHT * self.service + sig * self.signature)
 
     def score(self) -> float:
         """0-1; 1.0 only for the same incident (not rounded: callers show 4 decimals)."""
         if self.same:
             return 1.0
-        if not self.words and (self.cosine is None or self.cosine <= NO_COSINE) and not self.signature:
+        if not self.words and (self.cosine is None or self.cosine <= UNRELATED_COSINE) and not self.signature:
             return 0.0  # nothing in common with the text
         z = self.logit()
         return MAX_OTHER / (1.0 + math.exp(-z)) if z > -700 else 0.0
@@ -87,15 +90,21 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", fold(text)))
 
 
-def exact_title(text: str, title: str) -> bool:
-    """The text is the entry's title (case, accents, spacing and punctuation aside)."""
-    t = _norm(text)
-    return bool(t) and t == _norm(title)
+def normal(text: str) -> str:
+    """A text's words only (case, accents, spacing and punctuation aside): how titles and texts are compared."""
+    return _norm(text)
 
 
-def same_text(text: str, title: str, body: str) -> bool:
+def exact_title(text: str, title: str, *, normalised: bool = False) -> bool:
+    """The text is the entry's title (case, accents, spacing and punctuation aside); ``normalised``:
+    ``text`` is normal(text) already (a ranking compares one text with many titles)."""
+    t = text if normalised else _norm(text)
+    return bool(t) and len(t) <= 3 * len(title) + 8 and t == _norm(title)
+
+
+def same_text(text: str, title: str, body: str, *, normalised: bool = False) -> bool:
     """The text is the entry's title and body (case, accents, spacing and punctuation aside)."""
-    t = _norm(text)
+    t = text if normalised else _norm(text)
     return bool(t) and t == _norm(f"{title}\n{body}")
 
 
@@ -106,9 +115,10 @@ def links_to(text: str, entry_id: str, links: Iterable[str] = ()) -> bool:
     return any(isinstance(u, str) and len(u) > 12 and u in text for u in links)
 
 
-def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, float]:
+def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str], held: dict[str, list[str]] | None = None) -> dict[str, float]:
     """For each id: the idf²-weighted share of the text's words its entry holds, 0 to 1 (a word the
-    history has never seen weighs as much as the rarest, so nonsense has no word evidence)."""
+    history has never seen weighs as much as the rarest, so nonsense has no word evidence). With
+    ``held``: also each id's words of the text, rarest first (for ``why``)."""
     import numpy as np
 
     ids = list(ids)
@@ -116,7 +126,11 @@ def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, fl
     if not words or not ids:
         return dict.fromkeys(ids, 0.0)
     n_docs = max(kw.count(), 1)
-    stems = list(dict.fromkeys(kw._stem(words)))  # one weight per stem (plural and singular are one word)
+    stemmed = kw._stem(words)
+    stems = list(dict.fromkeys(stemmed))  # one weight per stem (plural and singular are one word)
+    first = {}
+    for w, st in zip(words, stemmed, strict=True):
+        first.setdefault(st, w)
     known = [s for s in stems if s]
     postings: dict[str, np.ndarray] = {}
     if known and kw.postings_ready():
@@ -131,12 +145,26 @@ def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str]) -> dict[str, fl
     have = [i for i in ids if i in rowids]
     cand = np.fromiter((rowids[i] for i in have), np.int64, len(have))
     got = np.zeros(len(have))
-    for s, w in zip(stems, weights, strict=True):
-        docs = postings.get(s) if s else None
-        if docs is not None and len(docs) and len(cand):
-            got += w * np.isin(cand, docs)
+    holds = np.zeros((len(have), len(stems)), bool) if held is not None else None
+    if len(cand):
+        # each candidate's place in a table indexed by rowid: one pass over each word's postings, no sort
+        lut = np.full(int(cand.max()) + 1, -1, np.int64)
+        lut[cand] = np.arange(len(cand))
+        for n, (s, w) in enumerate(zip(stems, weights, strict=True)):
+            docs = postings.get(s) if s else None
+            if docs is None or not len(docs):
+                continue
+            found = lut[docs[docs < len(lut)]]
+            found = found[found >= 0]
+            got[found] += w
+            if holds is not None:
+                holds[found, n] = True
     out = dict.fromkeys(ids, 0.0)
     out.update((i, float(g) / total) for i, g in zip(have, got, strict=True))
+    if held is not None:
+        rare = sorted(range(len(stems)), key=lambda n: -weights[n])
+        for row, i in enumerate(have):
+            held[i] = [first[stems[n]] for n in rare if holds[row, n]]
     return out
 
 
@@ -146,30 +174,6 @@ def _rowids(kw: KeywordIndex, ids: Sequence[str]) -> dict[str, int]:
         chunk = ids[start : start + 500]
         sql = f"SELECT id, rowid FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
         out.update((i, r) for i, r in kw.db.execute(sql, chunk))
-    return out
-
-
-def shared_words(kw: KeywordIndex, text: str, ids: Sequence[str], most: int = 4) -> dict[str, list[str]]:
-    """For each id: up to ``most`` words of the text its entry holds, rarest first (for ``why``)."""
-    words = query_terms(text, MAX_TERMS, parts=False)
-    if not words or not ids or not kw.postings_ready():
-        return {}
-    stems = kw._stem(words)
-    first: dict[str, str] = {}
-    for w, s in zip(words, stems, strict=True):
-        if s:
-            first.setdefault(s, w)
-    postings = {t: p[0] for t, p in kw._term_postings(list(first), docs_only=True).items()}
-    rare = sorted(postings, key=lambda t: len(postings[t]))
-    rowids = _rowids(kw, ids)
-    import numpy as np
-
-    out: dict[str, list[str]] = {}
-    for i in ids:
-        r = rowids.get(i)
-        if r is None:
-            continue
-        out[i] = [first[t] for t in rare if np.isin(r, postings[t])][:most]
     return out
 
 

@@ -156,7 +156,8 @@ class ImportMixin:
                     progress(n, total, "files")
             for s in range(0, len(rows), 1000):
                 self.kw.upsert(rows[s : s + 1000])
-            report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
+            report.vectors, vector_warnings = self._index_vectors(rows, progress, prefetched)
+            report.warnings += vector_warnings
             if rows and self.git is not None:  # team mode: one commit for the whole import
                 from paii_common.auth import actor
 

@@ -26,8 +26,8 @@ from paii_history.evidence import (
     exact_title,
     explain,
     links_to,
+    normal,
     same_text,
-    shared_words,
     word_shares,
 )
 from paii_history.keyword import DocRow
@@ -69,6 +69,7 @@ def title_line(text: str) -> str | None:
 
 RERANK = 200  # the best fused candidates whose evidence is read (the order and score come from it)
 SIGNATURE_TOP = 30  # of them, the best whose error signature is read (their text is scanned)
+SIGNATURE_CHARS = 2000  # of each: title, service, summary, root cause and resolution come first
 
 
 @dataclass
@@ -294,7 +295,8 @@ class RetrievalMixin:
 
         brief = self.kw.brief(order)
         order = [i for i in order if i in brief]
-        shares = word_shares(self.kw, text, order) if words else {}
+        held: dict[str, list[str]] = {}
+        shares = word_shares(self.kw, text, order, held) if words else {}
         head = title_line(text)
         title_shares = word_shares(self.kw, head, order) if words and head else {}
         cosines = dict(vec_hits)
@@ -305,6 +307,7 @@ class RetrievalMixin:
         sig = signature(text)
         entry_sigs = self._signatures(order[:SIGNATURE_TOP]) if sig else {}
         folded = text.casefold()
+        norm_text, norm_head = normal(text), normal(head or "")
         out: dict[str, Evidence] = {}
         for i in order:
             title, svc, _, meta_json = brief[i]
@@ -313,7 +316,8 @@ class RetrievalMixin:
             if named and svc and svc.lower() not in named and "depend" in meta_json:
                 meta = json.loads(meta_json)
                 deps = meta.get("dependencies") or meta.get("depends_on") or []
-            same = (exact_title(text, title) or exact_title(head or "", title)) and same_text(text, title, self.kw.body(i))
+            same = ((exact_title(norm_text, title, normalised=True) or exact_title(norm_head, title, normalised=True))
+                    and same_text(norm_text, title, self.kw.body(i), normalised=True))
             if not same and (i.casefold() in folded or ("http" in folded and "links" in meta_json)):
                 meta = meta if meta is not None else json.loads(meta_json)
                 links = meta.get("links") if isinstance(meta.get("links"), dict) else {}
@@ -323,7 +327,8 @@ class RetrievalMixin:
                 cosine=(cosines.get(i, floor) if vectors else None),
                 service=service_relation(named, svc, deps if isinstance(deps, list) else ()),
                 signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
-                same=bool(same),
+                same=bool(same), held=tuple(held.get(i, ())[:4]),
+                kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
             )
         return out, brief
 
@@ -334,10 +339,9 @@ class RetrievalMixin:
         named = services_named(text, self.kw.services()) | ({service.lower()} if service else set())
         sig = signature(text)
         sigs = self._signatures([h.id for h in hits]) if sig else {}
-        shared = shared_words(self.kw, text, [h.id for h in hits])
         for h in hits:
             h.why = explain(h.evidence, named if h.evidence and h.evidence.service > 0 else set(),
-                            sig & sigs.get(h.id, frozenset()), shared.get(h.id, []), h.row.service)
+                            sig & sigs.get(h.id, frozenset()), list(h.evidence.held if h.evidence else ()), h.row.service)
 
     def _signatures(self, ids: list[str]) -> dict[str, frozenset[str]]:
         """The error signature of each entry (its text as indexed: title, key fields, body), remembered
@@ -356,7 +360,7 @@ class RetrievalMixin:
                 cache.clear()
             bodies = self.kw.bodies([i for i, _ in need])
             for i, key in need:
-                out[i] = cache[key] = signature(bodies.get(i, "")[:4000])
+                out[i] = cache[key] = signature(bodies.get(i, "")[:SIGNATURE_CHARS])
         return out
 
     def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:

@@ -47,6 +47,8 @@ TEXT_VERSION = "ident-cjk-2"
 
 def fold(text: str) -> str:
     """Case and accents folded (Conexión -> conexion), as the FTS tokenizer compares words."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

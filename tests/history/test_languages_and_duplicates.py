@@ -85,7 +85,7 @@ def test_capture_of_the_same_title_and_text_says_so_and_saves_nothing(lang_store
     assert sorted(lang_store.root.rglob("*.md")) == files
     third, warnings = lang_store.capture("learnings", "pgbouncer breaks prepared statements", "Disable them in the driver.",
                                          {}, allow_duplicate=True)
-    assert third.id != first.id and not warnings
+    assert third.id != first.id and not [w for w in warnings if "same title" in w]
     other, _ = lang_store.capture("learnings", "pgbouncer breaks prepared statements", "Another text.", {})
     assert other.id not in (first.id, third.id)
 
