@@ -89,6 +89,21 @@ class Hit:
         return self.score >= CLOSE_MATCH
 
 
+def separate(hits: list[Hit]) -> None:
+    """Scores as shown, to four decimals: two hits of different evidence never show the same number
+    (the lower one is set one ten-thousandth under the one above it; it was under it already, by
+    less than the rounding). Hits of the same evidence keep the same score."""
+    above = None
+    for h in hits:
+        shown = round(h.score, 4)
+        if above is not None and shown >= round(above.score, 4) and h.evidence != above.evidence:
+            lower = max(round(above.score, 4) - 0.0001, 0.0)
+            if not lower < CLOSE_MATCH <= h.score:  # never across the close-match threshold
+                shown = lower
+        h.score = shown
+        above = h
+
+
 def words_mode(mode: str, vec_hits) -> bool:
     return mode != "vector" or not vec_hits
 
@@ -285,6 +300,7 @@ class RetrievalMixin:
             if i in rows:
                 hits.append(Hit(id=i, score=ev.score(), row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
                                 words=ev.words if words_mode(mode, vec_hits) else None, evidence=ev))
+        separate(hits)
         self._explain(text, hits[:k], service)
         return hits[:k], len(hits) > k, warnings
 
@@ -317,7 +333,7 @@ class RetrievalMixin:
                 meta = json.loads(meta_json)
                 deps = meta.get("dependencies") or meta.get("depends_on") or []
             same = ((exact_title(norm_text, title, normalised=True) or exact_title(norm_head, title, normalised=True))
-                    and same_text(norm_text, title, self.kw.body(i), normalised=True))
+                    and self._same_text(norm_text, i, title))
             if not same and (i.casefold() in folded or ("http" in folded and "links" in meta_json)):
                 meta = meta if meta is not None else json.loads(meta_json)
                 links = meta.get("links") if isinstance(meta.get("links"), dict) else {}
@@ -331,6 +347,17 @@ class RetrievalMixin:
                 kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
             )
         return out, brief
+
+    def _same_text(self, norm_text: str, entry_id: str, title: str) -> bool:
+        """The text is the entry's title and text: as indexed (title, key fields, body) or as written
+        (title, body). Read only for an entry whose title is the text's (rare)."""
+        if norm_text == normal(self.kw.body(entry_id)):  # the indexed text starts with the title
+            return True
+        try:
+            entry = self.get(entry_id)
+        except Exception:  # noqa: BLE001 - a file gone or unreadable is not the same incident
+            return False
+        return same_text(norm_text, title, entry.body, normalised=True)
 
     def _explain(self, text: str, hits: list[Hit], service: str | None) -> None:
         """Each hit's ``why``: the service it shares with the text, the failure, the rarest shared words."""

@@ -114,8 +114,10 @@ def service_relation(named: set[str], service: str | None, dependencies: Iterabl
 
 
 def shared_signature(query: frozenset[str], entry: frozenset[str]) -> float:
-    """How much of the text's error signature the entry shows, 0-1 (named failures and exception
-    classes count fully, a status code a third: many incidents are 500s)."""
+    """How much of the text's error signature the entry shows, 0-1: named failures and exception
+    classes count fully, a status code a third (many incidents are 500s: a shared 500 alone is 1/3),
+    its class (5xx) only when the text gives no code."""
+    query = {s for s in query if not (s.endswith("xx") and any(q[:6] == s[:6] and q != s for q in query))}
     if not query:
         return 0.0
 
@@ -123,4 +125,4 @@ def shared_signature(query: frozenset[str], entry: frozenset[str]) -> float:
         return 1 / 3 if s.startswith("http:") else 1.0
 
     total = sum(weight(s) for s in query)
-    return sum(weight(s) for s in query & entry) / total
+    return sum(weight(s) for s in query if s in entry) / max(total, 1.0)
