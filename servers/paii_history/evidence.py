@@ -60,10 +60,18 @@ SERVICE_WEIGHT = 1.5
 #: entry a person means. Neutral on the benchmarks (weight 0 to 3: pooled dev and test success@5
 #: within one query), so set for a small history: 数据库连接池 in one entry of a few is a close match.
 ALL_WORDS_WEIGHT = 2.5
+#: Every benchmark query has a true match, so the fit cannot know a text that matches nothing: its
+#: nearest entries still stand out from the rest (emoji, another domain's question). A search whose
+#: best candidate holds less than DOUBT_BELOW of the text on an absolute scale (Evidence.absolute)
+#: lowers every score of that search by DOUBT_WEIGHT per missing unit: the same for all its hits, so
+#: the order does not change, and bench/queries/nonsense.jsonl gets no close match.
+DOUBT_BELOW = 0.45
+DOUBT_WEIGHT = 8.0
 
 #: all-MiniLM-L6-v2 cosines at or under this are what unrelated texts reach (the 95th percentile of a
 #: query's cosine to unrelated entries of the benchmark corpora, bench/calibrate.py): no evidence
 UNRELATED_COSINE = 0.30
+CLOSE_COSINE = 0.70  # the median cosine of true matches found in the top 10 (bench/calibrate.py)
 #: The score is that chance on a tempered scale, score = σ((logit(chance) - logit(CLOSE_CHANCE)) / TEMPER):
 #: 0.5 is a chance of CLOSE_CHANCE, 0.3 about 3%, 0.7 about 67%, 0.8 about 89%. Tempered because
 #: chances of a few in a thousand, common among the nearest entries, would round to the same four
@@ -91,12 +99,23 @@ class Evidence:
     same: bool = False  # the same incident: same title and text, or linked from the text
     held: tuple[str, ...] = ()  # the text's words the entry holds, rarest first (for why)
     kind: str = "hybrid"  # which of MODELS scores it: the lists the search had
+    doubt: float = 0.0  # the search's own: how little its best candidate holds (see DOUBT_WEIGHT)
+
+    def absolute(self) -> float:
+        """How much of the text the entry holds on an absolute scale, 0-1: the mean of its word share and
+        its cosine placed between what unrelated texts reach (0) and a close match (1); the one there is
+        in a keyword-only or vector-only search."""
+        words = max(self.words, self.title_words)
+        if self.cosine is None:
+            return words
+        meaning = min(1.0, max(0.0, (self.cosine - UNRELATED_COSINE) / (CLOSE_COSINE - UNRELATED_COSINE)))
+        return meaning if self.kind == "vector" else (words + meaning) / 2
 
     def logit(self) -> float:
         b, fused, words, title_words, cosine, sig = MODELS[self.kind]
         return (b + fused * self.fused + words * self.words + title_words * self.title_words
                 + cosine * (self.cosine or 0.0) + SERVICE_WEIGHT * self.service + sig * self.signature
-                + ALL_WORDS_WEIGHT * (self.words >= 0.999 or self.title_words >= 0.999))
+                + ALL_WORDS_WEIGHT * (self.words >= 0.999 or self.title_words >= 0.999) - self.doubt)
 
     def score(self) -> float:
         """0-1; 1.0 only for the same incident (not rounded: callers show 4 decimals)."""

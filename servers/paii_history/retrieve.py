@@ -20,6 +20,8 @@ from paii_common.errors import InvalidInput
 from paii_history.entries import timestamp
 from paii_history.evidence import (
     CLOSE_MATCH,
+    DOUBT_BELOW,
+    DOUBT_WEIGHT,
     _rowids,
     DROP_BELOW,
     Evidence,
@@ -346,6 +348,10 @@ class RetrievalMixin:
                 same=bool(same), held=tuple(held.get(i, ())[:4]),
                 kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
             )
+        best = max((ev.absolute() for ev in out.values()), default=0.0)
+        doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)
+        for ev in out.values():
+            ev.doubt = doubt
         return out, brief
 
     def _same_text(self, norm_text: str, entry_id: str, title: str) -> bool:
