@@ -96,7 +96,8 @@ class StoreEngine:
         import inspect
 
         # every report counts, even one with the same title and text as another (older code has no such check)
-        dup = {"allow_duplicates": True} if "allow_duplicates" in inspect.signature(self.store.import_file).parameters else {}
+        importer = getattr(self.store, "import_file", None)
+        dup = {"allow_duplicates": True} if importer and "allow_duplicates" in inspect.signature(importer).parameters else {}
         report = self.store.import_jsonl(corpus_path, category=CATEGORY, **dup)
         self.imported = getattr(report, "imported", None)
         if more is not None:  # --protocol standard: the duplicates too

@@ -100,6 +100,7 @@ class Evidence:
     held: tuple[str, ...] = ()  # the text's words the entry holds, rarest first (for why)
     kind: str = "hybrid"  # which of MODELS scores it: the lists the search had
     doubt: float = 0.0  # the search's own: how little its best candidate holds (see DOUBT_WEIGHT)
+    full: bool = True  # the search's own: whether holding every word of its text says much (full_counts)
 
     def absolute(self) -> float:
         """How much of the text the entry holds on an absolute scale, 0-1: the mean of its word share and
@@ -115,7 +116,7 @@ class Evidence:
         b, fused, words, title_words, cosine, sig = MODELS[self.kind]
         return (b + fused * self.fused + words * self.words + title_words * self.title_words
                 + cosine * (self.cosine or 0.0) + SERVICE_WEIGHT * self.service + sig * self.signature
-                + ALL_WORDS_WEIGHT * (self.words >= 0.999 or self.title_words >= 0.999) - self.doubt)
+                + ALL_WORDS_WEIGHT * self.full * (self.words >= 0.999 or self.title_words >= 0.999) - self.doubt)
 
     def score(self) -> float:
         """0-1; 1.0 only for the same incident (not rounded: callers show 4 decimals)."""
@@ -158,6 +159,17 @@ def links_to(text: str, entry_id: str, links: Iterable[str] = ()) -> bool:
     if re.search(rf"(?<![\w-]){re.escape(entry_id)}(?![\w-])", text, re.I):
         return True
     return any(isinstance(u, str) and len(u) > 12 and u in text for u in links)
+
+
+def full_counts(kw: KeywordIndex, text: str) -> bool:
+    """Whether holding every word of ``text`` says much: it has two distinct words or more, or its one
+    word is rare (in at most 0.1% of the entries, or two): "xxxx", a placeholder in many bug reports,
+    does not make an entry a close match by itself."""
+    stems = [s for s in dict.fromkeys(kw._stem(query_terms(text, MAX_TERMS, parts=False))) if s]
+    if len(stems) != 1:
+        return len(stems) > 1
+    df = len(next(iter(kw._term_postings(stems, docs_only=True).values()), ((),))[0]) if kw.postings_ready() else 0
+    return df <= max(2, kw.count() // 1000)
 
 
 def word_shares(kw: KeywordIndex, text: str, ids: Iterable[str], held: dict[str, list[str]] | None = None) -> dict[str, float]:

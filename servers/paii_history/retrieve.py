@@ -27,6 +27,7 @@ from paii_history.evidence import (
     Evidence,
     exact_title,
     explain,
+    full_counts,
     links_to,
     normal,
     same_text,
@@ -350,8 +351,9 @@ class RetrievalMixin:
             )
         best = max((ev.absolute() for ev in out.values()), default=0.0)
         doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)
+        full = words and full_counts(self.kw, text)
         for ev in out.values():
-            ev.doubt = doubt
+            ev.doubt, ev.full = doubt, full
         return out, brief
 
     def _same_text(self, norm_text: str, entry_id: str, title: str) -> bool:
