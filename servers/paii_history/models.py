@@ -48,12 +48,18 @@ class Saved(BaseModel):
 DATA = "Structured notes (spanish, writing: see the personal skills); an article's words as the server counted them."
 
 
+SCORE = ("Evidence that the entry matches, 0-1, the same across queries; hits are in its order. 1.0 only for "
+         "the same incident (same title and text, or named in the text).")
+CLOSE = "score is at or above the close-match threshold (0.2): under it, only the nearest entry, not a match."
+
+
 class SearchHit(BaseModel):
     id: str
     category: str
     title: str
     when: str
-    score: float
+    score: float = Field(description=SCORE)
+    close: bool = Field(default=False, description=CLOSE)
     snippet: str
     service: str | None = None
     data: dict[str, Any] | None = Field(default=None, description=DATA)
@@ -74,7 +80,9 @@ class IncidentHit(BaseModel):
     title: str
     when: str
     ago: str
-    score: float
+    score: float = Field(description=SCORE)
+    close: bool = Field(default=False, description=CLOSE)
+    why: str = Field(default="", description="What it shares with the text: service, failure, rare words, meaning.")
     service: str | None = None
     severity: str | None = None
     status: str | None = None
@@ -88,6 +96,8 @@ class SimilarResult(BaseModel):
     hits: list[IncidentHit]
     truncated: bool
     no_close_match: bool = Field(default=False, description=NO_CLOSE)
+    close_call: str | None = Field(default=None, description="The best two match about equally: which and why; "
+                                   "more detail (the alert, the error) tells them apart.")
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -248,10 +248,13 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         entry_id: str | None = None,
         author: str | None = None,
         replace: bool = False,
+        allow_duplicate: bool = False,
     ) -> tuple[Entry, list[str]]:
         """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter.
-        ``replace`` with ``entry_id``: an existing entry of that id and category is rewritten in place
-        (the runbook server's record of a run, written again when a finish cut short is completed)."""
+        An entry with the same title and text already in the history is not saved again (the existing
+        one comes back, ``entry.notes`` says so) unless ``allow_duplicate``. ``replace`` with ``entry_id``:
+        an existing entry of that id and category is rewritten in place (the runbook server's record of
+        a run, written again when a finish cut short is completed)."""
         notes = self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
@@ -276,9 +279,31 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
             if prev and (not replace or prev.category != category):
                 raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
             entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
+            twin = None if (allow_duplicate or prev) else self.duplicate_of(entry)
+            if twin is not None:
+                existing = self.get(twin)
+                note = (f"not saved: {twin} ({existing.category}, {iso(existing.created)}) has the same title and text; "
+                        "pass allow_duplicate to save a second copy")
+                existing.notes = [note]
+                return existing, notes + [note]
             entry, warnings = self._write_entry(entry, previous=prev)
             notes += self._git_commit([self._rel(entry)], author, f"capture {eid}: {title[:72]}")
         return entry, warnings + notes + self._git_publish()
+
+    def duplicate_of(self, entry: Entry, titles: dict[str, list[str]] | None = None) -> str | None:
+        """The id of an entry other than ``entry`` with the same title and text (title, key fields
+        and body, whitespace aside), else None. ``titles`` (title -> ids, for many checks in a row)
+        saves a scan of the index each time."""
+        ids = (titles.get(entry.title, []) if titles is not None else
+               [r[0] for r in self.kw.db.execute("SELECT id FROM docs WHERE title = ?", (entry.title,))])
+        ids = [i for i in ids if i != entry.id]
+        if not ids:
+            return None
+        mine = " ".join(entry.text_for_index().split())
+        for i, body in self.kw.bodies(ids).items():
+            if " ".join(body.split()) == mine:
+                return i
+        return None
 
     INCIDENT_FIELDS = ("service", "severity", "status", "summary", "root_cause", "resolution", "started", "resolved", "links", "tags")
 
