@@ -87,6 +87,7 @@ def create_admin_app(sandbox: Sandbox) -> Starlette:
         if (denied := guard(request)) is not None:
             return denied
         world.reseed()
+        sandbox.save(force=True)  # the seeded world on disk before the answer: the write log starts over
         await sandbox.sync_down()
         return JSONResponse({"reset": True, "seeded_at": iso(world.seeded_at)})
 

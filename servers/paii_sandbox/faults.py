@@ -1,11 +1,17 @@
 """Faults on demand: what a service answers instead of (or before) its normal response.
 
-    429      rate limited: the service's own 429 shape with ``Retry-After`` (``times`` requests)
-    500      a server error; ``after=True`` does the request first, then fails (the outcome of a
-             write is unknown to the caller: the change happened)
-    slow     wait ``seconds`` before answering
-    down     the service stops listening (connection refused) until the fault is cleared;
-             with a ``path``, matching requests get their connection dropped instead
+    429        rate limited: the service's own 429 shape with ``Retry-After`` (``times`` requests)
+    500        a server error
+    malformed  200 with a body of the wrong shape (:data:`MALFORMED_BODY`)
+    slow       wait ``seconds`` before doing the request and answering (a write lands late: after
+               a client that gave up has read the state back)
+    down       the service stops listening (connection refused) until the fault is cleared;
+               with a ``path`` or ``method``, matching requests get their connection dropped instead
+
+``after=True`` does the request first, then answers with the fault (500, malformed, a dropped
+connection; ``slow``: the answer is late, the change is not): the outcome of a write is unknown to
+the caller, and the change happened. ``applied`` on a journal entry says whether the service
+itself handled the request.
 
 A fault applies to one service, optionally to one method and to the request paths matching
 ``path`` (a glob: ``/incidents/*/notes``, ``/api/chat.postMessage``), for ``times`` requests
@@ -20,7 +26,9 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("429", "500", "slow", "down")
+KINDS = ("429", "500", "malformed", "slow", "down")
+#: what a ``malformed`` fault answers, with status 200
+MALFORMED_BODY = b'{"unexpected":[1,2,3],"ok":true}'
 
 
 class DropConnection(Exception):
@@ -49,6 +57,11 @@ class Fault:
             raise ValueError("times must be at least 1")
         if self.method:
             self.method = self.method.upper()
+        if self.after and self.kind == "429":
+            raise ValueError("a 429 refuses the request before doing it: --after does not apply")
+        if self.after and self.kind == "down" and not (self.path or self.method):
+            raise ValueError("down --after needs --path or --method (the connection of matching requests is dropped "
+                             "after the change)")
         if self.kind == "429" and self.retry_after is None:
             self.retry_after = 1.0
 
@@ -67,8 +80,11 @@ class Fault:
         elif self.kind == "slow":
             what = f"slow {self.seconds or 0:g} s"
         else:
-            what = "500 after the change" if self.kind == "500" and self.after else self.kind
-        where = f" on {self.method or ''}{' ' if self.method else ''}{self.path}" if self.path or self.method else ""
+            what = {"down": "connection dropped"}.get(self.kind, self.kind) if self.path or self.method else self.kind
+        if self.after:
+            what += " after the change"
+        target = " ".join(part for part in (self.method, self.path) if part)
+        where = f" on {target}" if target else ""
         left = f", {self.times - self.hits} more time(s)" if self.times is not None else ""
         return f"{self.service}: {what}{where}{left}"
 

@@ -3,11 +3,18 @@
 A :class:`World` is built from the seed (one dict, a top-level key per service) and the
 service modules (``services/``). Each service's ASGI app is wrapped here with the same
 fault injection and request journal, so a service module only answers its API.
+
+With a write log (:mod:`paii_sandbox.writelog`, a sandbox with a folder), a request that may
+change the world is logged before the service handles it and answered only once the log is on
+disk; requests that change the world are handled one at a time, in the log's order, each seeing
+one clock reading (``now()`` is the time it was logged), so replaying the log after a crash
+rebuilds exactly the world the answers described.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 import pickle
@@ -19,10 +26,13 @@ from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
-from paii_sandbox.faults import DropConnection, Fault, FaultTable
+from paii_sandbox.faults import MALFORMED_BODY, DropConnection, Fault, FaultTable
+from paii_sandbox.writelog import WriteLog, decode, encode
 
 JOURNAL_SIZE = 5000
 SNAPSHOT_VERSION = 1
+#: the clock reading of the logged request being handled (the same one when it is replayed)
+_REQUEST_NOW: contextvars.ContextVar[datetime | None] = contextvars.ContextVar("sandbox_request_now", default=None)
 
 
 @dataclass
@@ -40,6 +50,8 @@ class Exchange:
     response_body: bytes = b""
     fault: str | None = None
     at: float = field(default_factory=time.time)
+    #: the service itself handled the request (a fault "after" the change, or a slow one, too)
+    applied: bool = False
 
     def json(self) -> Any:
         try:
@@ -49,7 +61,7 @@ class Exchange:
 
     def summary(self) -> dict[str, Any]:
         return {"service": self.service, "method": self.method, "path": self.path, "query": self.query,
-                "status": self.status, "fault": self.fault, "at": self.at}
+                "status": self.status, "fault": self.fault, "applied": self.applied, "at": self.at}
 
 
 def split_seed(seed: dict[str, Any], name: str) -> tuple[dict[str, Any], list[Fault]]:
@@ -73,12 +85,18 @@ class World:
         self.seeded_at = self.now()
         self.dirty = False
         self.lock = threading.RLock()
+        self.write_log: WriteLog | None = None
+        self.replaying = False  # a service may skip its pauses (an exec's delay) while the log is replayed
+        self._logged_applied: set[int] = set()  # logged requests handled since the log was last emptied
+        self._logged_open: dict[int, str] = {}  # logged requests being handled now -> "http" or "websocket"
+        self._order: asyncio.Lock | None = None
         self.reseed()
 
     # ------------------------------------------------------------------ clock and state
     def now(self) -> datetime:
-        """The sandbox clock: the fixed time given with ``--now``, else real time (UTC)."""
-        return self.fixed_now or datetime.now(UTC)
+        """The sandbox clock: the fixed time given with ``--now``, else real time (UTC); while a logged
+        request is handled, the time it was logged."""
+        return _REQUEST_NOW.get() or self.fixed_now or datetime.now(UTC)
 
     @property
     def seed_digest(self) -> str:
@@ -101,10 +119,30 @@ class World:
         self.apps = {name: module.create_app(self.states[name], self) for name, module in self.modules.items()}
 
     def snapshot(self) -> bytes:
-        """The states as bytes (to resume the world after a restart)."""
+        """The states as bytes (to resume the world after a restart), with the logged requests they contain."""
         with self.lock:
             return pickle.dumps({"version": SNAPSHOT_VERSION, "seed_digest": self.seed_digest, "fixed_now": self.fixed_now,
-                                 "seeded_at": self.seeded_at, "states": self.states})
+                                 "seeded_at": self.seeded_at, "states": self.states,
+                                 "logged": sorted(self._logged_applied)})
+
+    @property
+    def handling_logged(self) -> bool:
+        """A logged HTTP request is being handled now: a snapshot would hold its change without knowing
+        it does (and the replay would make it twice). An exec is not waited for (it may pause for a
+        minute): one in flight at a crash runs again, and a seed's exec answers repeat the same way."""
+        return "http" in self._logged_open.values()
+
+    def attach_log(self, write_log: WriteLog | None) -> None:
+        """From now on, log every request that may change the world in ``write_log`` (the snapshot taken
+        next contains everything logged before)."""
+        self.write_log = write_log
+        self._logged_open.clear()
+
+    def snapshot_saved(self) -> None:
+        """A snapshot is on disk: empty the write log when nothing logged is still being handled."""
+        if self.write_log is not None and not self._logged_open:
+            self.write_log.empty()
+            self._logged_applied.clear()
 
     def restore(self, data: bytes) -> str | None:
         """Resume from :meth:`snapshot`; returns why not (and keeps the fresh seed) when it cannot."""
@@ -121,15 +159,95 @@ class World:
         with self.lock:
             self.states = saved["states"]
             self.seeded_at = saved["seeded_at"]
+            self._logged_applied = set(saved.get("logged") or [])
             self._build_apps()
         return None
 
+    def replay(self, entries: list[dict[str, Any]]) -> int:
+        """Handle again the logged requests the restored snapshot does not contain, in order, each at
+        the time it was first handled; their answers go nowhere. Returns how many were replayed."""
+        todo = [e for e in entries if e["seq"] not in self._logged_applied and e.get("service") in self.apps]
+        self._logged_applied.update(e["seq"] for e in entries)  # in the world from here on
+        if not todo:
+            return 0
+
+        async def run() -> None:
+            self.replaying = True
+            try:
+                for entry in todo:
+                    await self._replay_one(entry)
+                    self._logged_applied.add(entry["seq"])
+            finally:
+                self.replaying = False
+
+        asyncio.run(run())
+        self.dirty = True
+        return len(todo)
+
+    async def _replay_one(self, entry: dict[str, Any]) -> None:
+        when = datetime.fromisoformat(entry["now"])
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (entry.get("headers") or {}).items()]
+        scope: dict[str, Any] = {"type": entry.get("kind", "http"), "method": entry["method"], "path": entry["path"],
+                                 "raw_path": entry["path"].encode(), "query_string": entry.get("query", "").encode("latin-1"),
+                                 "headers": headers, "scheme": "http", "server": ("127.0.0.1", 0),
+                                 "client": ("127.0.0.1", 0), "root_path": "", "http_version": "1.1", "asgi": {"version": "3.0"}}
+        body = decode(entry.get("body", ""))
+        if scope["type"] == "websocket":
+            scope["subprotocols"] = list(entry.get("subprotocols") or [])
+            messages = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+        else:
+            messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(3600)  # nothing more comes: the app is done before
+            return {"type": "http.disconnect"}
+
+        token = _REQUEST_NOW.set(when)
+        try:
+            await self.apps[entry["service"]](scope, receive, _discard)
+        except Exception:  # a request that failed when it ran fails again: the world is as it was then
+            pass
+        finally:
+            _REQUEST_NOW.reset(token)
+
     # ------------------------------------------------------------------ HTTP
+    def mutates(self, name: str, method: str, path: str) -> bool:
+        """May this request change the service's state? (its ``mutates`` hook; else not a GET or HEAD)"""
+        hook = getattr(self.modules[name], "mutates", None)
+        return bool(hook(method, path)) if hook else method not in ("GET", "HEAD")
+
+    def _log(self, name: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> tuple[int | None, Any]:
+        """Log a request before it is handled: (its number, the clock token to reset); (None, None) without a log."""
+        if self.write_log is None:
+            return None, None
+        when = self.now()
+        entry = {"service": name, "kind": scope["type"], "method": scope.get("method", "GET"), "path": scope["path"],
+                 "query": (scope.get("query_string") or b"").decode("latin-1"), "headers": headers,
+                 "body": encode(body), "now": when.isoformat()}
+        if scope["type"] == "websocket":
+            entry["subprotocols"] = list(scope.get("subprotocols") or [])
+        seq = self.write_log.append(entry)
+        self._logged_open[seq] = scope["type"]
+        return seq, _REQUEST_NOW.set(when)
+
+    def _handled(self, seq: int | None, token: Any) -> None:
+        if seq is None:
+            return
+        _REQUEST_NOW.reset(token)
+        self._logged_open.pop(seq, None)
+        self._logged_applied.add(seq)
+        self.dirty = True
+
     def asgi(self, name: str) -> Any:
-        """The ASGI app served for ``name``: faults and the journal around the service's own app."""
+        """The ASGI app served for ``name``: faults, the write log and the journal around the service's own app."""
         module = self.modules[name]
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] == "websocket":
+                await self._websocket(name, scope, receive, send)
+                return
             inner = self.apps[name]
             if scope["type"] != "http":
                 await inner(scope, receive, send)
@@ -160,31 +278,136 @@ class World:
                     exchange.response_body += message.get("body", b"")
                 await send(message)
 
+            async def handle(answer: Any) -> None:
+                """The service handles the request (logged first when it may change the world); its answer
+                goes to ``answer`` once the log entry is on disk."""
+                exchange.applied = True
+                if self.write_log is None or not self.mutates(name, method, path):
+                    await inner(scope, replay, answer)
+                    return
+                held: list[dict[str, Any]] = []
+
+                async def hold(message: dict[str, Any]) -> None:
+                    held.append(message)
+
+                if self._order is None:
+                    self._order = asyncio.Lock()
+                async with self._order:  # handled in the log's order
+                    seq, token = self._log(name, scope, headers, body)
+                    try:
+                        await inner(scope, replay, hold)
+                    finally:
+                        self._handled(seq, token)
+                await self.write_log.sync(seq or 0)
+                for message in held:
+                    await answer(message)
+
             fault = self.faults.take(name, method, path)
             try:
-                if fault is not None:
-                    exchange.fault = fault.kind
-                    if fault.kind == "slow":
+                if fault is None:
+                    await handle(record)
+                elif fault.kind == "slow":
+                    exchange.fault = "slow"
+                    if fault.after:  # done now, answered late
+                        held: list[dict[str, Any]] = []
+
+                        async def keep(message: dict[str, Any]) -> None:
+                            held.append(message)
+
+                        await handle(keep)
                         await asyncio.sleep(fault.seconds or 0)
-                    elif fault.kind == "down":  # drop the connection: headers promised, then nothing
+                        for message in held:
+                            await record(message)
+                    else:  # done late: after a client that gave up has looked
+                        await asyncio.sleep(fault.seconds or 0)
+                        await handle(record)
+                else:
+                    exchange.fault = fault.kind + (" after" if fault.after else "")
+                    if fault.after:
+                        await handle(_discard)
+                    if fault.kind == "down":  # drop the connection: headers promised, then nothing
                         await record({"type": "http.response.start", "status": 200,
                                       "headers": [(b"content-length", b"1024")]})
                         raise DropConnection(f"{name} {path}")
-                    else:
-                        if fault.kind == "500" and fault.after:
-                            await inner(scope, replay, _discard)
-                            self.dirty = True
-                        status = 429 if fault.kind == "429" else 500
-                        await _send_error(module, status, fault.retry_after, record)
+                    if fault.kind == "malformed":
+                        await _send(record, 200, MALFORMED_BODY, "application/json")
                         return
-                await inner(scope, replay, record)
-                if method not in ("GET", "HEAD"):
-                    self.dirty = True
+                    status = 429 if fault.kind == "429" else 500
+                    await _send_error(module, status, fault.retry_after, record)
+                    return
             finally:
                 if exchange.status or exchange.fault:
                     self.journal.append(exchange)
 
         return app
+
+    async def _websocket(self, name: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """A WebSocket (a pod exec): faults, the write log and the journal, like an HTTP request.
+
+        Faults: 429 and 500 refuse the upgrade with that status; ``down`` accepts, then drops the
+        connection; ``malformed`` answers an exit status of the wrong shape; ``slow`` waits before the
+        command runs. With ``after`` the command runs first and its output is lost."""
+        inner = self.apps[name]
+        path = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        exchange = Exchange(name, "GET", path, (scope.get("query_string") or b"").decode("latin-1"), 0, headers, b"")
+        fault = self.faults.take(name, "GET", path)
+        exchange.fault = (fault.kind + (" after" if fault.after else "")) if fault else None
+        accepted = False
+
+        async def client(message: dict[str, Any]) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept":
+                accepted, exchange.status = True, 101
+            elif message["type"] == "websocket.http.response.start":
+                exchange.status = message["status"]
+            await send(message)
+
+        async def run(out: Any, incoming: Any) -> None:
+            exchange.applied = True
+            seq, token = self._log(name, scope, headers, b"") if self.mutates(name, "WEBSOCKET", path) else (None, None)
+            try:
+                await inner(scope, incoming, out)
+            finally:
+                self._handled(seq, token)
+            if seq is not None and self.write_log is not None:
+                await self.write_log.sync(seq)
+
+        try:
+            if fault is None or fault.kind == "slow":
+                if fault is not None:
+                    await asyncio.sleep(fault.seconds or 0)
+                await run(client, receive)
+                return
+            connect = await receive()
+            if fault.after:  # the command runs; the client sees at most the acceptance
+                given = [connect]
+
+                async def once() -> dict[str, Any]:
+                    return given.pop() if given else {"type": "websocket.disconnect", "code": 1000}
+
+                async def accept_only(message: dict[str, Any]) -> None:
+                    if message["type"] == "websocket.accept" and fault.kind != "500":
+                        await client(message)
+
+                await run(accept_only, once)
+            if fault.kind in ("429", "500"):
+                status = 429 if fault.kind == "429" else 500
+                body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                   "message": "fault injected by the sandbox", "code": status}).encode()
+                await client({"type": "websocket.http.response.start", "status": status,
+                              "headers": [(b"content-type", b"application/json")]})
+                await client({"type": "websocket.http.response.body", "body": body})
+                return
+            if not accepted:
+                await client({"type": "websocket.accept", "subprotocol": _exec_protocol(scope)})
+            if fault.kind == "malformed":
+                await client({"type": "websocket.send", "bytes": b"\x03" + MALFORMED_BODY})
+                await client({"type": "websocket.close", "code": 1000})
+                return
+            raise DropConnection(f"{name} {path}")  # down: the connection ends without an answer
+        finally:
+            self.journal.append(exchange)
 
     def requests(self, service: str | None = None, method: str | None = None, path: str | None = None) -> list[Exchange]:
         """Journal entries, oldest first, filtered by service, method and exact path."""
@@ -197,6 +420,17 @@ class World:
 
 async def _discard(message: dict[str, Any]) -> None:
     return None
+
+
+def _exec_protocol(scope: dict[str, Any]) -> str | None:
+    offered = scope.get("subprotocols") or []
+    return next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in offered), None)
+
+
+async def _send(send: Any, status: int, raw: bytes, content_type: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
 
 
 async def _send_error(module: ModuleType, status: int, retry_after: float | None, send: Any) -> None:

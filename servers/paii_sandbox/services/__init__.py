@@ -11,7 +11,9 @@ A service is one module ``services/<name>.py`` plus its part of the seed data::
                                # kubeconfig; a temporary one when the sandbox has none)
 
 Optional hooks: ``error_body(status) -> (body, content_type)`` (the service's own shape of a
-429/500, used by fault injection) and ``dump(state) -> dict`` (``paii sandbox state NAME``).
+429/500, used by fault injection), ``dump(state) -> dict`` (``paii sandbox state NAME``) and
+``mutates(method, path) -> bool`` (the requests that may change its state, which the write log
+keeps; default: every method but GET and HEAD; a WebSocket comes as method ``WEBSOCKET``).
 Modules whose name starts with ``_`` are private helpers of a service.
 """
 

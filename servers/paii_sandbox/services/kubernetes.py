@@ -49,13 +49,20 @@ from paii_sandbox.services._kubernetes_state import (
     ts,
 )
 
-__all__ = ["NAME", "PORT_OFFSET", "create_app", "dump", "env", "error_body", "seed"]
+__all__ = ["NAME", "PORT_OFFSET", "create_app", "dump", "env", "error_body", "mutates", "seed"]
 
 NAME = "kubernetes"
 PORT_OFFSET = 3
 #: what env() writes into the kubeconfig when the seed does not say (the seed's token must match it)
 DEFAULTS = {"context": "paii-sandbox", "user": "oncall", "token": "sandbox-k8s-token-4b1d"}
 CORE, APPS = "/api/v1/namespaces/{ns}", "/apis/apps/v1/namespaces/{ns}"
+_DEPLOYMENT = re.compile(r"^/apis/apps/v1/namespaces/[^/]+/deployments/[^/]+$")
+
+
+def mutates(method: str, path: str) -> bool:
+    """Which requests the sandbox's write log keeps: writes, execs (they move the seed's story on),
+    and reads of a deployment (a rollout replaces one old pod per read)."""
+    return method not in ("GET", "HEAD") or bool(_DEPLOYMENT.match(path))
 
 
 # ---------------------------------------------------------------------- the app
@@ -203,7 +210,7 @@ def create_app(state: State, world: Any) -> Starlette:
             result = {"metadata": {}, "status": "Failure", "message": "you must specify at least 1 command", "reason": "BadRequest", "code": 400}
         else:
             answer = exec_answer(st, p, argv)
-            if answer.get("delay"):
+            if answer.get("delay") and not getattr(world, "replaying", False):
                 await asyncio.sleep(min(float(answer["delay"]), 60))
             out = str(answer.get("stdout", "")) * int(answer.get("repeat", 1))
             for i in range(0, len(out), 16384):
