@@ -15,7 +15,7 @@ itself handled the request.
 
 A fault applies to one service, optionally to one method and to the request paths matching
 ``path`` (a glob: ``/incidents/*/notes``, ``/api/chat.postMessage``), for ``times`` requests
-(None: until cleared). Set them with ``paii sandbox fault``, the admin endpoint, or per path
+(None: until cleared), after letting the first ``skip`` of them through. Set them with ``paii sandbox fault``, the admin endpoint, or per path
 in the seed file (a ``faults:`` list in a service's section).
 """
 
@@ -45,6 +45,7 @@ class Fault:
     path: str | None = None
     method: str | None = None
     after: bool = False
+    skip: int = 0
     hits: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -55,6 +56,8 @@ class Fault:
             raise ValueError("a slow fault needs seconds (e.g. slow 5s)")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1")
+        if self.skip < 0:
+            raise ValueError("skip must be 0 or more")
         if self.method:
             self.method = self.method.upper()
         if self.after and self.kind == "429":
@@ -86,6 +89,8 @@ class Fault:
         target = " ".join(part for part in (self.method, self.path) if part)
         where = f" on {target}" if target else ""
         left = f", {self.times - self.hits} more time(s)" if self.times is not None else ""
+        if self.skip:
+            left += f", after letting {self.skip} through"
         return f"{self.service}: {what}{where}{left}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +121,9 @@ class FaultTable:
         with self._lock:
             for fault in self._faults:
                 if fault.service != service or fault.whole_service_down or not fault.matches(method, path):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
                     continue
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:

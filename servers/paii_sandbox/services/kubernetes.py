@@ -96,6 +96,15 @@ def create_app(state: State, world: Any) -> Starlette:
         if p is None:
             return not_found("pods", name)
         if request.method == "DELETE":
+            try:
+                options = json.loads(await request.body() or b"{}")
+            except ValueError:
+                return status(400, "BadRequest", "the body of the request was in an unknown format")
+            want = ((options or {}).get("preconditions") or {}).get("uid") if isinstance(options, dict) else None
+            have = pod_json(p)["metadata"]["uid"]
+            if want and want != have:
+                return status(409, "Conflict", f"Operation cannot be fulfilled on Pod \"{name}\": Precondition failed: "
+                                                f"UID in precondition: {want}, UID in object meta: {have}")
             del st.pods[(ns, name)]
             t = now()
             add_event(st, ns, "Pod", name, "Normal", "Killing", f"Stopping container {p.container}", first=t, last=t)
