@@ -61,14 +61,15 @@ def build(jira: JiraClient, key: str, since: str, until: str) -> tl.Timeline:
                 fields.append(short(name, 40))
         if fields:
             add(when, "change", who, f"{', '.join(fields)} changed by {who or 'someone'}", ref=f"{key}/{entry.get('id')}")
-    comments = jira.get(f"{jira.api}/issue/{key}/comment", {"orderBy": "created", "maxResults": MAX_COMMENTS},
-                        expect=A.Comments).comments
+    page = jira.get(f"{jira.api}/issue/{key}/comment", {"orderBy": "created", "maxResults": MAX_COMMENTS},
+                    expect=A.Comments)
+    comments = page.comments
     for c in comments:
         who = short(h.name_of(c.get("author"))) or None
         add(h.parse_time(c.get("created")), "comment", who, f"comment by {who or 'someone'}", to_text(c.get("body"), 1500),
             ref=f"{key}/comment/{c.get('id')}")
     events, reason = tl.cap(events)
-    if int(data.get("total") or len(comments)) > len(comments):
+    if int(page.total or len(comments)) > len(comments):
         reason = f"more than {MAX_COMMENTS} comments: the first {MAX_COMMENTS} were read" + (f"; {reason}" if reason else "")
     return tl.Timeline(source="jira", since=tl.iso(begin), until=tl.iso(end), events=events, truncated=bool(reason),
                        truncated_reason=reason)

@@ -365,6 +365,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         until: Annotated[str, Field(description="Default: its resolution or now")] = "",
     ) -> IncidentTimeline:
         """An incident's log as timeline events (trigger, acks, escalations, notes, status updates, resolve) and minutes since its last status update."""  # noqa: E501
+        parse_time(since, "since"), parse_time(until, "until")  # bad times fail before any request
         return build_timeline(pd, _incident(incident_id), since, until)
 
     @tool(read_only=False, check="get_timeline lists its status updates (the same text is never sent twice in an hour)")
