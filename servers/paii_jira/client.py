@@ -216,13 +216,18 @@ class JiraClient:
         self._local.retries = 0
         try:
             response = lib.request(method, path, params=params, data=json, advanced_mode=True)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            reason = ("timed out" if isinstance(exc, requests.Timeout) else
+                      "connection failed" if isinstance(exc, requests.ConnectionError) else "the answer was cut short")
             log.info("%s: %s", call, redact(str(exc)))
             if write and not _never_sent(exc):
                 raise OutcomeUnknown(SERVICE, call, f"{reason} before Jira answered", check=check) from None
             if remaining != float("inf") and self._remaining() <= 0.05:
                 raise DeadlineExceeded(call, dl[1] if dl else 0) from None
+            if reason == "the answer was cut short":
+                raise UpstreamError(SERVICE, call, "Jira's answer was cut short (the connection dropped)",
+                                    hint="Retry in a minute; this read changed nothing.") from None
             raise UpstreamError(SERVICE, call, f"could not reach {self.base_url} ({reason})",
                                 hint="Check PAII_JIRA_URL and the network, then retry; nothing was changed.") from None
         finally:

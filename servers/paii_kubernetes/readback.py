@@ -10,9 +10,11 @@ name, and a second DELETE would remove the replacement). When the answer of a PA
 * it is not, and no answer came: it may still land; the error says how to check;
 * the read back fails too: the outcome is unknown (:func:`paii_common.answers.read_back`).
 
-A repeat of a write whose outcome was unknown is made safe (:class:`Pending`): a delete sends the
-uid it saw as a precondition and, if that pod has since been replaced, refuses once rather than
-delete the replacement; a restart re-sends the same ``restartedAt`` stamp, so it restarts once.
+A repeat of a write whose outcome was unknown is made safe (:class:`Pending`: a write is pending
+from just before it is sent until its call answers, so an answer lost to the tool's own deadline
+counts too): a delete sends the uid it saw as a precondition and, if that pod has since been
+replaced, refuses once rather than delete the replacement; a restart re-sends the same
+``restartedAt`` stamp, so it restarts once; the same command is not run again without a word.
 """
 
 from __future__ import annotations

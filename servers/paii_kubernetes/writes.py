@@ -27,7 +27,8 @@ import anyio
 from mcp.server.mcpserver import Context as McpContext
 from pydantic import BaseModel, Field
 
-from paii_common.errors import OutcomeUnknown, PaiiError
+from paii_common.calls import still_awaited
+from paii_common.errors import Conflict, OutcomeUnknown, PaiiError
 from paii_common.tools import tool
 from paii_common.untrusted import fence
 
@@ -92,6 +93,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         # a restart whose outcome was unknown sends the same stamp again, so the deployment restarts once
         prior = pending.get(key)
         stamp = prior[0] if prior else datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        pending.put(key, stamp)  # until this call answers: a repeat after any other ending re-sends this stamp
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
         check = f"call get_deployment {name}: a new revision means the restart happened; do not restart it again."
         what = f"restart deployment {name} in {ns}"
@@ -105,11 +107,9 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                 k8s.call(what, k8s.apps(context).patch_namespaced_deployment, name, ns, body, write=True, check=check)
                 note = ""
             except OutcomeUnknown as lost:
-                pending.put(key, stamp)
                 patch_outcome(lost, lambda: read_dep(name, ns, context), stamped, what=what, goal="restarted",
                               tool="restart_deployment", check=check)
                 note = f"Kubernetes did not confirm the restart ({lost.detail}), but reading it back shows it restarted; "
-            pending.drop(key)
             return note
 
         called = time.monotonic()
@@ -133,6 +133,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         text = unconfirmed + (f"rollout complete: {view.ready}/{view.desired} ready" if done else
                 f"rollout {state} after {waited:.0f} s: {view.updated}/{view.desired} updated, {view.ready} ready; "
                 "follow it with get_deployment")
+        pending.drop(key)  # answered: a later restart is a new one
         return RolloutResult(deployment=name, namespace=ns, restarted_at=stamp, complete=done, status=text,
                              waited_s=round(waited, 1), deployment_now=view)
 
@@ -211,15 +212,19 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                     else "it had no owner: nothing recreates it")
         # the uid as a precondition: this call can only ever delete the pod it read, never a replacement
         body = {"preconditions": {"uid": uid}} if uid else None
+        if uid:
+            pending.put(key, uid)  # until this call answers (see Pending)
         try:
             k8s.call(f"delete pod {name} in {ns}", k8s.core(context).delete_namespaced_pod, name, ns, body=body,
                      write=True, check=check)
         except OutcomeUnknown as lost:
-            if uid:
-                pending.put(key, uid)
             how = delete_outcome(k8s, lost, name, ns, context or None, uid, check)
             replaced = f"{how} {replaced}"
-        pending.drop(key)
+        except PaiiError:  # refused: nothing was deleted
+            pending.drop(key)
+            raise
+        if still_awaited():
+            pending.drop(key)
         return DeletedPod(pod=name, namespace=ns, owner=owner, replaced=replaced)
 
     @tool(read_only=False, destructive=True, check="ask the person: the command may have run")
@@ -238,8 +243,23 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         if container:
             validate_name(container, "container")
         validate_name(pod, "pod")
-        result = k8s.exec_in_pod(ns, pod, args, container=container, context=context, write=True,
-                                 timeout=min(timeout, max(1.0, settings.write_timeout - 1)))
+        key = (k8s.cluster(context).context, ns, pod, container, "\0".join(args))
+        earlier = pending.get(key)
+        if earlier is not None:  # a blind retry of a command that may have run: once, ask first
+            pending.drop(key)
+            raise Conflict(
+                f"the same command ran in pod {pod} {time.monotonic() - earlier[1]:.0f} s ago and its outcome is unknown: "
+                "it may have run. It was not run again.",
+                hint="Tell the person and look at what it changes; if they want it run again, call run_in_pod again.")
+        pending.put(key, "exec")  # until this call answers (see Pending)
+        try:
+            result = k8s.exec_in_pod(ns, pod, args, container=container, context=context, write=True,
+                                     timeout=min(timeout, max(1.0, settings.write_timeout - 1)))
+        except OutcomeUnknown:  # it may have run: stays pending
+            raise
+        except PaiiError:  # refused before it ran
+            pending.drop(key)
+            raise
         if result.exit_code is None and not result.timed_out:  # the stream ended without the exit status
             lines = result.stderr.splitlines()
             why = lines.pop() if lines and "unexpected" in lines[-1] else "the stream ended"
@@ -249,6 +269,8 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                 f"the command's exit status never came ({why})"
                 + (f"; its output so far: {fence(seen[-1500:], OUTPUT_LABEL)}" if seen else ""),
                 check=EXEC_CHECK)
+        if still_awaited():
+            pending.drop(key)
         return exec_output(pod, container or None, args, result)
 
     return [restart_deployment, scale_deployment, delete_pod, run_in_pod]

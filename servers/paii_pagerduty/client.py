@@ -136,6 +136,8 @@ class PagerDutyClient:
         self._sessions: dict[bool, Any] = {}
         self._lock = threading.Lock()
         self._me: dict[str, Any] | None = None
+        #: writes whose outcome was unknown (paii_pagerduty.writes.escalate): (when, what was there before)
+        self.pending: dict[tuple[str, str], tuple[float, set[str]]] = {}
 
     # ------------------------------------------------------------------ sessions
     @property

@@ -130,7 +130,12 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
                 if landed:
                     result.invited.append(who)
                 else:
-                    state = "not a member now" if landed is False else "unknown: check the channel's members"
+                    if landed is None:
+                        state = "the outcome is unknown: check the channel's members"
+                    elif lost.answered:
+                        state = "not a member now: invite_to_channel again is safe"
+                    else:
+                        state = "not a member yet: it may still land; invite_to_channel again is safe"
                     result.failed.append(InviteFailure(user=raw, error=f"Slack did not confirm the invite ({lost.reason}); {state}"))
                 continue
             except SlackError as exc:

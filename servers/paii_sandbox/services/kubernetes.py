@@ -284,7 +284,7 @@ def error_body(code: int) -> tuple[dict[str, Any], str]:
 
 
 def dump(state: State) -> dict[str, Any]:
-    """What ``paii sandbox state kubernetes`` prints: pods and deployments per namespace."""
+    """What ``paii sandbox state kubernetes`` prints: pods and deployments per namespace, the last commands run."""
     out: dict[str, Any] = {}
     for (ns, _), p in sorted(state.pods.items()):
         out.setdefault(ns, {"pods": [], "deployments": {}})["pods"].append(
@@ -292,6 +292,8 @@ def dump(state: State) -> dict[str, Any]:
     for (ns, name), d in sorted(state.deps.items()):
         out.setdefault(ns, {"pods": [], "deployments": {}})["deployments"][name] = {
             "replicas": d.replicas, "revision": d.revisions[-1]["revision"], "rollout_pending": d.pending}
+    for run in (getattr(state, "execs", None) or [])[-50:]:
+        out.setdefault(run["namespace"], {"pods": [], "deployments": {}}).setdefault("execs", []).append(run)
     return out
 
 
