@@ -12,7 +12,8 @@ quoting, wrappers, ``bash -c``, ``eval``, pipes into shells, heredocs, substitut
   destroy``, ``DROP TABLE``, ``curl ... | sh``): permission decision ``ask`` in JSON on stdout;
 - allows everything else: exit 0, no output (Claude Code's own permission rules still apply).
 
-The person's ``guard.toml`` (hooks/paii_hooks/guard_config.py) adds rules, disables built-in
+The work is in hooks/paii_hooks: parse (shell*.py) -> rules (rules*.py, walked by analyse.py) ->
+decision (decision.py). The person's ``guard.toml`` (hooks/paii_hooks/guard_config.py) adds rules, disables built-in
 ones by id and allow-lists exact commands. The guard never crashes the session: an internal
 error is logged to <PAII data>/logs/hooks.log and the command is asked about when it contains a
 dangerous word, allowed otherwise. Standard library only: it runs under the system python3.
@@ -45,50 +46,6 @@ def block(reason):
     return 2
 
 
-def decide(command, cwd, home, config):
-    """("block" | "ask" | "allow", [(rule id, reason), ...]) for one Bash command, with the
-    person's settings (a GuardConfig) applied: disabled rules dropped, an allowed command only
-    held to the locked rules."""
-    from paii_hooks.analyse import check
-    from paii_hooks.rules import LOCKED
-
-    allowed = command.strip() in config.allow
-    found = []
-    for rule, reason in check(command, cwd, home, config).findings:
-        level = config.level(rule)
-        if level and not (allowed and rule not in LOCKED):
-            found.append((level, rule, reason))
-    if not found:
-        return "allow", []
-    decision = "block" if any(level == "block" for level, _, _ in found) else "ask"
-    return decision, [(rule, reason) for level, rule, reason in found if level == decision]
-
-
-def explain(decision, reasons, config):
-    from paii_hooks.rules import LOCKED
-
-    text = "; ".join("%s [rule %s]" % (reason, rule) for rule, reason in reasons[:3])
-    if len(reasons) > 3:
-        text += "; and %d more" % (len(reasons) - 3)
-    where = config.path or os.path.join(_config_dir(), "guard.toml")
-    note = (" (Your guard settings were ignored: %s.)" % config.error) if config.error else ""
-    if decision == "block":
-        locked = all(rule in LOCKED for rule, _ in reasons)
-        advice = ("Do not run it another way. Tell the person what you wanted to do and why; they can run it "
-                  "themselves in a terminal")
-        if not locked:
-            advice += (", or allow this exact command in %s (allow = [...]) or turn the rule off there "
-                       "(disable = [\"%s\"])" % (where, reasons[0][0]))
-        return "PAII guard blocked this command: %s. %s.%s" % (text, advice, note)
-    return "PAII guard: %s. Check it before allowing.%s" % (text, note)
-
-
-def _config_dir():
-    from paii_hooks import config_dir
-
-    return config_dir()
-
-
 def fallback(command, exc):
     """An internal error: ask when the command has a dangerous word, allow otherwise; log it."""
     try:
@@ -118,6 +75,7 @@ def main():
     if data.get("tool_name") != "Bash" or not isinstance(command, str) or not command.strip():
         return 0
     try:
+        from paii_hooks.decision import decide, explain
         from paii_hooks.guard_config import GuardConfig
 
         config = GuardConfig()

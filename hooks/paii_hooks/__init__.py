@@ -1,10 +1,21 @@
 """Code shared by PAII's Claude Code hooks (standard library only: hooks run under the system
 python3, with no venv and no installs, and must start in well under 100 ms).
 
-- ``shell``: a small POSIX shell parser: every command a Bash line runs, quoting decoded.
-- ``unwrap``: the real program behind sudo/env/timeout/xargs/bash -c/eval...
-- ``rules_*``: the guard's built-in rules; ``guard_config``: the person's guard.toml.
-- ``usage_log``: the local usage log (counts and names only; never arguments or prompts).
+The Bash guard goes one way (tests/hooks/test_hook_layers.py keeps it so):
+
+- parse: ``shell_words`` (words, commands, compound nodes), ``shell_lex`` (words,
+  redirections, heredocs), ``shell`` (the grammar: a line as a tree); ``paths``, ``argv``,
+  ``protected`` (PAII's run state, approval key, Claude Code's settings), ``sql``;
+- resolve: ``expand`` (what a word is before the line runs), ``unwrap`` and ``launchers`` (the
+  program behind sudo/env/timeout/script -c/parallel/tmux/bash -c/eval...), ``context`` (the
+  state the walk keeps);
+- rules: ``rules_fs``, ``rules_machine``, ``rules_git``, ``rules_infra``, ``rules_data``,
+  ``rules_paii``, ``rules_hidden``, ``code_rules``, and ``rules`` (the catalogue, the dispatch);
+- walk: ``sources``, ``scripts``, ``shell_state``, ``follow``, ``analyse``;
+- decision: ``decision``, ``guard_config`` (the person's guard.toml).
+
+``usage_log``, ``mentions`` and ``session_record`` are the usage log's (counts and names only;
+never arguments or prompts).
 """
 
 import os

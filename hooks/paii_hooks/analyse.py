@@ -1,21 +1,25 @@
 """Walk every command a Bash line runs and collect the rules it trips.
 
-``check(command, cwd, home, config)`` parses the line (``shell``), resolves what can be known
-before it runs (variables assigned earlier in the line, ``$(echo rm)``, ``cd``), sees through
-wrappers (``unwrap``), follows code into shells and interpreters (``bash -c``, ``eval``,
-``| bash``, heredocs, ``python -c``) and into script files (``bash x.sh``: ``scripts``), and asks
-the rules about each program. Returns a
-:class:`Context` whose ``findings`` are (rule id, reason) pairs.
+``check(command, cwd, home, config)`` parses the line into a tree (``shell``) and walks it the way
+bash would run it, keeping what can be known before it runs (``context``): variables, arrays and
+positional parameters (``set --``, ``read <<<``, ``for d in ...``, a function's arguments),
+aliases, what is exported to a child shell, ``cd``, the branch a checkout switched to. It sees
+through wrappers and launchers (``unwrap``), follows code into shells and interpreters (``bash -c``,
+``eval``, ``| bash``, heredocs, ``python -c``: ``sources``) and into script files (``scripts``),
+and asks the rules about each program. Returns the :class:`Context`, whose ``findings`` are
+(rule id, reason) pairs.
 """
 
 import re
-import time
+import sys
 
-from paii_hooks import rules
-from paii_hooks.expand import assign_value, resolve, resolve_static, static_output
-from paii_hooks.paths import normalise, read_text
-from paii_hooks.shell import LimitError, ParseError, parse
-from paii_hooks.unwrap import unwrap
+from paii_hooks import follow, rules, scripts, shell_state
+from paii_hooks.argv import quote
+from paii_hooks.context import Context
+from paii_hooks.expand import array_values, assign_value, resolve, resolve_static
+from paii_hooks.shell import Cmd, LimitError, ParseError, Part, Word, parse, walk_cmds
+from paii_hooks.sources import producer_of, run_source, stdin_source
+from paii_hooks.unwrap import SHELLS, unwrap
 
 #: words that make an unreadable or computed command worth a question rather than a pass
 DANGER = (
@@ -25,60 +29,16 @@ DANGER = (
     r"|zsh|dash|python[\d.]*|perl|ruby|node|paii|approve|git|psql|mysql|mongosh|redis-cli|aws|gcloud|az|docker"
     r"|crontab|iptables|systemctl|format)(?![\w-])|:\s*\(\s*\)|>\s*/dev/|\$'|\\x[0-9a-f]{2}")
 _DANGER_RE = []  # compiled on first use: most commands never need it
-NETWORK = frozenset({"curl", "wget", "fetch", "http", "https", "xh", "aria2c", "nc", "ncat", "netcat", "socat",
-                     "lwp-request", "get", "ftp", "tftp", "iwr", "irm", "invoke-webrequest", "invoke-restmethod"})
-DECODERS = {"base64": ("-d", "--decode", "-D"), "base32": ("-d", "--decode"), "basenc": ("-d", "--decode"),
-            "xxd": ("-r", "-revert"), "openssl": ("-d", "-base64", "base64", "-a"), "uudecode": (), "gunzip": (),
-            "zcat": (), "bzcat": (), "bunzip2": (), "xzcat": (), "unxz": (), "zstdcat": (), "unzstd": (),
-            "gzip": ("-d", "--decompress"), "xz": ("-d", "--decompress"), "zstd": ("-d", "--decompress"),
-            "bzip2": ("-d",), "brotli": ("-d",), "lz4": ("-d",), "rev": (), "tr": (), "sed": (), "awk": (),
-            "gawk": (), "perl": ("-pe", "-ne", "-p", "-n")}
-PASS_THROUGH = frozenset({"cat", "tee", "head", "tail", "pv", "dd", "buffer", "mbuffer"})
-#: programs whose output ``eval "$(...)"`` is the documented way to use (shell set-up)
-INIT_PRINTERS = frozenset({"ssh-agent", "pyenv", "rbenv", "nodenv", "goenv", "jenv", "plenv", "direnv", "brew",
-                           "minikube", "docker-machine", "opam", "conda", "mamba", "micromamba", "starship",
-                           "zoxide", "fnm", "mise", "rtx", "thefuck", "keychain", "gpg-agent", "dircolors",
-                           "lesspipe", "lesspipe.sh", "luarocks", "asdf", "rustup", "navi", "atuin", "pixi",
-                           "dvm", "kind", "k3d", "colima", "podman-machine", "nvm", "sdk", "gh", "kubectl",
-                           "helm", "poetry", "pip", "uv", "npm", "pnpm", "rg", "fzf", "aws-vault", "vault"})
 WRITERS = frozenset({"tee", "cp", "mv", "curl", "wget"})  # programs that write files scripts.py tracks
-MAX_FINDINGS = 40
-TIME_BUDGET = 2.0  # seconds; the hook's own timeout is 10 s
-TEXT_BUDGET = 2 * 1024 * 1024  # characters parsed in all, nested code included
-
-
-class TooComplex(Exception):
-    """The line needs more work than the guard's budget allows: the guard asks."""
-
-
-class Context:
-    def __init__(self, cwd, home, config):
-        self.cwd = normalise(cwd) if cwd and cwd.startswith("/") else None
-        self.home = home
-        self.config = config
-        self.vars = {"HOME": home, "IFS": " \t\n"}
-        if self.cwd:
-            self.vars["PWD"] = self.cwd
-        self.findings = []
-        self.files = {}  # files written earlier on the line: path -> (kind, text or where from)
-        self.scripts_read = set()  # script files already read from disk
-        self.cache = {}  # kube context, git branch ... read once
-        self.deadline = time.perf_counter() + TIME_BUDGET
-        self.text_left = TEXT_BUDGET
-
-    def spend(self, chars):
-        self.text_left -= chars
-        if self.text_left < 0 or time.perf_counter() > self.deadline:
-            raise TooComplex("the command takes more work to check than the guard allows")
-
-    def add(self, rule, reason):
-        if len(self.findings) < MAX_FINDINGS and (rule, reason) not in self.findings:
-            self.findings.append((rule, reason))
+MAX_ITER = 16  # values a loop variable takes, lines a while-read loop reads
+MAX_CALLS = 6  # nested function calls followed
+MAX_LOOP_WORK = 512  # loop iterations in all; past it a loop runs once, its variable unknown
 
 
 def check(command, cwd, home, config):
-    ctx = Context(cwd, home, config)
+    ctx = Context(cwd, home, config, walker=sys.modules[__name__])
     analyse(command, ctx, 0)
+    finish_scope(ctx, 0, ())
     return ctx
 
 
@@ -89,10 +49,10 @@ def risky_words(text):
 
 
 def analyse(text, ctx, depth, via=(), limit=None):
-    """Check shell text; ``limit`` raises the size read (a script file may be longer than a line)."""
+    """Check shell text in the current scope; ``limit`` raises the size read (a script file)."""
     ctx.spend(len(text))
     try:
-        cmds = parse(text, depth, max_chars=limit) if limit else parse(text, depth)
+        items = parse(text, depth, max_chars=limit) if limit else parse(text, depth)
     except LimitError as exc:
         ctx.add("unreadable", "the guard could not check all of this command (%s)" % exc)
         return
@@ -102,19 +62,132 @@ def analyse(text, ctx, depth, via=(), limit=None):
             ctx.add("unreadable", "the guard could not read this command (%s) and it contains %s"
                     % (exc, ", ".join("'%s'" % w for w in words[:4])))
         return
-    rules.check_text(text, ctx)
-    for cmd in cmds:
-        analyse_cmd(cmd, ctx, depth, via)
+    walk(items, ctx, depth, list(via))
 
 
-# --- one command --------------------------------------------------------------------------------
+def analyse_child(text, ctx, depth, via=(), env=None, pos=None, zero=None, pos_open=False, limit=None):
+    """Check shell text a new shell process runs: it sees exported variables and ``env``."""
+    saved = ctx.enter_child(env, pos if pos is not None else [], zero, pos_open)
+    try:
+        analyse(text, ctx, depth, via, limit)
+        finish_scope(ctx, depth, via)
+    finally:
+        ctx.leave(saved)
+
+
+def finish_scope(ctx, depth, via):
+    """Functions defined and never called: their bodies are still checked, with unknown arguments."""
+    for name, body in list(ctx.scope.funcs.items()):
+        if name not in ctx.scope.called:
+            ctx.scope.called.add(name)
+            saved = ctx.scope.pos, ctx.scope.pos_open
+            ctx.scope.pos = None
+            try:
+                walk_node(body, ctx, depth, via)
+            finally:
+                ctx.scope.pos, ctx.scope.pos_open = saved
+
+
+# --- the tree ----------------------------------------------------------------------------------------
+
+
+def walk(items, ctx, depth, via):
+    for item in items:
+        if isinstance(item, Cmd):
+            analyse_cmd(item, ctx, depth, via)
+        else:
+            walk_node(item, ctx, depth, via)
+
+
+def walk_node(node, ctx, depth, via):
+    ctx.spend(1)
+    if node.kind == "func":
+        ctx.scope.funcs[node.name] = node.body[0]
+        ctx.scope.called.discard(node.name)
+        if fork_bomb(node):
+            ctx.add("fork-bomb", "this defines a function that starts copies of itself (a fork bomb): it freezes "
+                    "the machine")
+        return
+    scope = ctx.scope
+    saved_stdin = scope.stdin
+    src = stdin_source(node, ctx) if (node.stdin or node.pipe_from is not None) else None
+    if src is not None:
+        scope.stdin = src
+    try:
+        if node.kind in ("subshell", "subst"):
+            saved = ctx.enter_subshell()
+            try:
+                walk(node.body, ctx, depth, via)
+                finish_scope(ctx, depth, via)  # functions defined in there and not called
+            finally:
+                ctx.leave(saved)
+        elif node.kind in ("for", "select"):
+            for_loop(node, ctx, depth, via)
+        elif node.kind in ("while", "until"):
+            while_loop(node, ctx, depth, via)
+        else:
+            walk(node.cond, ctx, depth, via)
+            walk(node.body, ctx, depth, via)
+    finally:
+        scope.stdin = saved_stdin
+    rules.check_redirects(node, ctx)
+
+
+def for_loop(node, ctx, depth, via):
+    if node.words is None:
+        pos = ctx.scope.pos
+        values = list(pos) if pos is not None and not ctx.scope.pos_open else [None]
+    else:
+        values = [w.static() for word in node.words for w in resolve(word, ctx)]
+    seen = []
+    for v in values:
+        if v not in seen:
+            seen.append(v)
+    for value in _iterations(ctx, seen or [None]):
+        ctx.set_var(node.var, value)
+        walk(node.body, ctx, depth, via)
+
+
+def _iterations(ctx, values):
+    """The values a loop is walked with: each (up to MAX_ITER), within the line's loop budget."""
+    done = ctx.cache.get("loop-work", 0)
+    if done >= MAX_LOOP_WORK:
+        return [None]
+    values = values[:MAX_ITER]
+    ctx.cache["loop-work"] = done + len(values)
+    return values
+
+
+def while_loop(node, ctx, depth, via):
+    src = ctx.scope.stdin
+    reads = any(c.words and c.words[0].static() in ("read", "mapfile", "readarray") for c in walk_cmds(node.cond))
+    if reads and src and src[0] == "text":
+        lines = src[1].split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for line in _iterations(ctx, lines or [""]):
+            ctx.scope.stdin = ("text", (line or "") + "\n") if line is not None else None
+            walk(node.cond, ctx, depth, via)
+            walk(node.body, ctx, depth, via)
+        return
+    walk(node.cond, ctx, depth, via)
+    walk(node.body, ctx, depth, via)
+
+
+def fork_bomb(node):
+    """A function whose body starts itself twice, piped or in the background (``:(){ :|:& };:``)."""
+    calls = [c for c in walk_cmds(node.body) if c.words and c.words[0].static() == node.name]
+    piped = any(isinstance(c.pipe_from, Cmd) and c.pipe_from.words and c.pipe_from.words[0].static() == node.name
+                for c in calls)
+    return len(calls) >= 2 and (piped or any(c.background for c in calls))
+
+
+# --- one command --------------------------------------------------------------------------------------
 
 
 def analyse_cmd(cmd, ctx, depth, via):
     inv = check_cmd(cmd, ctx, depth, via)
     if cmd.redirs or (inv is not None and inv.prog in WRITERS):
-        from paii_hooks import scripts
-
         scripts.note_writes(cmd, inv, ctx)
 
 
@@ -124,66 +197,155 @@ def check_cmd(cmd, ctx, depth, via):
     rules.check_redirects(cmd, ctx)
     if cmd.data:
         return None
+    if cmd.words and ctx.scope.aliases and expand_alias(cmd, ctx, depth, via):
+        return None
     env = {}
     for name, w in cmd.assigns:
-        value = resolve_static(assign_value(w), ctx)
-        if cmd.words:
-            env[name] = value
-        elif value is None:
-            ctx.vars.pop(name, None)
-        else:
-            ctx.vars[name] = value
+        assign(name, w, ctx, env if cmd.words else None)
     words = []
     for w in cmd.words:
         words.extend(resolve(w, ctx))
     words = [w for w in words if w.parts]
     if not words:
         return None
+    name = words[0].static()
+    if name in ctx.scope.funcs and cmd.words[0].parts and cmd.words[0].parts[0].kind == "lit":
+        call_function(name, words[1:], env, ctx, depth, via)
+        return None
+    return run_words(words, env, cmd, ctx, depth, via)
+
+
+def assign(name, w, ctx, env):
+    """``NAME=value`` (``env``: a prefix of a command, seen only by it), ``NAME+=``, ``NAME=(...)``, ``a[k]=v``."""
+    append = name.endswith("+")
+    name = name.rstrip("+")
+    if "[" in name:
+        base, index = name[:-1].split("[", 1)
+        values = ctx.scope.arrays.get(base)
+        if values is None and base not in ctx.scope.arrays:
+            values = [ctx.vars[base]] if base in ctx.vars else []
+        value = resolve_static(assign_value(w), ctx)
+        if values is not None and index.isdigit() and int(index) < 4096:
+            values = values + [""] * (int(index) + 1 - len(values))
+            values[int(index)] = value
+            ctx.set_array(base, values)
+        else:
+            ctx.set_array(base, None)
+        return
+    if w.array is not None:
+        current = ctx.scope.arrays.get(name, []) if append else None
+        ctx.set_array(name, array_values(w, ctx, current) if current is not None or not append else None)
+        return
+    value = resolve_static(assign_value(w), ctx)
+    if append:
+        before = ctx.vars.get(name)
+        value = before + value if before is not None and value is not None else None
+    if env is not None:
+        env[name] = value
+    else:
+        ctx.set_var(name, value)
+
+
+def expand_alias(cmd, ctx, depth, via):
+    """An alias at the start of a command is replaced by its text, as bash does with expand_aliases
+    (on in interactive shells and in Claude Code's): the line is then read again."""
+    aliases, words, texts, k = ctx.scope.aliases, cmd.words, [], 0
+    expanding = ctx.cache.setdefault("aliases", set())
+    while k < len(words):
+        first = words[k].parts[0] if len(words[k].parts) == 1 else None
+        name = first.value if first is not None and first.kind == "lit" and not first.quoted else None
+        if name not in aliases or name in expanding:
+            break
+        texts.append(aliases[name])
+        k += 1
+        if not aliases[name].endswith((" ", "\t")):
+            break
+    if not texts:
+        return False
+    text = " ".join(texts + [quote(w) for w in words[k:]])
+    names = [w.static() for w in words[:k]]
+    expanding.update(names)
+    try:
+        analyse(text, ctx, depth + 1, via + ["alias " + names[0]])
+    finally:
+        expanding.difference_update(names)
+    return True
+
+
+def call_function(name, args, env, ctx, depth, via):
+    """A function defined earlier on the line, run with its arguments as $1 $2 ..."""
+    body = ctx.scope.funcs[name]
+    ctx.scope.called.add(name)
+    if name in ctx.calls or len(ctx.calls) >= MAX_CALLS:
+        return  # it calls itself: once is enough to see what it does
+    pos = [a.static() for a in args]
+    seen = ctx.cache.setdefault(("calls", id(body)), set())
+    key = tuple(pos) + tuple(sorted(env.items()))
+    if key in seen or len(seen) >= MAX_ITER:
+        return  # the same function with the same arguments: what it does is already known
+    seen.add(key)
+    saved = ctx.scope.pos, ctx.scope.pos_open, {k: ctx.vars.get(k) for k in env}
+    ctx.scope.pos, ctx.scope.pos_open = pos, False
+    for k, v in env.items():
+        ctx.set_var(k, v)
+    ctx.calls.append(name)
+    try:
+        walk_node(body, ctx, depth, via + [name + "()"])
+    finally:
+        ctx.calls.pop()
+        ctx.scope.pos, ctx.scope.pos_open = saved[0], saved[1]
+        for k, v in saved[2].items():
+            ctx.set_var(k, v)
+
+
+def run_words(words, env, cmd, ctx, depth, via):
     inv = unwrap(words, env)
     inv.via = list(via) + inv.via
+    return run_inv(inv, cmd, ctx, depth)
+
+
+def run_inv(inv, cmd, ctx, depth):
     kind = inv.kind
     if kind == "none":
         return inv
     if kind == "dynamic":
-        found = ["'%s'" % w for w in risky_words(" ".join(w.text() for w in words))[:3]]
+        found = ["'%s'" % w for w in risky_words(inv.line())[:3]]
         if not found and _would_delete(inv, cmd, ctx, depth):
             found = ["arguments that would delete a protected folder if the program were rm"]
         if found:
             ctx.add("computed-command", "the program this runs (%s) is only known when it runs, and the line contains %s"
                     % (inv.prog, ", ".join(found)))
         return inv
+    if inv.child and inv.prog in SHELLS:
+        for name in ("BASH_ENV", "ENV"):  # a non-interactive bash (sh: ENV) sources this file first
+            if inv.env.get(name):
+                analyse(". " + quote(Word([Part("lit", inv.env[name], True)])), ctx, depth + 1, inv.via + [name])
     if kind == "shell-string":
-        analyse_code_word(inv, ctx, depth)
+        follow.code_word(inv, ctx, depth)
     elif kind in ("shell-stdin", "code-stdin"):
         src = stdin_source(cmd, ctx)
         if src is not None:
-            follow_source(src, inv, ctx, depth)
+            run_source(src, inv.prog, ctx, depth, inv.lang, inv.via, pos=follow.positional(inv.pos))
     elif kind == "shell-script":
-        subs = [p for p in inv.code.subs() if p.raw.startswith("<(")]  # the script is <(cmd)'s output
-        if subs:
-            follow_source(producer_of(subs[0].value, ctx), inv, ctx, depth)
-        else:
-            from paii_hooks import scripts
-
-            scripts.run_file(inv, ctx, depth)
-        rules.check_program(inv, cmd, ctx, depth, analyse)
+        follow.script(inv, cmd, ctx, depth)
+        rules.check_program(inv, cmd, ctx, depth)
     elif kind == "code":
         text = resolve_static(inv.code, ctx)
         if text is None:
             src = next((producer_of(s.value, ctx) for s in inv.code.subs()), ("unknown", inv.code.text()))
-            follow_source(src, inv, ctx, depth)
+            run_source(src, inv.prog, ctx, depth, inv.lang, inv.via)
         else:
             from paii_hooks import code_rules
 
-            code_rules.check_code(inv.lang, text, ctx, depth, analyse)
+            code_rules.check_code(inv.lang, text, ctx, depth)
+    elif kind == "template":
+        follow.template(inv, cmd, ctx, depth)
     else:
-        track_state(inv, ctx)
-        rules.check_program(inv, cmd, ctx, depth, analyse)
-        if inv.path and "/" in inv.path:
-            from paii_hooks import scripts
-
-            if scripts.runs_script_by_path(inv, ctx):
-                scripts.run_file(inv, ctx, depth, inv.path)
+        shell_state.track(inv, cmd, ctx)
+        rules.check_program(inv, cmd, ctx, depth)
+        if inv.path and "/" in inv.path and scripts.runs_script_by_path(inv, ctx):
+            scripts.run_file(inv, ctx, depth, inv.path, inv.args)
+    rules.check_generic(inv, cmd, ctx)
     return inv
 
 
@@ -194,146 +356,7 @@ def _would_delete(inv, cmd, ctx, depth):
 
     saved, ctx.findings = ctx.findings, []
     try:
-        rm(Inv("run", "rm", inv.args), cmd, ctx, depth, analyse)
+        rm(Inv("run", "rm", inv.args), cmd, ctx, depth)
         return bool(ctx.findings)
     finally:
         ctx.findings = saved
-
-
-def track_state(inv, ctx):
-    prog, argv = inv.prog, inv.argv()
-    if prog in ("cd", "pushd"):
-        target = next((a for a in argv if a is None or not a.startswith("-")), "~") if argv else "~"
-        if target is None or target == "-":
-            ctx.cwd = None
-        else:
-            target = ctx.home + target[1:] if target.startswith("~") else target
-            ctx.cwd = normalise(target) if target.startswith("/") else (
-                normalise(ctx.cwd + "/" + target) if ctx.cwd else None)
-    elif prog in ("export", "declare", "typeset", "local", "readonly"):
-        for a in inv.args:
-            first = a.parts[0] if a.parts else None
-            if first is not None and first.kind == "lit" and "=" in first.value:
-                name = first.value.split("=", 1)[0]
-                value = resolve_static(assign_value(a), ctx)
-                if value is None:
-                    ctx.vars.pop(name, None)
-                else:
-                    ctx.vars[name] = value
-
-
-def analyse_code_word(inv, ctx, depth):
-    """The shell text given to bash -c, eval, ssh, su -c, env -S, watch."""
-    code = inv.code
-    text = resolve_static(code, ctx)
-    if text is not None:
-        analyse(text, ctx, depth + 1, inv.via)
-        return
-    subs = code.subs()
-    for sub in subs:
-        follow_source(producer_of(sub.value, ctx), inv, ctx, depth)
-    if not subs and all(p.kind != "lit" or not p.value.strip() for p in code.parts):
-        ctx.add("computed-script", "%s runs the text of %s, which is only known when it runs"
-                % (inv.via[-1] if inv.via else inv.prog, code.text()))
-        return
-    if not subs:
-        analyse(code.text(), ctx, depth + 1, inv.via)
-
-
-# --- where code comes from ------------------------------------------------------------------------
-
-
-def stdin_source(cmd, ctx):
-    """What a command reads on stdin: ("text", str), ("network"|"decoded"|"unknown", what), or None."""
-    if cmd.stdin:
-        kind, word = cmd.stdin
-        subs = word.subs()
-        if subs:
-            return producer_of(subs[0].value, ctx)
-        text = resolve_static(word, ctx)
-        if kind == "text":
-            return ("text", text) if text is not None else ("unknown", word.text())
-        content = file_text(text, ctx) if text else None
-        return content if content is not None else ("unknown", "the file " + word.text())
-    if cmd.pipe_from is None:
-        return None
-    if cmd.pipe_from == "group":
-        return ("unknown", "a group of commands")
-    return producer(cmd.pipe_from, ctx)
-
-
-def producer_of(cmds, ctx):
-    """What the last command of a substitution's list prints (any network stage wins)."""
-    cmds = [c for c in cmds if not c.data]
-    if not cmds:
-        return ("text", "")
-    for c in cmds:
-        inv = unwrap([w for word in c.words for w in resolve(word, ctx)])
-        if inv.kind == "run" and inv.prog in NETWORK:
-            return ("network", inv.line())
-    text = static_output(cmds, ctx)
-    if text is not None:
-        return ("text", text)
-    return producer(cmds[-1], ctx)
-
-
-def producer(cmd, ctx, depth=0):
-    words = [w for word in cmd.words for w in resolve(word, ctx)]
-    inv = unwrap(words)
-    upstream = stdin_source(cmd, ctx) if depth < 8 else None
-    if upstream and upstream[0] == "network":
-        return upstream
-    if inv.kind != "run":
-        return ("unknown", inv.line() if inv.prog else "a command")
-    prog, argv = inv.prog, inv.argv()
-    if prog in NETWORK:
-        return ("network", inv.line())
-    if prog in DECODERS and (not DECODERS[prog] or any(a in DECODERS[prog] for a in argv if a)):
-        return ("decoded", inv.line())
-    if prog in ("echo", "printf"):
-        text = static_output([cmd], ctx)
-        return ("text", text + "\n") if text is not None else ("unknown", inv.line())
-    if prog in PASS_THROUGH:
-        files = [a for a in argv if a is None or not a.startswith("-")] if prog == "cat" else []
-        if not files:
-            return upstream or ("unknown", inv.line())
-        texts = [file_text(f, ctx) if f else None for f in files]
-        if None in texts or any(t[0] != "text" for t in texts):
-            return next((t for t in texts if t and t[0] != "text"), None) or ("unknown", inv.line())
-        return ("text", "".join(t[1] for t in texts))
-    if prog in INIT_PRINTERS or any(a in ("completion", "completions", "shellenv", "init", "hook", "activate",
-                                          "env", "docker-env") for a in argv[:3]):
-        return ("trusted", inv.line())
-    return ("unknown", inv.line())
-
-
-def file_text(path, ctx):
-    """("text", a local file's text), or what a file written earlier on the line holds; None if unreadable."""
-    if ctx.files:
-        from paii_hooks.scripts import file_key
-
-        if file_key(path, ctx) in ctx.files:
-            src = ctx.files[file_key(path, ctx)]
-            return None if src[0] == "missing" else src
-    text = read_text(path, ctx)
-    return None if text is None else ("text", text)
-
-
-def follow_source(src, inv, ctx, depth):
-    """Code from ``src`` run by a shell or an interpreter (``inv``)."""
-    kind, what = src
-    runner = inv.via[-1] if inv.kind == "shell-string" and inv.via else inv.prog
-    shown = what if len(what) <= 80 else what[:77] + "..."
-    if kind == "text":
-        if inv.lang:
-            from paii_hooks import code_rules
-
-            code_rules.check_code(inv.lang, what, ctx, depth + 1, analyse)
-        else:
-            analyse(what, ctx, depth + 1, inv.via + [runner])
-    elif kind == "network":
-        ctx.add("remote-script", "%s runs code downloaded by `%s` without showing it first" % (runner, shown))
-    elif kind == "decoded":
-        ctx.add("decoded-script", "%s runs code decoded or rewritten by `%s`, so the guard cannot see it" % (runner, shown))
-    elif kind == "unknown":
-        ctx.add("hidden-script", "%s runs code that comes from %s, which the guard cannot see" % (runner, shown))

@@ -24,7 +24,8 @@ import re
 
 from paii_hooks import config_dir
 from paii_hooks.rules import CATALOGUE, LOCKED
-from paii_hooks.rules_ops import DEFAULT_PRODUCTION, DEFAULT_PROTECTED
+from paii_hooks.rules_git import DEFAULT_PROTECTED
+from paii_hooks.rules_infra import DEFAULT_PRODUCTION
 
 NAMES = ("guard.toml", "guard.json")
 KEYS = {"disable", "allow", "production", "protected_branches", "rules"}

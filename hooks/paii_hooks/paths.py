@@ -10,6 +10,7 @@ both. Paths only known at run time stay "dynamic", except the dangerous shapes `
 import os
 import posixpath
 import re
+import stat
 
 #: folders whose loss breaks the machine (or every user's data)
 SYSTEM = frozenset("""/bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /opt /proc /root /run /sbin /srv /sys
@@ -20,6 +21,9 @@ TEMP = ("/tmp/", "/var/tmp/", "/private/tmp/", "/private/var/tmp/", "/dev/shm/",
 #: home folders that hold keys and configuration: deleting any part of them asks
 SENSITIVE_HOME = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".config", ".docker", ".password-store", ".azure",
                             ".gcloud", ".terraform.d", ".vault-token", ".netrc", ".local", ".claude"})
+#: home files and folders that hold keys and logins: deleting or overwriting any of them asks
+KEY_HOME = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".password-store", ".azure", ".netrc", ".vault-token",
+                      ".git-credentials", ".pgpass", ".docker"})
 DEVICE_RE = re.compile(r"^/dev/(sd[a-z]+\d*|hd[a-z]+\d*|vd[a-z]+\d*|xvd[a-z]+\d*|nvme\d+n\d+(p\d+)?|mmcblk\d+(p\d+)?"
                        r"|md\d+|dm-\d+|mapper/.+|r?disk\d+(s\d+)*|loop\d+|nbd\d+|zd\d+|sr\d+|root|disk/by-.+|xd[a-z]\d*)$")
 HARMLESS_DEV = frozenset({"/dev/null", "/dev/zero", "/dev/stdout", "/dev/stderr", "/dev/stdin", "/dev/tty",
@@ -67,6 +71,8 @@ def literal_paths(word, ctx):
     texts = expand_braces(text) if unquoted and "{" in text else [text]
     out = []
     for t in texts:
+        if not t:
+            continue  # rm "" removes nothing
         if t == "~" or t.startswith("~/"):
             t = ctx.home + t[1:]
         elif t.startswith("~"):
@@ -150,6 +156,14 @@ def _dynamic(word):
     return ("dynamic", word.text())
 
 
+def home_key(path, ctx):
+    """Is ``path`` (absolute) a file or folder of the home that holds keys and logins (~/.ssh/id_rsa)?"""
+    home = normalise(ctx.home) if ctx.home and ctx.home != "/" else None
+    if not home or not path.startswith(home + "/"):
+        return False
+    return path[len(home) + 1:].split("/", 1)[0] in KEY_HOME
+
+
 def is_device(path):
     return bool(path) and DEVICE_RE.match(normalise(path)) is not None and path not in HARMLESS_DEV
 
@@ -161,6 +175,8 @@ def read_text(path, ctx, limit=256 * 1024):
             return None
         path = os.path.join(ctx.cwd, path)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # a FIFO, a device or /dev/stdin would block or never end
         with open(path, "rb") as fh:
             return fh.read(limit).decode("utf-8", "replace")
     except (OSError, ValueError):

@@ -1,4 +1,5 @@
-"""The guard's rules: the catalogue (id -> decision, what it stops) and the dispatch by program.
+"""The guard's rules: the catalogue (id -> decision, what it stops) and the dispatch by program
+(each ``rules_*`` module maps program names to checks; ``code_rules`` reads interpreter code).
 
 Decisions: ``block`` (the command is not run; the reason goes back to the assistant) and
 ``ask`` (Claude Code asks the person). The person's guard.toml can disable a rule by id, add
@@ -6,9 +7,8 @@ rules, and allow exact commands; rules in :data:`LOCKED` cannot be turned off th
 they protect the person's own decisions (approving a runbook step, the guard's settings).
 """
 
-import re
-
-from paii_hooks import rules_fs, rules_ops
+from paii_hooks.expand import resolve
+from paii_hooks import rules_data, rules_fs, rules_git, rules_hidden, rules_infra, rules_machine, rules_paii
 
 CATALOGUE = {
     "rm-root": ("block", "rm -r of / or everything in it"),
@@ -25,12 +25,15 @@ CATALOGUE = {
     "chmod-system": ("block", "chmod/chown/chgrp -R of /, a system folder or the home folder"),
     "chmod-system-path": ("ask", "chmod/chown of system paths, or world-writable modes on them"),
     "disk-overwrite": ("block", "dd, shred, cp, cat or > onto a disk device"),
-    "disk-format": ("block", "mkfs, mkswap, wipefs, blkdiscard, diskutil erase on a disk device"),
-    "disk-partition": ("ask", "fdisk, sfdisk, parted, sgdisk changing a disk's partitions"),
+    "disk-format": ("block", "mkfs, mkswap, wipefs, blkdiscard, cryptsetup luksFormat, diskutil erase on a disk device"),
+    "disk-partition": ("ask", "fdisk, sfdisk, parted (also with -s), sgdisk changing a disk's partitions"),
+    "volume-remove": ("ask", "zpool/zfs destroy, lvremove/vgremove/pvremove: deleting storage volumes and their data"),
     "mv-system": ("block", "moving /, a system folder or the home folder"),
+    "mv-away": ("ask", "moving a system file, a data folder (/var/lib/postgresql ...) or a key folder of the home (~/.ssh ...) away"),
+    "home-keys": ("ask", "deleting or overwriting files that hold keys and logins (~/.ssh, ~/.gnupg, ~/.aws, ~/.kube ...)"),
     "write-system-file": ("ask", "writing or replacing files in a system folder (> /etc/x, tee, cp, sed -i, truncate)"),
     "rsync-delete": ("block", "rsync --delete onto /, a system folder or the home folder"),
-    "fork-bomb": ("block", "a fork bomb (a function that starts itself twice, fork while fork)"),
+    "fork-bomb": ("block", "a fork bomb that runs (a function that starts itself twice, fork while fork); quoted, it is data"),
     "kill-all": ("block", "kill -9 -1 or kill 1 (every process, or init)"),
     "shutdown": ("ask", "shutdown, reboot, halt, poweroff, init 0/6"),
     "crontab-remove": ("ask", "crontab -r (deletes every cron job of the user)"),
@@ -38,7 +41,8 @@ CATALOGUE = {
     "git-force-push-main": ("block", "git push --force (or +refspec, --mirror) to main/master"),
     "git-delete-main": ("block", "deleting main/master on a remote"),
     "git-force-push": ("ask", "git push --force-with-lease to main/master, or a force push to a branch the guard cannot tell"),
-    "git-discard": ("ask", "git reset --hard, git clean -f -d/-x, git stash clear, git branch -D main (lose work)"),
+    "git-discard": ("ask", "git reset --hard, git checkout -- . / -f, git restore ., git clean -f -d/-x, git stash clear/drop, "
+                    "git branch -D main (lose work)"),
     "git-rewrite": ("ask", "git filter-branch / filter-repo, reflog expire --expire=now, gc --prune=now"),
     "kubectl-delete-system": ("block", "deleting kube-system/default namespaces, or --all in every namespace"),
     "kubectl-delete-data": ("ask", "kubectl delete of namespaces, PVs, PVCs, CRDs, nodes, storage classes, cluster roles"),
@@ -50,45 +54,49 @@ CATALOGUE = {
     "terraform-auto-approve": ("ask", "terraform apply -auto-approve (changes infrastructure with no plan review)"),
     "sql-destructive": ("ask", "DROP, TRUNCATE, DELETE or UPDATE without WHERE sent to a database client"),
     "db-drop": ("ask", "dropdb, mysqladmin drop, redis FLUSHALL/FLUSHDB, mongo dropDatabase"),
-    "cloud-delete": ("ask", "aws s3 rm --recursive / rb, terminate-instances, delete-db-*, gcloud ... delete, az group delete"),
+    "cloud-delete": ("ask", "aws s3 rm --recursive / rb / sync --delete to a bucket, aws delete-*, gsutil rm -r / rsync -d, "
+                     "gcloud/az/doctl ... delete, eksctl delete, rclone purge/sync"),
     "docker-prune": ("ask", "docker system/volume prune, docker volume rm, compose down -v (deletes volumes)"),
     "remote-script": ("ask", "code downloaded from the internet run at once (curl | sh, bash <(curl), eval \"$(wget)\")"),
     "decoded-script": ("ask", "code decoded or rewritten just before it runs (base64 -d | sh, xxd -r | bash)"),
     "hidden-script": ("ask", "a shell or interpreter running code the guard cannot see (cmd | bash, eval \"$(cmd)\")"),
     "computed-script": ("ask", "bash -c / eval of a variable's text"),
-    "computed-command": ("ask", "a program name computed at run time, on a line with dangerous words"),
+    "computed-command": ("ask", "a program name only known at run time, on a line with dangerous words"),
     "unreadable": ("ask", "a command the guard cannot parse that contains dangerous words"),
     "paii-approve": ("block", "paii runbook approve run by the assistant (approvals are the person's)"),
+    "paii-approve-indirect": ("ask", "a command that may reach PAII's approval path another way (it mentions paii and "
+                              "approve, runs PAII's modules by path, drives paii through script/expect/tmux)"),
+    "paii-run-state": ("ask", "reading or changing PAII's run state or approval key (runbooks/runs/, approval.key), or "
+                       "copying or deleting PAII's folders"),
+    "claude-settings": ("ask", "changing Claude Code's settings or an installed plugin's files (a hook there could "
+                        "answer approvals)"),
     "guard-config": ("ask", "changing the PAII guard's own settings (guard.toml / guard.json)"),
 }
-LOCKED = frozenset({"paii-approve", "guard-config"})
+LOCKED = frozenset({"paii-approve", "paii-approve-indirect", "paii-run-state", "claude-settings", "guard-config"})
 
 CHECKS = {}
-for _module in (rules_fs, rules_ops):
+for _module in (rules_fs, rules_machine, rules_git, rules_infra, rules_data, rules_paii, rules_hidden):
     for _prog, _fn in _module.CHECKS.items():
         for _name in _prog.split():
             CHECKS.setdefault(_name, []).append(_fn)
 
-FORK_BOMB = re.compile(r"(?<![\w:.])([\w:.]{1,64})\s*\(\s*\)\s*\{[^}]{0,200}?\1\s*\|\s*&?\s*\1\s*&")
-
-
-def check_text(text, ctx):
-    """Rules about the shape of the text itself (a fork bomb is a function definition)."""
-    if "(" in text and FORK_BOMB.search(text):
-        ctx.add("fork-bomb", "this defines a function that starts two copies of itself (a fork bomb): it freezes the machine")
 
 
 def check_redirects(cmd, ctx):
-    for op, target in cmd.redirs:
+    """Files a command (or a compound: ``} > x``) writes with > and reads with <."""
+    for op, word in cmd.redirs:
+        target = resolve(word, ctx, split=False)[0] if word.parts else word
         if op in (">", ">>", ">|", "&>", "&>>", "<>"):
-            rules_fs.check_write_target(target, ctx, "> " + target.text())
+            rules_fs.check_write_target(target, ctx, op + " " + target.text())
+        elif op == "<":
+            rules_paii.check_path_word(target, None, ctx, shown="< " + target.text())
 
 
-def check_program(inv, cmd, ctx, depth, analyse):
+def check_program(inv, cmd, ctx, depth):
     for fn in CHECKS.get(inv.prog, ()):
-        fn(inv, cmd, ctx, depth, analyse)
+        fn(inv, cmd, ctx, depth)
     if inv.prog.startswith("mkfs"):
-        rules_fs.mkfs(inv, cmd, ctx, depth, analyse)
+        rules_machine.mkfs(inv, cmd, ctx, depth)
     config = ctx.config
     if config and config.rules:
         line = inv.line()
@@ -97,3 +105,8 @@ def check_program(inv, cmd, ctx, depth, analyse):
                 continue
             if rule["regex"].search(line):
                 ctx.add(rule["id"], rule["reason"] + " (your rule %s in %s)" % (rule["id"], config.path))
+
+
+def check_generic(inv, cmd, ctx):
+    """Checks for every program the line runs, whatever it is (PAII's approval path and state)."""
+    rules_paii.check_generic(inv, cmd, ctx)

@@ -1,40 +1,15 @@
-"""Rules for files, disks and the machine: rm, find, chmod/chown, dd, mkfs, shred, mv, writes
-onto devices and system files, rsync --delete, kill, shutdown, crontab, firewalls."""
+"""Rules for files: rm, find -delete / -exec, chmod/chown, mv, cp/install/rsync/ln/tee/sed -i/
+truncate, and writes onto devices, system files, keys of the home folder, PAII's run state and
+Claude Code's settings (a redirection, tee, cp, mv, ln, sed -i ... all end in check_write_target)."""
 
 import os
+import re
 
-from paii_hooks.paths import HARMLESS_DEV, classify, is_device, normalise
-from paii_hooks.shell import Part, Word
-
-
-def split_flags(args):
-    """(flags, operands): static words starting with '-' before ``--``; the rest."""
-    flags, operands, done = [], [], False
-    for a in args:
-        t = a.static()
-        if not done and t == "--":
-            done = True
-        elif not done and t is not None and t.startswith("-") and t != "-":
-            flags.append(t)
-        else:
-            operands.append(a)
-    return flags, operands
-
-
-def quote(word):
-    """A word as shell text that parses back to the same word (run-time parts kept as they were)."""
-    text = word.static()
-    if text is None:
-        return word.text()
-    if text and all(c.isalnum() or c in "-_./=:,+%@{}" for c in text):
-        return text
-    return "'" + text.replace("'", "'\\''") + "'"
-
-
-def short_flag(flags, letters, longs=()):
-    return any(f in longs or (f.startswith("-") and not f.startswith("--") and any(c in f[1:] for c in letters))
-               for f in flags)
-
+from paii_hooks import protected
+from paii_hooks.argv import quote, short_flag, split_flags
+from paii_hooks.paths import HARMLESS_DEV, SENSITIVE_HOME, SYSTEM, classify, home_key, is_device, literal_paths, normalise
+from paii_hooks.shell import Cmd, Part, Word
+from paii_hooks.unwrap import unwrap
 
 DELETE_RULES = {"root": "rm-root", "system": "rm-system", "home": "rm-home", "system-sub": "rm-system-path",
                 "device": "rm-system-path", "home-path": "rm-home-path", "cwd": "rm-cwd", "unset-var": "rm-unset-var"}
@@ -46,23 +21,18 @@ WHAT = {"root": "the whole filesystem", "system": "the system folder %s", "home"
 
 def xargs_targets(cmd, ctx):
     """What xargs appends: words of a visible producer, or None when the guard cannot see them."""
-    from paii_hooks.analyse import stdin_source  # (import cycle: analyse imports the rules)
-
-    src = stdin_source(cmd, ctx)
+    src = ctx.stdin_of(cmd)
     if src and src[0] == "text":
         return [Word([Part("lit", w, True)]) for w in src[1].split()[:200]]
-    if cmd.pipe_from not in (None, "group"):
-        p = cmd.pipe_from
-        from paii_hooks.unwrap import unwrap
-
-        inv = unwrap(p.words)
+    if isinstance(cmd.pipe_from, Cmd):
+        inv = unwrap(cmd.pipe_from.words)
         if inv.kind == "run" and inv.prog in ("find", "fd", "ls", "grep", "rg", "git"):
             starts = [a for a in inv.args if (a.static() or "x")[0] not in "-(!"][:1] or [Word([Part("lit", ".", True)])]
             return [Word(w.parts + [Part("lit", "/*", False)]) for w in starts]  # anything under them
     return None if src is None or src[0] != "text" else []
 
 
-def rm(inv, cmd, ctx, depth, analyse):
+def rm(inv, cmd, ctx, depth):
     flags, targets = split_flags(inv.args)
     recursive = short_flag(flags, "rR", ("--recursive",))
     if inv.xargs:
@@ -80,13 +50,15 @@ def rm(inv, cmd, ctx, depth, analyse):
                 ctx.add("rm-git", "`%s` deletes the repository's history (.git)" % inv.line())
             continue
         if not recursive and kind not in ("system-sub", "device", "system", "root"):
+            if kind == "home-path" and _home_key(t, ctx):
+                ctx.add("home-keys", "`%s` deletes %s, which holds keys or logins" % (inv.line(), shown))
             continue
         rule = DELETE_RULES[kind] if recursive else "rm-system-path"
         what = WHAT[kind] % shown if "%s" in WHAT[kind] else WHAT[kind]
         ctx.add(rule, "`%s` deletes %s" % (inv.line(), what))
 
 
-def find(inv, cmd, ctx, depth, analyse):
+def find(inv, cmd, ctx, depth):
     argv = inv.argv()
     starts, i = [], 0
     while i < len(inv.args) and argv[i] in ("-H", "-L", "-P", "-O", "-D"):
@@ -100,10 +72,11 @@ def find(inv, cmd, ctx, depth, analyse):
         if a in ("-exec", "-execdir", "-ok", "-okdir"):
             end = next((j for j in range(k + 1, len(expr)) if expr[j] in (";", "+")), len(expr))
             words = inv.args[i + k + 1:i + end]
-            if words and (words[0].static() or "").rsplit("/", 1)[-1] in ("rm", "shred", "unlink"):
-                deleting = True
+            if words and ((words[0].static() or "").rsplit("/", 1)[-1] in ("rm", "shred", "unlink")
+                          or any(re.search(r"(^|[\s;&|(])(rm|shred|unlink)\s", w.text()) for w in words[1:])):
+                deleting = True  # -exec rm, or -exec sh -c '... rm "$1"' _ {}
             if words:
-                analyse(" ".join(quote(w) for w in words), ctx, depth + 1, inv.via + ["find -exec"])
+                ctx.analyse(" ".join(quote(w) for w in words), depth + 1, inv.via + ["find -exec"])
     if not deleting:
         return
     filtered = any(a in ("-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-newer", "-mtime", "-mmin",
@@ -120,7 +93,7 @@ def find(inv, cmd, ctx, depth, analyse):
 WORLD_WRITABLE = ("777", "0777", "666", "0666", "a+w", "o+w", "a+rwx", "o+rwx", "ugo+rwx", "a=rwx", "+w")
 
 
-def chmod(inv, cmd, ctx, depth, analyse):
+def chmod(inv, cmd, ctx, depth):
     flags, operands = split_flags(inv.args)
     mode = ""
     if not any(f.startswith("--reference") for f in flags):
@@ -146,13 +119,17 @@ def write_target_is_guard_config(path, ctx):
     return p in cfg.protected_paths
 
 
-def check_write_target(word, ctx, what):
+def check_write_target(word, ctx, what, keys=True):
     text = word.static()
     if text is None:
+        if protected.STATE_WORDS.search(word.text()):
+            ctx.add("paii-run-state", "`%s` writes PAII's run state or approval key (%s)" % (what, word.text()))
+        elif protected.SETTINGS_WORDS.search(word.text()):
+            ctx.add("claude-settings", "`%s` writes Claude Code's settings (%s)" % (what, word.text()))
         return
     if text.startswith("~"):
         text = ctx.home + text[1:]
-    if text in HARMLESS_DEV or text.startswith(("/dev/fd/", "/dev/pts/", "/proc/self/fd/")):
+    if text in HARMLESS_DEV or text.startswith(("/dev/fd/", "/dev/pts/", "/proc/self/fd/", "/dev/tcp/", "/dev/udp/")):
         return
     if write_target_is_guard_config(text, ctx):
         ctx.add("guard-config", "`%s` changes the PAII guard's own settings; only the person should" % what)
@@ -160,6 +137,17 @@ def check_write_target(word, ctx, what):
     if is_device(text):
         ctx.add("disk-overwrite", "`%s` overwrites the disk device %s (its data is lost)" % (what, text))
         return
+    for path in literal_paths(word, ctx) or ():
+        if path.startswith("/"):
+            path = normalise(path)
+            found = protected.state_kind(path, ctx.home) or protected.settings_kind(path, ctx.home)
+            if found:
+                rule = "claude-settings" if found[0] == "claude-settings" else "paii-run-state"
+                ctx.add(rule, "`%s` writes %s; only the person should" % (what, found[1]))
+                return
+            if keys and home_key(path, ctx):
+                ctx.add("home-keys", "`%s` overwrites %s, which holds keys or logins" % (what, path))
+                return
     kind, shown = classify(word, ctx)
     if kind == "system-sub" and normalise(shown) in ("/tmp", "/var/tmp", "/dev/shm", "/private/tmp"):
         return  # a new file in a temporary folder
@@ -167,61 +155,56 @@ def check_write_target(word, ctx, what):
         ctx.add("write-system-file", "`%s` writes %s, a system path" % (what, shown))
 
 
-def dd(inv, cmd, ctx, depth, analyse):
-    for a in inv.argv():
-        if a and a.startswith("of="):
-            check_write_target(Word([Part("lit", a[3:], True)]), ctx, inv.line())
+def _home_key(word, ctx):
+    return any(p.startswith("/") and home_key(normalise(p), ctx) for p in literal_paths(word, ctx) or ())
 
 
-def mkfs(inv, cmd, ctx, depth, analyse):
-    if inv.prog == "diskutil":
-        argv = inv.argv()
-        if not argv or argv[0] not in ("eraseDisk", "eraseVolume", "partitionDisk", "zeroDisk", "randomDisk",
-                                       "secureErase", "reformat"):
-            return
-    _, operands = split_flags(inv.args)
-    for t in operands:
-        text = t.static()
-        if text is None:
-            ctx.add("disk-format", "`%s` formats %s, which is only known when it runs" % (inv.line(), t.text()))
-        elif is_device(text) or (inv.prog == "diskutil" and text.startswith(("disk", "/dev/"))):
-            ctx.add("disk-format", "`%s` erases %s (everything on it is lost)" % (inv.line(), text))
+def _moved_away(sources, dest, inv, ctx):
+    """mv / rsync --remove-source-files of /, a system or home folder (blocked), or of a system file,
+    a data folder (/var/lib/postgresql) or a key folder of the home (~/.ssh) (asked). A file renamed
+    inside its own folder is not moved away. True when every source is such a rename."""
+    home = normalise(ctx.home)
+    to = [normalise(p) for p in literal_paths(dest, ctx) or () if p.startswith("/")]
+    in_place = bool(sources)
+    for s in sources:
+        kind, shown = classify(s, ctx)
+        if kind in ("root", "system", "home"):
+            in_place = False
+            ctx.add("mv-system", "`%s` moves %s away (the system or the home folder stops working)" % (inv.line(), shown))
+            continue
+        key = _home_key(s, ctx) or (kind == "home-path" and _sensitive(shown, home))
+        if kind != "system-sub" and not key and kind != "home-path":
+            in_place = False
+            continue
+        src = normalise(shown) if shown.startswith("/") else shown
+        parent = os.path.dirname(src)
+        top = parent in SYSTEM or parent == home or parent == "/"
+        if to and not top and all(os.path.dirname(p) == parent for p in to):
+            continue  # a file renamed in its own folder (hashfile.tmp -> hashfile, known_hosts -> .old)
+        in_place = False
+        if kind == "home-path" and not key and to and all(p.startswith(home + "/") for p in to):
+            continue  # a folder of the home renamed or moved inside the home
+        ctx.add("mv-away", "`%s` moves %s away (what reads it there stops working)" % (inv.line(), shown))
+    return in_place
 
 
-def partition(inv, cmd, ctx, depth, analyse):
-    flags, operands = split_flags(inv.args)
-    if any(f in ("-l", "--list", "-p", "--print", "-s", "--show", "--help", "-V", "--version") for f in flags):
-        return
-    if inv.prog == "parted" and any((o.static() or "") in ("print", "p", "list") for o in operands):
-        return
-    for t in operands:
-        if is_device(t.static() or ""):
-            ctx.add("disk-partition", "`%s` changes the partitions of %s" % (inv.line(), t.static()))
-            return
+def _sensitive(path, home):
+    return path.startswith(home + "/") and path[len(home) + 1:].split("/", 1)[0] in SENSITIVE_HOME
 
 
-def shred(inv, cmd, ctx, depth, analyse):
-    _, operands = split_flags(inv.args)
-    for t in operands:
-        check_write_target(t, ctx, inv.line())
-
-
-def mv(inv, cmd, ctx, depth, analyse):
+def mv(inv, cmd, ctx, depth):
     flags, operands = split_flags(inv.args)
     if len(operands) < 2:
         return
     *sources, dest = operands
-    for s in sources:
-        kind, shown = classify(s, ctx)
-        if kind in ("root", "system", "home"):
-            ctx.add("mv-system", "`%s` moves %s away (the system or the home folder stops working)" % (inv.line(), shown))
+    renamed = _moved_away(sources, dest, inv, ctx)
     if dest.static() == "/dev/null":
         ctx.add("rm-system-path" if any(classify(s, ctx)[0] != "other" for s in sources) else "rm-cwd",
                 "`%s` deletes %s" % (inv.line(), " ".join(s.text() for s in sources)))
-    check_write_target(dest, ctx, inv.line())
+    check_write_target(dest, ctx, inv.line(), keys=not renamed)
 
 
-def copy_like(inv, cmd, ctx, depth, analyse):
+def copy_like(inv, cmd, ctx, depth):
     flags, operands = split_flags(inv.args)
     if inv.prog == "tee":
         for t in operands:
@@ -239,49 +222,15 @@ def copy_like(inv, cmd, ctx, depth, analyse):
     if len(operands) >= 2:
         dest = operands[-1]
         check_write_target(dest, ctx, inv.line())
+        if inv.prog == "rsync" and "--remove-source-files" in flags:
+            _moved_away(operands[:-1], dest, inv, ctx)
         if inv.prog == "rsync" and any(f.startswith("--delete") for f in flags):
             kind, shown = classify(dest, ctx)
             if kind in ("root", "system", "home"):
                 ctx.add("rsync-delete", "`%s` deletes everything in %s that is not in the source" % (inv.line(), shown))
 
 
-def kill(inv, cmd, ctx, depth, analyse):
-    argv = [a for a in inv.argv() if a is not None]
-    if inv.prog == "killall5" or (argv and argv[-1] in ("-1", "1") and (len(argv) > 1 or argv[-1] == "1")):
-        ctx.add("kill-all", "`%s` kills every process (or init), which stops the machine" % inv.line())
-
-
-def shutdown(inv, cmd, ctx, depth, analyse):
-    argv = inv.argv()
-    if inv.prog in ("init", "telinit") and not (argv and argv[0] in ("0", "6")):
-        return
-    if inv.prog == "systemctl" and not (argv and any(a in ("poweroff", "reboot", "halt", "kexec", "suspend",
-                                                           "hibernate", "emergency", "rescue") for a in argv)):
-        return
-    if any(a in ("--help", "--version") for a in argv if a) or (inv.prog == "shutdown" and "-c" in argv):
-        return
-    ctx.add("shutdown", "`%s` stops or restarts the machine" % inv.line())
-
-
-def crontab(inv, cmd, ctx, depth, analyse):
-    if any(short_flag([a], "r") for a in inv.argv() if a and a.startswith("-") and not a.startswith("--")):
-        ctx.add("crontab-remove", "`%s` deletes every cron job of the user, without a copy" % inv.line())
-
-
-def firewall(inv, cmd, ctx, depth, analyse):
-    argv = [a for a in inv.argv() if a]
-    if inv.prog in ("iptables", "ip6tables") and any(a in ("-F", "--flush", "-X", "--delete-chain") for a in argv) \
-            or (inv.prog in ("iptables", "ip6tables") and "-P" in argv and "DROP" in argv) \
-            or (inv.prog == "nft" and "flush" in argv and "ruleset" in argv) \
-            or (inv.prog == "ufw" and ("reset" in argv or "disable" in argv)):
-        ctx.add("firewall-flush", "`%s` changes the whole firewall (can cut every connection to this machine)" % inv.line())
-
-
 CHECKS = {
-    "rm grm unlink": rm, "find gfind": find, "chmod chown chgrp": chmod, "dd": dd,
-    "mke2fs mkswap wipefs blkdiscard mkntfs mkdosfs newfs diskutil": mkfs,
-    "fdisk sfdisk gdisk sgdisk cfdisk parted": partition, "shred": shred, "mv": mv,
-    "cp install rsync tee sed truncate": copy_like, "kill killall5": kill,
-    "shutdown reboot halt poweroff init telinit systemctl": shutdown, "crontab": crontab,
-    "iptables ip6tables nft ufw": firewall,
+    "rm grm unlink": rm, "find gfind": find, "chmod chown chgrp": chmod, "mv": mv,
+    "cp install rsync tee sed truncate ln": copy_like,
 }

@@ -20,7 +20,8 @@ full of. Those questions stay for files written on the same line, where they are
 import os
 import re
 
-from paii_hooks.paths import normalise
+from paii_hooks.sources import file_key, producer, run_source, stdin_source
+from paii_hooks.unwrap import INTERPRETER_RE, SHELLS
 
 MAX_SCRIPT = 256 * 1024
 #: findings about what the guard cannot see: kept for a file written on the line, not for one on disk
@@ -35,23 +36,12 @@ DOWNLOAD_FLAGS = {"curl": ({"-o", "--output"}, {"-O", "--remote-name"}),
 SHORT_VALUE = {"curl": set("AbcCdDeEFHKmoPQrTuUwxXyYz"), "wget": set("aABdDeiIlOoPQRtTUwX")}
 
 
-def file_key(path, ctx):
-    """The file a path names: absolute and normalised, or ``?:rel`` when the folder is not known."""
-    if path == "~" or path.startswith("~/"):
-        path = ctx.home + path[1:]
-    if path.startswith("/"):
-        return normalise(path)
-    return normalise(ctx.cwd + "/" + path) if ctx.cwd else "?:" + normalise(path)
-
-
 # --- what the line writes ----------------------------------------------------------------------
 
 
 def note_writes(cmd, inv, ctx):
     """Remember what this command writes to files: its ``>``/``>>`` redirections, and for tee,
     cp, mv, curl and wget the files they write."""
-    from paii_hooks.analyse import producer, stdin_source
-
     printed = None
     for op, target in cmd.redirs:
         if op in (">", ">|", "&>", ">>", "&>>"):
@@ -173,8 +163,9 @@ def script_source(path, ctx):
 # --- running one ------------------------------------------------------------------------------
 
 
-def run_file(inv, ctx, depth, path=None):
-    """A shell or an interpreter (``inv``) runs the script file ``path`` (default: ``inv.code``)."""
+def run_file(inv, ctx, depth, path=None, args=None):
+    """A shell or an interpreter (``inv``) runs the script file ``path`` (default: ``inv.code``) with
+    ``args`` as its positional parameters."""
     path = path or inv.code.static()
     if not path:
         return  # only known when it runs, as any other argument
@@ -185,7 +176,7 @@ def run_file(inv, ctx, depth, path=None):
     before = len(ctx.findings)
     if from_disk and kind == "too-big":
         return  # the person's own large script (./configure): what is in it cannot be seen, as for a binary
-    _run(inv, ctx, depth, path, kind, what, from_disk, runner)
+    _run(inv, ctx, depth, path, kind, what, from_disk, runner, args or [])
     if from_disk:  # keep what the script does, not what the guard cannot see in it
         ctx.findings[before:] = [f for f in ctx.findings[before:] if f[0] not in UNSEEN]
     for k in range(before, len(ctx.findings)):  # say where the command is: the person sees `bash x.sh`
@@ -193,7 +184,7 @@ def run_file(inv, ctx, depth, path=None):
         ctx.findings[k] = (rule, "%s (in the script %s)" % (reason, path))
 
 
-def _run(inv, ctx, depth, path, kind, what, from_disk, runner):
+def _run(inv, ctx, depth, path, kind, what, from_disk, runner, args):
     if kind == "too-big":
         ctx.add("hidden-script", "%s runs the script %s, which is larger than the %d KB the guard reads, so it "
                 "cannot be checked" % (runner, path, MAX_SCRIPT // 1024))
@@ -208,48 +199,33 @@ def _run(inv, ctx, depth, path, kind, what, from_disk, runner):
         lang = inv.lang if inv.kind != "run" else shebang_lang(what)
         where = runner + " " + path if inv.kind != "run" else path
         if lang:
-            _analyse_text(what, lang, where, ctx, depth)
+            from paii_hooks import code_rules
+
+            code_rules.check_code(lang, what, ctx, depth + 1, limit=MAX_SCRIPT)
             return
-        # the script sees $0 = its path; run by a shell (not sourced) its cd and variables stay inside it
-        sourced = inv.kind != "run" and inv.prog in ("source", ".")
-        saved = (ctx.cwd, dict(ctx.vars))
-        ctx.vars["0"] = path
-        try:
-            _analyse_text(what, "", where, ctx, depth)
-        finally:
-            if sourced:
-                ctx.vars.pop("0", None)
-                if "0" in saved[1]:
-                    ctx.vars["0"] = saved[1]["0"]
-            else:
-                ctx.cwd, ctx.vars = saved
+        pos = [a.static() for a in args]
+        if inv.kind != "run" and inv.prog in ("source", "."):  # the same shell: its cd and variables stay
+            saved = ctx.scope.pos, ctx.scope.pos_open
+            if args:
+                ctx.scope.pos, ctx.scope.pos_open = pos, from_disk
+            try:
+                ctx.walker.analyse(what, ctx, depth + 1, [where], limit=MAX_SCRIPT)
+            finally:
+                if args:
+                    ctx.scope.pos, ctx.scope.pos_open = saved
+        else:  # a new shell: $0 is the script, its cd and variables stay inside it
+            ctx.walker.analyse_child(what, ctx, depth + 1, [where], env=inv.env, pos=pos, zero=path,
+                                     pos_open=from_disk, limit=MAX_SCRIPT)
     else:
-        from paii_hooks.analyse import follow_source
-        from paii_hooks.unwrap import Inv
-
-        shown = Inv(inv.kind, runner, via=inv.via, lang=inv.lang)
-        follow_source((kind, what), shown, ctx, depth)
-
-
-def _analyse_text(text, lang, where, ctx, depth):
-    from paii_hooks.analyse import analyse
-
-    if lang:
-        from paii_hooks import code_rules
-
-        code_rules.check_code(lang, text, ctx, depth + 1, analyse, limit=MAX_SCRIPT)
-    else:
-        analyse(text, ctx, depth + 1, [where], limit=MAX_SCRIPT)
+        run_source((kind, what), runner, ctx, depth, inv.lang, inv.via)
 
 
 def _unreadable(inv, path, why, ctx):
     """Like a command that does not parse: a question only when the command holds a dangerous
     word (``sudo bash x.sh``); shells and interpreters, which only run the script, do not count."""
-    from paii_hooks.analyse import risky_words
-    from paii_hooks.unwrap import INTERPRETER_RE, SHELLS
 
     text = " ".join(inv.via + [a.text() for a in inv.args])
-    words = [w for w in risky_words(text) if w.lower() not in SHELLS and not INTERPRETER_RE.match(w.lower())]
+    words = [w for w in ctx.walker.risky_words(text) if w.lower() not in SHELLS and not INTERPRETER_RE.match(w.lower())]
     if words:
         ctx.add("unreadable", "the guard could not read the script %s (%s) and the command contains %s"
                 % (path, why, ", ".join("'%s'" % w for w in words[:4])))

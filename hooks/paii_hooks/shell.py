@@ -1,37 +1,41 @@
-"""Enough of the POSIX shell (bash) grammar to see every command a line runs.
+"""Enough of the POSIX shell (bash) grammar to see every command a line runs, as a tree.
 
-``parse(text)`` returns the simple commands in the order they appear, the commands of
-``$(...)``, backticks and ``<(...)`` included (each is also kept in the word it came from).
-Quoting is decoded as bash does (single, double, ``$'...'`` ANSI-C, backslashes); ``;``,
-``&&``, ``||``, ``|``, ``&``, newlines, subshells, brace groups, ``if/while/for/case``,
-function bodies, redirections and heredocs are understood. Expansions that only exist at run
-time (``$VAR``, ``$(cmd)``) stay as parts of a word, so a rule can tell ``rm -rf "$DIR"`` from
-``rm -rf "$DIR/build"``. Work is bounded: input size, nesting depth and item count are capped,
-and anything beyond them (or malformed) raises :class:`ParseError`.
+``parse(text)`` returns the line's items in order: a simple command is a :class:`Cmd`, a
+compound command a :class:`Node` (``{ }``, ``( )``, ``for``, ``select``, ``while``, ``until``,
+``if``, ``case``, function definitions). The commands of a ``$(...)``, backticks or ``<(...)``
+come just before the command that holds them, as a ``subst`` Node (and stay in the word they came
+from). Quoting is decoded as bash does (single, double, ``$'...'`` ANSI-C, backslashes); ``;``,
+``&&``, ``||``, ``|``, ``&``, newlines, redirections and heredocs are understood. Expansions that
+only exist at run time (``$VAR``, ``$(cmd)``) stay as parts of a word, so a rule can tell
+``rm -rf "$DIR"`` from ``rm -rf "$DIR/build"``. Work is bounded: input size, nesting depth and
+item count are capped, and anything beyond them (or malformed) raises :class:`ParseError`.
 """
 
-from paii_hooks.shell_words import Cmd, LimitError, ParseError, Part, Word, WordReader, ansi_c, lit_word
+from paii_hooks.shell_lex import Reader
+from paii_hooks.shell_words import Cmd, LimitError, Node, ParseError, Part, Word, ansi_c, lit_word
 
-__all__ = ["parse", "Cmd", "LimitError", "ParseError", "Part", "Word", "ansi_c", "lit_word"]
+__all__ = ["parse", "Cmd", "Node", "LimitError", "ParseError", "Part", "Word", "ansi_c", "lit_word"]
 
 MAX_CHARS = 100 * 1024
-MAX_DEPTH = 8
+MAX_DEPTH = 8  # nested $(...), bash -c, eval ...
+MAX_NEST = 64  # nested compound commands in one text
 MAX_ITEMS = 20000
-KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}"})
-REDIRECTS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">&", ">>", ">|", "<", ">")
+ENDS = frozenset({"}", "done", "fi", "then", "do", "elif", "else", "esac"})
+CASE_END = ";;"
 
 
 class _State:
-    __slots__ = ("items", "heredocs", "max_chars", "max_items")
+    __slots__ = ("items", "heredocs", "max_chars", "max_items", "nest")
 
     def __init__(self, max_chars=MAX_CHARS):
         self.items = 0
         self.heredocs = []  # pending (cmd, delimiter, strip_tabs, quoted) until the next newline
         self.max_chars = max_chars  # a script file may be longer than a command line
         self.max_items = max(MAX_ITEMS, MAX_ITEMS * max_chars // MAX_CHARS)
+        self.nest = 0
 
 
-class Parser(WordReader):
+class Parser(Reader):
     def __init__(self, text, depth=0, state=None, origin="command"):
         self.st = state or _State()
         if len(text) > self.st.max_chars:
@@ -40,228 +44,273 @@ class Parser(WordReader):
             raise LimitError("commands are nested more than %d levels deep" % MAX_DEPTH)
         self.s, self.i, self.depth = text, 0, depth
         self.origin = origin
-        self.out = []
-        self.case = []  # a stack of "pattern" / "body" for case ... esac
+        self.out = []  # the list being filled (substitutions are added to it as they are read)
 
-    def count(self):
-        self.st.items += 1
-        if self.st.items > self.st.max_items:
-            raise LimitError("the command has more than %d words and commands to check" % self.st.max_items)
+    def expect(self, word):
+        self.skip_separators()
+        if self.peek_reserved() != word:
+            found = self.peek_reserved() or self.s[self.i:self.i + 10] or "the end"
+            raise ParseError("expected '%s', found '%s'" % (word, found))
+        self.i += len(word)
 
-    # --- lists ----------------------------------------------------------------------------
+    def expect_char(self, char):
+        if not self.s.startswith(char, self.i):
+            raise ParseError("a '(' is never closed" if char == ")" else "expected %r" % char)
+        self.i += 1
 
-    def parse_list(self, end=None):
+    def parse_list(self, stop):
+        """Items up to one of ``stop`` (reserved words, ')' or ';;'), which is left unread."""
+        items = []
+        saved, self.out = self.out, items
         s = self.s
         prev, pipe = None, False
-        while True:
-            self.skip_blanks()
-            if self.i >= len(s):
-                if end:
-                    raise ParseError("a '(' is never closed")
-                self.read_heredocs()
-                return
-            c = s[self.i]
-            if c == "#":
-                self.skip_comment()
-                continue
-            if c == "\n":
-                self.i += 1
-                self.read_heredocs()
-                prev, pipe = None, False
-                continue
-            if c == ";":
-                if s.startswith(";;", self.i) and self.case:
-                    self.i += 3 if s.startswith(";;&", self.i) else 2
-                    self.case[-1] = "pattern"
-                elif s.startswith(";&", self.i) and self.case:
-                    self.i += 2
-                    self.case[-1] = "pattern"
-                else:
+        try:
+            while True:
+                self.skip_blanks()
+                if self.i >= len(s):
+                    if stop:
+                        raise ParseError("a '%s' is missing" % ("' or '".join(stop)))
+                    self.read_heredocs()
+                    return items
+                c = s[self.i]
+                if c == "#":
+                    self.skip_comment()
+                    continue
+                if c == "\n":
                     self.i += 1
-                prev, pipe = None, False
-                continue
-            if c == "&" and not s.startswith("&>", self.i):
-                self.i += 2 if s.startswith("&&", self.i) else 1
-                prev, pipe = None, False
-                continue
-            if c == "|":
-                if s.startswith("||", self.i):
-                    self.i += 2
-                    prev, pipe = None, False
-                else:
-                    self.i += 2 if s.startswith("|&", self.i) else 1
-                    pipe = True
-                continue
-            if c == ")":
-                if end == ")":
+                    self.read_heredocs()
+                    if not pipe:
+                        prev = None
+                    continue
+                if c == ";":
+                    if s.startswith(";;", self.i) or s.startswith(";&", self.i):
+                        if CASE_END in stop:
+                            return items
+                        raise ParseError("';;' outside a case")
                     self.i += 1
-                    return
-                raise ParseError("a ')' has no matching '('")
-            if self.case and self.case[-1] == "pattern":
-                self.read_case_pattern()
-                continue
-            if c == "(":
-                if s.startswith("((", self.i):
-                    self.skip_arith(self.i + 2)
                     prev, pipe = None, False
                     continue
-                self.i += 1
-                self.parse_list(end=")")
-                prev, pipe = "group", False
-                continue
-            cmd = self.parse_command()
-            if cmd is None:
-                continue
-            if pipe:
-                cmd.pipe_from = prev or "group"
-            prev, pipe = cmd, False
-
-    def read_case_pattern(self):
-        """``pattern)`` of a case item (or ``esac``): words that are matched, never run."""
-        start = self.i
-        word = self.read_word()
-        if word.static() == "esac":
-            self.case.pop()
-            return
-        self.i = start
-        s = self.s
-        while self.i < len(s) and s[self.i] != ")":
-            if s[self.i] in " \t\n|(":
-                self.i += 1
-            else:
-                self.read_word()
-                if self.i < len(s) and s[self.i] not in " \t\n|)":
-                    raise ParseError("a case pattern is not closed with ')'")
-        if self.i >= len(s):
-            raise ParseError("a case pattern is not closed with ')'")
-        self.i += 1
-        self.case[-1] = "body"
-
-    def skip_blanks(self):
-        s = self.s
-        while self.i < len(s):
-            if s[self.i] in " \t":
-                self.i += 1
-            elif s.startswith("\\\n", self.i):
-                self.i += 2
-            else:
-                break
-
-    def skip_comment(self):
-        j = self.s.find("\n", self.i)
-        self.i = len(self.s) if j < 0 else j
-
-    def skip_arith(self, j):
-        """Skip ``(( ... ))`` from j (after the opening parentheses), keeping what it runs."""
-        s, depth, start = self.s, 2, j
-        while j < len(s) and depth:
-            if s[j] == "(":
-                depth += 1
-            elif s[j] == ")":
-                depth -= 1
-            j += 1
-        if depth:
-            raise ParseError("a '((' is never closed")
-        self.scan_expansions(s[start:j - 2])
-        self.i = j
-        return s[start:j - 2]
+                if c == "&" and not s.startswith("&>", self.i):
+                    if s.startswith("&&", self.i):
+                        self.i += 2
+                    else:
+                        self.i += 1
+                        if prev is not None:
+                            prev.background = True
+                    prev, pipe = None, False
+                    continue
+                if c == "|":
+                    if s.startswith("||", self.i):
+                        self.i += 2
+                        prev, pipe = None, False
+                    else:
+                        self.i += 2 if s.startswith("|&", self.i) else 1
+                        pipe = True
+                    continue
+                if c == ")":
+                    if ")" in stop:
+                        return items
+                    raise ParseError("a ')' has no matching '('")
+                if self.peek_reserved() in stop:
+                    return items
+                item = self.parse_command()
+                if item is None:
+                    continue
+                if pipe:
+                    item.pipe_from = prev
+                items.append(item)
+                prev, pipe = item, False
+        finally:
+            self.out = saved
 
     # --- commands -------------------------------------------------------------------------
 
     def parse_command(self):
+        self.skip_blanks()
+        s = self.s
+        if s.startswith("((", self.i):
+            self.skip_arith(self.i + 2)
+            return None
+        if s.startswith("(", self.i):
+            self.i += 1
+            return self.compound(lambda: Node("subshell", self.parse_list((")",))), close=")")
+        word = self.peek_reserved()
+        if word == "{":
+            self.i += 1
+            return self.compound(lambda: Node("group", self.parse_list(("}",))), close="}")
+        if word in ("for", "select"):
+            return self.compound(lambda: self.parse_for(word))
+        if word in ("while", "until"):
+            self.i += len(word)
+            return self.compound(lambda: self.parse_loop(word))
+        if word == "if":
+            self.i += 2
+            return self.compound(self.parse_if)
+        if word == "case":
+            self.i += 4
+            return self.compound(self.parse_case)
+        if word == "function":
+            self.i += 8
+            self.skip_blanks()
+            name = self.read_word().static() or "?"
+            self.skip_blanks()
+            if self.s.startswith("()", self.i):
+                self.i += 2
+            return self.function(name)
+        if word == "[[":
+            return self.parse_test()
+        if word in ("!", "time", "coproc"):
+            self.i += len(word)
+            self.skip_blanks()
+            while word == "time" and self.peek_reserved() in ("-p", "--"):
+                self.i += len(self.peek_reserved())
+                self.skip_blanks()
+            return self.parse_command()
+        if word in ENDS or word == "esac":
+            raise ParseError("unexpected '%s'" % word)
+        return self.parse_simple()
+
+    def compound(self, build, close=None):
+        self.st.nest += 1
+        if self.st.nest > MAX_NEST:
+            raise LimitError("compound commands are nested more than %d levels deep" % MAX_NEST)
+        try:
+            node = build()
+        finally:
+            self.st.nest -= 1
+        if close == ")":
+            self.expect_char(")")
+        elif close:
+            self.expect(close)
+        while True:  # redirections of the whole compound: done < file, } > log
+            self.skip_blanks()
+            if not self.at_redirect():
+                return node
+            self.read_redirect(node)
+
+    def function(self, name):
+        self.skip_separators()
+        body = self.parse_command()
+        if not isinstance(body, Node):
+            raise ParseError("the body of the function %s is not a compound command" % name)
+        return Node("func", [body], name=name)
+
+    def parse_for(self, word):
+        self.i += len(word)
+        self.skip_blanks()
+        if self.s.startswith("((", self.i):
+            self.skip_arith(self.i + 2)
+            self.skip_separators(semicolon=True)
+            self.expect("do")
+            body = self.parse_list(("done",))
+            self.expect("done")
+            return Node("arith-for", body)
+        var = self.read_word().static()
+        if not var:
+            raise ParseError("%s without a variable name" % word)
+        self.skip_separators()
+        words = None
+        if self.peek_reserved() == "in":
+            self.i += 2
+            words = []
+            while True:
+                self.skip_blanks()
+                if self.i >= len(self.s) or self.s[self.i] in ";\n":
+                    break
+                self.count()
+                w = self.read_word()
+                if not w.parts:
+                    raise ParseError("unexpected character %r in a %s list" % (self.s[self.i], word))
+                words.append(w)
+        self.skip_separators(semicolon=True)
+        self.expect("do")
+        body = self.parse_list(("done",))
+        self.expect("done")
+        return Node(word, body, var=var, words=words)
+
+    def parse_loop(self, word):
+        cond = self.parse_list(("do",))
+        self.expect("do")
+        body = self.parse_list(("done",))
+        self.expect("done")
+        return Node(word, body, cond=cond)
+
+    def parse_if(self):
+        body = self.parse_list(("then",))
+        self.expect("then")
+        body += self.parse_list(("elif", "else", "fi"))
+        while self.peek_reserved() == "elif":
+            self.i += 4
+            body += self.parse_list(("then",))
+            self.expect("then")
+            body += self.parse_list(("elif", "else", "fi"))
+        if self.peek_reserved() == "else":
+            self.i += 4
+            body += self.parse_list(("fi",))
+        self.expect("fi")
+        return Node("if", body)
+
+    def parse_case(self):
+        self.skip_blanks()
+        self.count()
+        self.read_word()  # the word matched (its substitutions are already kept)
+        self.skip_separators()
+        self.expect("in")
+        body = []
+        while True:
+            self.skip_separators()
+            if self.peek_reserved() == "esac":
+                self.i += 4
+                return Node("case", body)
+            if self.s.startswith("(", self.i):
+                self.i += 1
+            while True:  # pattern | pattern )
+                self.skip_blanks()
+                if self.i >= len(self.s):
+                    raise ParseError("a case pattern is not closed with ')'")
+                c = self.s[self.i]
+                if c == ")":
+                    self.i += 1
+                    break
+                if c == "|":
+                    self.i += 1
+                    continue
+                self.count()
+                if not self.read_word().parts:
+                    raise ParseError("a case pattern is not closed with ')'")
+            body += self.parse_list(("esac", CASE_END))
+            for end in (";;&", ";;", ";&"):
+                if self.s.startswith(end, self.i):
+                    self.i += len(end)
+                    break
+
+    def parse_test(self):
+        """``[[ ... ]]``: words that are tested, not run (their substitutions do run)."""
         cmd = Cmd(self.origin)
+        cmd.data = True
+        self.i += 2
         s = self.s
         while True:
             self.skip_blanks()
             if self.i >= len(s):
+                raise ParseError("a '[[' is never closed")
+            if self.peek_reserved() == "]]":
+                self.i += 2
                 break
             c = s[self.i]
-            if c in "\n;|)" or (c == "&" and not s.startswith("&>", self.i)):
-                break
-            if c == "#" and (self.i == 0 or s[self.i - 1] in " \t\n;&|()"):
-                self.skip_comment()
-                break
-            if c == "(" and cmd.data and cmd.words and cmd.words[0].static() == "[[":
-                self.skip_test_group()  # [[ $x =~ ^(a|b)$ ]], [[ ( -f a ) ]]: a pattern, not a subshell
-                continue
-            if c == "(" and cmd.words and s[self.i - 1] == "=":  # declare -A MAP=([k]=v ...)
-                self.read_array()
-                continue
             if c == "(":
-                rest = s[self.i + 1:].lstrip(" \t")
-                if cmd.words and rest.startswith(")"):  # name() { body; }: the body follows
-                    self.i = s.index(")", self.i) + 1
-                    cmd.words, cmd.data = [], True
-                    break
-                if not cmd.words and not cmd.assigns:
-                    break  # a subshell: parse_list handles it
-                raise ParseError("unexpected '(' inside a command")
-            if self.at_redirect():
-                self.read_redirect(cmd)
-                continue
-            self.count()
-            word = self.read_word()
-            if not word.parts:
-                raise ParseError("unexpected character %r" % s[self.i])
-            if not cmd.words and not cmd.data:
-                name = self.assignment_name(word)
-                if name is not None:
-                    cmd.assigns.append((name, word))
-                    if s.startswith("(", self.i):  # NAME=(array values)
-                        self.read_array()
-                    continue
-                kw = word.static()
-                if kw in KEYWORDS and word.parts[0].quoted is False:
-                    continue
-                if kw in ("for", "select"):
-                    cmd.data = True
-                    self.skip_blanks()
-                    if s.startswith("((", self.i):
-                        self.skip_arith(self.i + 2)
-                        break
-                elif kw == "case":
-                    cmd.data = True
-                    cmd.words.append(word)
-                    self.skip_blanks()
-                    cmd.words.append(self.read_word())
-                    while self.i < len(s) and s[self.i] in " \t\n":  # `in` may be on the next line
-                        self.i += 1
-                    if self.read_word().static() != "in":
-                        raise ParseError("case without 'in'")
-                    self.case.append("pattern")
-                    break
-                elif kw == "esac" and self.case:
-                    self.case.pop()
-                    continue
-                elif kw == "function":
-                    self.skip_blanks()
-                    self.read_word()
-                    self.skip_blanks()
-                    if s.startswith("()", self.i):
-                        self.i += 2
-                    cmd.data = True
-                    break
-                elif kw == "[[":
-                    cmd.data = True
-            cmd.words.append(word)
-        if cmd.words or cmd.assigns or cmd.redirs:
-            self.count()
-            self.out.append(cmd)
-            return cmd
-        return None
-
-    def read_array(self):
-        """``(a b "c")`` after ``NAME=``: values (their ``$(...)`` still run), not a subshell."""
-        s = self.s
-        self.i += 1
-        while self.i < len(s) and s[self.i] != ")":
-            if s[self.i] in " \t\n":
-                self.i += 1
-            elif s.startswith("\\\n", self.i):
+                self.skip_test_group()
+            elif s.startswith(("&&", "||"), self.i):
                 self.i += 2
+            elif c in "<>!\n":
+                self.i += 1
             else:
-                self.read_word()
-        self.i += 1
+                self.count()
+                word = self.read_word()
+                if not word.parts:
+                    raise ParseError("unexpected character %r inside [[ ]]" % c)
+                cmd.words.append(word)
+        return self.compound(lambda: cmd)
 
     def skip_test_group(self):
         """A parenthesised part of ``[[ ... ]]`` (to its matching ``)``): read as data."""
@@ -283,74 +332,61 @@ class Parser(WordReader):
         self.scan_expansions(s[self.i:j + 1])
         self.i = j + 1
 
-    @staticmethod
-    def assignment_name(word):
-        first = word.parts[0]
-        if first.kind != "lit" or first.quoted:
-            return None
-        name, sep, _ = first.value.partition("=")
-        name = name[:-1] if name.endswith("+") else name
-        if sep and name and (name[0].isalpha() or name[0] == "_") and all(ch.isalnum() or ch == "_" for ch in name):
-            return name
+    def parse_simple(self):
+        cmd = Cmd(self.origin)
+        s = self.s
+        while True:
+            self.skip_blanks()
+            if self.i >= len(s):
+                break
+            c = s[self.i]
+            if c in "\n;|)" or (c == "&" and not s.startswith("&>", self.i)):
+                break
+            if c == "#" and (self.i == 0 or s[self.i - 1] in " \t\n;&|()"):
+                self.skip_comment()
+                break
+            if c == "(" and cmd.words and s[self.i - 1] == "=":  # declare -A MAP=([k]=v ...)
+                cmd.words[-1].array = self.read_array()
+                continue
+            if c == "(":
+                rest = s[self.i + 1:].lstrip(" \t")
+                if len(cmd.words) == 1 and not cmd.assigns and rest.startswith(")"):  # name() { body; }
+                    self.i = s.index(")", self.i) + 1
+                    return self.function(cmd.words[0].static() or "?")
+                raise ParseError("unexpected '(' inside a command")
+            if self.at_redirect():
+                self.read_redirect(cmd)
+                continue
+            self.count()
+            word = self.read_word()
+            if not word.parts:
+                raise ParseError("unexpected character %r" % s[self.i])
+            if not cmd.words:
+                name = self.assignment_name(word)
+                if name is not None:
+                    if s.startswith("(", self.i):  # NAME=(array values)
+                        word.array = self.read_array()
+                    cmd.assigns.append((name, word))
+                    continue
+            cmd.words.append(word)
+        if cmd.words or cmd.assigns or cmd.redirs:
+            self.count()
+            return cmd
         return None
 
-    def at_redirect(self):
-        s, j = self.s, self.i
-        while j < len(s) and s[j].isdigit():
-            j += 1
-        if j < len(s) and s[j] in "<>" and not s.startswith("<(", j) and not s.startswith(">(", j):
-            return True
-        return j == self.i and s.startswith("&>", j)
-
-    def read_redirect(self, cmd):
-        s = self.s
-        while s[self.i].isdigit():
-            self.i += 1
-        op = next(o for o in REDIRECTS if s.startswith(o, self.i))
-        self.i += len(op)
-        self.skip_blanks()
-        if op in (">&", "<&") and self.i < len(s) and (s[self.i].isdigit() or s[self.i] == "-"):
-            while self.i < len(s) and (s[self.i].isdigit() or s[self.i] == "-"):
-                self.i += 1
-            return
-        self.count()
-        target = self.read_word()
-        if not target.parts:
-            raise ParseError("a redirection (%s) has no target" % op)
-        if op in ("<<", "<<-"):
-            quoted = any(p.quoted for p in target.parts)
-            self.st.heredocs.append((cmd, target.static() or target.text(), op == "<<-", quoted))
-        elif op == "<<<":
-            cmd.stdin = ("text", target)
-        elif op == "<":
-            cmd.stdin = ("file", target)
-        cmd.redirs.append((op, target))
-
-    def read_heredocs(self):
-        """Bodies of the heredocs opened on the line just ended, in order."""
-        s = self.s
-        while self.st.heredocs:
-            cmd, delim, strip_tabs, quoted = self.st.heredocs.pop(0)
-            lines = []
-            while self.i < len(s):
-                j = s.find("\n", self.i)
-                line = s[self.i:] if j < 0 else s[self.i:j]
-                self.i = len(s) if j < 0 else j + 1
-                if strip_tabs:
-                    line = line.lstrip("\t")
-                if line == delim:
-                    break
-                lines.append(line)
-            body = "\n".join(lines) + ("\n" if lines else "")
-            if not quoted:
-                self.scan_expansions(body)
-            cmd.stdin = ("text", lit_word(body))
 
 def parse(text, depth=0, state=None, origin="command", max_chars=MAX_CHARS):
-    """The simple commands ``text`` runs, in order; ParseError when it cannot be read. ``max_chars``
-    is the longest text read (a command line: 100 KB; a script file may be given more)."""
+    """The items ``text`` runs, in order; ParseError when it cannot be read. ``max_chars`` is the
+    longest text read (a command line: 100 KB; a script file may be given more)."""
     p = Parser(text, depth, state or _State(max_chars), origin)
-    p.parse_list()
-    if p.case:
-        raise ParseError("a case has no esac")
-    return p.out
+    return p.parse_list(())
+
+
+def walk_cmds(items):
+    """Every simple command in a tree of items, in order (for callers that only need those)."""
+    for item in items:
+        if isinstance(item, Cmd):
+            yield item
+        else:
+            yield from walk_cmds(item.cond)
+            yield from walk_cmds(item.body)

@@ -2,21 +2,28 @@
 
 ``unwrap(words)`` strips what only changes *how* a command runs (sudo, doas, env and its
 NAME=VALUE pairs, nohup, nice, ionice, timeout, stdbuf, time, command, exec, builtin, setsid,
-flock, chroot, xargs, strace, busybox, uv/poetry/pipx run, python -m paii_cli ...) and says what
-a shell or an interpreter is asked to run: a ``-c`` string, ``eval``'s words, a script on stdin,
-inline ``python -c`` / ``perl -e`` code. The result is an :class:`Inv`.
+flock, chroot, strace, busybox, chronic, pkexec, systemd-run, uv/poetry/pipx run, python -m
+paii_cli ...) and says what a shell or an interpreter is asked to run: a ``-c`` string,
+``eval``'s words, a script on stdin, inline ``python -c`` / ``perl -e`` / ``awk`` code, a
+``parallel``/``xargs`` template (``launchers``). The result is an :class:`Inv`.
 """
 
 import re
 
+from paii_hooks import launchers
+from paii_hooks.launchers import join_words
 from paii_hooks.shell import Part, Word
 
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "yash", "posh", "rbash", "fish"})
-INTERPRETER_RE = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|perl|ruby|node|nodejs|php|lua(\d(\.\d)?)?)$")
+INTERPRETER_RE = re.compile(r"^(python(\d+(\.\d+)?)?|pypy3?|perl|ruby|node|nodejs|php|lua(\d(\.\d)?)?|expect|rscript|r"
+                            r"|osascript)$")
 CODE_FLAGS = {"python": ("-c",), "perl": ("-e", "-E"), "ruby": ("-e",), "node": ("-e", "--eval", "-p", "--print"),
-              "php": ("-r",), "lua": ("-e",)}
+              "php": ("-r",), "lua": ("-e",), "expect": ("-c",), "rscript": ("-e",), "r": ("-e",), "osascript": ("-e",)}
 VALUE_FLAGS = {"python": ("-W", "-X", "--check-hash-based-pycs"), "perl": (), "ruby": ("-r", "-I", "-C", "-E"),
-               "node": ("-r", "--require", "--input-type", "--import", "--loader"), "php": ("-d", "-c", "-z"), "lua": ("-l",)}
+               "node": ("-r", "--require", "--input-type", "--import", "--loader"), "php": ("-d", "-c", "-z"), "lua": ("-l",),
+               "expect": (), "rscript": (), "r": (), "osascript": ("-l",)}
+AWKS = frozenset({"awk", "gawk", "mawk", "nawk"})
+AWK_VALUE = {"-F", "-v", "--field-separator", "--assign", "-i", "--include", "-l", "--load", "-W"}
 
 # wrapper -> (options that take a value, positional operands before the command)
 WRAPPERS = {
@@ -41,6 +48,12 @@ WRAPPERS = {
     "firejail": (set(), 0), "proxychains": ({"-f"}, 0), "proxychains4": ({"-f"}, 0), "torsocks": (set(), 0),
     "nsenter": ({"-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root"}, 0),
     "catchsegv": (set(), 0), "valgrind": (set(), 0), "dbus-launch": (set(), 0),
+    "chronic": (set(), 0), "pkexec": ({"--user", "-u"}, 0), "coproc": (set(), 0), "unshare": (set(), 0),
+    "setpriv": ({"--reuid", "--regid", "--groups", "--inh-caps", "--ambient-caps", "--bounding-set", "--securebits",
+                 "--selinux-label", "--apparmor-profile"}, 0),
+    "prlimit": ({"-p", "--pid"}, 0), "numactl": (set(), 0), "cgexec": ({"-g"}, 0), "eatmydata": (set(), 0),
+    "fakeroot": (set(), 0), "nocache": (set(), 0), "tsp": (set(), 0), "dbus-run-session": (set(), 0),
+    "doppler": (set(), 0), "op": (set(), 0), "aws-vault": (set(), 0),
 }
 RUNNERS = {  # tool -> (subcommand, options that take a value)
     "uv": ("run", {"--with", "--python", "-p", "--project", "--directory", "--extra", "--group", "--package",
@@ -52,26 +65,31 @@ RUNNERS = {  # tool -> (subcommand, options that take a value)
     "conda": ("run", {"-n", "--name", "-p", "--prefix", "--cwd"}), "mamba": ("run", {"-n", "--name", "-p", "--prefix"}),
     "micromamba": ("run", {"-n", "--name", "-p", "--prefix"}),
 }
-XARGS_VALUE = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter", "--eof", "--max-lines",
-               "--max-args", "--max-procs", "--max-chars", "--replace", "--process-slot-var"}
+LAUNCHERS = {"script": launchers.script, "tmux": launchers.tmux, "screen": launchers.screen, "sg": launchers.sg,
+             "entr": launchers.entr, "systemd-run": launchers.systemd_run, "parallel": launchers.parallel,
+             "xargs": launchers.xargs}
 LOOKUPS = frozenset({"which", "type", "hash", "whereis", "man", "help", "apropos", "tldr", "info"})
 
 
 class Inv:
     """What one simple command runs. ``kind``:
-    run (``prog`` with ``args``), shell-string (``code`` is a Word of shell text), shell-stdin
-    (a shell reads its script from stdin), shell-script (``code`` is the script's Word: a file, or
-    ``<(...)``; with ``lang`` when an interpreter runs it: ``python3 x.py``), code
-    (inline ``lang`` code in ``code``), code-stdin, dynamic (the program name is only known at
-    run time), none (nothing runs: a lookup, an empty command)."""
+    run (``prog`` with ``args``), shell-string (``code`` is a Word of shell text; ``child``: a new
+    shell runs it, with ``pos`` as $0 $1 ...), shell-stdin (a shell reads its script from stdin),
+    shell-script (``code`` is the script's Word: a file, or ``<(...)``; with ``lang`` when an
+    interpreter runs it: ``python3 x.py``), code (inline ``lang`` code in ``code``), code-stdin,
+    template (``parallel``/``xargs``: ``args`` is the command, filled in from ``items`` or stdin),
+    dynamic (the program name is only known at run time), none (nothing runs: a lookup)."""
 
-    __slots__ = ("kind", "prog", "args", "via", "env", "code", "lang", "xargs", "path")
+    __slots__ = ("kind", "prog", "args", "via", "env", "code", "lang", "xargs", "path", "child", "pos", "items",
+                 "replace", "shell", "split", "argfile")
 
-    def __init__(self, kind, prog="", args=(), via=(), env=None, code=None, lang=""):
+    def __init__(self, kind, prog="", args=(), via=(), env=None, code=None, lang="", child=False, pos=None):
         self.kind, self.prog, self.args, self.via = kind, prog, list(args), list(via)
         self.env = env if env is not None else {}
         self.code, self.lang, self.xargs = code, lang, False
         self.path = None  # for a run: the program as typed (./x.sh), when static
+        self.child, self.pos = child, pos
+        self.items, self.replace, self.shell, self.split, self.argfile = None, None, False, "words", None
 
     def argv(self):
         """The static text of each argument (None where it is only known at run time)."""
@@ -107,16 +125,6 @@ def first_operand(args, with_value, start=0):
     return i
 
 
-def join_words(words):
-    """Words joined by spaces into one Word (what eval, ssh and watch hand to a shell)."""
-    parts = []
-    for k, w in enumerate(words):
-        if k:
-            parts.append(Part("lit", " ", True))
-        parts.extend(w.parts)
-    return Word(parts)
-
-
 def unwrap(words, env=None, depth=0):
     """The :class:`Inv` of a command's words (assignment prefixes already split off into ``env``)."""
     env = dict(env or {})
@@ -149,13 +157,16 @@ def unwrap(words, env=None, depth=0):
             via.append(prog)
             args = rest[first_operand(rest, set()):]
             continue
-        if prog == "xargs":
-            via.append(prog)
-            args = rest[first_operand(rest, XARGS_VALUE):] or [Word([Part("lit", "echo", True)])]
-            inv = unwrap(args, env, depth)
-            inv.via = via + inv.via
-            inv.xargs = True
-            return inv
+        if prog in LAUNCHERS:
+            out = LAUNCHERS[prog](Inv, rest, via, env)
+            if isinstance(out, Inv):
+                return out
+            args = out
+            continue
+        if prog in ("at", "batch", "atq", "atrm"):
+            return launchers.at(Inv, prog, rest, via, env)
+        if prog in AWKS:
+            return _awk(prog, rest, via, env)
         if prog in RUNNERS:
             sub, with_value = RUNNERS[prog]
             i = 0
@@ -171,14 +182,14 @@ def unwrap(words, env=None, depth=0):
             i = first_operand(rest, {"-w", "--timeout", "-E", "--conflict-exit-code"})
             cmd_at = i + 1
             if cmd_at < len(rest) and rest[cmd_at].static() in ("-c", "--command") and cmd_at + 1 < len(rest):
-                return Inv("shell-string", prog, rest, via + [prog], env, code=rest[cmd_at + 1])
+                return Inv("shell-string", prog, rest, via + [prog], env, code=rest[cmd_at + 1], child=True)
             via.append(prog)
             args = rest[cmd_at:]
             continue
         if prog in ("su", "runuser"):
             for k, a in enumerate(rest):
                 if a.static() in ("-c", "--command") and k + 1 < len(rest):
-                    return Inv("shell-string", prog, rest, via + [prog], env, code=rest[k + 1])
+                    return Inv("shell-string", prog, rest, via + [prog], env, code=rest[k + 1], child=True)
                 if a.static() == "--" and prog == "runuser":
                     via.append(prog)
                     args = rest[k + 1:]
@@ -192,12 +203,13 @@ def unwrap(words, env=None, depth=0):
                 via.append(prog)
                 args = rest[i:]
                 continue
-            return Inv("shell-string", prog, rest, via + [prog], env, code=join_words(rest[i:]))
+            return Inv("shell-string", prog, rest, via + [prog], env, code=join_words(rest[i:]), child=True)
         if prog == "ssh":
             i = first_operand(rest, {"-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O",
                                      "-o", "-p", "-Q", "-R", "-S", "-W", "-w", "-B"})
             if i + 1 < len(rest):
-                return Inv("shell-string", prog, rest, via + ["ssh " + rest[i].text()], env, code=join_words(rest[i + 1:]))
+                return Inv("shell-string", prog, rest, via + ["ssh " + rest[i].text()], env,
+                           code=join_words(rest[i + 1:]), child=True)
             return Inv("run", prog, rest, via, env)
         if prog == "eval":
             if not rest:
@@ -282,10 +294,11 @@ def _shell(prog, rest, via, env):
     if has_c:
         if not operands:
             return Inv("none", via=via, env=env)
-        return Inv("shell-string", prog, rest, via + [prog + " -c"], env, code=operands[0])
+        return Inv("shell-string", prog, rest, via + [prog + " -c"], env, code=operands[0], child=True,
+                   pos=operands[1:])
     if stdin or not operands or operands[0].static() == "-":
-        return Inv("shell-stdin", prog, rest, via, env)
-    return Inv("shell-script", prog, rest, via, env, code=operands[0])
+        return Inv("shell-stdin", prog, rest, via, env, child=True, pos=[Word([Part("lit", prog, True)])] + operands)
+    return Inv("shell-script", prog, rest, via, env, code=operands[0], child=True)
 
 
 def _interpreter(prog, rest, via, env):
@@ -307,6 +320,8 @@ def _interpreter(prog, rest, via, env):
             if module.split(".")[0] == "paii_cli":
                 via.append(prog + " -m " + module)
                 return [Word([Part("lit", "paii", True)])] + rest[i + 2:]
+            if module.startswith("paii_"):  # PAII's own code run by module path
+                return Inv("run", "paii-module", rest[i + 2:], via + [prog + " -m " + module], env)
             return Inv("run", prog, rest, via, env)
         if t in value_flags:
             i += 2
@@ -321,9 +336,34 @@ def _interpreter(prog, rest, via, env):
         operands = operands[1:]
     if not operands or operands[0].static() == "-":
         return Inv("code-stdin", prog, rest, via, env, lang=lang)
-    script = operands[0].static() or ""
-    if script.replace("\\", "/").endswith(("paii_cli/__main__.py", "bin/paii")):
+    script = (operands[0].static() or "").replace("\\", "/")
+    if script.endswith(("paii_cli/__main__.py", "bin/paii")):
         via.append(prog + " " + script)
         return [Word([Part("lit", "paii", True)])] + operands[1:]
+    if re.search(r"(^|/)paii_\w+/", script) and script.endswith(".py"):
+        return Inv("run", "paii-module", operands[1:], via + [prog + " " + script], env)
     # python3 x.py, or python3 <(curl ...): the script is a file or another command's output
     return Inv("shell-script", prog, rest, via, env, code=operands[0], lang=lang)
+
+
+def _awk(prog, rest, via, env):
+    """awk's program (the first operand, or ``-e``/``--source`` text, or ``-f FILE``) as code."""
+    i, code = 0, []
+    while i < len(rest):
+        t = rest[i].static()
+        if t is None or t == "--" or not t.startswith("-") or t == "-":
+            break
+        if t in ("-f", "--file") and i + 1 < len(rest):
+            return Inv("shell-script", prog, rest, via, env, code=rest[i + 1], lang="awk")
+        if t in ("-e", "--source") and i + 1 < len(rest):
+            code.append(rest[i + 1])
+            i += 2
+            continue
+        i += 2 if t in AWK_VALUE else 1
+    if i < len(rest) and rest[i].static() == "--":
+        i += 1
+    if not code and i < len(rest):
+        code.append(rest[i])
+    if not code:
+        return Inv("run", prog, rest, via, env)
+    return Inv("code", prog, rest, via, env, code=join_words(code, "\n"), lang="awk")

@@ -16,9 +16,11 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from paii_common.config import PaiiSettings, is_set
 
-#: read-only diagnostics that exec_in_pod runs without asking (documented in README and plugin.toml).
-#: One command per entry, split like a shell would (no shell runs them); a token ending in ``*``
-#: matches one argument with that prefix, a final ``...`` any further arguments.
+#: read-only diagnostics that exec_in_pod runs without asking (documented in plugin.toml and
+#: docs/kubernetes.md). One command per entry, split like a shell would (no shell runs them); a token
+#: ending in ``*`` matches one argument with that prefix, a final ``...`` further plain words
+#: (paii_kubernetes.policy). ``pg_isready`` and ``df`` are built in with their arguments checked one
+#: by one (paii_kubernetes.diagnostics): only the pod's own database, only data and log volumes.
 DEFAULT_EXEC_ALLOWLIST: tuple[str, ...] = (
     "python manage.py dbstats",
     "python manage.py showmigrations",
@@ -28,11 +30,9 @@ DEFAULT_EXEC_ALLOWLIST: tuple[str, ...] = (
     "cat /proc/net/sockstat",
     "cat /proc/1/status",
     "df -h",
-    "df -h /*",
     "free -m",
     "uptime",
     "date",
-    "pg_isready ...",
 )
 
 

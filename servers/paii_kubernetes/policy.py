@@ -3,14 +3,19 @@
 * :func:`validate_name`: a namespace, pod, container or deployment name must be a Kubernetes name
   (lowercase letters, digits, ``-`` and ``.``); a value starting with ``-`` (it would read as an
   option) or holding ``/`` (a path, another resource) is refused with the reason.
-* :func:`is_read_only_diagnostic`: whether an argv is on the allowlist of read-only diagnostics that
-  run without asking. Matching is on the argv list, never on a shell string: an entry is split into
-  tokens like a shell would (``shlex``), each token must equal the argument, except that a token
-  ending in ``*`` matches one argument starting with what precedes the ``*`` (made of path-safe
-  characters, without ``..``), and a final ``...`` matches any further plain arguments.
-* :func:`refuse_secret_access`: no command may read a Secret's value through the pod: service
-  account tokens and mounted secrets (``/var/run/secrets``), process environments (``environ``,
-  ``env``, ``printenv``, ``set``) are refused whatever the allowlist says or the person approved.
+* :func:`check_diagnostic`: whether ``exec_in_pod`` may run an argv without asking. Built-in
+  diagnostics (``pg_isready``, ``df``) have their arguments checked one by one so they cannot
+  reach beyond the pod (:mod:`paii_kubernetes.diagnostics`); every other entry of the allowlist
+  is matched on the argv list, never on a shell string: an entry is split into tokens like a shell
+  would (``shlex``) and each token must equal the argument, except that a token ending in ``*``
+  matches one argument starting with what precedes the ``*`` (path-safe characters, no ``..``),
+  a bare ``*`` one plain word, and a final ``...`` any further plain words. A plain word is
+  letters, digits, ``_``, ``,`` and ``-`` (not first): never an option, a path, a file name, a host,
+  a URL or an address.
+* :func:`refuse_secret_access`: no command may read a Secret's value through the pod: environment
+  dumps, code that reads the environment, ``/proc/*/environ``, mounted secrets and service-account
+  tokens, in the forms :mod:`paii_kubernetes.envguard` lists, are refused whatever the allowlist
+  says or the person approved.
 * :func:`check_write_allowed`: writes are refused in read-only mode and in protected namespaces.
 """
 
@@ -19,22 +24,20 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from paii_common.errors import InvalidInput
+from paii_kubernetes import diagnostics, envguard
 
 if TYPE_CHECKING:
     from paii_kubernetes.config import KubernetesSettings
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 _SAFE_TAIL = re.compile(r"^[A-Za-z0-9_.,:=@%+/-]*$")
-_PLAIN_ARG = re.compile(r"^[A-Za-z0-9_.,:=@%+/-]+$")
+_PLAIN_WORD = re.compile(r"^[A-Za-z0-9_,][A-Za-z0-9_,-]*$")
 _SELECTOR = re.compile(r"^[A-Za-z0-9_./=!,() -]*$")
 
-#: paths and commands that reveal secret values; refused for every exec, approved or not
-SECRET_MARKERS = ("/var/run/secrets", "/run/secrets", "environ", "serviceaccount", ".kube/config", "kubeconfig")
-ENV_DUMPERS = frozenset({"env", "printenv", "set", "export", "declare"})
 MAX_ARGV = 64
 MAX_ARG_LEN = 4096
 
@@ -71,16 +74,18 @@ def _entry_tokens(entry: str | Sequence[str]) -> list[str]:
 
 
 def _token_matches(token: str, arg: str) -> bool:
+    if token == "*":
+        return bool(_PLAIN_WORD.match(arg))
     if token.endswith("*"):
         prefix = token[:-1]
         tail = arg[len(prefix):]
-        return (arg.startswith(prefix) and bool(_SAFE_TAIL.match(tail))
+        return (arg.startswith(prefix) and bool(_SAFE_TAIL.match(tail)) and not tail.startswith("-")
                 and ".." not in posixpath.normpath(arg).split("/") and ".." not in arg.split("/"))
     return token == arg
 
 
 def matching_entry(argv: Sequence[str], allowlist: Iterable[str | Sequence[str]]) -> str | None:
-    """The allowlist entry ``argv`` matches, or None."""
+    """The allowlist entry ``argv`` matches token by token (see the module doc), or None."""
     args = list(argv)
     for entry in allowlist:
         tokens = _entry_tokens(entry)
@@ -92,20 +97,47 @@ def matching_entry(argv: Sequence[str], allowlist: Iterable[str | Sequence[str]]
             continue
         if not all(_token_matches(t, a) for t, a in zip(fixed, args, strict=False)):
             continue
-        if rest and not all(_PLAIN_ARG.match(a) and ".." not in a.split("/") for a in args[len(fixed):]):
+        if rest and not all(_PLAIN_WORD.match(a) for a in args[len(fixed):]):
             continue
         return entry if isinstance(entry, str) else shlex.join(entry)
     return None
 
 
-def is_read_only_diagnostic(argv: Sequence[str], allowlist: Iterable[str | Sequence[str]]) -> bool:
-    """True when ``argv`` matches an allowlist entry and touches no secret (see the module doc)."""
+def check_diagnostic(argv: Sequence[str], allowlist: Iterable[str | Sequence[str]],
+                     targets: Callable[[], diagnostics.Targets] | None = None) -> str:
+    """The rule ``argv`` runs under without asking (an allowlist entry or a built-in diagnostic's usage),
+    else InvalidInput saying what is allowed and how to run it anyway. ``targets`` gives the pod's own
+    database (read from the pod only when a host or port needs it)."""
+    args = check_argv(argv)
+    refuse_secret_access(args)
+    entries = list(allowlist)
+    entry = matching_entry(args, entries)
+    if entry is not None:
+        return entry
     try:
-        check_argv(argv)
-        refuse_secret_access(argv)
+        usage = diagnostics.check(args, targets or diagnostics.Targets)
+    except diagnostics.Refused as exc:
+        raise InvalidInput(f"{exc}. exec_in_pod runs it only like that; to run {shlex.join(args)[:200]} anyway, ask the "
+                           "person and call run_in_pod (Claude Code asks for their approval), or add the exact command "
+                           "to PAII_KUBERNETES_EXEC_ALLOWLIST.") from None
+    if usage is not None:
+        return usage
+    raise InvalidInput(
+        f"{shlex.join(args)[:200]!r} is not on the read-only diagnostic allowlist, so exec_in_pod does not run it. "
+        f"Allowed: {'; '.join([*entries, *diagnostics.USAGE.values()])}. To run it anyway, ask the person and call "
+        "run_in_pod (Claude Code asks for their approval); a read-only command can be added to "
+        "PAII_KUBERNETES_EXEC_ALLOWLIST."
+    )
+
+
+def is_read_only_diagnostic(argv: Sequence[str], allowlist: Iterable[str | Sequence[str]],
+                            targets: Callable[[], diagnostics.Targets] | None = None) -> bool:
+    """True when exec_in_pod may run ``argv`` without asking (see :func:`check_diagnostic`)."""
+    try:
+        check_diagnostic(argv, allowlist, targets)
     except InvalidInput:
         return False
-    return matching_entry(argv, allowlist) is not None
+    return True
 
 
 def check_argv(argv: Sequence[str]) -> list[str]:
@@ -121,17 +153,15 @@ def check_argv(argv: Sequence[str]) -> list[str]:
     return args
 
 
-def refuse_secret_access(argv: Sequence[str]) -> None:
-    """Raise InvalidInput when the command would read a Secret's value or a process environment."""
-    program = posixpath.basename(argv[0]) if argv else ""
-    if program in ENV_DUMPERS:
-        raise InvalidInput(f"`{program}` prints environment variables, whose values may come from Secrets: refused. "
-                           "Ask for the one setting you need by name (describe_pod shows where env values come from).")
-    joined = "\x00".join(argv).lower()
-    for marker in SECRET_MARKERS:
-        if marker in joined:
-            raise InvalidInput(f"the command touches {marker!r}, where Secret values, tokens or credentials live: refused. "
-                               "PAII never returns Secret values; read the secret's name and keys with describe_pod.")
+def refuse_secret_access(argv: Sequence[str], secret_env: Mapping[str, str] | None = None) -> None:
+    """Raise InvalidInput when the command would print a Secret's value or a process environment
+    (:func:`paii_kubernetes.envguard.refusal`); ``secret_env`` maps the pod's Secret-backed variables
+    to their Secret, when the caller read the pod."""
+    why = envguard.refusal(argv, secret_env)
+    if why:
+        raise InvalidInput(f"{why}: refused. PAII never returns Secret values: ask for the one setting you need by "
+                           "name (describe_pod shows where each env value comes from, and which are Secrets), "
+                           "or ask the person to run it by hand.")
 
 
 def check_write_allowed(namespace: str, settings: KubernetesSettings) -> None:

@@ -25,14 +25,10 @@ from paii_common.untrusted import NOTE, fence
 from paii_kubernetes import __version__
 from paii_kubernetes.client import KubernetesClient, mask_secrets
 from paii_kubernetes.config import KubernetesSettings
+from paii_kubernetes.diagnostics import Targets, targets_of
+from paii_kubernetes.envguard import secret_env_of
 from paii_kubernetes.models import Deployment, EventList, ExecOutput, Logs, PodDetail, PodList
-from paii_kubernetes.policy import (
-    check_argv,
-    matching_entry,
-    refuse_secret_access,
-    validate_name,
-    validate_selector,
-)
+from paii_kubernetes.policy import check_argv, check_diagnostic, validate_name, validate_selector
 from paii_kubernetes.views import (
     conditions,
     container_detail,
@@ -260,21 +256,23 @@ def build_server(settings: KubernetesSettings | None = None, client: KubernetesC
     ) -> ExecOutput:
         """Run an allowlisted read-only diagnostic in a container, e.g. ["python","manage.py","dbstats"].
 
-        Other commands are refused: ask the person, then use run_in_pod."""
+        Others are refused: ask the person, then run_in_pod."""
         ns = k8s.namespace(namespace, context)
         args = check_argv(argv)
-        refuse_secret_access(args)
-        if matching_entry(args, settings.allowlist) is None:
-            raise InvalidInput(
-                f"{' '.join(args)!r} is not on the read-only diagnostic allowlist, so exec_in_pod does not run it. "
-                f"Allowed: {'; '.join(settings.allowlist)}. To run it anyway, ask the person and call run_in_pod "
-                "(Claude Code asks for their approval); a read-only command can be added to PAII_KUBERNETES_EXEC_ALLOWLIST."
-            )
+        validate_name(pod, "pod")
         if container:
             validate_name(container, "container")
-        result = k8s.exec_in_pod(ns, validate_name(pod, "pod"), args, container=container, context=context,
+        spec: list[dict] = []  # the pod, read only when a host or port must be checked against its database
+
+        def targets() -> Targets:
+            if not spec:
+                spec.append(read_pod(pod, ns, context))
+            return targets_of(spec[0])
+
+        check_diagnostic(args, settings.allowlist, targets)
+        result = k8s.exec_in_pod(ns, pod, args, container=container, context=context,
                                  timeout=min(timeout, max(1.0, settings.read_timeout - 1)))  # within the call's deadline
-        return exec_output(pod, container or None, args, result)
+        return exec_output(pod, container or None, args, result, secret_env_of(spec[0]) if spec else None)
 
     reads = [list_pods, describe_pod, get_logs, list_events, get_deployment, exec_in_pod]
     writes = write_tools(settings, k8s, deployment=deployment, read_pod=read_pod)

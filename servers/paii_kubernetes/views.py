@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from paii_common import clock
 from paii_common.untrusted import NOTE, fence
 
 from paii_kubernetes.client import mask_secrets, pod_is_ready
+from paii_kubernetes.envguard import mask as mask_env
 from paii_kubernetes.models import (
     Condition,
     Container,
@@ -240,9 +242,13 @@ def deployment_view(dep: dict[str, Any], replicasets: list[dict[str, Any]], *, c
     )
 
 
-def exec_output(pod: str, container: str | None, argv: list[str], result: ExecResult) -> ExecOutput:
+def exec_output(pod: str, container: str | None, argv: list[str], result: ExecResult,
+                secret_env: Mapping[str, str] | None = None) -> ExecOutput:
+    """What a command printed, fenced, with secrets masked: the token shapes (already, in the client),
+    then ``NAME=value`` for the pod's Secret-backed names and names that look secret, and URL passwords."""
     return ExecOutput(
         note=NOTE, pod=pod, container=container, argv=argv, exit_code=result.exit_code, timed_out=result.timed_out,
         truncated=result.truncated, duration_s=result.duration_s,
-        stdout=fence(result.stdout, OUTPUT_LABEL), stderr=fence(result.stderr, OUTPUT_LABEL) if result.stderr else "",
+        stdout=fence(mask_env(result.stdout, secret_env), OUTPUT_LABEL),
+        stderr=fence(mask_env(result.stderr, secret_env), OUTPUT_LABEL) if result.stderr else "",
     )

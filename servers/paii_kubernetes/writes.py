@@ -33,6 +33,8 @@ from paii_common.tools import tool
 from paii_common.untrusted import fence
 
 from paii_kubernetes.client import KubernetesClient
+from paii_kubernetes.envguard import mask as mask_env
+from paii_kubernetes.envguard import secret_env_of
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.execstream import EXEC_CHECK
 from paii_kubernetes.models import DeletedPod, Deployment, ExecOutput, RolloutResult, ScaleResult
@@ -236,13 +238,13 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         timeout: Annotated[float, Field(description="Seconds; max PAII_WRITE_TIMEOUT", ge=1, le=300)] = 20,
         context: Context = "",
     ) -> ExecOutput:
-        """Run a command that is not an allowlisted diagnostic in a container, with the person's approval."""
+        """Run a non-allowlisted command in a container with the person's yes. Env/Secret dumps refused; output masked."""
         ns = target(namespace, context)
         args = check_argv(argv)
-        refuse_secret_access(args)
         if container:
             validate_name(container, "container")
-        validate_name(pod, "pod")
+        secret_env = secret_env_of(read_pod(pod, ns, context))  # the names its Secrets fill in: refused, masked
+        refuse_secret_access(args, secret_env)
         key = (k8s.cluster(context).context, ns, pod, container, "\0".join(args))
         earlier = pending.get(key)
         if earlier is not None:  # a blind retry of a command that may have run: once, ask first
@@ -263,7 +265,7 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         if result.exit_code is None and not result.timed_out:  # the stream ended without the exit status
             lines = result.stderr.splitlines()
             why = lines.pop() if lines and "unexpected" in lines[-1] else "the stream ended"
-            seen = "\n".join(part for part in (result.stdout, "\n".join(lines)) if part)
+            seen = mask_env("\n".join(part for part in (result.stdout, "\n".join(lines)) if part), secret_env)
             raise OutcomeUnknown(
                 SERVICE, f"exec in pod {pod} ({ns})",
                 f"the command's exit status never came ({why})"
@@ -271,6 +273,6 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                 check=EXEC_CHECK)
         if still_awaited():
             pending.drop(key)
-        return exec_output(pod, container or None, args, result)
+        return exec_output(pod, container or None, args, result, secret_env)
 
     return [restart_deployment, scale_deployment, delete_pod, run_in_pod]

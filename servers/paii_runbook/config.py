@@ -42,6 +42,7 @@ class RunbookSettings(PaiiSettings):
     max_output: int = Field(default=4000, ge=200, le=200_000, description="Characters of a step's output returned.")
     record_output: int = Field(default=2000, ge=100, le=50_000, description="Characters of a step's output recorded.")
     shipped: bool = Field(default=True, description="Also list the runbooks that ship with PAII.")
+    max_file_kb: int = Field(default=128, ge=4, le=16_384, description="Largest runbook file read, in KB (PAII_RUNBOOK_MAX_FILE_KB).")
 
     def runbook_dirs(self) -> list[Path]:
         dirs = [Path(p).expanduser() for p in _split(self.path, os.pathsep)]

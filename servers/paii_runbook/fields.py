@@ -11,8 +11,10 @@ from typing import Any
 import yaml
 
 from paii_runbook import expect as expect_mod
+from paii_runbook import regexsafe, yamlsafe
 from paii_runbook.expect import Expect
 from paii_runbook.spec import Check, Command, Parameter, Problem, Runbook, Severity, Step, Wait
+from paii_runbook.yamlsafe import Budget
 
 ACTIONS = ("run", "k8s_exec", "wait", "manual")
 STEP_KEYS = (*ACTIONS, "timeout", "expect", "approval", "reason", "changes", "on_fail")
@@ -20,17 +22,8 @@ CHECK_KEYS = ("name", "run", "k8s_exec", "timeout", "expect", "required", "chang
 FRONT_KEYS = ("title", "description", "services", "parameters", "estimated_duration", "production",
               "maintenance_window", "maintenance_windows", "preflight", "owner", "tags")
 PARAM_KEYS = ("description", "pattern", "default", "required", "example")
+MAX_DEFAULT = 256  # as a value given at start (plan.MAX_VALUE)
 MAX_TIMEOUT = 540.0  # a run_step call ends after 10 minutes (server.STEP_DEADLINE): a step fits in one
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Safe YAML that remembers each mapping's line and each key's line (``__line__``, ``__lines__``)."""
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[override]
-        mapping = super().construct_mapping(node, deep=True)
-        mapping["__line__"] = node.start_mark.line + 1
-        mapping["__lines__"] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-        return mapping
 
 
 def _line(data: dict, key: str, offset: int) -> int:
@@ -41,14 +34,20 @@ def _keys(data: dict) -> list[str]:
     return [k for k in data if not (isinstance(k, str) and k.startswith("__"))]
 
 
-def load_yaml(text: str, offset: int, problems: list[Problem], what: str) -> Any:
+def load_yaml(text: str, offset: int, problems: list[Problem], what: str, budget: Budget | None = None) -> Any:
+    """One YAML block of a runbook (a dict, list...) or None with its problem added (never raises)."""
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yamlsafe.load(text, budget or Budget(), what)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = offset + (mark.line if mark else 0)
-        problems.append(Problem(line, "error", f"{what} is not valid YAML: {getattr(exc, 'problem', None) or exc}"))
-        return None
+        if isinstance(exc, yamlsafe.Refused):
+            problems.append(Problem(line, "error", f"{what}: {exc.problem}"))
+        else:
+            problems.append(Problem(line, "error", f"{what} is not valid YAML: {getattr(exc, 'problem', None) or exc}"))
+    except (RecursionError, MemoryError, ValueError, TypeError) as exc:  # the loader's bounds should make these unreachable
+        problems.append(Problem(offset, "error", f"{what} cannot be read ({type(exc).__name__}): simplify it"))
+    return None
 
 
 class _Reader:
@@ -115,6 +114,10 @@ class _Reader:
         if value is None:
             return None
         issues = expect_mod.validate(value, f"{key}")
+        if isinstance(value, dict) and "regex" in value and not issues:
+            risk = regexsafe.problem(str(value["regex"]))
+            if risk:
+                issues.append(f"{key}: regex {str(value['regex'])[:80]!r} {risk}")
         for issue in issues:
             self.err(key, issue)
         return None if issues else Expect.from_mapping(value)
@@ -276,12 +279,19 @@ def _read_parameters(rb: Runbook, params: Any, problems: list[Problem]) -> None:
         if spec.get("pattern") is not None:
             try:
                 re.compile(str(spec["pattern"]))
-                p.pattern = str(spec["pattern"])
             except re.error as exc:
                 problems.append(Problem(line, "error", f"parameter {name}: pattern does not compile: {exc}"))
+            else:
+                risk = regexsafe.problem(str(spec["pattern"]))
+                if risk:
+                    problems.append(Problem(line, "error", f"parameter {name}: pattern {str(spec['pattern'])[:80]!r} {risk}"))
+                else:
+                    p.pattern = str(spec["pattern"])
         if spec.get("default") is not None:
             p.default = str(spec["default"])
-            if p.pattern and not re.fullmatch(p.pattern, p.default):
+            if len(p.default) > MAX_DEFAULT:
+                problems.append(Problem(line, "error", f"parameter {name}: the default is over {MAX_DEFAULT} characters"))
+            elif p.pattern and not re.fullmatch(p.pattern, p.default):
                 problems.append(Problem(line, "error", f"parameter {name}: the default {p.default!r} does not match its pattern"))
         p.required = bool(spec.get("required", p.default is None))
         if spec.get("example") is not None:

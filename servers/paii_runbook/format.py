@@ -32,15 +32,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from paii_runbook import files
 from paii_runbook.fields import load_yaml, read_front, read_step
 from paii_runbook.spec import Check, Command, Parameter, Problem, Runbook, Severity, Step, Wait
+from paii_runbook.yamlsafe import Budget
 
 __all__ = ["Check", "Command", "Parameter", "Problem", "Runbook", "Severity", "Step", "Wait", "parse", "placeholders"]
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+#: the largest runbook file read (PAII_RUNBOOK_MAX_FILE_KB); a real one is a few KB
+MAX_FILE_BYTES = 128 * 1024
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-STEP_HEADING = re.compile(r"^##\s+Step\s+(\d+)\s*[:.\-–]\s*(\S.*?)\s*$")
-ROLLBACK_HEADING = re.compile(r"^##\s+Rollback\s+([a-z0-9][a-z0-9-]*)\s*:\s*(\S.*?)\s*$")
+# the title is stripped after the match: "(\S.*?)\s*$" took quadratic time on a long line of spaces
+STEP_HEADING = re.compile(r"^##\s+Step\s+(\d+)\s*[:.\-–]\s*(\S.*)$")
+ROLLBACK_HEADING = re.compile(r"^##\s+Rollback\s+([a-z0-9][a-z0-9-]*)\s*:\s*(\S.*)$")
 
 
 def _fences(lines: list[str]) -> list[tuple[int, int, str]]:
@@ -60,17 +65,21 @@ def _fences(lines: list[str]) -> list[tuple[int, int, str]]:
     return out
 
 
-def parse(path: Path, text: str | None = None) -> Runbook:
-    """Read a runbook file; problems are in ``.problems`` (nothing raises for a bad file)."""
+def parse(path: Path, text: str | None = None, *, max_bytes: int = MAX_FILE_BYTES) -> Runbook:
+    """Read a runbook file; problems are in ``.problems`` (nothing raises for a bad file).
+
+    Without ``text`` the file is read with :func:`paii_runbook.files.read` (a regular file, at most
+    ``max_bytes``). Parsing is bounded: its YAML by :mod:`paii_runbook.yamlsafe`, the rest is linear."""
     path = Path(path)
     if text is None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            _, text = files.read(path, None, max_bytes)
+        except files.Unreadable as exc:
             rb = Runbook(path.stem, path, "")
-            rb.problems.append(Problem(1, "error", f"cannot read the file: {exc}"))
+            rb.problems.append(Problem(1, "error", f"{path.name} {exc}"))
             return rb
-    rb = Runbook(path.stem, path, text)
+    rb = Runbook(path.stem, path, text or "")
+    budget = Budget()
     problems = rb.problems
     if not NAME.match(rb.name):
         problems.append(Problem(1, "error", f"the file name {path.name!r} is not a runbook name: use lowercase letters, digits and -"))
@@ -81,7 +90,7 @@ def parse(path: Path, text: str | None = None) -> Runbook:
         if end is None:
             problems.append(Problem(1, "error", "the frontmatter has no closing --- line"))
             return rb
-        front = load_yaml("\n".join(lines[1:end]), 2, problems, "the frontmatter")
+        front = load_yaml("\n".join(lines[1:end]), 2, problems, "the frontmatter", budget)
         if isinstance(front, dict):
             read_front(rb, front, problems)
         elif front is not None:
@@ -89,12 +98,12 @@ def parse(path: Path, text: str | None = None) -> Runbook:
         body_start = end + 1
     else:
         problems.append(Problem(1, "error", "no YAML frontmatter: start the file with --- title: ... description: ... ---"))
-    _read_body(rb, lines, body_start)
+    _read_body(rb, lines, body_start, budget)
     _check_refs(rb)
     return rb
 
 
-def _read_body(rb: Runbook, lines: list[str], start: int) -> None:
+def _read_body(rb: Runbook, lines: list[str], start: int, budget: Budget) -> None:
     problems = rb.problems
     fences = [f for f in _fences(lines) if f[0] >= start]
     in_fence = {i for a, b, _ in fences for i in range(a, b + 1)}
@@ -105,9 +114,9 @@ def _read_body(rb: Runbook, lines: list[str], start: int) -> None:
             continue
         m, r = STEP_HEADING.match(line), ROLLBACK_HEADING.match(line)
         if m:
-            sections.append((i, "step", Step(m.group(1), m.group(2), i + 1)))
+            sections.append((i, "step", Step(m.group(1), m.group(2).strip(), i + 1)))
         elif r:
-            sections.append((i, "rollback", Step(r.group(1), r.group(2), i + 1, rollback=True)))
+            sections.append((i, "rollback", Step(r.group(1), r.group(2).strip(), i + 1, rollback=True)))
         else:
             if re.match(r"^##\s+(Step|Rollback)\b", line, re.IGNORECASE):
                 problems.append(Problem(i + 1, "error", "write step headings as '## Step N: Title' and rollbacks as "
@@ -116,12 +125,17 @@ def _read_body(rb: Runbook, lines: list[str], start: int) -> None:
     notes = []
     first = sections[0][0] if sections else len(lines)
     notes.append("\n".join(lines[start:first]).strip())
+    next_fence = 0
     for n, (at, kind, step) in enumerate(sections):
         end = sections[n + 1][0] if n + 1 < len(sections) else len(lines)
         if step is None:
             notes.append("\n".join(lines[at:end]).strip())
             continue
-        blocks = [f for f in fences if at < f[0] < end and f[2].split()[:1] == ["yaml"]]
+        blocks = []
+        while next_fence < len(fences) and fences[next_fence][0] < end:  # fences are in order: one pass for all
+            if fences[next_fence][0] > at and fences[next_fence][2].split()[:1] == ["yaml"]:
+                blocks.append(fences[next_fence])
+            next_fence += 1
         if len(blocks) > 1:
             problems.append(Problem(blocks[1][0] + 1, "error", f"step {step.id} has {len(blocks)} yaml blocks: "
                                     "one step, one action block (split it into steps)"))
@@ -129,7 +143,7 @@ def _read_body(rb: Runbook, lines: list[str], start: int) -> None:
         if blocks:
             a, b, _ = blocks[0]
             step.block_line = a + 1
-            data = load_yaml("\n".join(lines[a + 1:b]), a + 2, problems, f"step {step.id}'s yaml block")
+            data = load_yaml("\n".join(lines[a + 1:b]), a + 2, problems, f"step {step.id}'s yaml block", budget)
             if isinstance(data, dict):
                 read_step(step, data, a + 2, problems)
             elif data is not None:

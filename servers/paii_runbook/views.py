@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from paii_common.errors import InvalidInput
+from paii_common.redact import redact
 from paii_runbook.catalog import Loaded
 from paii_runbook.engine import Engine
 from paii_runbook.models import FindResult, FoundRunbook, LastRun, PlanStep, RunbookDetail, RunbookList, RunbookSummary
@@ -13,6 +16,22 @@ from paii_runbook.plan import params_view, plan_step, resolve_command, resolve_p
 from paii_runbook.record import words
 
 MAX_LIST = 100
+M = TypeVar("M", bound=BaseModel)
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_mask(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _mask(v) for k, v in value.items()}
+    return value
+
+
+def masked(model: M) -> M:
+    """``model`` with secrets masked in every text: a runbook file may hold a token someone pasted."""
+    return type(model).model_validate(_mask(model.model_dump()))
 
 
 def _problems(loaded: Loaded, severities=("error",)) -> list[str]:
@@ -37,7 +56,7 @@ def list_runbooks(engine: Engine, service: str | None) -> RunbookList:
     if service:
         items = [x for x in items if service.strip().lower() in x.runbook.services]
     out = [summary(x, last.get(x.runbook.name), open_by.get(x.runbook.name, [])) for x in items[:MAX_LIST]]
-    return RunbookList(runbooks=out, truncated=len(items) > MAX_LIST)
+    return masked(RunbookList(runbooks=out, truncated=len(items) > MAX_LIST))
 
 
 def shown_params(loaded: Loaded, given: dict[str, Any] | None) -> dict[str, str]:
@@ -58,13 +77,13 @@ def detail(engine: Engine, loaded: Loaded, given: dict[str, Any] | None) -> Runb
         cmd = resolve_command(c.command, params)
         checks.append(PlanStep(id=f"preflight-{len(checks) + 1}", title=c.name, kind=cmd.kind, argv=cmd.argv,
                                expect=c.expect.describe()))
-    return RunbookDetail(
+    return masked(RunbookDetail(
         name=rb.name, title=rb.title, description=rb.description, services=rb.services, parameters=params_view(rb),
         estimated_duration=rb.estimated_duration, production=rb.production, maintenance_window=mw, preflight=checks,
         steps=[plan_step(s, params, prose=True) for s in rb.steps],
         rollbacks=[plan_step(s, params, prose=True) for s in rb.rollbacks.values()],
         notes=rb.notes or None, problems=_problems(loaded, ("error", "warning")),
-        last_run=engine.last_runs().get(rb.name), path=str(rb.path))
+        last_run=engine.last_runs().get(rb.name), path=str(rb.path)))
 
 
 def _doc_words(loaded: Loaded) -> tuple[set[str], set[str]]:
@@ -108,4 +127,4 @@ def find(engine: Engine, text: str | None, service: str | None, k: int) -> FindR
             scored.append(FoundRunbook(name=x.runbook.name, title=x.runbook.title, services=x.runbook.services,
                                        score=round(score, 3), why=why, last_run=last.get(x.runbook.name)))
     scored.sort(key=lambda f: (-f.score, f.name))
-    return FindResult(runbooks=scored[:k], warnings=warnings)
+    return masked(FindResult(runbooks=scored[:k], warnings=warnings))

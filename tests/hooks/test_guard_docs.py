@@ -8,6 +8,7 @@ import sys
 
 from tests.hooks.conftest import HOOKS
 from tests.hooks.guard_cases import ASKS, DESTRUCTIVE
+from tests.hooks.guard_cases_kinds import ALL_KINDS
 
 sys.path.insert(0, str(HOOKS))
 from paii_hooks.rules import CATALOGUE, LOCKED  # noqa: E402
@@ -23,5 +24,5 @@ def test_the_readme_lists_every_rule_with_its_decision():
 
 
 def test_every_rule_is_exercised_by_a_guard_case():
-    covered = {c["rule"] for c in DESTRUCTIVE + ASKS}
+    covered = {c["rule"] for c in DESTRUCTIVE + ASKS + ALL_KINDS}
     assert set(CATALOGUE) - covered == set()

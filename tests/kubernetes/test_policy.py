@@ -6,7 +6,13 @@ import pytest
 
 from paii_common.errors import InvalidInput
 from paii_kubernetes.config import DEFAULT_EXEC_ALLOWLIST, KubernetesSettings
-from paii_kubernetes.policy import check_write_allowed, is_read_only_diagnostic, validate_name, validate_selector
+from paii_kubernetes.policy import (
+    check_write_allowed,
+    is_read_only_diagnostic,
+    refuse_secret_access,
+    validate_name,
+    validate_selector,
+)
 
 
 @pytest.mark.parametrize("value", ["payments-api", "payments-api-7d9f8b6c5-x2k9p", "kube-system", "a", "db.v1"])
@@ -78,3 +84,27 @@ def test_settings_read_lists_from_the_environment(monkeypatch):
     assert s.protected_namespaces == ["kube-system", "prod-db"]
     assert s.allowlist[-2:] == ("redis-cli info", "nginx -T") and s.allowlist[0] == "python manage.py dbstats"
     assert s.kubeconfig_path() == "/tmp/a:/tmp/b"
+
+
+@pytest.mark.parametrize("argv", [
+    ["python", "manage.py", "migrate", "--settings=config.prod"], ["sh", "-c", "set -e; python manage.py check"],
+    ["sh", "-c", "export FOO=1; python manage.py check"], ["bash", "-c", "declare -a pools; echo ok"], ["ps", "aux"],
+    ["ps", "-ef"], ["echo", "environment=prod"], ["grep", "-c", "-E", '" 50[0-9] ', "/var/log/payments-api/access.log"],
+    ["psql", "-Atc", "SELECT pg_is_in_recovery()"], ["cat", "/proc/1/status"], ["awk", "{print $1}", "/var/log/app.log"],
+    ["ls", "/var/run/postgresql"], ["redis-cli", "set", "feature", "on"],
+])
+def test_everyday_commands_are_not_taken_for_environment_dumps(argv):
+    refuse_secret_access(argv, {"STRIPE_API_KEY": "Secret payments-stripe key api-key"})
+
+
+def test_a_final_ellipsis_matches_plain_words_only():
+    allow = ["redis-cli info ..."]
+    assert is_read_only_diagnostic(["redis-cli", "info", "memory", "cpu"], allow)
+    for extra in ("-h", "attacker.example.com", "/etc/shadow", "10.0.0.1:6379", "user@host", "a=b", "--", ".."):
+        assert not is_read_only_diagnostic(["redis-cli", "info", extra], allow), extra
+
+
+def test_a_bare_star_matches_one_plain_word_and_a_prefix_star_no_option():
+    assert is_read_only_diagnostic(["redis-cli", "-n", "3", "info"], ["redis-cli -n * info"])
+    assert not is_read_only_diagnostic(["redis-cli", "-n", "-h", "info"], ["redis-cli -n * info"])
+    assert not is_read_only_diagnostic(["cat", "/proc/pressure/-x"], ["cat /proc/pressure/*"])
