@@ -21,7 +21,7 @@ made it twice. Any dishonest or duplicated cell fails the run (exit 1).
 
 **Deadlines** (``--no-deadlines`` skips it): with the default deadlines (15 s / 30 s), how long a
 tool takes to answer when PagerDuty or Slack hangs, what it says, and how many requests it sent
-(the tests' stateful fakes, tests/pagerduty/pd_fake.py and tests/slack/fake_slack.py).
+(bench/upstream_deadlines.py, on the tests' stateful fakes of PagerDuty and Slack).
 
 Writes bench/results/upstream_faults.json. About three minutes on two cores.
 """
@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:0] = [str(ROOT / "tests" / "pagerduty"), str(ROOT / "tests" / "slack")]
-HANG = 120.0  # longer than any deadline: the fake answers only when the run ends
+sys.path.insert(0, str(HERE))
+
+from upstream_deadlines import deadlines  # noqa: E402
 NOW = datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
 WRITE_TIMEOUT = 8.0
 SLOW = WRITE_TIMEOUT + 3
@@ -315,74 +315,6 @@ def print_matrix(rows: list[dict[str, Any]]) -> None:
               f"made after a retry {r['made_after_retry']}")
 
 
-# ---------------------------------------------------------------------------------- deadlines
-async def _timed(label: str, server, tool: str, args: dict, sent) -> dict:
-    from mcp import Client
-
-    started = time.monotonic()
-    async with Client(server) as c:
-        r = await c.call_tool(tool, args)
-    seconds = round(time.monotonic() - started, 1)
-    if r.is_error:
-        text = r.content[0].text
-    else:
-        out = r.structured_content or {}
-        text = out.get("message") or (out.get("note") if isinstance(out.get("note"), str) else None) or "ok"
-    return {"scenario": label, "seconds": seconds, "error": r.is_error, "says": text, "sent": sent()}
-
-
-async def deadlines() -> list[dict]:
-    from fake_slack import BOT_TOKEN, FakeSlack
-    from pd_fake import FROM, TOKEN, FakePagerDuty, serve
-
-    from paii_pagerduty.config import PagerDutySettings
-    from paii_pagerduty.server import build_server as pd_server
-    from paii_slack.config import SlackSettings
-    from paii_slack.server import build_server as slack_server
-
-    pd = FakePagerDuty()
-    pd_http = serve(pd)
-    for n in range(1, 6):
-        pd.add_incident(n)
-    pd.hang_next("PUT", "/incidents/PINC0001", seconds=HANG)
-    pd.hang_next("PUT", "/incidents/PINC0002", seconds=HANG, after_change=True)
-    pd.hang_next("POST", "/incidents/PINC0003/notes", seconds=HANG, after_change=True)
-    pd.hang_next("GET", "/incidents", seconds=HANG, times=5)
-    pd.fail_next("PUT", "/incidents/PINC0004", 500, 500, 500, 500)
-    slack = FakeSlack().start()
-    ch = slack.add_channel("inc-x")
-    slack.hang("chat.postMessage", seconds=HANG, after_change=True)
-    slack.hang("conversations.list", seconds=HANG, times=5)
-    pd_settings = PagerDutySettings.load(token=TOKEN, from_email=FROM, url=pd.url)
-    slack_settings = SlackSettings.load(token=BOT_TOKEN, url=slack.url)
-
-    def puts(iid: str):
-        return lambda: len(pd.calls("PUT", f"/incidents/{iid}"))
-
-    try:
-        return list(await asyncio.gather(
-            _timed("PagerDuty acknowledge_incident, the PUT hangs and did not land", pd_server(pd_settings),
-                   "acknowledge_incident", {"incident_id": "PINC0001"}, puts("PINC0001")),
-            _timed("PagerDuty acknowledge_incident, the PUT hangs but landed", pd_server(pd_settings),
-                   "acknowledge_incident", {"incident_id": "PINC0002"}, puts("PINC0002")),
-            _timed("PagerDuty acknowledge_incident, the PUT answers 500 (did not land)", pd_server(pd_settings),
-                   "acknowledge_incident", {"incident_id": "PINC0004"}, puts("PINC0004")),
-            _timed("PagerDuty add_incident_note, the POST hangs but landed", pd_server(pd_settings),
-                   "add_incident_note", {"incident_id": "PINC0003", "content": "x"},
-                   lambda: len(pd.calls("POST", "/incidents/PINC0003/notes"))),
-            _timed("PagerDuty list_incidents, the GET hangs", pd_server(pd_settings), "list_incidents", {},
-                   lambda: len(pd.calls("GET", "/incidents"))),
-            _timed("Slack post_message, the post hangs but landed", slack_server(slack_settings),
-                   "post_message", {"channel": ch.id, "text": "Mitigated"}, lambda: slack.methods().count("chat.postMessage")),
-            _timed("Slack channel_digest by #name, conversations.list hangs", slack_server(slack_settings),
-                   "channel_digest", {"channel": "#inc-x"}, lambda: slack.methods().count("conversations.list")),
-        ))
-    finally:
-        pd.release.set()
-        pd_http.shutdown()
-        slack.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -401,7 +333,7 @@ def main() -> None:
     rows = asyncio.run(matrix(args.only))
     matrix_s = round(time.monotonic() - started, 1)
     os.environ.pop("PAII_NOW", None)
-    timings = [] if args.no_deadlines or args.only else asyncio.run(deadlines())
+    timings = [] if args.no_deadlines or args.only else asyncio.run(deadlines())  # bench/upstream_deadlines.py
     result = {"write_timeout_s": WRITE_TIMEOUT, "slow_s": SLOW, "matrix_seconds": matrix_s, "matrix": rows,
               "deadlines": timings}
     (HERE / "results").mkdir(exist_ok=True)

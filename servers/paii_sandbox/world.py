@@ -27,7 +27,8 @@ from types import ModuleType
 from typing import Any
 
 from paii_sandbox.faults import MALFORMED_BODY, DropConnection, Fault, FaultTable
-from paii_sandbox.writelog import WriteLog, decode, encode
+from paii_sandbox.websocket import websocket
+from paii_sandbox.writelog import WriteLog, entry_of, request_of
 
 JOURNAL_SIZE = 5000
 SNAPSHOT_VERSION = 1
@@ -185,26 +186,8 @@ class World:
         return len(todo)
 
     async def _replay_one(self, entry: dict[str, Any]) -> None:
-        when = datetime.fromisoformat(entry["now"])
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (entry.get("headers") or {}).items()]
-        scope: dict[str, Any] = {"type": entry.get("kind", "http"), "method": entry["method"], "path": entry["path"],
-                                 "raw_path": entry["path"].encode(), "query_string": entry.get("query", "").encode("latin-1"),
-                                 "headers": headers, "scheme": "http", "server": ("127.0.0.1", 0),
-                                 "client": ("127.0.0.1", 0), "root_path": "", "http_version": "1.1", "asgi": {"version": "3.0"}}
-        body = decode(entry.get("body", ""))
-        if scope["type"] == "websocket":
-            scope["subprotocols"] = list(entry.get("subprotocols") or [])
-            messages = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
-        else:
-            messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop(0)
-            await asyncio.sleep(3600)  # nothing more comes: the app is done before
-            return {"type": "http.disconnect"}
-
-        token = _REQUEST_NOW.set(when)
+        scope, receive = request_of(entry)
+        token = _REQUEST_NOW.set(datetime.fromisoformat(entry["now"]))
         try:
             await self.apps[entry["service"]](scope, receive, _discard)
         except Exception:  # a request that failed when it ran fails again: the world is as it was then
@@ -218,21 +201,16 @@ class World:
         hook = getattr(self.modules[name], "mutates", None)
         return bool(hook(method, path)) if hook else method not in ("GET", "HEAD")
 
-    def _log(self, name: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> tuple[int | None, Any]:
+    def log_request(self, name: str, scope: dict[str, Any], headers: dict[str, str], body: bytes) -> tuple[int | None, Any]:
         """Log a request before it is handled: (its number, the clock token to reset); (None, None) without a log."""
         if self.write_log is None:
             return None, None
         when = self.now()
-        entry = {"service": name, "kind": scope["type"], "method": scope.get("method", "GET"), "path": scope["path"],
-                 "query": (scope.get("query_string") or b"").decode("latin-1"), "headers": headers,
-                 "body": encode(body), "now": when.isoformat()}
-        if scope["type"] == "websocket":
-            entry["subprotocols"] = list(scope.get("subprotocols") or [])
-        seq = self.write_log.append(entry)
+        seq = self.write_log.append(entry_of(name, scope, headers, body, when))
         self._logged_open[seq] = scope["type"]
         return seq, _REQUEST_NOW.set(when)
 
-    def _handled(self, seq: int | None, token: Any) -> None:
+    def request_done(self, seq: int | None, token: Any) -> None:
         if seq is None:
             return
         _REQUEST_NOW.reset(token)
@@ -246,7 +224,7 @@ class World:
 
         async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if scope["type"] == "websocket":
-                await self._websocket(name, scope, receive, send)
+                await websocket(self, name, scope, receive, send)
                 return
             inner = self.apps[name]
             if scope["type"] != "http":
@@ -293,11 +271,11 @@ class World:
                 if self._order is None:
                     self._order = asyncio.Lock()
                 async with self._order:  # handled in the log's order
-                    seq, token = self._log(name, scope, headers, body)
+                    seq, token = self.log_request(name, scope, headers, body)
                     try:
                         await inner(scope, replay, hold)
                     finally:
-                        self._handled(seq, token)
+                        self.request_done(seq, token)
                 await self.write_log.sync(seq or 0)
                 for message in held:
                     await answer(message)
@@ -341,74 +319,6 @@ class World:
 
         return app
 
-    async def _websocket(self, name: str, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """A WebSocket (a pod exec): faults, the write log and the journal, like an HTTP request.
-
-        Faults: 429 and 500 refuse the upgrade with that status; ``down`` accepts, then drops the
-        connection; ``malformed`` answers an exit status of the wrong shape; ``slow`` waits before the
-        command runs. With ``after`` the command runs first and its output is lost."""
-        inner = self.apps[name]
-        path = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
-        exchange = Exchange(name, "GET", path, (scope.get("query_string") or b"").decode("latin-1"), 0, headers, b"")
-        fault = self.faults.take(name, "GET", path)
-        exchange.fault = (fault.kind + (" after" if fault.after else "")) if fault else None
-        accepted = False
-
-        async def client(message: dict[str, Any]) -> None:
-            nonlocal accepted
-            if message["type"] == "websocket.accept":
-                accepted, exchange.status = True, 101
-            elif message["type"] == "websocket.http.response.start":
-                exchange.status = message["status"]
-            await send(message)
-
-        async def run(out: Any, incoming: Any) -> None:
-            exchange.applied = True
-            seq, token = self._log(name, scope, headers, b"") if self.mutates(name, "WEBSOCKET", path) else (None, None)
-            try:
-                await inner(scope, incoming, out)
-            finally:
-                self._handled(seq, token)
-            if seq is not None and self.write_log is not None:
-                await self.write_log.sync(seq)
-
-        try:
-            if fault is None or fault.kind == "slow":
-                if fault is not None:
-                    await asyncio.sleep(fault.seconds or 0)
-                await run(client, receive)
-                return
-            connect = await receive()
-            if fault.after:  # the command runs; the client sees at most the acceptance
-                given = [connect]
-
-                async def once() -> dict[str, Any]:
-                    return given.pop() if given else {"type": "websocket.disconnect", "code": 1000}
-
-                async def accept_only(message: dict[str, Any]) -> None:
-                    if message["type"] == "websocket.accept" and fault.kind != "500":
-                        await client(message)
-
-                await run(accept_only, once)
-            if fault.kind in ("429", "500"):
-                status = 429 if fault.kind == "429" else 500
-                body = json.dumps({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                                   "message": "fault injected by the sandbox", "code": status}).encode()
-                await client({"type": "websocket.http.response.start", "status": status,
-                              "headers": [(b"content-type", b"application/json")]})
-                await client({"type": "websocket.http.response.body", "body": body})
-                return
-            if not accepted:
-                await client({"type": "websocket.accept", "subprotocol": _exec_protocol(scope)})
-            if fault.kind == "malformed":
-                await client({"type": "websocket.send", "bytes": b"\x03" + MALFORMED_BODY})
-                await client({"type": "websocket.close", "code": 1000})
-                return
-            raise DropConnection(f"{name} {path}")  # down: the connection ends without an answer
-        finally:
-            self.journal.append(exchange)
-
     def requests(self, service: str | None = None, method: str | None = None, path: str | None = None) -> list[Exchange]:
         """Journal entries, oldest first, filtered by service, method and exact path."""
         return [
@@ -420,11 +330,6 @@ class World:
 
 async def _discard(message: dict[str, Any]) -> None:
     return None
-
-
-def _exec_protocol(scope: dict[str, Any]) -> str | None:
-    offered = scope.get("subprotocols") or []
-    return next((p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in offered), None)
 
 
 async def _send(send: Any, status: int, raw: bytes, content_type: str, extra: list[tuple[bytes, bytes]] = ()) -> None:

@@ -20,6 +20,8 @@ import base64
 import json
 import logging
 import os
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -101,9 +103,34 @@ class WriteLog:
         return entries
 
 
-def encode(body: bytes) -> str:
-    return base64.b64encode(body).decode("ascii")
+def entry_of(service: str, scope: dict[str, Any], headers: dict[str, str], body: bytes, when: datetime) -> dict[str, Any]:
+    """A log entry for a request (HTTP or WebSocket) a service is about to handle at ``when``."""
+    entry = {"service": service, "kind": scope["type"], "method": scope.get("method", "GET"), "path": scope["path"],
+             "query": (scope.get("query_string") or b"").decode("latin-1"), "headers": headers,
+             "body": base64.b64encode(body).decode("ascii"), "now": when.isoformat()}
+    if scope["type"] == "websocket":
+        entry["subprotocols"] = list(scope.get("subprotocols") or [])
+    return entry
 
 
-def decode(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii")) if text else b""
+def request_of(entry: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]]]:
+    """The ASGI scope and ``receive`` that replay a logged request (its answer goes nowhere)."""
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (entry.get("headers") or {}).items()]
+    scope: dict[str, Any] = {"type": entry.get("kind", "http"), "method": entry["method"], "path": entry["path"],
+                             "raw_path": entry["path"].encode(), "query_string": entry.get("query", "").encode("latin-1"),
+                             "headers": headers, "scheme": "http", "server": ("127.0.0.1", 0), "client": ("127.0.0.1", 0),
+                             "root_path": "", "http_version": "1.1", "asgi": {"version": "3.0"}}
+    if scope["type"] == "websocket":
+        scope["subprotocols"] = list(entry.get("subprotocols") or [])
+        messages = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    else:
+        body = base64.b64decode(entry.get("body", "").encode("ascii"))
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # nothing more comes: the app is done before
+        return {"type": "http.disconnect"}
+
+    return scope, receive
