@@ -18,6 +18,7 @@ No write is ever re-sent; when its answer is lost or unexpected the tool reads t
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -214,11 +215,15 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                     else "it had no owner: nothing recreates it")
         # the uid as a precondition: this call can only ever delete the pod it read, never a replacement
         body = {"preconditions": {"uid": uid}} if uid else None
+        delete = k8s.core(context).delete_namespaced_pod
+        extra: dict[str, Any] = {"body": body} if body else {}
+        if body and "_headers" in inspect.signature(delete).parameters:
+            # (this generation of the client sends a DELETE's body without a Content-Type: say it is JSON)
+            extra["_headers"] = {"Content-Type": "application/json"}
         if uid:
             pending.put(key, uid)  # until this call answers (see Pending)
         try:
-            k8s.call(f"delete pod {name} in {ns}", k8s.core(context).delete_namespaced_pod, name, ns, body=body,
-                     write=True, check=check)
+            k8s.call(f"delete pod {name} in {ns}", delete, name, ns, write=True, check=check, **extra)
         except OutcomeUnknown as lost:
             how = delete_outcome(k8s, lost, name, ns, context or None, uid, check)
             replaced = f"{how} {replaced}"
