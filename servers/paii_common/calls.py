@@ -159,6 +159,20 @@ def bug_message(exc: BaseException) -> str:
     )
 
 
+def still_awaited() -> bool:
+    """In a tool's worker thread: False once the call's deadline has abandoned it (its answer goes nowhere,
+    so a write's bookkeeping, such as "a repeat must not do it twice", must not be undone). True elsewhere."""
+    import anyio.from_thread
+
+    try:
+        anyio.from_thread.check_cancelled()
+    except anyio.get_cancelled_exc_class():
+        return False
+    except Exception:  # not in a worker thread (a test calling the function directly, the event loop)
+        return True
+    return True
+
+
 def _in_thread(fn: Any) -> Any:
     """An async stand-in for a sync tool function that the deadline can abandon."""
 

@@ -75,6 +75,7 @@ class CommentResult(BaseModel):
     key: str
     comment_id: str
     url: str
+    note: str | None = Field(default=None, description="Set when the comment was already there or Jira did not confirm it.")
 
 
 class TransitionResult(BaseModel):

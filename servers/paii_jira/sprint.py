@@ -11,12 +11,14 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from paii_common.answers import expect
 from paii_common.errors import InvalidInput, NotFound
 from paii_common.untrusted import NOTE, fence
 
+from paii_jira import answers as A
 from paii_jira import history as h
 from paii_jira.adf import to_text
-from paii_jira.client import JiraClient, JiraError
+from paii_jira.client import SERVICE, JiraClient, JiraError
 from paii_jira.fields import FieldMap, discover
 from paii_jira.models import (
     Blocker, CarryOver, Comment, Coverage, EpicProgress, IssueSummary, Period, Points, ScopeChange,
@@ -29,6 +31,11 @@ BASE_FIELDS = ["summary", "status", "assignee", "priority", "issuetype", "labels
                "resolutiondate", "statuscategorychangedate", "parent"]
 ON_TRACK_SLACK = 0.2  # an epic is behind when its done share trails the time elapsed by more than this
 COMMENT_LABEL = "jira comment"
+
+
+def _each(values: list[dict[str, Any]], model: Any, call: str) -> list[dict[str, Any]]:
+    """Every item of an agile list in the shape the report reads (else: Jira answered with something unexpected)."""
+    return [item.model_dump() for item in expect(list[model], values, service=SERVICE, call=call)]
 
 
 def field_map(client: JiraClient) -> FieldMap:
@@ -48,13 +55,14 @@ def resolve_board(client: JiraClient, ref: str | None) -> tuple[dict[str, Any], 
     target = team or ref
     if target.isdigit():
         try:
-            board = client.get(f"{AGILE}/board/{target}") or {}
+            board = client.get(f"{AGILE}/board/{target}", expect=A.Board).model_dump()
         except JiraError as exc:
             if exc.status == 404:
                 raise NotFound(f"No board {target} (or no access to it).", hint=_boards_hint(client)) from None
             raise
         return board, ref if team else str(board.get("name") or target)
     values, _ = client.agile_values(f"{AGILE}/board", {"name": target}, max_pages=5)
+    values = _each(values, A.Board, f"GET {AGILE}/board")
     exact = [b for b in values if str(b.get("name") or "").lower() == target.lower()]
     found = exact or (values if len(values) == 1 else [])
     if not found:
@@ -78,13 +86,14 @@ def pick_sprint(client: JiraClient, board: dict[str, Any], ref: str | None) -> d
     board_id = board.get("id")
     if ref and ref.strip().isdigit():
         try:
-            return client.get(f"{AGILE}/sprint/{ref.strip()}") or {}
+            return client.get(f"{AGILE}/sprint/{ref.strip()}", expect=A.Sprint).model_dump()
         except JiraError as exc:
             if exc.status == 404:
                 raise NotFound(f"No sprint {ref}.", hint="Omit sprint for the active one, or give its name.") from None
             raise
     params = {} if ref else {"state": "active"}
     values, _ = client.agile_values(f"{AGILE}/board/{board_id}/sprint", params)
+    values = _each(values, A.Sprint, f"GET {AGILE}/board/{{id}}/sprint")
     if ref:
         hits = [s for s in values if str(s.get("name") or "").lower() == ref.strip().lower()]
         if not hits:
@@ -275,8 +284,8 @@ def _blocker(client: JiraClient, issue: dict[str, Any], hist: list[dict[str, Any
     signals = h.blocked_signals(issue, fm.flagged)
     since = h.blocked_since(issue, hist, signals, fm.flagged)
     try:
-        data = client.get(f"{client.api}/issue/{issue['key']}/comment", {"orderBy": "-created", "maxResults": 20}) or {}
-        comments = list(data.get("comments") or [])
+        comments = client.get(f"{client.api}/issue/{issue['key']}/comment", {"orderBy": "-created", "maxResults": 20},
+                              expect=A.Comments).comments
     except JiraError:
         comments = []
     comments.sort(key=lambda c: str(c.get("created") or ""))
@@ -302,6 +311,7 @@ def _velocity(client: JiraClient, board_id: int, current: int, fm: FieldMap) -> 
         closed, _ = client.agile_values(f"{AGILE}/board/{board_id}/sprint", {"state": "closed"})
     except JiraError:
         return []
+    closed = _each(closed, A.Sprint, f"GET {AGILE}/board/{{id}}/sprint")
     closed = [s for s in closed if int(s.get("id") or 0) != current and str(s.get("state") or "closed") == "closed"]
     closed.sort(key=lambda s: str(s.get("completeDate") or s.get("endDate") or ""), reverse=True)
     rows = []
