@@ -46,6 +46,11 @@ def invisible(ch: str) -> bool:
             or ch in "\u115f\u1160\u3164\uffa0\u2800\u180e")
 
 
+#: fields shown exactly as they will run (a runbook's commands and their checks): escaped, not
+#: marked (no invisible character, no marker look-alike, no secret), so the person approves what runs
+ESCAPED = re.compile(r"^runbook\.\w+:(?:<text>\.)?(?:plan|steps|preflight|rollbacks)\[\]\.(?:argv\[\]|expect|wait|pod)$")
+
+
 @dataclass
 class Finding:
     path: str
@@ -67,8 +72,8 @@ def _leaves(value: Any, path: str) -> list[tuple[str, str]]:
     return []
 
 
-def problems_of(text: str) -> list[str]:
-    """What is wrong with one string the model reads."""
+def problems_of(text: str, escaped: bool = False) -> list[str]:
+    """What is wrong with one string the model reads (``escaped``: a command, shown as it runs)."""
     found = []
     bad = sorted({f"U+{ord(c):04X}" for c in text if invisible(c)})
     if bad:
@@ -88,9 +93,10 @@ def problems_of(text: str) -> list[str]:
             if FORGED.search(m.group("text")):
                 found.append("marker-like text inside a marker")
         rest = MARKER.sub("", text)
-    if CANARY in rest:
+    if CANARY in rest and not escaped:
         found.append("raw: neither fenced nor marked")
-    if FORGED.search(rest) and CANARY in text:
+    if re.search(rf"[{_OPENS}]\s*[{_OPENS}]?\s*(?:end\s+)?untrusted|untrusted[^\n]{{0,80}}?[{_CLOSES}]", rest, re.I) \
+            if escaped else (FORGED.search(rest) and CANARY in text):
         found.append("a forged marker outside the fences")
     return found
 
@@ -113,7 +119,7 @@ def judge(server: str, tool: str, result: Any) -> list[Finding]:
         key = f"{server}.{tool}:{path.lstrip('.') or '<result>'}"
         f = out.setdefault(key, Finding(key, False, []))
         f.poisoned = f.poisoned or CANARY in text
-        for p in problems_of(text):
+        for p in problems_of(text, bool(ESCAPED.match(key))):
             if p not in f.problems:
                 f.problems.append(p)
     return list(out.values())
