@@ -63,9 +63,12 @@ _FLAG = re.compile(r"(?:^| )-[^\W\d_]")
 #: brackets a marker could be drawn with: ASCII, guillemets, CJK, mathematical, fullwidth, small forms
 OPENS = "<‹«≪《〈⟨⟪❬❮❰＜﹤˂⋘〈"
 CLOSES = ">›»≫》〉⟩⟫❭❯❱＞﹥˃⋙〉"
-_BRACKETS = str.maketrans({**{c: "(" for c in OPENS}, **{c: ")" for c in CLOSES}, "`": "'"})
+_BRACKETS = str.maketrans({**{c: "(" for c in OPENS[1:]}, **{c: ")" for c in CLOSES[1:]}, "`": "'"})
+#: ASCII angle brackets, but arrows and comparisons (->, =>, <-, <=, >=): those cannot draw a marker
+_ANGLE = re.compile(r"<(?![-=])|(?<![-=])>(?!=)")
 _MARKED = re.compile(r"^‹untrusted: [^‹›]*›$")
 _MARKS = re.compile(r"‹untrusted: ([^‹›\n]*)›")
+_KEEP = re.compile(f"{re.escape(NOTE)}|{_MARKS.pattern}")
 _FENCE = re.compile(r"\A<<untrusted (?P<label>[a-z][a-z ]{0,40})>>\n(?P<body>.*)\n<<end untrusted>>\Z", re.S)
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
@@ -252,8 +255,7 @@ def short(value: object, limit: int = 80) -> str:
         text = inner
     elif text == raw and is_plain(text):  # plain, and nothing invisible or secret was taken out
         return text
-    text = text.translate(_BRACKETS)
-    text = defang(text)
+    text = _ANGLE.sub(lambda m: "(" if m.group() == "<" else ")", text).translate(_BRACKETS)
     if len(text) > limit:
         text = text[: max(1, limit - 1)].rstrip() + "…"
     return SHORT.format(text=text)
@@ -284,7 +286,7 @@ def neutralise(text: str) -> str:
     if not _may_mark(text):
         return text
     parts, last = [], 0
-    for mark in _MARKS.finditer(text):  # the markers short() wrote stay; what is between is defanged
+    for mark in _KEEP.finditer(text):  # the markers short() wrote, and NOTE, stay; what is between is defanged
         parts += [_defang_fences(text[last:mark.start()]), mark.group(0)]
         last = mark.end()
     parts.append(_defang_fences(text[last:]))

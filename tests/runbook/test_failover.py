@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from paii_common.untrusted import unmark
 from paii_runbook.config import RunbookSettings
 from paii_runbook.engine import Engine
 from paii_runbook.server import build_server
@@ -66,7 +67,7 @@ async def test_the_full_failover_runs_against_the_sandbox_with_the_persons_appro
     target = {"target": "primary-postgres"}
     async with Client(build_server(settings, engine=engine)) as c:
         dry = await call(c, "start_run", {"name": "database-failover", "parameters": target})
-        assert [(p["name"], p["passed"], p["value"]) for p in dry["preflight"]] == [
+        assert [(unmark(p["name"]), p["passed"], p["value"]) for p in dry["preflight"]] == [  # names: marked runbook text
             ("Replica lag", True, "0.2"), ("Disk space used (%)", True, "45"), ("Active connections (will be migrated)", True, "234"),
             ("Target is the primary", True, "f"), ("Replica is a standby", True, "t")]
         assert dry["warnings"] == ["Maintenance window: not currently in a maintenance window (next: Sat 2026-01-03 02:00-04:00 UTC)"]
