@@ -71,7 +71,7 @@ def safe_value(value: Any) -> Any:
     return value
 
 
-def _safe_block(block: Any) -> Any:
+def _safe_block(block: Any, structured: Any, safe: Any) -> Any:
     if not isinstance(block, TextContent):
         return block
     try:
@@ -79,7 +79,7 @@ def _safe_block(block: Any) -> Any:
     except ValueError:
         parsed = None
     if isinstance(parsed, (dict, list)):  # a model's JSON: strings judged one by one, never key and value together
-        text = json.dumps(safe_value(parsed), indent=2, ensure_ascii=False)
+        text = json.dumps(safe if parsed == structured else safe_value(parsed), indent=2, ensure_ascii=False)
     else:
         text = redact(neutralise(block.text))
     return block if text == block.text else block.model_copy(update={"text": text})
@@ -90,10 +90,9 @@ def safe_result(result: Any) -> Any:
     if not isinstance(result, CallToolResult):
         return result
     structured = result.structured_content
-    return result.model_copy(update={
-        "structured_content": safe_value(structured) if structured is not None else None,
-        "content": [_safe_block(b) for b in result.content],
-    })
+    safe = safe_value(structured) if structured is not None else None
+    return result.model_copy(update={"structured_content": safe,
+                                     "content": [_safe_block(b, structured, safe) for b in result.content]})
 
 
 def _shown(value: Any, limit: int = 40) -> str:

@@ -148,9 +148,16 @@ def _letters(word: str) -> str:
 _MAY_MARK = re.compile(f"{_letters('untrusted')}|[{re.escape(OPENS)}]{{2}}|[{re.escape(CLOSES)}]{{2}}", re.I)
 
 
+_ODD = re.compile("[" + re.escape("".join(chr(c) for c in _CONFUSABLE if c > 0x7F)) + "]")
+
+
 def _may_mark(text: str) -> bool:
     """Quick: could ``text`` hold anything :func:`defang` changes (the word, or a double bracket)?"""
-    return bool(_MAY_MARK.search(text if text.isascii() else unicodedata.normalize("NFKC", text)))
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)  # fullwidth and mathematical letters read as ASCII
+        if _ODD.search(text):  # a look-alike letter or bracket: the slow, exact check
+            return bool(_MAY_MARK.search(text))
+    return "<<" in text or ">>" in text or "untrusted" in text.lower()
 
 
 class _Fold(dict):  # type: ignore[type-arg]
