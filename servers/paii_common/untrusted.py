@@ -59,6 +59,7 @@ _ORDERS = re.compile(
     r"print|tokens?|passwords?|secrets?|credentials?|keys?|approve|approved|admin|root)(?=$| )"
 )
 _FLAG = re.compile(r"(?:^| )-[^\W\d_]")
+_ISO_TIME = re.compile(r"^\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)?)?$", re.ASCII)
 
 #: brackets a marker could be drawn with: ASCII, guillemets, CJK, mathematical, fullwidth, small forms
 OPENS = "<‹«≪《〈⟨⟪❬❮❰＜﹤˂⋘〈"
@@ -241,9 +242,9 @@ def unmark(text: str) -> str:
 
 def is_plain(text: str) -> bool:
     """A name that can pass unmarked: at most three words of letters/digits, 40 characters, no order
-    words and no flags."""
+    words and no flags; or a date and time (ISO 8601)."""
     return (len(text) <= PLAIN_MAX and bool(_PLAIN.match(text)) and not (" " in text and _ORDERS.search(text))
-            and not _FLAG.search(text))
+            and not _FLAG.search(text)) or bool(_ISO_TIME.match(text))
 
 
 def short(value: object, limit: int = 80) -> str:
@@ -268,12 +269,16 @@ def short(value: object, limit: int = 80) -> str:
     return SHORT.format(text=text)
 
 
-def mark_tree(value: Any, limit: int = 500) -> Any:
-    """Every string in a JSON-like value (keys too) through :func:`short`; numbers and booleans as they are."""
+_KEY = re.compile(r"[\w.…-]{1,48}")
+
+
+def mark_tree(value: Any, limit: int = 5000) -> Any:
+    """Every string in a JSON-like value through :func:`short` (keys too, unless a key is one word
+    such as ``root_cause``); numbers and booleans as they are."""
     if isinstance(value, str):
         return short(value, limit)
     if isinstance(value, dict):
-        return {short(str(k), 80): mark_tree(v, limit) for k, v in value.items()}
+        return {(key if _KEY.fullmatch(key := str(k)) else short(key)): mark_tree(v, limit) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mark_tree(v, limit) for v in value]
     return value
@@ -333,5 +338,5 @@ def ShortText(limit: int = 80) -> Any:  # noqa: N802 - a type
     return Annotated[str, PlainSerializer(functools.partial(_marked, limit=limit), return_type=str, when_used="json")]
 
 
-#: a JSON-like field (metadata, links) of someone else's: every string in it plain or marked
+#: a JSON-like field (metadata, links) of someone else's: every string in it plain or marked (the caller bounds it)
 MarkedTree = PlainSerializer(mark_tree, when_used="json")
