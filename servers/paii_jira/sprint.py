@@ -13,7 +13,7 @@ from typing import Any
 
 from paii_common.answers import expect
 from paii_common.errors import InvalidInput, NotFound
-from paii_common.untrusted import NOTE, fence
+from paii_common.untrusted import NOTE, fence, short
 
 from paii_jira import answers as A
 from paii_jira import history as h
@@ -291,7 +291,7 @@ def _blocker(client: JiraClient, issue: dict[str, Any], hist: list[dict[str, Any
     comments.sort(key=lambda c: str(c.get("created") or ""))
     last = comments[-1] if comments else None
     why = h.escalation(hist, comments, since)
-    waiting = [f"{o.get('key')}: {(o.get('fields') or {}).get('summary') or ''} "
+    waiting = [f"{o.get('key')}: {short((o.get('fields') or {}).get('summary'), 300)} "
                f"({((o.get('fields') or {}).get('status') or {}).get('name') or '?'})".strip()
                for o in h.blocking_links(issue)]
     epic_key, epic_name = _epic_of(issue, fm)
@@ -340,10 +340,10 @@ def _risks(blockers: list[Blocker], epics: list[EpicProgress], unestimated: list
     for b in blockers:
         days = f"{b.days_blocked} days" if b.days_blocked is not None else "since before the changelog"
         out.append(f"{b.key} blocked {days} ({', '.join(b.signals)}), escalated: {'yes' if b.escalated else 'no'}"
-                   + (f"; epic {b.epic}" if b.epic else ""))
+                   + (f"; epic {short(b.epic, 300)}" if b.epic else ""))
     for e in epics:
         if e.status == "behind":
-            out.append(f"{e.name} at {e.percent}% with {period.elapsed_percent}% of the sprint gone")
+            out.append(f"{short(e.name, 300)} at {e.percent}% with {period.elapsed_percent}% of the sprint gone")
     if unestimated:
         out.append(f"{len(unestimated)} issue(s) without story points: {', '.join(u.key for u in unestimated[:10])}")
     if added:

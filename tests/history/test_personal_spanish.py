@@ -10,6 +10,7 @@ from mcp import Client
 from paii_history.entries import Entry
 from paii_history.kinds import SpanishNotes
 from paii_history.personal import spanish_review
+from tests.mcp_calls import plain
 
 DAY = 86400.0
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
@@ -87,7 +88,7 @@ async def test_capture_checks_spanish_notes_and_tags_them(server):
                                           "content": "Practised ordering.", "metadata": {"spanish": SESSION}})
         assert not r.is_error, r.content[0].text
         g = await c.call_tool("get", {"id": r.structured_content["id"]})
-    meta = g.structured_content["metadata"]
+    meta = plain(g.structured_content["metadata"])  # frontmatter is marked as data: read it as a person would
     assert meta["tags"] == ["spanish"]
     assert meta["spanish"]["words"][0] == {"es": "mientras", "en": "while"}  # seen once: no count stored
     assert meta["spanish"]["mistakes"][0]["correct"] == "un agua con gas"

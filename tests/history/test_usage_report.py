@@ -11,6 +11,7 @@ from mcp import Client
 
 from paii_history import usage
 from tests.hooks.conftest import HOOKS, SYSTEM_PYTHON
+from tests.mcp_calls import plain
 
 
 def at(days_ago: float) -> str:
@@ -163,4 +164,4 @@ async def test_what_the_hook_writes_is_what_the_report_reads(server, isolated_en
     assert r["missing_integrations"][0]["service"] == "Datadog"
     async with Client(server) as c:  # the session record the hook wrote is in history
         recent = (await c.call_tool("recent", {"category": "sessions"})).structured_content
-    assert recent["entries"][0]["title"].startswith("PAII session: /paii:improve")
+    assert plain(recent["entries"][0]["title"]).startswith("PAII session: /paii:improve")

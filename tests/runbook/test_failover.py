@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
+from paii_common.untrusted import unmark
 from paii_runbook.config import RunbookSettings
 from paii_runbook.engine import Engine
 from paii_runbook.server import build_server
@@ -89,7 +90,7 @@ async def test_the_full_failover_runs_against_the_stand_in_with_the_persons_answ
     target, seen = {"target": "primary-postgres"}, []
     async with Client(build_server(settings, engine=engine), mode="legacy", elicitation_callback=asked(seen)) as c:
         dry = await call(c, "start_run", {"name": "database-failover", "parameters": target})
-        assert [(p["name"], p["passed"], p["value"]) for p in dry["preflight"]] == [
+        assert [(unmark(p["name"]), p["passed"], p["value"]) for p in dry["preflight"]] == [
             ("Replica lag (s)", True, "0.2"), ("Disk space used (%)", True, "45"),
             ("Active connections (will be migrated)", True, "100"), ("Target is the primary", True, "yes"),
             ("Replica is a streaming standby", True, "yes")]
