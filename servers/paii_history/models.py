@@ -101,6 +101,8 @@ class EntrySummary(BaseModel):
     snippet: str
     data: dict[str, Any] | None = Field(default=None, description=DATA)
     links: dict[str, Any] | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
+    root_cause: str | None = None
+    resolution: str | None = None
     postmortem: str | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
 
 

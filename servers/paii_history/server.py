@@ -269,7 +269,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
 
 def _incident_extras(row: Any) -> dict[str, Any]:
-    """An incident's links and post-mortem line, for a listing (the handoff shows "Post-mortem: ...")."""
+    """An incident's links, root cause, resolution and post-mortem line, for a listing (the handoff shows them)."""
     if row.category != "incidents":
         return {}
     meta = row.meta or {}
@@ -281,7 +281,8 @@ def _incident_extras(row: Any) -> dict[str, Any]:
         post = "Drafted, meeting not scheduled"
     else:
         post = None
-    return {"links": links, "postmortem": post}
+    return {"links": links, "postmortem": post, "root_cause": _s(meta.get("root_cause"), row.id),
+            "resolution": _s(meta.get("resolution"), row.id)}
 
 
 def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:
