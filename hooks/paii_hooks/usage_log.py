@@ -37,7 +37,22 @@ def folder(data):
 
 
 def now_iso():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """The record's time: the sandbox's clock when ``PAII_NOW`` sets one (moving on from it when
+    ``PAII_NOW_SINCE`` gives the Unix time it was set at), as the servers read it; else the real clock."""
+    fixed = (os.environ.get("PAII_NOW") or "").strip()
+    if not fixed or "${" in fixed:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    import calendar
+
+    try:
+        start = calendar.timegm(time.strptime(fixed.replace("+00:00", "Z")[:19] + "Z", "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        start += max(0.0, time.time() - float(os.environ["PAII_NOW_SINCE"]))
+    except (KeyError, ValueError):
+        pass
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
 
 
 def _int_setting(name, default, low):

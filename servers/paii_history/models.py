@@ -139,6 +139,8 @@ class SpanishReview(BaseModel):
     )
     mistakes: list[PastMistake] = Field(default_factory=list, description="Made in the last 5 sessions, repeated ones first.")
     grammar: list[str] = Field(default_factory=list, description="Grammar points of the last 3 sessions.")
+    practice_minutes: int = Field(default=0, description="This practice so far, from your first read of this review: "
+                                  "SESSION STATS' duration; saved with the notes.")
 
 
 class LengthRange(BaseModel):

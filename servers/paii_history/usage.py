@@ -84,12 +84,14 @@ def bar(count: int, top: int) -> str:
     return "█" * filled + "░" * (BAR - filled)
 
 
-def read_log(home: Path, since: dt.datetime) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records at or after ``since``, oldest file first; unreadable lines are skipped and counted."""
+def read_log(home: Path, since: dt.datetime, until: dt.datetime | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records from ``since`` to ``until`` (default: no end), oldest file first; unreadable lines are
+    skipped and counted."""
     folder = home / "usage"
     files = sorted(folder.glob("usage*.jsonl"), key=lambda p: -_index(p.name)) if folder.is_dir() else []
     records, bad, read, warnings = [], 0, 0, []
     cutoff = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = until.strftime("%Y-%m-%dT%H:%M:%SZ") if until else "9999"
     for path in files:
         try:
             blob = path.read_bytes()[: max(0, MAX_LOG_BYTES - read)]
@@ -103,7 +105,7 @@ def read_log(home: Path, since: dt.datetime) -> tuple[list[dict[str, Any]], list
             except ValueError:
                 bad += 1
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("t"), str) and rec["t"] >= cutoff:
+            if isinstance(rec, dict) and isinstance(rec.get("t"), str) and cutoff <= rec["t"] <= end:
                 records.append(rec)
     if bad:
         warnings.append(f"{bad} unreadable lines in the usage log were skipped")
@@ -270,9 +272,10 @@ def _patterns(per_tool, tool_failed, topics, missing, sessions, tools, unused, c
 
 
 async def usage_report(home: Path, days: int, own_tools: list[Any]) -> UsageReport:
-    since = clock.now() - dt.timedelta(days=days)  # the sandbox's clock when it sets one, as every tool
+    now = clock.now()  # the sandbox's clock when it sets one, as every tool
+    since = now - dt.timedelta(days=days)
     import asyncio
 
-    records, warnings = await asyncio.to_thread(read_log, home, since)
+    records, warnings = await asyncio.to_thread(read_log, home, since, now if clock.fixed() else None)
     caps = await capabilities(own_tools)
     return report(records, caps, days, since, capture_state(home), warnings)

@@ -53,7 +53,7 @@ def unfenced(text: str | None) -> str:
 
 
 def quote(text: str | None, limit: int = 110) -> str:
-    body = " ".join(unfenced(text).split())
+    body = " ".join(unmark(unfenced(text)).split())  # marked as data for the model; a person reads the words
     return "“" + (body if len(body) <= limit else body[: limit - 1] + "…") + "”"
 
 

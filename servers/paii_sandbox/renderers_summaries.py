@@ -139,9 +139,9 @@ def _topic(label: str, first: str, replies: str) -> str:
     """A short topic for the label: what an RFC or a proposal names, else the pair of words of the
     first message that the replies come back to most."""
     body = " ".join(unfenced(first).split()).lstrip("🔥📋💬📣 ")
-    named = re.match(r"(?i)(?:rfc[-\s]?\d*|proposal)\s*:\s*(?:a |an |the )?([^.(:;]+)", body)
+    named = re.match(r"(?i)(?:rfc[-\s]?\d*|proposal)\s*:\s*(?:a |an |the )?([^.(:;,]+)", body)
     if named:
-        words = named.group(1).split()
+        words = re.split(r" (?:instead of|rather than|so that|because) ", named.group(1))[0].split()
         return " ".join(words[:6]).rstrip(",").capitalize()
     text = body.split(":", 1)[1] if ":" in body[:20] else body
     words = [w for w in _words(text) if w not in STOP]
@@ -282,7 +282,8 @@ def writing(run: Run) -> list[str]:
     out += ["", f"  (from {profile.get('basis')}; articles of {words.get('min')}-{words.get('max')} words, "
                 f"about {profile.get('sections')} sections each, counted by the history server)" if words else
             f"  (from {profile.get('basis')})"]
-    related = [h for h in (run.data("related") or {}).get("hits") or [] if h.get("close", True)]
+    found = run.data("related") or {}
+    related = [] if found.get("no_close_match") else [h for h in found.get("hits") or [] if h.get("close", True)]
     if profile.get("topics"):
         out.append(f"  Your recent topics: {', '.join(profile['topics'][:4])}")
     if related:

@@ -189,23 +189,23 @@ def evaluate(expr: str, scope: dict[str, Any]) -> Any:
     return _MISSING
 
 
-def resolve(value: Any, scope: dict[str, Any], *, nested: bool = False) -> Any:
-    """Fill the ``{...}`` expressions in a step's args; raises KeyError naming a missing one (a key of a
-    mapping inside the args without a value is left out instead)."""
+def resolve(value: Any, scope: dict[str, Any], *, loose: bool = False) -> Any:
+    """Fill the ``{...}`` expressions in a step's args; raises KeyError naming a missing one. ``loose``
+    (a mapping that is an argument's value): a key without a value is left out instead."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
             try:
-                out[k] = resolve(v, scope, nested=True)
+                out[k] = resolve(v, scope, loose=isinstance(v, dict))
             except KeyError:
-                if not nested:
+                if not loose:
                     raise
         return out
     if isinstance(value, list):
         out: list[Any] = []
         for v in value:
             try:
-                got = resolve(v, scope, nested=True)
+                got = resolve(v, scope)
             except KeyError:
                 if isinstance(v, dict):
                     continue  # an optional entry

@@ -118,10 +118,11 @@ async def test_approval_refusals_are_counted_apart_from_failures(server, isolate
 async def test_the_report_reads_the_period_on_the_sandbox_clock(server, isolated_env, monkeypatch):
     """Under the sandbox (PAII_NOW) "the last 30 days" end at the sandbox's now, as for every other tool."""
     seed(isolated_env, [dict(tool("history", "search"), t="2026-01-01T12:00:00Z"),
-                        dict(tool("history", "get"), t="2025-11-01T12:00:00Z")])
+                        dict(tool("history", "get"), t="2025-11-01T12:00:00Z"),     # before the 30 days
+                        dict(tool("history", "recent"), t="2026-06-01T12:00:00Z")])  # after the sandbox's now
     monkeypatch.setenv("PAII_NOW", "2026-01-02T02:00:00Z")
     r = await report(server)
-    assert r["since"] == "2025-12-03" and r["plugins"][0]["count"] == 1
+    assert r["since"] == "2025-12-03" and [(p["name"], p["count"]) for p in r["plugins"]] == [("history", 1)]
 
 
 async def test_the_period_leaves_older_records_out(server, isolated_env):

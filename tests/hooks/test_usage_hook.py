@@ -69,6 +69,11 @@ def test_a_call_stopped_at_the_persons_approval_is_logged_as_refused_not_as_its_
     assert "Promote" not in (tmp_path / "usage" / "usage.jsonl").read_text()  # the words are never kept
 
 
+def test_under_the_sandbox_clock_a_record_has_the_sandbox_time(tmp_path):
+    call(tmp_path, tool("mcp__plugin_paii_history__recent"), PAII_NOW="2026-01-02T02:00:00Z")
+    assert log(tmp_path)[0]["t"] == "2026-01-02T02:00:00Z"  # usage_report reads the period on the same clock
+
+
 def test_only_mode_switches_are_kept_of_the_arguments(tmp_path):
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": SECRET, "dry_run": True}))
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": "x", "dry_run": False}))
