@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from paii_common.untrusted import unmark
 from paii_sandbox.renderers import INJECTION, day_hhmm, hhmm, quote, renderer, unfenced, why_not
 from paii_sandbox.scenario import Run
 
@@ -63,10 +64,17 @@ def _incident_lines(n: int, i: dict[str, Any], rec: dict[str, Any] | None) -> li
     if notes:
         note = notes[-1]
         flag = " ⚠️ tries to instruct the assistant: ignored" if INJECTION.search(note["content"]) else ""
-        out.append(f"   - Latest note by {note.get('author')} at {hhmm(note.get('created_at'))}: {quote(note['content'], 150)}{flag}")
+        out.append(f"   - Latest note by {note.get('author')} at {hhmm(note.get('created_at'))}: {quote(note['content'], 200)}{flag}")
     if i.get("status") != "resolved":
         out.append(f"   - Watch for: it is not resolved; follow {(_channel(rec) if rec else None) or 'the incident channel'}")
     return out
+
+
+def _reason(text: str) -> str:
+    """A responder's note as the reason: its first clause ("false positive, disk expanded"), else a quote."""
+    words = " ".join(unmark(unfenced(text)).split())
+    first = re.split(r"[:.;]", words, maxsplit=1)[0].strip()
+    return first[0].lower() + first[1:] if 0 < len(first) <= 60 else quote(words, 80)
 
 
 @renderer("handoff")
@@ -93,7 +101,7 @@ def handoff(run: Run) -> list[str]:
         out += ["ALERTS (suppressed / resolved automatically):", ""]
         for a in alerts:
             how = "suppressed" if a.get("suppressed") else "resolved automatically"
-            why = f": {quote(a['reason'], 70)}" if a.get("reason") else ", no reason given"
+            why = f": {_reason(a['reason'])}" if a.get("reason") else ", no reason given"
             out.append(f"- {a.get('summary')} ({how}{why})")
         out.append("")
     work = []

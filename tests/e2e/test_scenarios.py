@@ -127,7 +127,7 @@ async def test_the_handoff_covers_the_shift_suppressed_alerts_and_the_maintenanc
     shift = run.data("shift")
     assert {i["number"] for i in shift["incidents"]} == {12341, 12342, 12343, 12345}
     assert shift["counts"]["resolved"] == 3 and shift["counts"]["open_now"] == 1
-    assert "Low disk warning on logs-storage-03 (suppressed: “False positive, disk expanded" in report
+    assert "Low disk warning on logs-storage-03 (suppressed: false positive, disk expanded)" in report
     assert "INC-788: auth-service-latency (PagerDuty #12341)" in report and "RESOLVED by Scott Idler" in report
     assert "Maintenance window: 2026-01-03 02:00-04:00 ledger-db major version upgrade" in report
     assert "Deploy pending: payments-api v2.3.4" in report  # a note from the example history

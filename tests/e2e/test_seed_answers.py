@@ -68,7 +68,8 @@ async def test_the_handoff_facts_are_in_the_tool_results_on_the_first_run(sandbo
     assert "Root cause: CPU throttling" in block and "Resolution: Restarted the auth pods" in block
     assert "Post-mortem: Scheduled for 2026-01-03 15:00 UTC" in block and "Slack thread: #inc-auth-service-latency" in block
     assert "Slack thread: #inc-payments-api-500s" in report and "C0NEW" not in report
-    assert "Low disk warning on logs-storage-03 (suppressed: “False positive, disk expanded" in report
+    assert "Low disk warning on logs-storage-03 (suppressed: false positive, disk expanded)" in report
+    assert "Memory alert on cache-cluster (used_memory 91%) (resolved automatically: autoscaling handled it)" in report
     assert "‹untrusted" not in report
 
 
