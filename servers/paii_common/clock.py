@@ -1,15 +1,18 @@
 """The time PAII's servers take as "now".
 
-The real clock, unless ``PAII_NOW`` holds an ISO 8601 time: then that fixed time. The sandbox
-and ``make demo`` set it (``paii sandbox start --now 2026-01-02T02:00:00Z``) so that relative
-windows such as "the last 24 hours" or "8 hours of a channel" mean the same thing to the
-servers as to the sandbox world they talk to. Nothing is read at import.
+The real clock, unless ``PAII_NOW`` holds an ISO 8601 time: then that time, standing still, or,
+when ``PAII_NOW_SINCE`` holds the Unix time at which the clock read ``PAII_NOW``, moving forward
+from it with real time. The sandbox and ``make demo`` set both (``paii sandbox start --now
+2026-01-02T02:00:00Z``) so that relative windows such as "the last 24 hours" mean the same thing
+to the servers as to the sandbox world they talk to, and a runbook run takes as long as it took.
+Nothing is read at import.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 from paii_common.config import is_set
 
@@ -27,8 +30,17 @@ def fixed() -> datetime | None:
 
 
 def now() -> datetime:
-    """Now, in UTC: ``PAII_NOW`` when set, else the real clock."""
-    return fixed() or datetime.now(UTC)
+    """Now, in UTC: ``PAII_NOW`` (moved on since ``PAII_NOW_SINCE`` when set), else the real clock."""
+    start = fixed()
+    if start is None:
+        return datetime.now(UTC)
+    since = os.environ.get("PAII_NOW_SINCE")
+    if not is_set(since):
+        return start
+    try:
+        return start + timedelta(seconds=max(0.0, time.time() - float(since)))
+    except ValueError:
+        raise ValueError(f"PAII_NOW_SINCE={since!r} is not a Unix time such as 1767319200.5") from None
 
 
 def timestamp() -> float:

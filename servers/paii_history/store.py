@@ -247,8 +247,11 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         create_category: bool = False,
         entry_id: str | None = None,
         author: str | None = None,
+        replace: bool = False,
     ) -> tuple[Entry, list[str]]:
-        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter."""
+        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter.
+        ``replace`` with ``entry_id``: an existing entry of that id and category is rewritten in place
+        (the runbook server's record of a run, written again when a finish cut short is completed)."""
         notes = self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
@@ -269,10 +272,11 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         now = utcnow()
         with self._write_lock():
             eid = check_id(entry_id) if entry_id else new_id(category, now)
-            if entry_id and self.kw.get(eid):
+            prev = self.kw.get(eid) if entry_id else None
+            if prev and (not replace or prev.category != category):
                 raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
             entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
-            entry, warnings = self._write_entry(entry, previous=None)
+            entry, warnings = self._write_entry(entry, previous=prev)
             notes += self._git_commit([self._rel(entry)], author, f"capture {eid}: {title[:72]}")
         return entry, warnings + notes + self._git_publish()
 

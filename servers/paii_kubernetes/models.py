@@ -165,7 +165,6 @@ class ScaleResult(BaseModel):
     namespace: str
     preview: str = Field(description="e.g. replicas 3 -> 5")
     applied: bool
-    next: str | None = None
     replicas_now: int | None = None
 
 

@@ -3,14 +3,12 @@
 Each is destructive (so Claude Code asks the person before each call unless they chose otherwise),
 refused in read-only mode (dropped from tools/list) and in protected namespaces.
 
-``scale_deployment`` shows its preview ("replicas 3 -> 5") before it acts:
-
-* when the client supports MCP elicitation, the server itself asks the person, with the preview,
-  and acts only on an accept (a decline or cancel changes nothing);
-* otherwise the first call only returns the preview and remembers it (server state, for five
-  minutes, bound to the context, namespace, deployment, current and requested replicas); a second
-  call with the same values, after the person said yes, acts. There is no ``confirm`` argument
-  the model could fill in.
+``scale_deployment`` asks the person itself, with the preview ("replicas 3 -> 5"), through MCP
+elicitation (the client shows the form to the person; the model never sees or fills it), and acts
+only on their yes (a decline or cancel changes nothing). A client that cannot ask gets the
+preview in a refusal that says what the person can do, and nothing changes: no call, and no
+sequence of calls, the model makes scales a deployment without the person. There is no
+``confirm`` argument the model could fill in.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ import anyio
 from mcp.server.mcpserver import Context as McpContext
 from pydantic import BaseModel, Field
 
-from paii_common.errors import OutcomeUnknown, PaiiError
+from paii_common.errors import Conflict, OutcomeUnknown, PaiiError
 from paii_common.tools import tool
 
 from paii_kubernetes.client import KubernetesClient
@@ -35,7 +33,6 @@ from paii_kubernetes.policy import check_argv, check_write_allowed, refuse_secre
 from paii_kubernetes.views import exec_output, rollout_state
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-PREVIEW_TTL_S = 300.0
 
 Namespace = Annotated[str, Field(description="Default: context's")]
 Context = Annotated[str, Field(description="kubeconfig context; default current")]
@@ -48,7 +45,7 @@ class ScaleConfirmation(BaseModel):
 
 def _supports_elicitation(ctx: McpContext) -> bool:
     """The client declared elicitation and this connection can carry a server-initiated request
-    (a 2026-07-28 client without one gets the two-call preview instead)."""
+    (a 2026-07-28 client without one cannot be asked: scale refuses)."""
     try:
         session = ctx.request_context.session
         caps = session.client_capabilities
@@ -60,7 +57,6 @@ def _supports_elicitation(ctx: McpContext) -> bool:
 def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
                 deployment: Callable[[str, str, str | None], Deployment],
                 read_pod: Callable[[str, str, str | None], dict[str, Any]]) -> list[Callable[..., Any]]:
-    previews: dict[tuple, float] = {}
 
     def target(namespace: str | None, context: str | None) -> str:
         ns = k8s.namespace(namespace, context)
@@ -128,9 +124,9 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         namespace: Namespace = "",
         context: Context = "",
     ) -> ScaleResult:
-        """Scale a deployment: shows the preview (replicas 3 -> 5), acts only on the person's yes.
+        """Scale a deployment once the person confirms the preview (replicas 3 -> 5) at the client's prompt.
 
-        applied=false: show the preview; on their yes, call again with the same values."""
+        A client without that prompt (MCP elicitation) changes nothing."""
         ns = await anyio.to_thread.run_sync(target, namespace, context)
         validate_name(name, "deployment")
         dep = await anyio.to_thread.run_sync(read_dep, name, ns, context)
@@ -139,22 +135,16 @@ def write_tools(settings: KubernetesSettings, k8s: KubernetesClient, *,
         if current == replicas:
             return ScaleResult(deployment=name, namespace=ns, preview=f"{preview} (no change)", applied=False,
                                replicas_now=current)
-        key = (k8s.cluster(context).context, ns, name, current, replicas)
-        if _supports_elicitation(ctx):
-            answer = await ctx.elicit(f"Scale deployment {ns}/{name}: {preview}?", ScaleConfirmation)
-            if answer.action != "accept" or not answer.data.scale:
-                raise PaiiError(f"Not scaled: the person did not approve {preview} for {ns}/{name} ({answer.action}).",
-                                hint="Do not retry unless they ask again.")
-        else:
-            now = time.monotonic()
-            for k in [k for k, t in previews.items() if now - t > PREVIEW_TTL_S]:
-                del previews[k]
-            if key not in previews:
-                previews[key] = now
-                return ScaleResult(deployment=name, namespace=ns, preview=preview, applied=False,
-                                   next="Show the person this preview. If they say yes, call scale_deployment again "
-                                        "with the same values within 5 minutes to apply it.")
-            del previews[key]
+        if not _supports_elicitation(ctx):
+            raise Conflict(
+                f"Not scaled: {ns}/{name} {preview} needs the person's yes, and this client cannot ask them (it does not "
+                "support MCP elicitation, the prompt PAII shows for this). Show the person the preview; they can scale "
+                f"it themselves (`kubectl scale deployment/{name} -n {ns} --replicas={replicas}`) or in a client that "
+                "asks, such as Claude Code in an interactive session. Calling again changes nothing.")
+        answer = await ctx.elicit(f"Scale deployment {ns}/{name}: {preview}?", ScaleConfirmation)
+        if answer.action != "accept" or not answer.data.scale:
+            raise PaiiError(f"Not scaled: the person did not approve {preview} for {ns}/{name} ({answer.action}).",
+                            hint="Do not retry unless they ask again.")
 
         def apply() -> int:
             try:

@@ -119,10 +119,10 @@ class StartResult(BaseModel):
 
 class ApprovalInfo(BaseModel):
     step: str
-    by: str
-    via: str
+    by: str = Field(description="The person who approved (their token name, PAII_USER, git user.name or OS user).")
+    via: str = Field(description="Their channel: the client's prompt (elicitation) or their terminal.")
     at: str
-    expires: str | None = None
+    expires: str
     command_sha256: str
 
 

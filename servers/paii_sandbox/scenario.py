@@ -307,7 +307,8 @@ async def _run_step(r: Run, step: Step, clients: dict[str, ToolClient]) -> Outco
                 return Outcome(step, "skipped", reason=f"{service}: not configured, skipped", error=text.strip(), args=args)
             if UNREACHABLE.search(text):
                 r.unreachable.add(step.server)
-            return Outcome(step, "failed", error=text.strip() or "tool error", args=args, picked=pick)
+            return Outcome(step, "failed", error=text.strip() or "tool error", args=args, picked=pick,
+                           data=results if step.each else None)  # what the calls before it returned
         results.append(data)
     return Outcome(step, "ok", data=results if step.each else results[0], args=calls if step.each else calls[0], picked=pick)
 

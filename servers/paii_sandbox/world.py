@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -60,12 +60,17 @@ def split_seed(seed: dict[str, Any], name: str) -> tuple[dict[str, Any], list[Fa
 
 
 class World:
-    """The services' states under one clock. ``now`` fixes the clock; None follows real time."""
+    """The services' states under one clock: real time, or from ``now`` on (``running``: the clock
+    moves forward from it as real time passes, as ``paii sandbox start --now`` does; otherwise it
+    stands at ``now``, as tests want)."""
 
-    def __init__(self, seed: dict[str, Any], services: list[ModuleType], *, now: datetime | None = None) -> None:
+    def __init__(self, seed: dict[str, Any], services: list[ModuleType], *, now: datetime | None = None,
+                 running: bool = False) -> None:
         self.seed = seed
         self.modules = {m.NAME: m for m in services}
-        self.fixed_now = now.astimezone(UTC) if now else None
+        self.fixed_now = now.astimezone(UTC) if now else None  # the clock's start
+        self.clock_since = time.time() if now and running else None  # the real time it read fixed_now
+        self.runtimes: dict[str, Any] = {}  # processes services run beside their apps (the sandbox sets them)
         self.faults = FaultTable()
         self.journal: deque[Exchange] = deque(maxlen=JOURNAL_SIZE)
         self.states: dict[str, Any] = {}
@@ -77,8 +82,12 @@ class World:
 
     # ------------------------------------------------------------------ clock and state
     def now(self) -> datetime:
-        """The sandbox clock: the fixed time given with ``--now``, else real time (UTC)."""
-        return self.fixed_now or datetime.now(UTC)
+        """The sandbox clock (UTC): from ``--now`` on, else real time."""
+        if self.fixed_now is None:
+            return datetime.now(UTC)
+        if self.clock_since is None:
+            return self.fixed_now
+        return self.fixed_now + timedelta(seconds=time.time() - self.clock_since)
 
     @property
     def seed_digest(self) -> str:

@@ -73,11 +73,13 @@ class NoSleepExecutor:
 
 @pytest.fixture
 def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
-    """``async with clients(pd_client=..., slack_client=..., jira=False) as c`` -> {server: mcp Client}.
+    """``async with clients(pd_client=..., slack_client=..., jira=False, prompts=...) as c`` -> {server: mcp Client}.
 
     All six servers, in memory, configured as the sandbox's environment says (``sandbox.env()``,
     the same variables the demo and ``paii sandbox env`` give them). ``jira=False``: the Jira
-    server runs without settings, as for a person who has not configured it."""
+    server runs without settings, as for a person who has not configured it. ``person``: an
+    elicitation callback that plays the person at the client's prompts (none: the client cannot
+    show prompts)."""
     from mcp import Client
 
     from paii_history.config import HistorySettings
@@ -101,7 +103,8 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
 
     @asynccontextmanager
     async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None,
-                   jira: bool = True, jira_timeout: float | None = None) -> AsyncIterator[dict[str, Any]]:
+                   jira: bool = True, jira_timeout: float | None = None,
+                   prompts: dict[str, Any] | None = None, person: Any = None) -> AsyncIterator[dict[str, Any]]:
         pd_settings = PagerDutySettings.load(token=env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"],
                                              url=env["PAII_PAGERDUTY_URL"])
         extra = {"read_timeout": slack_timeout} if slack_timeout else {}
@@ -119,7 +122,12 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
             "runbook": runbook_server(runbook_settings, NoSleepExecutor.make(runbook_settings)),
         }
         async with AsyncExitStack() as stack:
-            yield {name: await stack.enter_async_context(Client(server)) for name, server in servers.items()}
+            # who answers a server's questions (MCP elicitation): prompts per server, person for every server
+            answers = {name: person for name in servers} if person else {}
+            answers.update(prompts or {})
+            extra = {name: {"mode": "legacy", "elicitation_callback": cb} for name, cb in answers.items()}
+            yield {name: await stack.enter_async_context(Client(server, **extra.get(name, {})))
+                   for name, server in servers.items()}
 
     return make
 

@@ -1,5 +1,6 @@
 """Test doubles: an executor that does not sleep between polls, a Kubernetes client that records
-its calls, and the sandbox's Postgres pair served on an ephemeral port."""
+its calls, and the sandbox's Postgres stand-in (the fallback where no PostgreSQL can be had) served on an
+ephemeral port."""
 
 from __future__ import annotations
 
@@ -33,13 +34,16 @@ class ExecResult:
 class FakeKubernetes:
     """find_pods / exec_in_pod of paii_kubernetes.client.KubernetesClient, answering from a table."""
 
-    pods: dict[str, list[str]] = field(default_factory=lambda: {"payments": ["payments-api-7d9f-abcde", "payments-api-7d9f-fghij"]})
+    pods: dict[str, list[str]] = field(default_factory=lambda: {"payments": ["payments-api-7d9f-abcde", "payments-api-7d9f-fghij"],
+                                                                "databases": ["primary-postgres-0"]})
     answers: dict[tuple[str, ...], tuple[str, int]] = field(default_factory=lambda: {
         ("python", "manage.py", "dbstats"): (DBSTATS, 0),
         ("python", "manage.py", "showmigrations"): ("payments\n [X] 0041_refund_reason\n [X] 0042_settlement_batch\n", 0),
         ("cat", "/proc/loadavg"): ("0.42 0.40 0.38 2/512 4242\n", 0),
         ("cat", "/proc/meminfo"): ("MemTotal:        1048576 kB\nMemFree:          121344 kB\nMemAvailable:     301232 kB\n", 0),
         ("df", "-h"): ("Filesystem      Size  Used Avail Use% Mounted on\noverlay          50G   21G   29G  42% /\n", 0),
+        ("df", "-P", "/var/lib/postgresql/data"): ("Filesystem 1024-blocks Used Available Capacity Mounted on\n"
+                                                  "/dev/nvme1n1 209715200 94371840 115343360 45% /var/lib/postgresql/data\n", 0),
     })
     calls: list[tuple[str, str, list[str]]] = field(default_factory=list)
 

@@ -1,4 +1,5 @@
-"""The sandbox Postgres pair's state and the SQL it understands: :class:`Server` and :class:`PgState`,
+"""The stand-in for a Postgres pair, used only where no real PostgreSQL can be had (see
+:mod:`paii_sandbox.services.postgres`). Its state and the SQL it understands: :class:`Server` and :class:`PgState`,
 one handler per statement the shipped runbooks send (:data:`SQL`, an explicit table of patterns),
 :func:`run_sql` for one ``-c`` string and :func:`render` for psql's aligned or unaligned output.
 :mod:`paii_sandbox.services.postgres` serves them behind its ``psql`` and ``kubectl`` shims.
@@ -10,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+PSQL_VALUE = set("hpUdcFvPRT")  # short options of psql that take a value
 
 
 @dataclass
@@ -30,9 +33,12 @@ class Server:
 
 @dataclass
 class PgState:
-    servers: dict[str, Server]
+    servers: dict[str, Server]  # the stand-in's servers (unused while a real pair runs)
     endpoints: dict[str, str]  # "namespace/service" -> host
     statements: list[str] = field(default_factory=list)
+    pair_id: str = ""  # this seeding's real pair: a reseed rebuilds it
+    pool: dict[str, Any] = field(default_factory=dict)  # payments-api's pool story (seed: postgres.pool)
+    batch_done: bool = False  # the stuck settlement batch stopped (the database turned read-only)
 
 
 class SqlError(Exception):
@@ -115,12 +121,16 @@ def sql_current_lsn(state, srv, m):
     return (["pg_current_wal_lsn"], [[_lsn_text(srv.lsn)]])
 
 
-def sql_disk(state, srv, m):
-    return (["used_pct"], [[f"{srv.disk_used_pct:g}"]])
-
-
 def sql_in_recovery(state, srv, m):
     return (["pg_is_in_recovery"], [["t" if srv.role == "replica" else "f"]])
+
+
+def sql_is_primary(state, srv, m):
+    return (["case"], [["no: it is in recovery" if srv.role == "replica" else "yes"]])
+
+
+def sql_is_streaming_standby(state, srv, m):
+    return (["case"], [["yes" if srv.role == "replica" else "no: it is not in recovery"]])
 
 
 def sql_promote(state, srv, m):
@@ -160,14 +170,17 @@ SQL: list[tuple[re.Pattern, Any]] = [(re.compile(p, re.IGNORECASE | re.DOTALL), 
      sql_connections),
     (r"SELECT pid, usename, state, left\(query, \d+\) FROM pg_stat_activity WHERE .*state\s*(<>|!=)\s*'idle'.*",
      sql_activity),
-    (r"SELECT COALESCE\(EXTRACT\(EPOCH FROM replay_lag\), 0\) FROM pg_stat_replication WHERE application_name = "
-     r"'(?P<replica>[^']+)'", sql_lag),
-    (r"SELECT json_build_object\('primary_lsn', pg_current_wal_lsn\(\), 'replica_lsn', replay_lsn, 'caught_up', "
-     r"pg_current_wal_lsn\(\) = replay_lsn\) FROM pg_stat_replication WHERE application_name = '(?P<replica>[^']+)'",
+    (r"SELECT CASE WHEN pg_wal_lsn_diff\(pg_current_wal_flush_lsn\(\), replay_lsn\) < 8192 THEN 0 ELSE round\(COALESCE\("
+     r"EXTRACT\(EPOCH FROM replay_lag\), 0\), 3\) END FROM pg_stat_replication WHERE application_name = '(?P<replica>[^']+)'",
+     sql_lag),
+    (r"SELECT json_build_object\('primary_lsn', pg_current_wal_insert_lsn\(\), 'replica_lsn', replay_lsn, 'caught_up', "
+     r"replay_lsn >= pg_current_wal_insert_lsn\(\)\) FROM pg_stat_replication WHERE application_name = '(?P<replica>[^']+)'",
      sql_caught_up),
     (r"SELECT pg_current_wal_lsn\(\)", sql_current_lsn),
-    (r"SELECT round\(100\.0 \* used_space / total_space\) FROM pg_sys_disk_info\(\).*", sql_disk),
     (r"SELECT pg_is_in_recovery\(\)", sql_in_recovery),
+    (r"SELECT CASE WHEN pg_is_in_recovery\(\) THEN 'no: it is in recovery' ELSE 'yes' END", sql_is_primary),
+    (r"SELECT CASE WHEN NOT pg_is_in_recovery\(\) THEN 'no: it is not in recovery' WHEN \(SELECT status FROM "
+     r"pg_stat_wal_receiver\) = 'streaming' THEN 'yes' ELSE 'no: it is not streaming' END", sql_is_streaming_standby),
     (r"SELECT pg_promote\((?:wait\s*=>\s*)?(true|false)?\s*(,\s*(?:wait_seconds\s*=>\s*)?\d+)?\)", sql_promote),
     (r"SELECT NOT pg_is_in_recovery\(\) AND current_setting\('transaction_read_only'\) = 'off'", sql_accepts_writes),
     (r"SELECT 1", sql_one),
@@ -206,3 +219,58 @@ def render(result: Any, *, aligned: bool, tuples_only: bool, sep: str, quiet: bo
     if not tuples_only:
         lines += [f"({len(rows)} row{'s' if len(rows) != 1 else ''})", ""]
     return "".join(line + "\n" for line in lines)
+
+
+def psql(state: PgState, argv: list[str], env: dict[str, str]) -> tuple[str, str, int]:
+    host, commands, aligned, tuples_only, sep, quiet = env.get("PGHOST"), [], True, False, "|", False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        long = {"--host": "h", "--command": "c", "--field-separator": "F", "--port": "p", "--username": "U",
+                "--dbname": "d", "--set": "v"}
+        if a.startswith("--"):
+            key, _, val = a.partition("=")
+            if key in long:
+                if not val:
+                    i += 1
+                    val = argv[i] if i < len(argv) else ""
+                opt, flags = long[key], ""
+            else:
+                flags, opt, val = {"--no-align": "A", "--tuples-only": "t", "--quiet": "q"}.get(key, ""), "", ""
+        elif a.startswith("-") and len(a) > 1:
+            opt, val, flags = "", "", ""
+            for j, ch in enumerate(a[1:]):
+                if ch in PSQL_VALUE:
+                    opt, val = ch, a[j + 2:]
+                    if not val:
+                        i += 1
+                        val = argv[i] if i < len(argv) else ""
+                    break
+                flags += ch
+        else:
+            opt, val, flags = "", "", ""  # dbname / username positionals
+        aligned = aligned and "A" not in flags
+        tuples_only = tuples_only or "t" in flags
+        quiet = quiet or "q" in flags
+        if opt == "h":
+            host = val
+        elif opt == "c":
+            commands.append(val)
+        elif opt == "F":
+            sep = val
+        i += 1
+    if not host:
+        return "", "psql: error: the sandbox psql needs a host: -h HOST (or PGHOST)\n", 2
+    srv = state.servers.get(host)
+    if srv is None:
+        return "", f'psql: error: could not translate host name "{host}" to address: Name or service not known\n', 2
+    if not commands:
+        return "", "psql: error: the sandbox psql runs -c commands only (no interactive session, no -f)\n", 2
+    out = []
+    for sql in commands:
+        try:
+            for result in run_sql(state, srv, sql):
+                out.append(render(result, aligned=aligned, tuples_only=tuples_only, sep=sep, quiet=quiet))
+        except SqlError as exc:
+            return "".join(out), f"ERROR:  {exc}\n", 1
+    return "".join(out), "", 0

@@ -203,6 +203,8 @@ def create_app(state: State, world: Any) -> Starlette:
             result = {"metadata": {}, "status": "Failure", "message": "you must specify at least 1 command", "reason": "BadRequest", "code": 400}
         else:
             answer = exec_answer(st, p, argv)
+            if answer.get("live"):  # e.g. postgres.dbstats: the answer of a runtime (a real database) when there is one
+                answer = await live_answer(world, answer, p.name)
             if answer.get("delay"):
                 await asyncio.sleep(min(float(answer["delay"]), 60))
             out = str(answer.get("stdout", "")) * int(answer.get("repeat", 1))
@@ -233,6 +235,18 @@ def create_app(state: State, world: Any) -> Starlette:
         Route("/{path:path}", fallback, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     return Starlette(routes=routes)
+
+
+async def live_answer(world: Any, rule: dict[str, Any], pod: str) -> dict[str, Any]:
+    """A rule's ``live: service.method`` asked of that service's runtime (with the pod's name); the rule's
+    own answer when there is no runtime or it has nothing live (the stand-in)."""
+    service, _, method = str(rule["live"]).partition(".")
+    rt = getattr(world, "runtimes", {}).get(service)
+    try:
+        stdout = await asyncio.to_thread(getattr(rt, method), pod) if rt is not None else None
+    except LookupError:  # the runtime has nothing live (the stand-in answers)
+        stdout = None
+    return rule if stdout is None else {**rule, "stdout": stdout}
 
 
 def env(base_url: str, sandbox_dir: Path, data: dict[str, Any] | None = None) -> dict[str, str]:
