@@ -122,6 +122,8 @@ class EntrySummary(BaseModel):
     snippet: Text
     data: Tree | None = Field(default=None, description=DATA)
     links: Tree | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
+    root_cause: Text | None = None
+    resolution: Text | None = None
     postmortem: Text | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
 
 
@@ -158,6 +160,8 @@ class SpanishReview(BaseModel):
     )
     mistakes: list[PastMistake] = Field(default_factory=list, description="Made in the last 5 sessions, repeated ones first.")
     grammar: list[str] = Field(default_factory=list, description="Grammar points of the last 3 sessions.")
+    practice_minutes: int = Field(default=0, description="This practice so far, from your first read of this review: "
+                                  "SESSION STATS' duration; saved with the notes.")
 
 
 class LengthRange(BaseModel):

@@ -107,8 +107,8 @@ class Period(BaseModel):
     end: str | None
     days_total: int | None = None
     days_elapsed: int | None = None
-    days_left: int | None = None
-    working_days_left: int | None = Field(default=None, description="Monday to Friday, today included.")
+    days_left: int | None = Field(default=None, description="Calendar days from today to the end day, both included.")
+    working_days_left: int | None = Field(default=None, description="Of those, Monday to Friday.")
     elapsed_percent: int | None = None
 
 
@@ -152,6 +152,7 @@ class Blocker(BaseModel):
     points: float | None = None
     signals: list[str] = Field(description="What found it: flagged, blocked_by_link, status, label.")
     waiting_on: list[str] = Field(default=[], description="Open issues it is blocked by.")
+    waiting_on_who: list[str] = Field(default=[], description="Who those issues wait on: their team, or their assignee.")
     blocked_since: str | None = None
     days_blocked: int | None = Field(default=None, description="From the changelog; None if older than it.")
     escalated: bool
@@ -212,3 +213,5 @@ class SprintReport(BaseModel):
     coverage: Coverage
     note: str
     text: str = Field(description="The ready SPRINT SUMMARY rendering (progress bars); add risks and a recommendation.")
+    status_channel: str | None = Field(default=None, description="Where the team posts its status (PAII_JIRA_TEAMS): "
+                                       "offer to post there; None: ask which channel.")

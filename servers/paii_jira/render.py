@@ -52,7 +52,9 @@ def render(r: SprintReport) -> str:
         if e.status == "complete":
             state = "All tickets complete ✓"
         elif e.status == "blocked":
-            state = "Blocked: " + ", ".join(e.blocked_issues)
+            who = {b.key: b.waiting_on_who for b in r.blockers}
+            state = "Blocked: " + ", ".join(k + (f" (waiting on {who[k][0].split(' (')[0]})" if who.get(k) else "")
+                                            for k in e.blocked_issues)
         elif e.status == "behind":
             state = f"Behind ({e.done_issues}/{e.issues} tickets done)"
         else:
@@ -64,9 +66,12 @@ def render(r: SprintReport) -> str:
         lines.append("  None found" + ("" if r.coverage.complete else " in the issues read (the read was cut short)"))
     for n, b in enumerate(r.blockers, 1):
         lines += ["", f"  {n}. {b.key}: {short(b.summary, 300)}"]
+        if b.waiting_on_who:
+            lines.append(f"     Waiting on: {'; '.join(b.waiting_on_who)}")
         if b.waiting_on:
-            lines.append(f"     Waiting on: {'; '.join(b.waiting_on)}")
-        lines.append(f"     Found by: {', '.join(b.signals)} (status {b.status})")
+            lines.append(f"     Blocked by: {'; '.join(b.waiting_on)}")
+        elif not b.waiting_on_who:
+            lines.append(f"     Waiting on: unknown (status {b.status}; see the last comment)")
         lines.append(f"     Days blocked: {b.days_blocked if b.days_blocked is not None else 'unknown (before the changelog)'}")
         lines.append(f"     Escalated: {'Yes, ' + b.escalation if b.escalated and b.escalation else 'No'}")
     extra = []

@@ -7,7 +7,6 @@ the last three closed sprints for velocity. "Done" is the status category, never
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,8 +16,10 @@ from paii_common.untrusted import NOTE, fence, short
 
 from paii_jira import answers as A
 from paii_jira import history as h
+from paii_jira.blockers import waiting_on
 from paii_jira.adf import to_text
 from paii_jira.client import SERVICE, JiraClient, JiraError
+from paii_jira.config import team_board, team_channel
 from paii_jira.fields import FieldMap, discover
 from paii_jira.models import (
     Blocker, CarryOver, Comment, Coverage, EpicProgress, IssueSummary, Period, Points, ScopeChange,
@@ -51,7 +52,7 @@ def resolve_board(client: JiraClient, ref: str | None) -> tuple[dict[str, Any], 
     if not ref:
         raise InvalidInput("Say which board: a board id, a board name or a team name.",
                            hint="Set PAII_JIRA_BOARD for a default, or PAII_JIRA_TEAMS='Team Infra=84' for team names.")
-    team = settings.teams.get(ref.lower())
+    team = team_board(settings.teams.get(ref.lower()) or "")
     target = team or ref
     if target.isdigit():
         try:
@@ -113,14 +114,13 @@ def _period(sprint: dict[str, Any], now: datetime) -> Period:
         return Period(start=h.iso(start), end=h.iso(end))
     total = (end - start).total_seconds()
     elapsed = min(max((now - start).total_seconds(), 0.0), total)
-    left = max((end - now).total_seconds(), 0.0)
-    working, day = 0, now.date()
-    while left and day <= end.date():
-        working += day.weekday() < 5
-        day += timedelta(days=1)
+    # the days left are the calendar days from today to the last day the sprint reaches into, both
+    # counted; the working days are the weekdays among them (so never more than the days left)
+    last = (end - timedelta(microseconds=1)).date()
+    days = [now.date() + timedelta(days=n) for n in range((last - now.date()).days + 1)] if end > now else []
     return Period(start=h.iso(start), end=h.iso(end), days_total=round(total / 86400),
-                  days_elapsed=int(elapsed // 86400), days_left=math.ceil(left / 86400), working_days_left=working,
-                  elapsed_percent=int(elapsed * 100 // total))
+                  days_elapsed=int(elapsed // 86400), days_left=len(days),
+                  working_days_left=sum(1 for d in days if d.weekday() < 5), elapsed_percent=int(elapsed * 100 // total))
 
 
 def _summary(client: JiraClient, issue: dict[str, Any]) -> IssueSummary:
@@ -211,8 +211,11 @@ def build_report(client: JiraClient, board_ref: str | None, sprint_ref: str | No
                                      from_sprint=before[-1]["name"], status_category=h.CATEGORY_NAMES[cat[i["key"]]]))
     added_points = sum(a.points or 0 for a in added)
 
-    blockers = [_blocker(client, i, histories[i["key"]], fm, pts[i["key"]], now) for i in issues
-                if h.blocked_signals(i, fm.flagged)]
+    blocked = [i for i in issues if h.blocked_signals(i, fm.flagged)]
+    blockers = [_blocker(client, i, histories[i["key"]], fm, pts[i["key"]], now) for i in blocked]
+    who = waiting_on(client, blocked) if blocked else {}
+    for b in blockers:
+        b.waiting_on_who = who.get(b.key, [])
 
     period = _period(sprint, now)
     elapsed = (period.elapsed_percent or 0) / 100
@@ -272,10 +275,21 @@ def build_report(client: JiraClient, board_ref: str | None, sprint_ref: str | No
         velocity=velocity_rows, velocity_average=avg, health=health, risks=risks,
         coverage=Coverage(issues_read=len(raw), pages=pages, jql=jql, complete=complete,
                           changelogs_fetched=changelogs_fetched, note=note),
-        note=NOTE, text="",
+        note=NOTE, text="", status_channel=_status_channel(client, board_ref, board),
     )
     report.text = render(report)
     return report
+
+
+def _status_channel(client: JiraClient, ref: str | None, board: dict[str, Any]) -> str | None:
+    """The team's status channel (PAII_JIRA_TEAMS ``Team Infra=84#team-infra-status``): the team named,
+    else the team whose board this is."""
+    teams = client.settings.teams
+    entry = teams.get((ref or client.settings.board or "").strip().lower())
+    if entry is None:
+        ids = {str(board.get("id") or ""), str(board.get("name") or "").lower()}
+        entry = next((e for e in teams.values() if team_board(e).lower() in ids), None)
+    return team_channel(entry) if entry else None
 
 
 def _blocker(client: JiraClient, issue: dict[str, Any], hist: list[dict[str, Any]], fm: FieldMap,
@@ -339,7 +353,8 @@ def _risks(blockers: list[Blocker], epics: list[EpicProgress], unestimated: list
     out = []
     for b in blockers:
         days = f"{b.days_blocked} days" if b.days_blocked is not None else "since before the changelog"
-        out.append(f"{b.key} blocked {days} ({', '.join(b.signals)}), escalated: {'yes' if b.escalated else 'no'}"
+        who = f", waiting on {'; '.join(b.waiting_on_who)}" if b.waiting_on_who else ""
+        out.append(f"{b.key} blocked {days}{who}, escalated: {'yes' if b.escalated else 'no'}"
                    + (f"; epic {short(b.epic, 300)}" if b.epic else ""))
     for e in epics:
         if e.status == "behind":

@@ -170,6 +170,7 @@ class ScaleResult(BaseModel):
     namespace: str
     preview: str = Field(description="e.g. replicas 3 -> 5")
     applied: bool
+    next: str | None = None
     replicas_now: int | None = None
 
 

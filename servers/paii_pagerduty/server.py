@@ -39,7 +39,7 @@ from paii_pagerduty.models import (
     StatusUpdateResult,
 )
 from paii_pagerduty.args import check_id, parse_time, window  # noqa: F401 - parse_time: tests import it here
-from paii_pagerduty.shift import _shift_incidents, _utc, iso
+from paii_pagerduty.shift import _shift_incidents, _utc, alert_reason, iso
 from paii_pagerduty.timeline import IncidentTimeline
 from paii_pagerduty.timeline import build as build_timeline
 from paii_pagerduty.writes import add_note, escalate, update_incident
@@ -317,6 +317,8 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         if cut:
             report.truncated.append(f"log entries (first {len(entries)} read)")
         found = _shift_incidents(entries, who)
+        resolve_notes = {(e.get("incident") or {}).get("id"): e["note"] for e in entries
+                         if str(e.get("type", "")).startswith("resolve") and e.get("note")}
         detailed = found[:SHIFT_DETAILED]
         if len(found) > SHIFT_DETAILED:
             report.truncated.append(f"notes and alerts read for the first {SHIFT_DETAILED} of {len(found)} incidents")
@@ -335,6 +337,9 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
                 for a in alerts
                 if a.get("suppressed") or (inc.auto_resolved and a.get("status") == "resolved")
             ]
+            why = alert_reason(notes, resolve_notes.get(inc.id))
+            for alert in picked:
+                alert.reason = why
             return inc, picked
 
         if detailed:

@@ -281,8 +281,8 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
     ) -> ChannelDigest:
         """Read a channel's recent messages in one call, to summarise it or catch up.
 
-        Returns messages, threads with replies and participants, links, reactions and messages that
-        mention you; capped at 400 messages (truncated says what was left out)."""
+        Returns threads (first message, replies, resolution, participants, reactions, links), other
+        messages as lines, links and mentions of you; capped at 400 messages (truncated says what was left out)."""
         cid, cname = resolve_channel(slack, channel)
         return build_digest(slack, cid, cname, hours=hours, max_messages=MAX_DIGEST_MESSAGES)
 

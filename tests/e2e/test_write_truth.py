@@ -65,10 +65,18 @@ def server(sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any):
             from paii_runbook.config import RunbookSettings
             from paii_runbook.server import build_server
             built = build_server(RunbookSettings.load(home=tmp_path / "home"))
-        async with Client(built) as client:
+        async with Client(built, mode="legacy", elicitation_callback=person_says_yes) as client:
             yield client
 
     return make
+
+
+async def person_says_yes(context: Any, params: Any) -> Any:
+    """The person at the client's prompt (scale_deployment asks through MCP elicitation): yes."""
+    from mcp.types import ElicitResult
+
+    fields = (params.requested_schema or {}).get("properties", {})
+    return ElicitResult(action="accept", content={k: True for k, v in fields.items() if v.get("type") == "boolean"})
 
 
 def text_of(result: Any) -> str:
@@ -181,7 +189,6 @@ async def test_a_malformed_200_is_named_the_same_way_in_pagerduty_slack_and_kube
                  await k8s.call_tool("list_pods", {"namespace": "payments"})]
         ack = await pd.call_tool("acknowledge_incident", {"incident_id": "Q2PAY5XXPROD"})
         post = await sl.call_tool("post_message", {"channel": "C0PLATFORM", "text": "rolling back"})
-        await k8s.call_tool("scale_deployment", {"name": "payments-api", "namespace": "payments", "replicas": 4})
         scale = await k8s.call_tool("scale_deployment", {"name": "payments-api", "namespace": "payments", "replicas": 4})
     for service, result in zip(("PagerDuty", "Slack", "Kubernetes"), reads, strict=True):
         assert result.is_error and f"{service} {UNEXPECTED}" in text_of(result), text_of(result)
