@@ -61,7 +61,10 @@ def import_examples(folder: Path, home: Path) -> list[str]:
 def server_env(sandbox_env: dict[str, str], home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
     env.update(sandbox_env)
-    env.update({"PAII_HOME": str(home), "PAII_CONFIG_DIR": str(home / "config"), "PAII_HISTORY_WARMUP": "0",
+    # the demo's own settings folder (never the person's .env), beside its home: the runbook server
+    # refuses an approval key inside PAII_HOME, where the runs it seals are
+    config = home.with_name(home.name + "-config")
+    env.update({"PAII_HOME": str(home), "PAII_CONFIG_DIR": str(config), "PAII_HISTORY_WARMUP": "0",
                 "PYTHONWARNINGS": "ignore::UserWarning:pdpyras", "PAII_RUNBOOK_OPERATOR": PERSON})
     return env
 

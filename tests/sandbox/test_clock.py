@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 
 from paii_common import clock
@@ -40,3 +41,14 @@ def test_the_servers_clock_follows_paii_now_since_and_stands_still_without_it(mo
     assert clock.now() == NOW
     monkeypatch.setenv("PAII_NOW_SINCE", f"{time.time() - 600:.3f}")  # rounded: up to 0.5 ms either side
     assert timedelta(minutes=10) - timedelta(milliseconds=1) <= clock.now() - NOW < timedelta(minutes=11)
+
+
+def test_the_demo_keeps_its_settings_and_approval_key_outside_its_data_home(tmp_path):
+    """The runbook server refuses an approval key inside PAII_HOME (where the runs it seals are):
+    the demo's settings folder is its own, beside the home, never the person's ~/.config/paii."""
+    from paii_sandbox.demo import server_env
+
+    home = tmp_path / "demo"
+    env = server_env({}, home)
+    config = Path(env["PAII_CONFIG_DIR"])
+    assert env["PAII_HOME"] == str(home) and not config.is_relative_to(home) and config.parent == home.parent
