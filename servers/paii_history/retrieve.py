@@ -163,12 +163,14 @@ class RetrievalMixin:
             self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paii-search")
         return self._executor
 
-    def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None) -> list[tuple[str, float]]:
+    def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None,
+                       vi=None) -> list[tuple[str, float]]:
         """Nearest neighbours within the filters: exact, in memory, for an embedded history (see
         vectors.EXACT_MAX). Through chroma, whose metadata filter costs ~35 ms at 10k entries while an
         unfiltered query costs ~2 ms: when the filters keep a good share of the history, over-fetch
-        unfiltered and filter here; use chroma's filter when they are selective."""
-        vi = self.vectors()
+        unfiltered and filter here; use chroma's filter when they are selective. ``vi``: another
+        index than the main one (the multilingual vectors, mlindex.py)."""
+        vi = vi or self.vectors()
         exact = vi.search(vec, pool, categories, since, service)
         if exact is not None:
             return exact
@@ -231,6 +233,11 @@ class RetrievalMixin:
                 emb = None
             if emb is None and mode == "vector":
                 use_keyword, title = True, None  # the whole text's keyword list stands in
+        space = None  # a text that is not English: the multilingual model and its vectors (mlindex.py)
+        if emb is not None:
+            space = self.ml_space(text)
+            if space is not None:
+                emb = space[0]
 
         # Two threads, about equal work (SQLite and onnxruntime release the GIL): this one embeds
         # the text and searches its vector; the other runs the keyword searches and embeds the
@@ -254,7 +261,7 @@ class RetrievalMixin:
         if emb is not None:
             try:
                 self._maybe_reload_vectors()
-                vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service)
+                vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service, space and space[1])
             except Exception as exc:
                 failed = self._vector_failed(exc, warnings)
         kw_hits, title_kw, tvec = side.result()
@@ -262,9 +269,12 @@ class RetrievalMixin:
             failed = failed or self._vector_failed(tvec, warnings)
         elif tvec is not None and vec_hits and not failed:
             try:
-                title_vec = self._vector_search(tvec, pool, categories, ts, service)
+                title_vec = self._vector_search(tvec, pool, categories, ts, service, space and space[1])
             except Exception as exc:
                 failed = self._vector_failed(exc, warnings)
+        if space is not None:  # its cosines on MiniLM's scale: a score means the same whichever model
+            vec_hits = [(i, emb.comparable(c)) for i, c in vec_hits]
+            title_vec = [(i, emb.comparable(c)) for i, c in title_vec]
         if failed:
             vec_hits, title_vec = [], []
             if mode == "vector":  # the whole text's keyword list stands in
