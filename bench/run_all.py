@@ -19,7 +19,8 @@ STEPS = [
     # idle footprint of six in one session, the first call of each against the sandbox
     ("plugin start-up, footprint and first calls", [sys.executable, str(HERE / "plugin_start.py")]),
     ("make demo after setup", [sys.executable, str(HERE / "demo_time.py")]),
-    ("upstream faults with the default deadlines", [sys.executable, str(HERE / "upstream_faults.py")]),
+    # every write tool x five faults: the answer is honest, no write is made twice (fails otherwise)
+    ("upstream faults: the unknown-outcome matrix and the default deadlines", [sys.executable, str(HERE / "upstream_faults.py")]),
     # the Claude Code hooks (guard, usage log) as Claude Code runs them; fails over 100 ms
     ("hook latency", [sys.executable, str(HERE / "hook_latency.py"), "--check"]),
     ("history at 10,000 entries", [sys.executable, str(HERE / "history_scale.py")]),

@@ -72,6 +72,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     mcp = MCPServer("paii-history", version=__version__, instructions=INSTRUCTIONS)
     warm_started = threading.Event()
+    practice = personal.PracticeClock()
 
     async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
         """Nothing is loaded before ``initialize`` is answered; the first message after it
@@ -110,6 +111,10 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             return Saved(id=done.id, category="postmortems", path=done.path, created=done.created,
                          meeting=done.meeting, action_items=done.action_items, preview=done.preview)
         metadata = kinds.check_metadata(metadata)
+        if metadata and isinstance(metadata.get("spanish"), dict):  # timed by the server, never the model's guess
+            minutes = practice.finish(actor(), clock.timestamp())
+            metadata["spanish"] = {k: v for k, v in metadata["spanish"].items() if k != "minutes"} | (
+                {"minutes": minutes} if minutes is not None else {})
         entry, warnings = await asyncio.to_thread(
             store.capture, category, title, content, metadata, create_category=create_category, author=actor(),
             allow_duplicate=allow_duplicate,
@@ -217,6 +222,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             return rows, total, summary, personal.listing_data(store, rows)
 
         rows, total, summary, data = await asyncio.to_thread(run)
+        if isinstance(summary, SpanishReview):
+            summary.practice_minutes = practice.read(actor(), clock.timestamp())
         return RecentResult(
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
@@ -273,7 +280,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
 
 def _incident_extras(row: Any) -> dict[str, Any]:
-    """An incident's links and post-mortem line, for a listing (the handoff shows "Post-mortem: ...")."""
+    """An incident's links, root cause, resolution and post-mortem line, for a listing (the handoff shows them)."""
     if row.category != "incidents":
         return {}
     meta = row.meta or {}
@@ -285,7 +292,8 @@ def _incident_extras(row: Any) -> dict[str, Any]:
         post = "Drafted, meeting not scheduled"
     else:
         post = None
-    return {"links": links, "postmortem": post}
+    return {"links": links, "postmortem": post, "root_cause": _s(meta.get("root_cause"), row.id),
+            "resolution": _s(meta.get("resolution"), row.id)}
 
 
 def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:

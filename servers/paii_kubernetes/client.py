@@ -10,8 +10,12 @@ API modules, seconds of imports), so the server answers ``initialize`` and ``too
 * Calls go through the generated typed methods with ``_preload_content=False``: the JSON comes back
   as plain dicts (no 10 KB model per pod, and a field the model classes do not know is no error).
 * Retries follow :class:`~paii_common.http.RetryPolicy`: 429 for every call (``Retry-After``), 5xx and
-  connection errors only for reads; urllib3's own retries are off. Every request has connect and
-  read timeouts within ``read_timeout`` / ``write_timeout``.
+  connection errors only for reads: a write (a DELETE too: a StatefulSet pod comes back under the
+  same name) is never sent twice; its outcome is read back by the tool. urllib3's own retries are
+  off. Every request has connect and read timeouts within ``read_timeout`` / ``write_timeout``.
+* Every answer is checked against the shape the tools read (:mod:`paii_kubernetes.answers`): one
+  that does not fit is "Kubernetes answered with something unexpected" (for a write: its outcome is
+  unknown), never success.
 * Errors become the ``paii_common.errors`` family with the next step (refresh credentials, RBAC,
   list the names first ...). Tokens from the kubeconfig are registered for redaction.
 * :meth:`exec_in_pod` runs an argv list over the API's WebSocket stream (``kubernetes.stream``): no
@@ -30,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from paii_common.answers import UnexpectedAnswer, UnexpectedWrite, expect
 from paii_common.errors import (
     Conflict,
     InvalidInput,
@@ -44,6 +49,7 @@ from paii_common.errors import (
 from paii_common.http import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from paii_common.redact import redact, register_secret
 
+from paii_kubernetes.answers import shape_of
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.models import ExecResult
 from paii_kubernetes.policy import check_argv, refuse_secret_access, validate_name, validate_selector
@@ -182,12 +188,13 @@ class KubernetesClient:
         from kubernetes.client.exceptions import ApiException
 
         where = _where(fn)
+        method = getattr(fn, "__name__", "")
+        shape = None if raw else shape_of(method)
         # a little under the tool call's deadline (PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT), so that a slow
         # API server is reported as such, with its address, rather than as a bare deadline
         budget = 0.85 * (self.settings.write_timeout if write else self.settings.read_timeout)
         deadline = time.monotonic() + budget
-        method = getattr(fn, "__name__", "")
-        idempotent = not write or method.startswith("delete")
+        idempotent = not write  # a write is never re-sent (see the module doc)
         attempt = 0
         while True:
             attempt += 1
@@ -197,7 +204,9 @@ class KubernetesClient:
                 body = resp.data
                 self._register(fn.__self__.api_client.configuration)
                 text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-                return text if raw else (json.loads(text) if text.strip() else {})
+                if raw:
+                    return text
+                return self._answer(text, shape, what, write=write, check=check)
             except ApiException as exc:
                 status = exc.status or None
                 retry_after = parse_retry_after((exc.headers or {}).get("Retry-After")) if exc.headers else None
@@ -217,11 +226,29 @@ class KubernetesClient:
                     continue
                 raise self.unreachable(exc, what, where, write=write, check=check) from None
 
+    @staticmethod
+    def _answer(text: str, shape: Any, what: str, *, write: bool, check: str | None) -> Any:
+        """The JSON of an answer, checked against ``shape``."""
+        check = check or "read the object again before retrying."
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            if write:
+                raise UnexpectedWrite(SERVICE, what, "not JSON", check=check) from None
+            raise UnexpectedAnswer(SERVICE, what, "not JSON") from None
+        if shape is None:
+            return data if data is not None else {}
+        expect(shape, data, service=SERVICE, call=what, write=write, check=check)
+        return data
+
     def unreachable(self, exc: Exception, what: str, where: tuple[str, str], *, write: bool = False,
                     check: str | None = None) -> UpstreamError:
         detail = f"could not reach the API server {where[1]} (context {where[0]}): {type(exc).__name__}: {redact(str(exc))[:200]}"
-        if write:
+        if write and not _never_sent(exc):
             return OutcomeUnknown(SERVICE, what, detail, check=check or "read the object again before retrying.")
+        if write:
+            return UpstreamError(SERVICE, what, detail, hint="Check the network or VPN and that the cluster is up "
+                                 "(`paii doctor`), then retry; the request was not sent, so nothing changed.")
         return UpstreamError(SERVICE, what, detail, hint="Check the network or VPN and that the cluster is up "
                              "(`paii doctor`), then retry; this read changed nothing.")
 
@@ -266,13 +293,15 @@ class KubernetesClient:
 
     # ------------------------------------------------------------------ the runbook engine's API
     def exec_in_pod(self, namespace: str, pod: str, argv: list[str], *, container: str | None = None,
-                    context: str | None = None, timeout: float = 30.0, max_bytes: int | None = None) -> ExecResult:
+                    context: str | None = None, timeout: float = 30.0, max_bytes: int | None = None,
+                    write: bool = False) -> ExecResult:
         """Run ``argv`` (a list, never a shell string) in a container through the exec WebSocket.
 
         Output is capped at ``max_bytes`` per stream (default PAII_KUBERNETES_OUTPUT_MAX_BYTES) and
         masked for tokens; after ``timeout`` seconds the stream is closed and ``timed_out`` is set.
         Commands that would read Secret values (env dumps, /var/run/secrets) are refused; beyond
-        that, callers decide what may run (the allowlist, approvals).
+        that, callers decide what may run (the allowlist, approvals). ``write``: the command may change
+        something, so a failure after the request was sent is an unknown outcome, not "nothing changed".
         """
         from paii_kubernetes.execstream import run_exec
 
@@ -283,7 +312,8 @@ class KubernetesClient:
         args = check_argv(argv)
         refuse_secret_access(args)
         return run_exec(self, namespace, pod, args, container=container, context=context,
-                        timeout=max(0.1, float(timeout)), max_bytes=max_bytes or self.settings.output_max_bytes)
+                        timeout=max(0.1, float(timeout)), max_bytes=max_bytes or self.settings.output_max_bytes,
+                        write=write)
 
     def find_pods(self, namespace: str, selector: str, *, context: str | None = None) -> list[str]:
         """Names of the running pods matching ``selector``, ready ones first."""
@@ -315,6 +345,20 @@ def _where(fn: Any) -> tuple[str, str]:
     api = getattr(getattr(fn, "__self__", None), "api_client", None)
     host = getattr(getattr(api, "configuration", None), "host", None) or "?"
     return str(getattr(api, "paii_context", "the current context")), host
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection was never made (refused, no route, no name), so a write cannot have happened."""
+    import urllib3
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                            ConnectionRefusedError, urllib3.exceptions.NameResolutionError)):
+            return True
+        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 def _is_transport_error(exc: Exception) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from paii_common.redact import redact
+from paii_common.untrusted import short
 from paii_runbook.client import CommandResult, StepExecutor
 from paii_runbook.expect import Expect
 from paii_runbook.format import Command, Step
@@ -91,7 +92,7 @@ def execute(executor: StepExecutor, step: Step, params: dict[str, str], *, cap: 
         return {"status": "passed", "reason": "nothing to run", "duration_s": 0.0}
     if step.kind == "manual":
         text = substitute(step.manual, params) or ""
-        return {"status": "passed", "reason": f"done by hand, confirmed by {confirmed_by}", "duration_s": 0.0,
+        return {"status": "passed", "reason": f"done by hand, confirmed by {short(confirmed_by)}", "duration_s": 0.0,
                 "output": redact(text)}
     cmd = step_command(step, params)
     assert cmd is not None
@@ -108,9 +109,9 @@ def check(executor: StepExecutor, cmd: Command, exp: Expect) -> tuple[bool, str 
     res = executor.execute(cmd, changes=False)
     passed, value, why = _judge(res, exp)
     if passed:
-        shown = value if value not in (None, "") else "ok"
+        shown = short(value, 200) if value not in (None, "") else "ok"  # the command's output: plain or marked
         return True, value, f"{shown} (expected {exp.describe()})" if exp.describe() != "exit code 0" else shown
     detail = ""
     if not res.error and res.stderr.strip():
-        detail = ": " + redact(res.stderr.strip().splitlines()[-1])[:200]
+        detail = ": " + short(res.stderr.strip().splitlines()[-1], 200)
     return False, value, why + detail

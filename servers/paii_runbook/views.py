@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from paii_common.errors import Conflict, InvalidInput, NotFound
-from paii_common.redact import redact
+from paii_common.redact import mask
 from paii_runbook import approvals
 from paii_runbook.catalog import Loaded
 from paii_runbook.engine import Engine, _halted_options
@@ -31,19 +31,10 @@ MAX_LIST = 100
 M = TypeVar("M", bound=BaseModel)
 
 
-def _mask(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask(v) for k, v in value.items()}
-    return value
-
-
 def masked(model: M) -> M:
-    """``model`` with secrets masked in every text: a runbook file may hold a token someone pasted."""
-    return type(model).model_validate(_mask(model.model_dump()))
+    """``model`` with secrets masked in every text: a runbook file may hold a token someone pasted.
+    (Every tool result is masked again in ``paii_common.calls``; this is for the CLI's output.)"""
+    return type(model).model_validate(mask(model.model_dump()))
 
 
 def _problems(loaded: Loaded, severities=("error",)) -> list[str]:

@@ -22,7 +22,7 @@ ALERT = "sqlalchemy.exc.TimeoutError: QueuePool limit reached, connection timed 
 @pytest.fixture(scope="module")
 def seed_store(tmp_path_factory):
     store = HistoryStore(HistorySettings.load(home=tmp_path_factory.mktemp("seed"), warmup=False))
-    assert store.import_file(EXAMPLES, "incidents").imported == 15
+    assert store.import_file(EXAMPLES, "incidents").imported == 16
     yield store
     store.close()
 

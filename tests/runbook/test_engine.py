@@ -316,9 +316,20 @@ def test_a_reused_pid_is_not_mistaken_for_the_process_it_replaced():
 
     from paii_runbook import procs
 
+    import subprocess
+    import sys
+
     me = procs.identity(os.getpid())
-    assert procs.same_process_alive(me) and procs.session_alive({**me, "pid": os.getsid(0)} if me["start"] is None
-                                                                 else procs.identity(os.getsid(0)))
+    assert procs.same_process_alive(me)
+    # a session of its own (this test's session leader may live outside the pid namespace: getsid() is 0 in CI)
+    leader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    ident = procs.identity(leader.pid)
+    try:
+        assert procs.session_alive(ident)
+    finally:
+        leader.kill()
+        leader.wait()
+    assert not procs.session_alive(ident)
     if me["start"] is not None:  # Linux: the same pid with another start time is another process
         assert not procs.same_process_alive({**me, "start": me["start"] - 1})
         assert not procs.same_process_alive({**me, "boot": "another-boot"})

@@ -8,6 +8,7 @@ import pytest
 from mcp import Client
 from mcp_types import ElicitResult
 
+from paii_common.untrusted import fence
 from paii_runbook.config import RunbookSettings
 from paii_runbook.server import build_server
 from tests.conftest import check_snapshot, model_view
@@ -134,8 +135,8 @@ async def test_get_runbook_shows_each_step_with_its_exact_argv_and_prose(h):
         resolved = await call(c, "get_runbook", {"name": "gate.md", "parameters": {"name": "db-1"}})
         bad = await error(c, "get_runbook", {"name": "gate", "parameters": {"nmae": "x"}})
         missing = await error(c, "get_runbook", {"name": "gaet"})
-    assert plain["steps"][0]["argv"] == ["echo", "hi world"] and plain["steps"][0]["prose"] == "Say hello to world."
-    assert resolved["steps"][0]["argv"] == ["echo", "hi db-1"] and resolved["steps"][0]["prose"] == "Say hello to db-1."
+    assert plain["steps"][0]["argv"] == ["echo", "hi world"] and plain["steps"][0]["prose"] == fence("Say hello to world.", "runbook text")
+    assert resolved["steps"][0]["argv"] == ["echo", "hi db-1"] and resolved["steps"][0]["prose"] == fence("Say hello to db-1.", "runbook text")
     assert "has no parameter nmae; it takes: name" in bad
     assert "no runbook 'gaet'. Did you mean gate?" in missing
 
