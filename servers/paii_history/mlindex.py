@@ -12,10 +12,14 @@ The multilingual vectors are kept like the main ones: in the ``vectors_ml`` tabl
 versions never mix models). ``vectors_ml_done`` records which version (``docs.sha``) of each entry
 has its vector: a changed entry is embedded again, a new model embeds everything again.
 
-A capture embeds its entry at once; bigger writes (an import, a sync of many files, a new model)
-are embedded in the background (:meth:`_start_ml_backfill`, ~10 ms of CPU an entry), and until
-every entry has its vector, texts that are not English are searched with MiniLM's as before.
-``PAII_HISTORY_MULTILINGUAL=off`` turns all of it off.
+Nothing of it runs for a history searched only in English: the model is loaded, and the entries
+embedded, from the first search whose text is not English (:meth:`ml_space`), which the ``state``
+table remembers (``ml_wanted``) for every process of the PAII_HOME. That search embeds a small
+history at once (up to ML_CHUNK entries, ~10 ms of CPU an entry after ~1 s to load the model); a bigger
+one is embedded in the background (:meth:`_start_ml_backfill`), and until every entry has its
+vector, texts that are not English are searched with MiniLM's as before. From then on a capture
+embeds its entry at once and bigger writes (an import, a sync of many files, a new model) in the
+background. ``PAII_HISTORY_MULTILINGUAL=off`` turns all of it off.
 """
 
 from __future__ import annotations
@@ -117,22 +121,40 @@ class MultilingualMixin:
         self.__dict__["_ml_complete_at"] = now
         return True
 
+    def ml_wanted(self) -> bool:
+        """Whether a search in another language than English has been made in this PAII_HOME: only
+        then are the multilingual model loaded and the entries embedded with it."""
+        if self.__dict__.get("_ml_wanted"):
+            return True
+        wanted = self.kw.get_state("ml_wanted") == "1"
+        self.__dict__["_ml_wanted"] = wanted
+        return wanted
+
     def ml_space(self, text: str):
         """(embedder, index) to search a text that is not English with, once every entry has its
-        multilingual vector; None for English (MiniLM's, as always)."""
+        multilingual vector; None for English (MiniLM's, as always). The first such text turns the
+        multilingual vectors on and embeds a small history now, a bigger one in the background."""
         from paii_history.multilingual import is_english
 
-        if is_english(text):
+        if is_english(text) or self.ml_embedder() is None:
             return None
-        emb = self.ml_embedder()
-        if emb is None:
-            return None
+        if not self.ml_wanted():
+            self.kw.set_state("ml_wanted", "1")
+            self.__dict__["_ml_wanted"] = True
         vi = self.ml_vectors()
-        if vi is None or not self.ml_complete():
-            if not self.__dict__.get("_ml_backfilling"):
-                self._start_ml_backfill()
+        if vi is None:
             return None
-        return emb, vi
+        if not self.ml_complete():
+            missing = self.ml_missing(ML_CHUNK + 1)
+            if len(missing) <= ML_CHUNK and not self.__dict__.get("_ml_backfilling"):
+                try:
+                    self._index_ml(missing)
+                except Exception as exc:  # MiniLM's vectors serve this search; the backfill tries again
+                    log.warning("history: multilingual vectors failed (%s); retried in the background", exc)
+            if not self.ml_complete():
+                self._start_ml_backfill()
+                return None
+        return self.ml_embedder(), vi
 
     def _index_ml(self, ids: Sequence[str]) -> int:
         """Embed and store the multilingual vectors of these entries (their current version); the
@@ -176,8 +198,9 @@ class MultilingualMixin:
         return meta
 
     def _index_ml_after_write(self, ids: Sequence[str]) -> None:
-        """After the main vectors of a write: a few entries (a capture) get theirs now, more in the background."""
-        if self.ml_embedder() is None:
+        """After the main vectors of a write: a few entries (a capture) get theirs now, more in the
+        background; nothing while no search has been made in another language (ml_wanted)."""
+        if not self.ml_wanted() or self.ml_embedder() is None:
             return
         if len(ids) <= ML_CHUNK:
             try:
@@ -188,7 +211,7 @@ class MultilingualMixin:
         self._start_ml_backfill()
 
     def _start_ml_backfill(self) -> None:
-        if self.ml_embedder() is None or self.__dict__.get("_ml_backfilling"):
+        if not self.ml_wanted() or self.ml_embedder() is None or self.__dict__.get("_ml_backfilling"):
             return
         self.__dict__["_ml_backfilling"] = True
         threading.Thread(target=self._ml_backfill, name="paii-ml-backfill", daemon=True).start()
@@ -205,7 +228,7 @@ class MultilingualMixin:
             self.__dict__["_ml_backfilling"] = False
 
     def _ml_delete(self, ids: Sequence[str]) -> None:
-        vi = self.__dict__.get("_ml_vectors") or (self.ml_vectors() if self.ml_embedder() else None)
+        vi = self.__dict__.get("_ml_vectors") or (self.ml_vectors() if self.ml_wanted() and self.ml_embedder() else None)
         if vi is None or not ids:
             return
         vi.delete(ids)
@@ -216,7 +239,7 @@ class MultilingualMixin:
 
     def _ml_wipe(self) -> None:
         """A rebuilt index: the multilingual vectors are made again too."""
-        vi = self.ml_vectors() if self.ml_embedder() else None
+        vi = self.ml_vectors() if self.ml_wanted() and self.ml_embedder() else None
         if vi is None:
             return
         try:

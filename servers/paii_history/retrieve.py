@@ -301,7 +301,7 @@ class RetrievalMixin:
                     f[2], f[3] = rank, raw
         order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))[:RERANK]
         evidence, brief = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
-                                         vectors=bool(vec_hits) and mode != "keyword")
+                                         vectors=bool(vec_hits) and mode != "keyword", across=space is not None)
         scored = sorted(((evidence[i].score(), brief[i][2], i) for i in evidence),
                         key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
         best = [i for score, _, i in scored if score >= DROP_BELOW][: k + 1]  # no evidence at all: not shown
@@ -318,8 +318,10 @@ class RetrievalMixin:
         return hits[:k], len(hits) > k, warnings
 
     def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
-                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, tuple]]:
-        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief)."""
+                  words: bool, vectors: bool, across: bool = False) -> tuple[dict[str, Evidence], dict[str, tuple]]:
+        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief).
+        ``across``: searched with the multilingual vectors, where shared words are few by nature: the
+        meaning (cosine) is the evidence, as in a vector search."""
         import json
 
         brief = self.kw.brief(order)
@@ -357,7 +359,7 @@ class RetrievalMixin:
                 service=service_relation(named, svc, deps if isinstance(deps, list) else ()),
                 signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
                 same=bool(same), held=tuple(held.get(i, ())[:4]),
-                kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
+                kind="hybrid" if words and vectors and not across else "vector" if vectors else "keyword",
             )
         best = max((ev.absolute() for ev in out.values()), default=0.0)
         doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)

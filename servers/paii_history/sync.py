@@ -233,7 +233,7 @@ class SyncMixin:
                     report.vectors, report.warnings = self._index_vectors(vrows, progress)
             self._synced = True
             self._seen_dirs = scan.dirs
-        if vectors and self.ml_embedder() is not None and self.ml_missing(1):  # e.g. the first start after an upgrade
+        if vectors and self.ml_wanted() and self.ml_embedder() is not None and self.ml_missing(1):  # e.g. after an upgrade
             self._start_ml_backfill()
         return report
 
