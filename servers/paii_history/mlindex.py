@@ -14,10 +14,11 @@ has its vector: a changed entry is embedded again, a new model embeds everything
 
 Nothing of it runs for a history searched only in English: the model is loaded, and the entries
 embedded, from the first search whose text is not English (:meth:`ml_space`), which the ``state``
-table remembers (``ml_wanted``) for every process of the PAII_HOME. That search embeds a small
-history at once (up to ML_CHUNK entries, ~10 ms of CPU an entry after ~1 s to load the model); a bigger
-one is embedded in the background (:meth:`_start_ml_backfill`), and until every entry has its
-vector, texts that are not English are searched with MiniLM's as before. From then on a capture
+table remembers (``ml_wanted``) for every process of the PAII_HOME (a server warms the model at
+start there). The entries are embedded in the background (:meth:`_start_ml_backfill`, ~2 s of
+CPU to load the model, then ~10 ms an entry), which that search waits for when the history is
+small; until every entry has its vector, texts that are not English are searched with MiniLM's
+as before, with a warning. From then on a capture
 embeds its entry at once and bigger writes (an import, a sync of many files, a new model) in the
 background. ``PAII_HISTORY_MULTILINGUAL=off`` turns all of it off.
 """
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 ML_CHUNK = 128  # entries embedded, then written, at a time in the background
 COMPLETE_TTL = 5.0  # seconds a "every entry has its vector" answer is trusted (one query in a second)
+#: seconds the first search in another language waits for a small history's multilingual vectors
+#: (loading the model costs ~2 s of CPU, each entry ~10 ms): under the tools' 15 s read timeout
+#: on a busy machine, where the model's load took 7-11 s of wall time
+ML_FIRST_WAIT = 6.0
 
 
 class MultilingualTable(VectorTable):
@@ -130,10 +135,12 @@ class MultilingualMixin:
         self.__dict__["_ml_wanted"] = wanted
         return wanted
 
-    def ml_space(self, text: str):
+    def ml_space(self, text: str, warnings: list[str] | None = None):
         """(embedder, index) to search a text that is not English with, once every entry has its
         multilingual vector; None for English (MiniLM's, as always). The first such text turns the
-        multilingual vectors on and embeds a small history now, a bigger one in the background."""
+        multilingual vectors on: the model loads and the entries are embedded in the background,
+        waited for up to ML_FIRST_WAIT seconds when the history is small; until they are ready, the
+        search is MiniLM's and a warning says so."""
         from paii_history.multilingual import is_english
 
         if is_english(text) or self.ml_embedder() is None:
@@ -145,16 +152,24 @@ class MultilingualMixin:
         if vi is None:
             return None
         if not self.ml_complete():
-            missing = self.ml_missing(ML_CHUNK + 1)
-            if len(missing) <= ML_CHUNK and not self.__dict__.get("_ml_backfilling"):
-                try:
-                    self._index_ml(missing)
-                except Exception as exc:  # MiniLM's vectors serve this search; the backfill tries again
-                    log.warning("history: multilingual vectors failed (%s); retried in the background", exc)
+            self._start_ml_backfill()
+            done = self.__dict__.get("_ml_done")
+            if done is not None and len(self.ml_missing(ML_CHUNK + 1)) <= ML_CHUNK:
+                done.wait(ML_FIRST_WAIT)
             if not self.ml_complete():
-                self._start_ml_backfill()
+                if warnings is not None:
+                    warnings.append(f"the multilingual search is being prepared ({len(self.ml_missing())} entries to "
+                                    "embed, once): these results come from the English model; ask again in a minute "
+                                    "for matches across languages")
                 return None
         return self.ml_embedder(), vi
+
+    def warm_ml(self) -> None:
+        """Server warm-up in a PAII_HOME searched in other languages before: the model loads now."""
+        if self.ml_wanted() and self.ml_embedder() is not None:
+            self.ml_embedder().embed(["warm up"])
+            if self.ml_missing(1):
+                self._start_ml_backfill()
 
     def _index_ml(self, ids: Sequence[str]) -> int:
         """Embed and store the multilingual vectors of these entries (their current version); the
@@ -214,6 +229,7 @@ class MultilingualMixin:
         if not self.ml_wanted() or self.ml_embedder() is None or self.__dict__.get("_ml_backfilling"):
             return
         self.__dict__["_ml_backfilling"] = True
+        self.__dict__["_ml_done"] = threading.Event()
         threading.Thread(target=self._ml_backfill, name="paii-ml-backfill", daemon=True).start()
 
     def _ml_backfill(self) -> None:
@@ -226,6 +242,7 @@ class MultilingualMixin:
             log.warning("history: multilingual vector backfill failed: %s", exc)
         finally:
             self.__dict__["_ml_backfilling"] = False
+            self.__dict__["_ml_done"].set()
 
     def _ml_delete(self, ids: Sequence[str]) -> None:
         vi = self.__dict__.get("_ml_vectors") or (self.ml_vectors() if self.ml_wanted() and self.ml_embedder() else None)

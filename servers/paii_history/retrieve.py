@@ -235,7 +235,7 @@ class RetrievalMixin:
                 use_keyword, title = True, None  # the whole text's keyword list stands in
         space = None  # a text that is not English: the multilingual model and its vectors (mlindex.py)
         if emb is not None:
-            space = self.ml_space(text)
+            space = self.ml_space(text, warnings)
             if space is not None:
                 emb = space[0]
 

@@ -148,6 +148,7 @@ class HistoryStore(SyncMixin, SemanticMixin, MultilingualMixin, RetrievalMixin, 
             if emb is not None:
                 emb.embed(["warm up"])
                 self.vectors().prepare()
+                self.warm_ml()  # only where a search in another language was made (mlindex.py)
         except Exception as exc:  # never fatal: the first real call reports the problem
             log.warning("history warm-up: %s", exc)
 

@@ -55,6 +55,13 @@ def _wait_for_ml_vectors(store: HistoryStore, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.fixture(autouse=True)
+def patient_first_search(monkeypatch):
+    """The first search in another language waits for the model and the example history's vectors
+    however busy the machine (in use it waits ML_FIRST_WAIT seconds, then answers with a warning)."""
+    monkeypatch.setattr(mlindex, "ML_FIRST_WAIT", 600.0)
+
+
 @pytest.fixture
 def examples(tmp_path):
     store = _store(tmp_path / "home")
@@ -108,6 +115,8 @@ def no_network(self, address, *a):  # offline: the model ships in the wheel
 
 real_connect = socket.socket.connect
 socket.socket.connect = no_network
+from paii_history import mlindex
+mlindex.ML_FIRST_WAIT = 600.0  # however busy the machine
 from mcp import Client
 from paii_history.config import HistorySettings
 from paii_history.server import build_server
@@ -149,8 +158,8 @@ def test_the_multilingual_model_loads_only_for_a_text_that_is_not_english_and_of
 def test_a_big_history_is_embedded_in_the_background_and_searched_with_minilm_meanwhile(tmp_path, monkeypatch):
     monkeypatch.setattr(mlindex, "ML_CHUNK", 4)  # "big": more entries than one chunk
     store = _store(tmp_path / "home")
-    hits, _, warnings = store.retrieve(SPANISH, k=3)  # MiniLM's vectors meanwhile: an answer, no error
-    assert not warnings and store.ml_wanted()
+    hits, _, warnings = store.retrieve(SPANISH, k=3)  # MiniLM's vectors meanwhile: an answer that says so
+    assert store.ml_wanted() and len(warnings) == 1 and "the multilingual search is being prepared" in warnings[0]
     _wait_for_ml_vectors(store)
     assert store.ml_vectors().count() == N
     assert store.retrieve(SPANISH, k=1)[0][0].id == "INC-456"
@@ -178,6 +187,18 @@ def test_english_captures_and_syncs_do_no_multilingual_work(examples):
     examples.sync()
     assert not examples.ml_wanted() and "_ml_vectors" not in examples.__dict__
     assert examples.kw.db.execute("SELECT count(*) FROM vectors_ml_done").fetchone()[0] == 0
+
+
+def test_a_server_warms_the_multilingual_model_only_where_another_language_was_searched(tmp_path):
+    english, spanish = _store(tmp_path / "en"), _store(tmp_path / "es")
+    _turn_on(spanish)
+    spanish.close()
+    again = HistoryStore(HistorySettings.load(home=tmp_path / "es", warmup=False))
+    english.warm()
+    again.warm()
+    assert english.ml_embedder()._model is None and again.ml_embedder()._model is not None
+    english.close()
+    again.close()
 
 
 def test_a_new_multilingual_model_re_embeds_every_entry_in_the_background_on_the_next_sync(tmp_path, monkeypatch):
