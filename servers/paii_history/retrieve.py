@@ -168,8 +168,7 @@ class RetrievalMixin:
         """Nearest neighbours within the filters: exact, in memory, for an embedded history (see
         vectors.EXACT_MAX). Through chroma, whose metadata filter costs ~35 ms at 10k entries while an
         unfiltered query costs ~2 ms: when the filters keep a good share of the history, over-fetch
-        unfiltered and filter here; use chroma's filter when they are selective. ``vi``: another
-        index than the main one (the multilingual vectors, mlindex.py)."""
+        unfiltered and filter here; use chroma's filter when they are selective. ``vi``: the multilingual index."""
         vi = vi or self.vectors()
         exact = vi.search(vec, pool, categories, since, service)
         if exact is not None:
@@ -233,11 +232,8 @@ class RetrievalMixin:
                 emb = None
             if emb is None and mode == "vector":
                 use_keyword, title = True, None  # the whole text's keyword list stands in
-        space = None  # a text that is not English: the multilingual model and its vectors (mlindex.py)
-        if emb is not None:
-            space = self.ml_space(text, warnings)
-            if space is not None:
-                emb = space[0]
+        space = self.ml_space(text, warnings) if emb is not None else None  # not English: mlindex.py
+        emb = space[0] if space is not None else emb
 
         # Two threads, about equal work (SQLite and onnxruntime release the GIL): this one embeds
         # the text and searches its vector; the other runs the keyword searches and embeds the
@@ -320,8 +316,7 @@ class RetrievalMixin:
     def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
                   words: bool, vectors: bool, across: bool = False) -> tuple[dict[str, Evidence], dict[str, tuple]]:
         """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief).
-        ``across``: searched with the multilingual vectors, where shared words are few by nature: the
-        meaning (cosine) is the evidence, as in a vector search."""
+        ``across`` (the multilingual vectors: few shared words by nature): weighed as a vector search."""
         import json
 
         brief = self.kw.brief(order)
