@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
@@ -316,7 +316,8 @@ class RetrievalMixin:
     def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
                   words: bool, vectors: bool, across: bool = False) -> tuple[dict[str, Evidence], dict[str, tuple]]:
         """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief).
-        ``across`` (the multilingual vectors: few shared words by nature): weighed as a vector search."""
+        ``across`` (the multilingual vectors): an entry in another language shares few words by nature, so
+        each is weighed as a hybrid or a vector search, whichever says more."""
         import json
 
         brief = self.kw.brief(order)
@@ -354,8 +355,11 @@ class RetrievalMixin:
                 service=service_relation(named, svc, deps if isinstance(deps, list) else ()),
                 signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
                 same=bool(same), held=tuple(held.get(i, ())[:4]),
-                kind="hybrid" if words and vectors and not across else "vector" if vectors else "keyword",
+                kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
             )
+            if across and out[i].kind == "hybrid":  # the better of words and meaning, or meaning alone
+                alone = replace(out[i], kind="vector")
+                out[i] = alone if alone.logit() > out[i].logit() else out[i]
         best = max((ev.absolute() for ev in out.values()), default=0.0)
         doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)
         full = words and full_counts(self.kw, text)
