@@ -61,7 +61,7 @@ DATA = "Structured notes (spanish, writing: see the personal skills); an article
 
 SCORE = ("Evidence that the entry matches, 0-1, the same across queries; hits are in its order. 1.0 only for "
          "the same incident (same title and text, or named in the text).")
-CLOSE = "score is at or above the close-match threshold (0.2): under it, only the nearest entry, not a match."
+CLOSE = "score is at or above the close-match threshold (0.5): under it, only the nearest entry, not a match."
 
 
 class SearchHit(BaseModel):

@@ -289,7 +289,7 @@ class Sandbox:
         return gone
 
     # ------------------------------------------------------------------ in a thread
-    def start_in_thread(self, timeout: float = 20.0) -> Sandbox:
+    def start_in_thread(self, timeout: float = 180.0) -> Sandbox:
         """Serve in a daemon thread (tests, the demo); returns once every port answers."""
         if not self._sockets:
             self.bind()

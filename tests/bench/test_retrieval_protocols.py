@@ -65,6 +65,6 @@ def test_a_folder_in_the_dataset_layout_is_measured_like_the_shipped_sets(tmp_pa
     results = bench.run(args)  # one imported store, the three query forms
     assert [r["query"] for r in results] == ["report", "one-line", "title"]
     for res in results:
-        assert res["sizes"] == {"corpus": 15, "queries": 2, "mean_relevant": 1.5}
+        assert res["sizes"] == {"corpus": 16, "queries": 2, "mean_relevant": 1.5}
         assert res["modes"]["keyword"]["recall@5"] == 1.0, res["query"]
         assert len(res["ranks"]["keyword"]) == 2

@@ -87,8 +87,8 @@ def test_paii_imports_into_the_data_home_the_servers_read(tmp_path):
                          capture_output=True, text=True, timeout=300,
                          env=clean_env(tmp_path, PAII_PYTHON=sys.executable, PAII_HISTORY_EMBEDDINGS="off"))
     assert out.returncode == 0, out.stderr
-    assert "imported 15" in out.stdout + out.stderr
-    assert len(list((tmp_path / "home" / "history" / "incidents").rglob("INC-*.md"))) == 15
+    assert "imported 16" in out.stdout + out.stderr
+    assert len(list((tmp_path / "home" / "history" / "incidents").rglob("INC-*.md"))) == 16
 
 
 def test_paii_run_in_place_uses_the_data_folder_the_servers_were_given(tmp_path):

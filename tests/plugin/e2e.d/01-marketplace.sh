@@ -39,7 +39,7 @@ marketplace_session() {
     "$installed/bin/paii" history import --category incidents "$ROOT/examples/incidents.jsonl" >"$dir/import.out" 2>&1
   local irc=$?; tail -3 "$dir/import.out"
   echo "terminal import: rc=$irc in $((SECONDS - start)) s"
-  grep -q "imported 15" "$dir/import.out" || { echo "FAIL: paii history import"; rc=1; }
+  grep -q "imported 16" "$dir/import.out" || { echo "FAIL: paii history import"; rc=1; }
   [ -f "$home/.local/share/paii/history/incidents/2025-12/INC-456.md" ] || { echo "FAIL: INC-456 is not in the data home"; rc=1; }
   [ -d "$data/history" ] && { echo "FAIL: history written into the plugin data folder"; rc=1; }
   record "marketplace: terminal paii history import into the data home" $rc; rc=0
