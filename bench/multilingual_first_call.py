@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,7 @@ def one_run(env: dict[str, str]) -> list[dict]:
     p.stdin.close()
     p.terminate()
     p.wait(timeout=10)
+    shutil.rmtree(home, ignore_errors=True)
     return rows
 
 
