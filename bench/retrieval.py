@@ -86,6 +86,12 @@ class StoreEngine:
         from paii_history.config import HistorySettings
         from paii_history.store import HistoryStore
 
+        try:  # quality, not the first call's latency: the first query in another language waits for the
+            from paii_history import mlindex  # multilingual vectors however busy the machine
+
+            mlindex.ML_FIRST_WAIT = 600.0
+        except ImportError:  # a checkout without them (--servers)
+            pass
         extra = {"embeddings": "off"} if keyword_only else {}
         self.store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
         t = time.perf_counter()

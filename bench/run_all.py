@@ -39,6 +39,9 @@ STEPS = [
                                         "--dataset", "multilingual"]),
     ("multilingual set, English write-ups only", [sys.executable, str(HERE / "retrieval.py"), "--data-dir",
                                                   str(HERE / "queries"), "--dataset", "multilingual-en"]),
+    ("multilingual set, Spanish write-ups only", [sys.executable, str(HERE / "retrieval.py"), "--data-dir",
+                                                  str(HERE / "queries"), "--dataset", "multilingual-es"]),
+    ("a server's first search in another language", [sys.executable, str(HERE / "multilingual_first_call.py")]),
 ] + [
     # duplicate bug reports: built once by bench/dbrd_build.py (needs the source data from GitHub); each
     # protocol's store is imported once under bench/data/.homes and serves the three query forms

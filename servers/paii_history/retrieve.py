@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
@@ -163,12 +163,13 @@ class RetrievalMixin:
             self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paii-search")
         return self._executor
 
-    def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None) -> list[tuple[str, float]]:
+    def _vector_search(self, vec, pool: int, categories, since: float | None, service: str | None,
+                       vi=None) -> list[tuple[str, float]]:
         """Nearest neighbours within the filters: exact, in memory, for an embedded history (see
         vectors.EXACT_MAX). Through chroma, whose metadata filter costs ~35 ms at 10k entries while an
         unfiltered query costs ~2 ms: when the filters keep a good share of the history, over-fetch
-        unfiltered and filter here; use chroma's filter when they are selective."""
-        vi = self.vectors()
+        unfiltered and filter here; use chroma's filter when they are selective. ``vi``: the multilingual index."""
+        vi = vi or self.vectors()
         exact = vi.search(vec, pool, categories, since, service)
         if exact is not None:
             return exact
@@ -231,6 +232,8 @@ class RetrievalMixin:
                 emb = None
             if emb is None and mode == "vector":
                 use_keyword, title = True, None  # the whole text's keyword list stands in
+        space = self.ml_space(text, warnings) if emb is not None else None  # not English: mlindex.py
+        emb = space[0] if space is not None else emb
 
         # Two threads, about equal work (SQLite and onnxruntime release the GIL): this one embeds
         # the text and searches its vector; the other runs the keyword searches and embeds the
@@ -254,7 +257,7 @@ class RetrievalMixin:
         if emb is not None:
             try:
                 self._maybe_reload_vectors()
-                vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service)
+                vec_hits = self._vector_search(emb.embed([text])[0], pool, categories, ts, service, space and space[1])
             except Exception as exc:
                 failed = self._vector_failed(exc, warnings)
         kw_hits, title_kw, tvec = side.result()
@@ -262,9 +265,12 @@ class RetrievalMixin:
             failed = failed or self._vector_failed(tvec, warnings)
         elif tvec is not None and vec_hits and not failed:
             try:
-                title_vec = self._vector_search(tvec, pool, categories, ts, service)
+                title_vec = self._vector_search(tvec, pool, categories, ts, service, space and space[1])
             except Exception as exc:
                 failed = self._vector_failed(exc, warnings)
+        if space is not None:  # its cosines on MiniLM's scale: a score means the same whichever model
+            vec_hits = [(i, emb.comparable(c)) for i, c in vec_hits]
+            title_vec = [(i, emb.comparable(c)) for i, c in title_vec]
         if failed:
             vec_hits, title_vec = [], []
             if mode == "vector":  # the whole text's keyword list stands in
@@ -291,7 +297,7 @@ class RetrievalMixin:
                     f[2], f[3] = rank, raw
         order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))[:RERANK]
         evidence, brief = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
-                                         vectors=bool(vec_hits) and mode != "keyword")
+                                         vectors=bool(vec_hits) and mode != "keyword", across=space is not None)
         scored = sorted(((evidence[i].score(), brief[i][2], i) for i in evidence),
                         key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
         best = [i for score, _, i in scored if score >= DROP_BELOW][: k + 1]  # no evidence at all: not shown
@@ -308,8 +314,10 @@ class RetrievalMixin:
         return hits[:k], len(hits) > k, warnings
 
     def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
-                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, tuple]]:
-        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief)."""
+                  words: bool, vectors: bool, across: bool = False) -> tuple[dict[str, Evidence], dict[str, tuple]]:
+        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief).
+        ``across`` (the multilingual vectors): an entry in another language shares few words by nature, so
+        each is weighed as a hybrid or a vector search, whichever says more."""
         import json
 
         brief = self.kw.brief(order)
@@ -349,6 +357,9 @@ class RetrievalMixin:
                 same=bool(same), held=tuple(held.get(i, ())[:4]),
                 kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
             )
+            if across and out[i].kind == "hybrid":  # the better of words and meaning, or meaning alone
+                alone = replace(out[i], kind="vector")
+                out[i] = alone if alone.logit() > out[i].logit() else out[i]
         best = max((ev.absolute() for ev in out.values()), default=0.0)
         doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)
         full = words and full_counts(self.kw, text)

@@ -4,7 +4,8 @@ One SQLite file in WAL mode, shared by every process of one PAII_HOME (two serve
 and the CLI): ``docs``, ``fts``, ``postings`` and ``postings_delta`` are the keyword index (:mod:`paii_history.keyword`,
 :mod:`paii_history.bm25`), ``skipped`` and ``notices`` what the sync says about files
 (:mod:`paii_history.sync`), ``vectors`` the embedded history's vectors
-(:mod:`paii_history.vectortable`), ``state`` versions and generations.
+(:mod:`paii_history.vectortable`), ``vectors_ml`` its multilingual vectors and ``vectors_ml_done``
+which version of each entry has one (:mod:`paii_history.mlindex`), ``state`` versions and generations.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ CREATE INDEX IF NOT EXISTS postings_delta_doc ON postings_delta(doc);
 CREATE TABLE IF NOT EXISTS skipped(path TEXT PRIMARY KEY, mtime_ns INTEGER, reason TEXT, size INTEGER NOT NULL DEFAULT -1);
 CREATE TABLE IF NOT EXISTS notices(path TEXT PRIMARY KEY, note TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS vectors(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors_ml(seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors_ml_done(id TEXT PRIMARY KEY, sha TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT);
 """
 TOKENIZER = "porter unicode61 remove_diacritics 2"

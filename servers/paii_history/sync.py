@@ -215,6 +215,7 @@ class SyncMixin:
                 if removed_ids and self.embedder() is not None:
                     with contextlib.suppress(Exception):
                         self.vectors().delete(removed_ids)
+                        self._ml_delete(removed_ids)
                         self._bump_generation()
                 missing = self.kw.missing_vectors()
                 if len(missing) > BACKGROUND_VECTORS and background:
@@ -232,6 +233,8 @@ class SyncMixin:
                     report.vectors, report.warnings = self._index_vectors(vrows, progress)
             self._synced = True
             self._seen_dirs = scan.dirs
+        if vectors and self.ml_wanted() and self.ml_embedder() is not None and self.ml_missing(1):  # e.g. after an upgrade
+            self._start_ml_backfill()
         return report
 
     def _max_file_bytes(self) -> int:
@@ -300,4 +303,5 @@ class SyncMixin:
                     self.vectors().wipe()
                 except Exception as exc:
                     log.warning("could not clear the vector collection: %s", exc)
+                self._ml_wipe()
         return self.sync(progress, vectors=vectors)

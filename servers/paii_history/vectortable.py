@@ -26,6 +26,10 @@ Read = tuple[list[str], Any, list[dict[str, Any] | None], int, str]
 
 
 class VectorTable:
+    #: the table and the state key of its epoch: a second model's vectors have their own (multilingual.py)
+    name = "vectors"
+    epoch_key = "vec_epoch"
+
     def __init__(self, kw: KeywordIndex) -> None:
         self.kw = kw
 
@@ -36,7 +40,7 @@ class VectorTable:
         db = self.kw.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT OR REPLACE INTO vectors(id, vec) VALUES (?, ?)",
+            db.executemany(f"INSERT OR REPLACE INTO {self.name}(id, vec) VALUES (?, ?)",
                            ((i, vecs[j].tobytes()) for j, i in enumerate(ids)))
             db.execute("COMMIT")
         except BaseException:
@@ -44,10 +48,10 @@ class VectorTable:
             raise
 
     def delete(self, ids: Sequence[str]) -> None:
-        self._drop("DELETE FROM vectors WHERE id=?", [(i,) for i in ids])
+        self._drop(f"DELETE FROM {self.name} WHERE id=?", [(i,) for i in ids])
 
     def clear(self) -> None:
-        self._drop("DELETE FROM vectors", None)
+        self._drop(f"DELETE FROM {self.name}", None)
 
     def _drop(self, sql: str, args: list | None) -> None:
         db = self.kw.db
@@ -57,14 +61,14 @@ class VectorTable:
                 db.execute(sql)
             else:
                 db.executemany(sql, args)
-            db.execute("INSERT OR REPLACE INTO state(key, value) VALUES ('vec_epoch', ?)", (f"{os.getpid()}-{time.time_ns()}",))
+            db.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (self.epoch_key, f"{os.getpid()}-{time.time_ns()}"))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
     def count(self) -> int:
-        return int(self.kw.db.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        return int(self.kw.db.execute(f"SELECT count(*) FROM {self.name}").fetchone()[0])
 
     def read(self, after: int = 0) -> Read:
         """The rows written after sequence number ``after`` (0: all) of entries that exist, with
@@ -75,11 +79,11 @@ class VectorTable:
         db.execute("BEGIN")
         try:
             rows = db.execute(
-                "SELECT v.seq, v.id, v.vec, d.category, d.created, d.service FROM vectors v"
+                f"SELECT v.seq, v.id, v.vec, d.category, d.created, d.service FROM {self.name} v"
                 f" {'LEFT ' if after else ''}JOIN docs d ON d.id = v.id WHERE v.seq > ? ORDER BY v.seq", (after,)
             ).fetchall()
-            epoch = db.execute("SELECT value FROM state WHERE key='vec_epoch'").fetchone()
-            last = db.execute("SELECT max(seq) FROM vectors").fetchone()[0] or 0
+            epoch = db.execute("SELECT value FROM state WHERE key=?", (self.epoch_key,)).fetchone()
+            last = db.execute(f"SELECT max(seq) FROM {self.name}").fetchone()[0] or 0
         finally:
             db.execute("COMMIT")
         ids = [r[1] for r in rows]

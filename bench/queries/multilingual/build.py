@@ -10,6 +10,8 @@ Two ways to measure it with bench/retrieval.py (``--data-dir bench/queries``):
   (each query's relevant documents are the incident's three write-ups).
 * ``multilingual-en``: the corpus holds the English write-ups only; a Spanish or Chinese query must
   find the English one (cross-lingual), the English queries are the control.
+* ``multilingual-es``: the corpus holds the Spanish write-ups only (a team that writes its notes in
+  Spanish); an English or Chinese query must find the Spanish one, the Spanish queries are the control.
 
 The texts were written for this benchmark (no source to credit); the English ones are
 examples/incidents.jsonl.
@@ -158,7 +160,7 @@ QUERIES = {
 
 def main() -> None:
     english = {d["id"]: d for d in (json.loads(line) for line in EXAMPLES.read_text(encoding="utf-8").splitlines() if line.strip())}
-    mixed, en_only, queries_mixed, queries_en = [], [], [], []
+    mixed, en_only, es_only, queries_mixed, queries_en, queries_es = [], [], [], [], [], []
     for iid, (es_t, es_b, zh_t, zh_b) in WRITEUPS.items():
         e = english[iid]
         base = {"created": e["created"], "service": e.get("service")}
@@ -167,13 +169,16 @@ def main() -> None:
         mixed += [en_doc, {"id": f"{iid}-es", "title": es_t, "body": es_b, **base},
                   {"id": f"{iid}-zh", "title": zh_t, "body": zh_b, **base}]
         en_only.append(en_doc)
+        es_only.append(mixed[-2])
         for lang, text in zip(("en", "es", "zh"), QUERIES[iid], strict=True):
             queries_mixed.append({"qid": f"{iid}-q-{lang}", "text": text, "group": lang,
                                   "relevant": [f"{iid}-en", f"{iid}-es", f"{iid}-zh"]})
             queries_en.append({"qid": f"{iid}-q-{lang}", "text": text, "group": lang, "relevant": [f"{iid}-en"]})
+            queries_es.append({"qid": f"{iid}-q-{lang}", "text": text, "group": lang, "relevant": [f"{iid}-es"]})
     meta = {"dataset": "multilingual", "source": "bench/queries/multilingual/build.py", "license": "written for PAII",
             "task": "a symptom in English, Spanish or Chinese finds the incident (any language / its English write-up)"}
-    for name, corpus, queries in (("multilingual", mixed, queries_mixed), ("multilingual-en", en_only, queries_en)):
+    sets = (("multilingual", mixed, queries_mixed), ("multilingual-en", en_only, queries_en), ("multilingual-es", es_only, queries_es))
+    for name, corpus, queries in sets:
         out = HERE.parent / name
         out.mkdir(exist_ok=True)
         (out / "corpus.jsonl").write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in corpus), encoding="utf-8")
