@@ -36,6 +36,9 @@ SPANISH = CROSS_LINGUAL[0][0]
 
 
 def _store(home: Path, **extra) -> HistoryStore:
+    # the first search in another language loads the model inside the call: on a busy machine that
+    # can pass the 15 s default deadline, which is not what these tests are about
+    extra.setdefault("read_timeout", 600.0)
     store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
     if not store.kw.count():
         assert store.import_file(EXAMPLES, "incidents").imported == N
