@@ -57,6 +57,7 @@ class VectorIndex:
         self.model_id = model_id
         self._client = None
         self._col = None
+        self._rest = None  # a Chroma server's queries (chromarest.ChromaRest), for the collection _col
         self._lock = _CHROMA_LOCK
         # the exact matrix has a lock of its own: a search never waits for chroma's I/O (a write
         # holds _CHROMA_LOCK for its whole upsert: 20 clients' searches stalled behind each capture)
@@ -165,6 +166,7 @@ class VectorIndex:
         with self._lock:
             self._col = None
             self._client = None
+            self._rest = None
             with self._exact_lock:
                 self._exact, self._too_big = None, False
             if not self.url:
@@ -208,7 +210,7 @@ class VectorIndex:
         with self._guard(write=True):
             self._collection()
             self._client.delete_collection(self.collection_name)
-            self._col = None
+            self._col = self._rest = None
             with self._exact_lock:
                 self._exact, self._too_big = None, False
         if self.table is not None:
@@ -279,6 +281,8 @@ class VectorIndex:
 
     def query(self, vector, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) best first."""
+        if self.url:
+            return self.query_many([vector], n, where)[0]
         with self._guard(write=False):
             col = self._collection()
             if not self.url:  # a Chroma server answers n_results above its count with what it has: no count() round trip
@@ -290,6 +294,28 @@ class VectorIndex:
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+
+
+    def query_many(self, vectors, n: int, where: dict[str, Any] | None = None) -> list[list[tuple[str, float]]]:
+        """A Chroma server's neighbours of each vector, in one request to its REST API (see
+        :mod:`paii_history.chromarest`); a collection deleted meanwhile is opened anew, once."""
+        from paii_history.chromarest import CollectionGone
+
+        for attempt in (0, 1):
+            rest = self._rest
+            if rest is None:
+                from paii_history.chromarest import ChromaRest
+
+                with self._lock:
+                    col = self._collection()
+                    rest = self._rest = ChromaRest(self.url, self._client.tenant, self._client.database, str(col.id))
+            try:
+                return rest.query(vectors, n, where)
+            except CollectionGone:
+                if attempt:
+                    raise
+                self.reload()  # another server re-created it (`paii history reindex`): its new id
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Exact:
