@@ -2,9 +2,11 @@
 
 :class:`VectorIndex` is chromadb, embedded (``PersistentClient`` under ``$PAII_HOME/index``) or a
 Chroma server (``PAII_CHROMA_URL``); vectors are computed by PAII and passed in. An embedded
-history of up to EXACT_MAX entries is also held as one matrix (:class:`_Exact`) and searched
-exactly; the matrix is read from the vector table (:mod:`paii_history.vectortable`), never from
-chroma, and follows other processes' writes row by row (:meth:`VectorIndex.refresh`).
+history of up to EXACT_MAX entries, embedded or on a team's Chroma server, is also held as one
+matrix (:class:`_Exact`) and searched exactly; the matrix is read from the vector table
+(:mod:`paii_history.vectortable`), never from chroma, and follows other processes' writes row by
+row (:meth:`VectorIndex.refresh`). Bigger histories are searched through chroma's HNSW query (a
+Chroma server's through its REST API, :mod:`paii_history.chromarest`).
 
 Processes that share an embedded collection reach it under a file lock (shared to read,
 exclusive to write, :meth:`VectorIndex._guard`): a process that opened the collection while
@@ -34,11 +36,12 @@ log = logging.getLogger(__name__)
 _CHROMA_LOCK = threading.RLock()
 
 
-#: Embedded histories up to this size are searched exactly, in memory (384 floats an entry: 15 MB
-#: at 10k), instead of through chroma's approximate HNSW query: on histories of near-identical
-#: entries HNSW can miss the one distinct entry outright (an entry with cosine 0.65 to the query,
-#: all others under 0.16, was not in chroma's top 400 of 600), a known chromadb behaviour.
-#: Scoring every vector costs about a millisecond at 10k. Bigger histories and team servers use chroma's query.
+#: Histories up to this size are searched exactly, in memory (384 floats an entry: 15 MB at 10k),
+#: instead of through chroma's approximate HNSW query: on histories of near-identical entries HNSW
+#: can miss the one distinct entry outright (an entry with cosine 0.65 to the query, all others
+#: under 0.16, was not in chroma's top 400 of 600), a known chromadb behaviour. Scoring every
+#: vector costs about a millisecond at 10k; a team server's query to its Chroma server cost ~3 ms
+#: of Chroma's CPU and ~1.5 ms of its own (20 clients queue for that CPU). Bigger histories use chroma's query.
 EXACT_MAX = 50_000
 
 
@@ -49,7 +52,7 @@ class VectorIndex:
         self, *, persist_dir: Path, url: str | None, collection: str, model_id: str, table: VectorTable | None = None,
     ) -> None:
         self.persist_dir = persist_dir
-        self.table = None if url else table  # the vectors exact search reads (embedded histories only)
+        self.table = table  # the vectors exact search reads
         self.url = url
         # embedded: one collection per model, so a model change never mixes vectors; a team's
         # server keeps the configured name and refuses vectors of another model
