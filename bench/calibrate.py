@@ -38,7 +38,7 @@ def open_store(data_dir: Path, home: Path, *, keyword_only: bool = False):
     extra = {"embeddings": "off"} if keyword_only else {}
     store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
     if not (home / "index").exists() or not store.kw.count():
-        report = store.import_file(data_dir / "corpus.jsonl", "incidents")
+        report = store.import_file(data_dir / "corpus.jsonl", "incidents", allow_duplicates=True)
         print(f"imported {report.imported} into {home}", file=sys.stderr)
     return store
 
@@ -69,20 +69,33 @@ def run(args) -> dict:
 
     data_dir = bench_datasets.ensure(args.dataset, bench_datasets.DATA)
     home = bench_datasets.DATA / ".homes" / (args.dataset + ("-kw" if args.mode == "keyword" else ""))
+    shared = bench_datasets.DATA / ".homes" / f"{args.dataset}-strict" / "store"  # rank_lab.py's / retrieval.py --home's
+    if args.mode != "keyword" and (shared / "index").exists():
+        home = shared
     store = open_store(data_dir, home, keyword_only=args.mode == "keyword")
     queries = load_jsonl(data_dir / f"queries-{args.split}.jsonl")
     if args.limit:
         queries = queries[: args.limit]
     true_scores, other_scores, true_cos, background = [], [], [], []
     top5 = top5_flagged = top1 = 0
+    perfect_true = perfect_other = tied_pairs = queries_with_ties = 0
     emb = store.embedder() if args.mode != "keyword" else None
     vi = store.vectors() if emb is not None else None
     for q in queries:
         hits, _, _ = store.similar(q["text"], k=10, mode=args.mode)
         rel = set(q["relevant"])
         ranks = [n for n, h in enumerate(hits, 1) if h.id in rel]
+        rounded = [round(h.score, 4) for h in hits]
+        ties = sum(rounded[i] == rounded[j] for i in range(len(hits)) for j in range(i + 1, len(hits)))
+        tied_pairs += ties
+        queries_with_ties += bool(ties)
         for h in hits:
             (true_scores if h.id in rel else other_scores).append(h.score)
+            if h.score >= 1.0:
+                if h.id in rel:
+                    perfect_true += 1
+                else:
+                    perfect_other += 1
             if h.id in rel and h.cosine is not None:
                 true_cos.append(h.cosine)
         if ranks and ranks[0] <= 5:
@@ -99,6 +112,10 @@ def run(args) -> dict:
         "dataset": args.dataset, "split": args.split, "mode": args.mode, "queries": len(queries),
         "recall@1": round(top1 / n, 4), "recall@5": round(top5 / n, 4),
         "true_match_in_top5_but_no_close_match": top5_flagged,
+        "perfect_score_other_entries": perfect_other,  # 1.0 is the same incident only: should be 0
+        "perfect_score_true_matches": perfect_true,
+        "tied_score_pairs_in_top10": tied_pairs,  # two entries of one result at the same 4-decimal score
+        "queries_with_a_tie": queries_with_ties,
         "true_scores": {p: round(percentile(true_scores, p), 3) for p in (0.1, 0.25, 0.5, 0.75)},
         "other_scores": {p: round(percentile(other_scores, p), 3) for p in (0.5, 0.75, 0.9, 0.99)},
         "true_cosine_median": round(statistics.median(true_cos), 3) if true_cos else None,

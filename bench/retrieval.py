@@ -44,7 +44,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(ROOT / "servers"))
+# --servers DIR: measure another checkout's code (e.g. a scratch worktree of an older commit)
+_SERVERS = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--servers=")), None)
+sys.path.insert(0, _SERVERS or str(ROOT / "servers"))
 
 import datasets as bench_datasets  # noqa: E402  (bench/datasets.py)
 
@@ -87,10 +89,19 @@ class StoreEngine:
         extra = {"embeddings": "off"} if keyword_only else {}
         self.store = HistoryStore(HistorySettings.load(home=home, warmup=False, **extra))
         t = time.perf_counter()
-        report = self.store.import_jsonl(corpus_path, category=CATEGORY)
+        if (home / "index").exists() and self.store.kw.count():  # --home: imported by an earlier run
+            self.imported, self.import_seconds, self.warnings = self.store.kw.count(), None, set()
+            self.store.ensure_ready()
+            return
+        import inspect
+
+        # every report counts, even one with the same title and text as another (older code has no such check)
+        importer = getattr(self.store, "import_file", None)
+        dup = {"allow_duplicates": True} if importer and "allow_duplicates" in inspect.signature(importer).parameters else {}
+        report = self.store.import_jsonl(corpus_path, category=CATEGORY, **dup)
         self.imported = getattr(report, "imported", None)
         if more is not None:  # --protocol standard: the duplicates too
-            added = self.store.import_jsonl(more, category=CATEGORY)
+            added = self.store.import_jsonl(more, category=CATEGORY, **dup)
             self.imported = (self.imported or 0) + (getattr(added, "imported", None) or 0)
         self.import_seconds = round(time.perf_counter() - t, 1)
         errors = list(getattr(report, "errors", []) or [])
@@ -232,76 +243,101 @@ def standard_protocol(data_dir: Path, out: Path):
 
 # --------------------------------------------------------------------------- main
 
-def run(args: argparse.Namespace) -> dict:
+def _forms(queries: list[dict], form: str) -> list[dict]:
+    if form == "one-line":
+        return [q | {"text": " ".join(q["text"].split())} for q in queries]
+    if form == "title":
+        return [q | {"text": q["text"].strip().split("\n", 1)[0]} for q in queries]
+    return queries
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """One result per query form (``--query report,title`` measures both on one imported store)."""
     data_dir = bench_datasets.ensure(args.dataset, args.data_dir)
     meta_file = data_dir / "meta.json"
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {
         "dataset": args.dataset, "source": str(data_dir), "license": "unknown", "task": "related entries"}
-    queries = load_jsonl(data_dir / f"queries-{args.split}.jsonl")
+    all_queries = load_jsonl(data_dir / f"queries-{args.split}.jsonl")
     if args.limit:
-        queries = queries[: args.limit]
-    if args.query == "one-line":
-        queries = [q | {"text": " ".join(q["text"].split())} for q in queries]
-    elif args.query == "title":
-        queries = [q | {"text": q["text"].strip().split("\n", 1)[0]} for q in queries]
+        all_queries = all_queries[: args.limit]
     modes = args.modes.split(",") if args.modes else list(MODES)
     standard = args.protocol == "standard"
     if standard and (args.engine != "store" or not args.dataset.startswith("dbrd-")):
         sys.exit("--protocol standard needs --engine store and a dbrd-* dataset (it uses the reports' dates)")
+    keyword_only = modes == ["keyword"]
     with tempfile.TemporaryDirectory(prefix="paii-bench-") as tmp:
         home = Path(tmp)
+        if args.home:  # kept between runs: imported once
+            home = args.home / f"{args.dataset}-{args.protocol}{'-kw' if keyword_only else ''}"
+            home.mkdir(parents=True, exist_ok=True)
         engine_cls = ReferenceEngine if args.engine == "reference" else StoreEngine
+        filed_before = relevant_of = None
         if standard:
             more, filed_before, relevant_of = standard_protocol(data_dir, home / "duplicates.jsonl")
-            engine = StoreEngine(data_dir / "corpus.jsonl", home / "store", keyword_only=modes == ["keyword"],
-                                 more=more)
-            queries = [q for q in queries if relevant_of(q)]  # one filed with its master has nothing to find
+            engine = StoreEngine(data_dir / "corpus.jsonl", home / "store", keyword_only=keyword_only, more=more)
+            all_queries = [q for q in all_queries if relevant_of(q)]  # one filed with its master has nothing to find
         elif engine_cls is StoreEngine:
-            engine = StoreEngine(data_dir / "corpus.jsonl", home, keyword_only=modes == ["keyword"])
+            engine = StoreEngine(data_dir / "corpus.jsonl", home / "store" if args.home else home,
+                                 keyword_only=keyword_only)
         else:
             engine = engine_cls(data_dir / "corpus.jsonl", home)
-        results: dict[str, dict] = {}
+        out = []
         try:
-            for mode in modes:
-                rows, lat = [], []
-                for q in queries:
-                    t = time.perf_counter()
-                    if standard:
-                        ranked = filed_before(q, engine.search(q["text"], 60, mode))[:10]
-                    else:
-                        ranked = engine.search(q["text"], 10, mode)
-                    lat.append(1000 * (time.perf_counter() - t))
-                    rows.append(score(ranked, relevant_of(q) if standard else set(q["relevant"])))
-                lat.sort()
-                # in-process, one query at a time (the first ones also load the model and vectors)
-                results[mode] = aggregate(rows) | {
-                    "ms_per_query": round(sum(lat) / max(1, len(lat)), 1),
-                    "ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
-                    "ms_p95": round(lat[max(0, int(len(lat) * 0.95) - 1)], 1) if lat else None,
-                }
-                print(f"{mode:8s} {results[mode]}", file=sys.stderr)
+            for form in args.query.split(","):
+                queries = _forms(all_queries, form)
+                results: dict[str, dict] = {}
+                per_query: dict[str, list] = {}
+                for mode in modes:
+                    rows, lat, ranks = [], [], []
+                    for q in queries:
+                        t = time.perf_counter()
+                        if standard:
+                            ranked = filed_before(q, engine.search(q["text"], 60, mode))[:10]
+                        else:
+                            ranked = engine.search(q["text"], 10, mode)
+                        lat.append(1000 * (time.perf_counter() - t))
+                        relevant = relevant_of(q) if standard else set(q["relevant"])
+                        rows.append(score(ranked, relevant))
+                        ranks.append(next((i for i, d in enumerate(ranked, 1) if d in relevant), None))
+                    lat.sort()
+                    # in-process, one query at a time (the first ones also load the model and vectors)
+                    results[mode] = aggregate(rows) | {
+                        "ms_per_query": round(sum(lat) / max(1, len(lat)), 1),
+                        "ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
+                        "ms_p95": round(lat[max(0, int(len(lat) * 0.95) - 1)], 1) if lat else None,
+                    }
+                    per_query[mode] = [[q["qid"], r] for q, r in zip(queries, ranks)]
+                    groups = sorted({q["group"] for q in queries if q.get("group")})
+                    if groups:  # e.g. the multilingual set: each query language on its own
+                        results[mode]["by_group"] = {g: aggregate([row for q, row in zip(queries, rows) if q.get("group") == g])
+                                                     for g in groups}
+                    print(f"{form:8s} {mode:8s} {results[mode]}", file=sys.stderr)
+                cmd = "python bench/retrieval.py " + " ".join(a for a in args.argv if not a.startswith("--servers"))
+                out.append({
+                    "protocol": args.protocol,
+                    "query": form,
+                    "dataset": meta["dataset"],
+                    "source": meta["source"],
+                    "license": meta["license"],
+                    "task": meta["task"],
+                    "split": args.split,
+                    "engine": engine.name,
+                    "code": _SERVERS or "this checkout",
+                    "sizes": {"corpus": engine.imported, "queries": len(queries),
+                              "mean_relevant": round(sum(len(relevant_of(q) if standard else q["relevant"]) for q in queries)
+                                                   / max(1, len(queries)), 2)},
+                    "import_seconds": engine.import_seconds,
+                    "modes": results,
+                    "ranks": per_query,  # each query's rank of its first relevant hit (None: not in the top 10)
+                    "warnings": sorted(engine.warnings),
+                    "command": cmd.strip(),
+                    "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
+                                "load": round(os.getloadavg()[0], 1)},
+                    "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                })
         finally:
             engine.close()
-    cmd = "python bench/retrieval.py " + " ".join(args.argv)
-    return {
-        "protocol": args.protocol,
-        "query": args.query,
-        "dataset": meta["dataset"],
-        "source": meta["source"],
-        "license": meta["license"],
-        "task": meta["task"],
-        "split": args.split,
-        "engine": engine.name,
-        "sizes": {"corpus": engine.imported, "queries": len(queries),
-                  "mean_relevant": round(sum(len(relevant_of(q) if standard else q["relevant"]) for q in queries)
-                                       / max(1, len(queries)), 2)},
-        "import_seconds": engine.import_seconds,
-        "modes": results,
-        "warnings": sorted(engine.warnings),
-        "command": cmd.strip(),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    return out
 
 
 def markdown(res: dict) -> str:
@@ -316,6 +352,9 @@ def markdown(res: dict) -> str:
     for mode, r in res["modes"].items():
         lines.append(f"| {mode} | {r['recall@1']:.3f} | {r['recall@5']:.3f} | {r['recall@10']:.3f} "
                      f"| {r['mrr@10']:.3f} | {r['ms_per_query']} |")
+        for g, gr in (r.get("by_group") or {}).items():
+            lines.append(f"| {mode}, {g} queries | {gr['recall@1']:.3f} | {gr['recall@5']:.3f} | {gr['recall@10']:.3f} "
+                         f"| {gr['mrr@10']:.3f} | |")
     lines += ["", f"Command: `{res['command']}`"]
     return "\n".join(lines)
 
@@ -332,20 +371,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--protocol", choices=("strict", "standard"), default="strict",
                     help="dbrd sets: strict (masters only in the corpus, the default) or standard "
                          "(every report; each duplicate searched among earlier reports)")
-    ap.add_argument("--query", choices=("report", "one-line", "title"), default="report",
-                    help="each query as it is (default), joined into one line, or its first line only")
+    ap.add_argument("--query", default="report",
+                    help="report (each query as it is, the default), one-line (joined into one line) or title "
+                         "(its first line only); several, comma-separated, share one imported store")
+    ap.add_argument("--home", type=Path, default=None,
+                    help="keep the imported stores under this folder and reuse them (default: a temporary one)")
+    ap.add_argument("--servers", default=None, help="=DIR: the servers/ folder of another checkout to measure")
     ap.add_argument("--out", type=Path, default=None,
                     help="default: bench/results/retrieval-<dataset>[-standard][-one-line or -title].json")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the markdown table")
     args = ap.parse_args(argv)
     args.argv = argv
-    res = run(args)
-    suffix = ("" if args.engine == "store" else f"-{args.engine}") + ("-standard" if args.protocol == "standard" else "")
-    suffix += "" if args.query == "report" else f"-{args.query}"
-    out = args.out or (BENCH / "results" / f"retrieval-{args.dataset}{suffix}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2) if args.json else markdown(res))
+    bad = [f for f in args.query.split(",") if f not in ("report", "one-line", "title")]
+    if bad:
+        ap.error(f"--query: {bad[0]!r} is not report, one-line or title")
+    for res in run(args):
+        suffix = ("" if args.engine == "store" else f"-{args.engine}") + ("-standard" if args.protocol == "standard" else "")
+        suffix += "" if res["query"] == "report" else f"-{res['query']}"
+        out = args.out or (BENCH / "results" / f"retrieval-{args.dataset}{suffix}.json")
+        if args.out and "," in args.query:
+            out = out.with_name(f"{out.stem}-{res['query']}{out.suffix}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(res, indent=2) + "\n")
+        print(json.dumps(res, indent=2) if args.json else markdown(res))
 
 
 if __name__ == "__main__":

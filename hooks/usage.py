@@ -9,10 +9,10 @@ A request is only scanned for services PAII has no plugin for and a few kinds of
 only their counts are kept. At SessionEnd it writes a short record of the session into history
 (category sessions; hooks/paii_hooks/session_record.py).
 
-<PAII data> is the plugin's data folder ($CLAUDE_PLUGIN_DATA, which the servers get as
-PAII_HOME), else $PAII_HOME. PAII_USAGE_LOG=off (environment or PAII's .env) turns it off.
+<PAII data> is PAII's data home, shared with the servers and the CLI: $PAII_HOME, else the
+per-user data folder. PAII_USAGE_LOG=off (environment or PAII's .env) turns it off.
 It never fails the session and prints nothing (UserPromptSubmit output would join the prompt):
-errors go to <PAII data>/logs/hooks.log. Standard library only: it runs under the system python3.
+errors go to $CLAUDE_PLUGIN_DATA/logs/hooks.log. Standard library only: it runs under the system python3.
 """
 
 import json
@@ -30,7 +30,7 @@ MAX_STDIN = 1024 * 1024
 
 
 def record_for(data):
-    from paii_hooks.usage_log import MODES
+    from paii_hooks.usage_log import MODES, REFUSED
 
     event, session = data.get("hook_event_name"), str(data.get("session_id") or "")[:128]
     base = {"session": session}
@@ -46,6 +46,8 @@ def record_for(data):
             modes = {k: tool_input[k] for k in MODES if isinstance(tool_input.get(k), bool)}
             if modes:
                 rec["modes"] = modes
+            if not ok and REFUSED.search(_error_text(data)):
+                rec["refused"] = True
             return rec
         skill = tool_input.get("skill") if name == "Skill" else None
         if isinstance(skill, str) and skill.startswith("paii:"):
@@ -68,6 +70,17 @@ def record_for(data):
     if event == "SessionEnd":
         return dict(base, event="session_end", reason=str(data.get("reason") or "")[:40])
     return None
+
+
+def _error_text(data):
+    """The words of a failed call (read only to tell a refusal from a failure; never kept)."""
+    parts = [data.get("error")] if isinstance(data.get("error"), str) else []
+    response = data.get("tool_response")
+    items = response if isinstance(response, list) else (response.get("content") if isinstance(response, dict) else None)
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("text"), str):
+            parts.append(item["text"])
+    return " ".join(parts)[:4000]
 
 
 def _is_error(response):

@@ -21,3 +21,16 @@ def error(result) -> str:
     """The message of a call that must have failed."""
     assert result.is_error, result.structured_content
     return result.content[0].text
+
+
+def plain(value):
+    """A result as a person reads it: each ``‹untrusted: …›`` marker (other people's text) as its text."""
+    from paii_common.untrusted import unmark
+
+    if isinstance(value, str):
+        return unmark(value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

@@ -49,24 +49,30 @@ def config_dir():
 
 
 def data_dir():
-    """Where PAII keeps its data when run by Claude Code: the plugin data folder
-    (``$CLAUDE_PLUGIN_DATA``, which .mcp.json also gives the servers as PAII_HOME), else
-    ``$PAII_HOME``, else the per-user data folder (bin/paii-mcp's rule)."""
-    for var in ("CLAUDE_PLUGIN_DATA", "PAII_HOME"):
-        value = os.environ.get(var)
-        if is_set(value):
-            return os.path.expanduser(value)
+    """PAII's data home, where the usage log and the session records (history) go: ``$PAII_HOME``,
+    else the per-user data folder (paii_common.config.paii_home's rule; the servers and the CLI
+    use the same folder, under Claude Code too)."""
+    value = os.environ.get("PAII_HOME")
+    if is_set(value):
+        return os.path.expanduser(value)
     home = os.path.expanduser("~")
     if sys.platform == "darwin":
         return os.path.join(home, "Library", "Application Support", "paii")
     return os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share"), "paii")
 
 
+def plugin_dir():
+    """The hooks' own files (compiled bytecode, their error log): Claude Code's plugin data folder
+    (``$CLAUDE_PLUGIN_DATA``), else the data home."""
+    value = os.environ.get("CLAUDE_PLUGIN_DATA")
+    return os.path.expanduser(value) if is_set(value) else data_dir()
+
+
 def bytecode_cache():
-    """Keep the hook modules' compiled bytecode in <data>/pycache: importing them from source
+    """Keep the hook modules' compiled bytecode in <plugin data>/pycache: importing them from source
     costs more than the hook's whole time budget, the plugin folder may be read-only, and
     PYTHONDONTWRITEBYTECODE (often set) would otherwise recompile them on every call."""
-    sys.pycache_prefix = os.path.join(data_dir(), "pycache")
+    sys.pycache_prefix = os.path.join(plugin_dir(), "pycache")
     sys.dont_write_bytecode = False
 
 
@@ -103,7 +109,7 @@ def setting(name):
 def log_error(what, exc=None):
     """Append one line (and the traceback) to <data>/logs/hooks.log; never raises."""
     try:
-        folder = os.path.join(data_dir(), "logs")
+        folder = os.path.join(plugin_dir(), "logs")
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, "hooks.log")
         if os.path.exists(path) and os.path.getsize(path) > 1024 * 1024:

@@ -5,8 +5,10 @@ Every record has ``v`` (1), ``t`` (UTC time, ISO 8601), ``session`` (Claude Code
 and ``event``; then, by event:
 
 - ``tool``: ``server``, ``tool``, ``ok`` (false when the call failed), ``ms`` (its duration),
-  and ``modes``: the mode switches the call gave explicitly, e.g. {"dry_run": true} (the
-  only argument values kept: booleans named in :data:`MODES`);
+  ``modes``: the mode switches the call gave explicitly, e.g. {"dry_run": true} (the
+  only argument values kept: booleans named in :data:`MODES`), and ``refused`` (true) when
+  the call stopped at the person's approval (a runbook step or a scale waiting for their yes,
+  or declined): not a failure, the gate working; told from the error's words (:data:`REFUSED`);
 - ``skill``: ``skill`` (a PAII skill or command run through the Skill tool), ``ok``;
 - ``prompt``: ``command`` (when the request is a /paii: command), ``mentions`` (service ->
   count) and ``topics`` (kind of request -> count), counted, never the text;
@@ -18,12 +20,16 @@ reads this format (tests/history/test_usage_report.py checks both agree).
 
 import json
 import os
+import re
 import time
 
 MAX_BYTES = 1024 * 1024
 KEEP = 5
 #: boolean tool arguments whose value the log keeps (no other argument is ever kept)
 MODES = ("dry_run",)
+#: what PAII's servers say when a call stops at the person's approval (runbook steps, scaling)
+REFUSED = re.compile(r"needs the person's approval|the person declined|the person did not approve|"
+                     r"this session cannot show prompts|support MCP elicitation")
 
 
 def folder(data):
@@ -31,7 +37,22 @@ def folder(data):
 
 
 def now_iso():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    """The record's time: the sandbox's clock when ``PAII_NOW`` sets one (moving on from it when
+    ``PAII_NOW_SINCE`` gives the Unix time it was set at), as the servers read it; else the real clock."""
+    fixed = (os.environ.get("PAII_NOW") or "").strip()
+    if not fixed or "${" in fixed:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    import calendar
+
+    try:
+        start = calendar.timegm(time.strptime(fixed.replace("+00:00", "Z")[:19] + "Z", "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        start += max(0.0, time.time() - float(os.environ["PAII_NOW_SINCE"]))
+    except (KeyError, ValueError):
+        pass
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start))
 
 
 def _int_setting(name, default, low):

@@ -88,8 +88,15 @@ def _version() -> str:
 
     try:
         return version("paii")
-    except PackageNotFoundError:  # run from a source tree that is not installed (bin/paii-mcp)
-        return "unknown (not installed)"
+    except PackageNotFoundError:  # run from the plugin folder (bin/paii): its pyproject.toml says
+        import tomllib
+        from pathlib import Path
+
+        try:
+            with open(Path(__file__).resolve().parents[2] / "pyproject.toml", "rb") as fh:
+                return f"{tomllib.load(fh)['project']['version']} (from {Path(__file__).resolve().parents[2]})"
+        except (OSError, KeyError, ValueError):
+            return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:

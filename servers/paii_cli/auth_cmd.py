@@ -6,7 +6,8 @@
 
 The file is ``PAII_AUTH_TOKENS_FILE`` (or ``<config dir>/tokens``; ``--file`` for another one),
 written atomically and readable by its owner only. The format is in :mod:`paii_common.auth`.
-A running server reads the file again when it changes: no restart.
+A running server reads the file again when it changes: no restart. ``add`` is refused in read-only
+mode (PAII_READ_ONLY), like every command that writes; ``remove`` is not (revoking access must work).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ def add_parser(sub) -> None:
     add.add_argument("--read-only", action="store_true", help="may call the tools that read, never one that writes")
     add.add_argument("--hashed", action="store_true", help="store only the token's SHA-256 (the file then reveals no token)")
     common(add, "print name, token and file as JSON")
-    add.set_defaults(func=cmd_add)
+    # a new token lets someone in: refused in read-only mode like every writer (remove stays allowed:
+    # cutting off a leaked token must work whatever mode the servers are in)
+    add.set_defaults(func=cmd_add, writes=True)
 
     ls = s.add_parser("list", help="the names that have a token (never the tokens)")
     common(ls)

@@ -65,13 +65,16 @@ def _short(description: str) -> str:
 
 
 def snippet(client: str, servers: list[str]) -> dict[str, Any]:
-    from paii_common.manifest import load_manifest
+    from paii_common.manifest import load_manifest, user_servers
 
     entries: dict[str, Any] = {}
     inputs: list[dict[str, Any]] = []
+    own = user_servers()  # a plugin of the person's own (paii plugin new): `paii plugin serve NAME` runs it
     for name in servers:
         m = load_manifest(name)
-        command, args = entry_command(m.entry_point, f"paii_{name}")
+        command, args = entry_command("paii", "paii_cli") if name in own else entry_command(m.entry_point, f"paii_{name}")
+        if name in own:
+            args = [*args, "plugin", "serve", name]
         env: dict[str, str] = {}
         for var, desc, secret in _placeholders(m):
             if client == "claude-desktop":

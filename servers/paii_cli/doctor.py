@@ -1,16 +1,25 @@
-"""``paii doctor``: per server, whether it starts, what is configured, and how to set up the rest.
+"""``paii doctor``: per server, whether it starts, what is configured, whether it works, and how to
+set up the rest.
 
 Reads each server's ``plugin.toml`` and the environment plus the user's ``.env``; it never
 prints a secret value (only where it came from). Each server is loaded the way it starts (its
 settings, then ``build_server``, then its tool list), so a setting it refuses or a module that
-does not import shows here. History also reports its model and index.
+does not import shows here, on the line of the setting that is wrong. History also reports its
+model and index; Kubernetes its kubeconfig and context. The data home (where history, runbooks
+and runs live for the CLI and every server) is printed with the number of history entries, and,
+when run through the plugin's ``bin/paii`` (``PAII_LAUNCHER``), how to get the same ``paii`` in
+one's own terminal (:mod:`paii_cli.doctor_env`).
 
-Exit status: 1 only for what is **broken**: a server that cannot start or import, an invalid
-setting value (such as ``PAII_READ_ONLY=maybe``), a missing embedding model while embeddings are
-on, a data folder that cannot be written. An integration that is not configured is optional:
-it shows as "not set up (optional)" with its ``setup`` text from ``plugin.toml``, and exit 0.
-Doctor works offline: it does not call PagerDuty or Slack to test a token (a rejected token is
-reported by the first tool call, with the HTTP status and what to do).
+Then each configured integration is **checked live**: one cheap read under a short deadline
+(``--timeout``, 5 s), all at once, saying which part is wrong: token refused, URL unreachable,
+no answer, kubeconfig missing, context unknown (:mod:`paii_cli.doctor_live`). ``--offline``
+skips that.
+
+Exit status: 1 for what is **broken**: a server that cannot start or import, an invalid setting
+value (such as ``PAII_READ_ONLY=maybe`` or a malformed URL), a missing embedding model while
+embeddings are on, a data folder that cannot be written, a configured integration that fails its
+live check. An integration that is not configured is optional: it shows as "not set up
+(optional)" with its ``setup`` text from ``plugin.toml``, and exit 0.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import sys
 from typing import Any
 
 from paii_common.config import (
@@ -30,6 +40,8 @@ from paii_common.config import (
     read_only_sources,
 )
 from paii_common.manifest import Manifest, config_status, load_manifest, read_env_file, server_names
+
+from paii_cli import doctor_env, doctor_live
 
 
 def _history_checks(s) -> list[dict[str, Any]]:
@@ -80,7 +92,7 @@ def _history_checks(s) -> list[dict[str, Any]]:
     return checks
 
 
-EXTRA_CHECKS = {"history": _history_checks}
+EXTRA_CHECKS = {"history": _history_checks, "kubernetes": doctor_env.kubeconfig_checks}
 
 
 def _settings_class(name: str) -> type[PaiiSettings]:
@@ -101,7 +113,8 @@ def start_check(name: str) -> tuple[dict[str, Any], PaiiSettings | None]:
     try:
         settings = cls.load(**({"warmup": False} if "warmup" in cls.model_fields else {}))
     except ValueError as exc:  # SettingError or pydantic's ValidationError
-        return {"check": "starts", "ok": False, "detail": f"refuses to start: {describe_settings_error(exc, cls)}"}, None
+        return {"check": "starts", "ok": False, "detail": f"refuses to start: {describe_settings_error(exc, cls)}",
+                "invalid": doctor_env.invalid_fields(exc)}, None
     try:
         server = importlib.import_module(f"paii_{name}.server").build_server(settings)
         tools = asyncio.run(server.list_tools())
@@ -136,43 +149,100 @@ def _is_prefixed(var: str) -> bool:
     return var not in ("PAII_READ_ONLY", "PAII_USER_CONFIG_READ_ONLY")
 
 
-def _server_report(name: str, manifest: Manifest, dotenv: dict[str, str]) -> dict[str, Any]:
-    config = []
+def _server_report(name: str, manifest: Manifest, dotenv: dict[str, str]) -> tuple[dict[str, Any], PaiiSettings | None]:
+    env = dict(os.environ)
+    start, settings = start_check(name)
+    refused = dict(start.pop("invalid", []))
+    prefix = f"PAII_{name.upper()}_"
+    config, bad = [], []
     missing = False
-    for st in config_status(manifest, dict(os.environ), dotenv):
+    for st in config_status(manifest, env, dotenv):
         e = st.entry
         item = {"key": e.key, "env": list(e.env_names()), "required": e.required, "set": st.source is not None,
-                "source": st.source, "secret": e.secret}
+                "source": st.source, "from": st.var, "secret": e.secret}
+        problem = doctor_env.value_problem(e, st.var, st.source, env, dotenv, refused, prefix)
+        if problem:
+            item["error"], item["problem"] = problem, "malformed URL" if doctor_env.is_url(e) else "invalid value"
+            bad.append(st.var)
         if st.source is None:
             item["without"] = e.without or ("needed for this server's tools" if e.required else "default used")
             if e.default is not None:
                 item["default"] = e.default
             missing = missing or e.required
         config.append(item)
-    start, settings = start_check(name)
     checks = [start]
     if name in EXTRA_CHECKS and settings is not None:
         try:
-            checks += EXTRA_CHECKS[name](settings)
+            extra = EXTRA_CHECKS[name](settings)
         except Exception as exc:
-            checks.append({"check": "self-test", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+            extra = [{"check": "self-test", "ok": False, "detail": f"{type(exc).__name__}: {exc}"}]
+        for c in extra:  # a check about one setting's value is shown on that setting's line
+            item = next((i for i in config if i["key"] == c.get("setting") and i["set"]), None)
+            if item is not None and not c["ok"]:
+                item["error"], item["problem"] = c["detail"], c.get("problem", "invalid value")
+                bad.append(item["from"] or item["source"])
+            else:
+                checks.append(c)
+    if bad and not start["ok"]:  # the line of the setting says what is wrong and how to fix it
+        start["detail"] = f"refuses to start: {_listed(bad)} (✗ below)"
+    elif bad:
+        checks.insert(1, {"check": "settings", "ok": False, "detail": f"{_listed(bad)}: its tools would fail (✗ below)"})
     broken = not all(c["ok"] for c in checks)
     status = "broken" if broken else ("not set up" if missing else "ok")
-    return {"server": name, "version": manifest.version, "description": manifest.description,
-            "ok": not broken, "status": status, "configured": not missing,
-            "read_only": bool(settings and settings.read_only), "config": config, "checks": checks,
-            "setup": manifest.setup, "provides": manifest.provides}
+    report = {"server": name, "version": manifest.version, "description": manifest.description,
+              "ok": not broken, "status": status, "configured": not missing,
+              "read_only": bool(settings and settings.read_only), "config": config, "checks": checks,
+              "setup": manifest.setup, "provides": manifest.provides}
+    return report, settings
 
 
-def doctor() -> dict[str, Any]:
+def _listed(variables: list[str]) -> str:
+    return f"{', '.join(variables)} {'is' if len(variables) == 1 else 'are'} not valid"
+
+
+def _credential(report: dict[str, Any]) -> str:
+    """The credential a live check uses, named for a "token refused" message (never its value)."""
+    for c in report["config"]:
+        if c["secret"] and c["set"]:
+            return f"{c['env'][0]} ({c['source']})"
+    return "the configured credentials"
+
+
+def _live(reports: list[tuple[dict[str, Any], PaiiSettings | None]], timeout: float, progress: bool) -> None:
+    """Add each configured integration's live check to its report (all at once, bounded)."""
+    makers = {}
+    for report, settings in reports:
+        if report["status"] == "ok" and settings is not None:
+            make = doctor_live.maker(report["server"], settings, timeout, _credential(report))
+            if make is not None:
+                makers[report["server"]] = make
+    if not makers:
+        return
+    if progress:
+        print(f"checking {', '.join(makers)} live (one read each, at most {timeout:g} s; --offline skips this)...",
+              file=sys.stderr, flush=True)
+    results = doctor_live.run_live(makers, timeout)
+    for report, _ in reports:
+        found = results.get(report["server"])
+        if found is None:
+            continue
+        report["checks"].append(found)
+        if not found["ok"]:
+            report["ok"], report["status"] = False, "broken"
+
+
+def doctor(*, offline: bool = False, timeout: float = doctor_live.DEFAULT_TIMEOUT, progress: bool = False) -> dict[str, Any]:
     dotenv = read_env_file(env_file())
-    servers = []
+    reports = []
     for name in server_names():
         try:
             manifest = load_manifest(name)
         except FileNotFoundError:
             continue
-        servers.append(_server_report(name, manifest, dotenv))
+        reports.append(_server_report(name, manifest, dotenv))
+    if not offline:
+        _live(reports, timeout, progress)
+    servers = [r for r, _ in reports]
     read_only = read_only_report(dotenv)
     from paii_cli.guard_check import guard_report
 
@@ -181,6 +251,8 @@ def doctor() -> dict[str, Any]:
     from paii_cli import _version
 
     return {"ok": ok, "version": _version(), "env_file": str(env_file()), "env_file_exists": env_file().is_file(),
+            "data_home": doctor_env.data_home(), "launcher": doctor_env.launcher_report(),
+            "live": "skipped (--offline)" if offline else f"each configured integration, one read within {timeout:g} s",
             "read_only": read_only, "servers": servers, "hooks": hooks}
 
 
@@ -200,6 +272,7 @@ def _render_read_only(ro: dict[str, Any]) -> list[str]:
 
 def render(report: dict[str, Any]) -> str:
     lines = [f"PAII doctor {report['version']}  (.env: {report['env_file']}{'' if report['env_file_exists'] else ', not present'})", ""]
+    lines += doctor_env.render_data_home(report["data_home"]) + doctor_env.render_launcher(report["launcher"])
     lines += _render_read_only(report["read_only"]) + [""]
     from paii_cli.guard_check import render_guard
 
@@ -208,11 +281,13 @@ def render(report: dict[str, Any]) -> str:
         mark, note = {"ok": ("✓", ""), "not set up": ("·", " not set up (optional)."), "broken": ("✗", " BROKEN.")}[s["status"]]
         lines.append(f"{mark} {s['server']} {s['version']}:{note} {s['description']}")
         for c in s["checks"]:
-            sign = "✗" if not c["ok"] else ("!" if c.get("warning") else "✓")
+            sign = "✗" if not c["ok"] else ("!" if c.get("warning") else ("·" if c.get("skipped") else "✓"))
             lines.append(f"    {sign} {c['check']}: {c['detail']}")
         for c in s["config"]:
             names = " / ".join(c["env"])
-            if c["set"]:
+            if c.get("error"):
+                lines.append(f"    ✗ {c['error']}")
+            elif c["set"]:
                 lines.append(f"    ✓ {names}: set ({c['source']})")
             else:
                 lines.append(f"    · {names}: not set. {c['without']}")
@@ -220,6 +295,8 @@ def render(report: dict[str, Any]) -> str:
             lines.append("    How to set it up:")
             lines += [f"      {line}".rstrip() for line in s["setup"].splitlines()]
         lines.append("")
+    if report["live"].startswith("skipped"):
+        lines.append("Live checks skipped (--offline): tokens and URLs were not tried.")
     if report["ok"]:
         lines.append("Nothing is broken." + (" Servers marked · are optional: set them up when you need them." if any(
             s["status"] == "not set up" for s in report["servers"]) else ""))
@@ -229,9 +306,12 @@ def render(report: dict[str, Any]) -> str:
 
 
 def cmd_doctor(args) -> int:
+    from paii_cli import CliError
     from paii_cli.output import print_json
 
-    report = doctor()
+    if not 0 < args.timeout <= 120:
+        raise CliError(f"--timeout {args.timeout:g}: give seconds between 0 and 120 (default {doctor_live.DEFAULT_TIMEOUT:g})", 2)
+    report = doctor(offline=args.offline, timeout=args.timeout, progress=sys.stderr.isatty() and not args.json)
     if args.json:
         print_json(report)
     else:
@@ -240,6 +320,13 @@ def cmd_doctor(args) -> int:
 
 
 def add_parser(sub) -> None:
-    d = sub.add_parser("doctor", help="what works, what is broken, how to set up the rest (exit 1 only if something is broken)")
+    d = sub.add_parser("doctor", help="what works, what is broken, how to set up the rest (exit 1 only if something is broken)",
+                       description="Per server: whether it starts, what is set (never a secret's value) and where, and, for "
+                       "each configured integration, one cheap read under a short deadline that says which part is wrong "
+                       "(token refused, URL unreachable, no answer, kubeconfig missing, context unknown). Also the data "
+                       "home and its history entries. Exit 1 when something is broken, including a failed live check.")
     d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--offline", action="store_true", help="skip the live checks (no network)")
+    d.add_argument("--timeout", type=float, default=doctor_live.DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"deadline of each live check, all run at once (default {doctor_live.DEFAULT_TIMEOUT:g})")
     d.set_defaults(func=cmd_doctor, diagnoses=True)

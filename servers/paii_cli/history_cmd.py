@@ -68,8 +68,9 @@ def _hit_dict(h) -> dict[str, Any]:
     m = h.row.meta
     return {
         "id": h.id,
-        "score": h.score,
+        "score": round(h.score, 4),
         "close": h.close,
+        "why": h.why,
         "title": h.row.title,
         "category": h.row.category,
         "when": when(h.row.created),
@@ -119,7 +120,7 @@ def _print_hits(args, hits, truncated, warnings) -> None:
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     from paii_history.evidence import CLOSE_MATCH
-    from paii_history.retrieve import no_close_match
+    from paii_history.retrieve import close_call, no_close_match
 
     if not hits:
         print("no matches")
@@ -127,7 +128,10 @@ def _print_hits(args, hits, truncated, warnings) -> None:
         print(f"no close match (every score is under {CLOSE_MATCH:.2f}); the nearest entries:")
     for n, h in enumerate(hits, 1):
         d = _hit_dict(h)
-        print(f"{n}. {d['id']} {d['when']} ({d['ago']}) - {d['title']}   score {d['score']:.2f}")
+        weak = "" if h.close or no_close_match(hits) else "  (not a close match)"
+        print(f"{n}. {d['id']} {d['when']} ({d['ago']}) - {d['title']}   score {d['score']:.4f}{weak}")
+        if d["why"]:
+            print(f"   Why: {d['why']}")
         if d["root_cause"]:
             print(f"   Root cause: {d['root_cause']}")
         if d["resolution"]:
@@ -136,6 +140,9 @@ def _print_hits(args, hits, truncated, warnings) -> None:
             print(f"   {d['snippet']}")
     if truncated and hits:
         print("(more matches; raise -k to see more)")
+    note = close_call(hits)
+    if note:
+        print(f"note: {note}")
 
 
 def cmd_history_similar(args) -> int:

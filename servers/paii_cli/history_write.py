@@ -71,7 +71,7 @@ def cmd_history_import(args) -> int:
     category, new = category_for_write(store, args.category, create=args.create_category, any_new_needs_consent=False,
                                        quiet=args.json)
     report = store.import_file(Path(args.file), category, progress_factory(not args.json and not args.quiet),
-                               partial=args.skip_bad_lines)
+                               partial=args.skip_bad_lines, allow_duplicates=args.allow_duplicates)
     failed = len(report.errors)
     good = report.records - failed
     data: dict[str, Any] = {
@@ -82,6 +82,7 @@ def cmd_history_import(args) -> int:
         "imported": report.imported,
         "updated": report.updated,
         "unchanged": report.unchanged,
+        "duplicates": report.duplicates,
         "skipped": failed if report.written else report.records,
         "vectors": report.vectors,
         "errors": report.errors,
@@ -92,6 +93,7 @@ def cmd_history_import(args) -> int:
         return 0 if report.written else 1
     if report.written:
         print(f"imported {report.imported}, updated {report.updated}, unchanged {report.unchanged} into {category}"
+              + (f"; {report.duplicates} duplicate{'s' if report.duplicates != 1 else ''} not imported" if report.duplicates else "")
               + (f"; skipped {failed} bad record{'s' if failed != 1 else ''}" if failed else "")
               + f" ({report.format}, {report.records} record{'s' if report.records != 1 else ''})")
     for e in report.errors[:20]:
@@ -134,14 +136,19 @@ def cmd_history_add(args) -> int:
     from paii_common.auth import actor  # the local user: who runs the command
 
     entry, warnings = store.capture(category, _text_arg(args.title, "--title"), content, meta, create_category=True,
-                                    author=actor())
-    data = {"id": entry.id, "category": entry.category, "path": str(entry.path), "warnings": warnings}
+                                    author=actor(), allow_duplicate=args.allow_duplicate)
+    duplicate = any(n.startswith("not saved:") for n in entry.notes)  # the existing entry came back
+    data = {"id": entry.id, "category": entry.category, "path": str(entry.path), "added": not duplicate,
+            "warnings": warnings}
     if args.json:
         print_json(data)
+    elif duplicate:
+        print(f"not added: {entry.id} ({entry.category}) has the same title and text: {entry.path}\n"
+              "  run again with --allow-duplicate to add a second copy", file=sys.stderr)
     else:
         print(f"added {entry.id} to {entry.category}: {entry.path}")
-        for w in warnings:
-            print(f"  warning: {w}", file=sys.stderr)
+    for w in warnings if not args.json and not duplicate else []:
+        print(f"  warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -160,6 +167,8 @@ def add_parsers(hs, common) -> None:
     imp.add_argument("--skip-bad-lines", action="store_true",
                      help="import the good records when some fail (exit 0, the failures counted as skipped)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument("--allow-duplicates", action="store_true",
+                     help="also import records whose title and text an entry with another id already has")
     common(imp)
     imp.set_defaults(func=cmd_history_import, writes="history")
 
@@ -173,5 +182,7 @@ def add_parsers(hs, common) -> None:
     add.add_argument("--tag", action="append", help="a tag (repeat for more)")
     add.add_argument("--service", help="the service it is about")
     add.add_argument("--create-category", action="store_true", help="allow a category that does not exist yet")
+    add.add_argument("--allow-duplicate", action="store_true",
+                     help="add it even when an entry with the same title and text exists (default: say so, add nothing)")
     common(add, "print the id and path as JSON")
     add.set_defaults(func=cmd_history_add, writes="history")

@@ -1,14 +1,18 @@
-"""``paii plugin ...``: what PAII is made of, and a new part in this repository's layout.
+"""``paii plugin ...``: what PAII is made of, and a new part of it.
 
-    paii plugin new NAME --type integration [--service S] [--dry-run] [--json]
-    paii plugin new NAME --type skill [--command C] [--description D] [--dry-run] [--json]
+    paii plugin new NAME [--type integration] [--service S] [--user] [--dry-run] [--json]
+    paii plugin new NAME --type skill [--command C] [--description D] [--user] [--dry-run] [--json]
     paii plugin list [--json]        servers (contract, configured?) and skills
     paii plugin info NAME [--json]   one server's manifest: contracts, settings and whether each is
                                      set (never its value), its tools; or one skill
+    paii plugin serve NAME [--from DIR]  run one of the person's own plugins' servers over stdio
 
-``new`` writes files (see :mod:`paii_cli.scaffold`): it refuses to overwrite anything, checks
-the name, and undoes everything if the new server does not start. Exit codes: 0 ok, 1 the
-generated server failed its self-check, 2 a bad name or a name that is taken.
+``new`` writes files (see :mod:`paii_cli.scaffold`): in a PAII checkout, in this repository's
+layout; in a plugin install (or with ``--user``), a Claude Code plugin of the person's own under
+``~/.config/paii/plugins`` (:mod:`paii_cli.scaffold.user`), whose ``bin/paii-server`` runs
+``paii plugin serve``. It refuses to overwrite anything, checks the name, and undoes everything
+if the new server does not start. Exit codes: 0 ok, 1 the generated server failed its
+self-check, 2 a bad name or a name that is taken.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import difflib
 import importlib
 import os
 from pathlib import Path
+import sys
 from typing import Any
 
 from paii_cli.output import print_json
@@ -50,18 +55,25 @@ def _frontmatter(path: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- new
 def cmd_new(args) -> int:
     from paii_cli import CliError
-    from paii_cli.scaffold import ScaffoldError, find_root, plan
+    from paii_cli.scaffold import ScaffoldError, plan, where
 
     if args.language != "python":
         raise CliError(f"--language {args.language}: only python is supported", 2)
-    root = find_root(args.root)
-    p = plan(root, args.name, args.type, service=args.service, command=args.command, description=args.description)
+    if args.root and args.user:
+        raise CliError("--root (a PAII checkout) and --user (your own plugins folder) exclude each other", 2)
+    mode, root = where(args.root, user=args.user)
+    p = plan(root, args.name, args.type, service=args.service, command=args.command, description=args.description,
+             mode=mode)
     if not args.dry_run:
         try:
             p.apply()
         except ScaffoldError as exc:
             raise CliError(str(exc), 1) from None
     summary = p.summary() | {"dry_run": args.dry_run}
+    if p.mode == "user":
+        from paii_cli.scaffold.user import next_steps, plugin_name
+
+        summary |= {"plugin": plugin_name(p.name), "folder": str(root / p.name), "next": next_steps(p)}
     if args.json:
         if args.dry_run:
             summary["files"] = p.create
@@ -92,23 +104,48 @@ def _tree(paths: list[str]) -> list[str]:
 def _render_new(p, dry_run: bool) -> str:
     verb = "Would create" if dry_run else "Created"
     lang = " (python)" if p.kind == "integration" else ""
-    out = [f"📦 {'PLAN' if dry_run else 'CREATED'}: {p.kind} {p.name}{lang} in {p.root}", "", f"{verb}:"]
-    out += _tree(list(p.create) + ([f"tests/snapshots/{p.name}.json"] if p.kind == "integration" else []))
+    out = [f"📦 {'PLAN' if dry_run else 'CREATED'}: {p.kind} {p.name}{lang} in {p.root}"]
+    if p.mode == "user":
+        why = ("this paii runs from an installed PAII plugin, which each update replaces, so new code lives here"
+               if not (p.paii_root / ".git").exists() else "--user")
+        out += [f"   a Claude Code plugin of your own, paii-{p.name}, in your plugins folder ({why}); it runs with "
+                "PAII's code and Python."]
+    out += ["", f"{verb}:"]
+    out += _tree(list(p.create) + ([p.rel(f"tests/snapshots/{p.name}.json")] if p.kind == "integration" else []))
     out += ["", f"{'Would edit' if dry_run else 'Edited'}: " + (", ".join(sorted(p.edit)) or "nothing")]
     if dry_run:
         for rel, (old, new) in sorted(p.edit.items()):
             out += ["", _diff(rel, old, new).rstrip()]
     if p.service:
-        toml = p.create[f"servers/paii_{p.name}/plugin.toml"]
-        out += ["", f"The manifest (servers/paii_{p.name}/plugin.toml), pre-filled for {p.service.title}:", ""]
+        pkg = p.rel(f"servers/paii_{p.name}")
+        toml = p.create[f"{pkg}/plugin.toml"]
+        out += ["", f"The manifest ({pkg}/plugin.toml), pre-filled for {p.service.title}:", ""]
         out += toml[toml.index("[provides]"):].strip().splitlines()
-        out += ["", f"Actions to implement (servers/paii_{p.name}/client.py):"]
+        out += ["", f"Actions to implement ({pkg}/client.py):"]
         out += [f"- {a.name}" + ("" if a.read_only else " (write)") for a in p.service.actions]
     for note in p.notes:
         out.append(f"Note: {note}.")
-    if not dry_run:
-        out += ["", "Next: `make setup` (the new paii-%s script), `make test`, `paii doctor`; then write client.py." % p.name
-                if p.kind == "integration" else "Next: edit the SKILL.md description and steps, then `make test`."]
+    if dry_run:
+        return "\n".join(out)
+    if p.mode == "user":
+        from paii_cli.scaffold.user import next_steps, plugin_name
+        from paii_common.config import env_file
+
+        folder = p.root / p.name
+        out += ["", "Next:", "  1. Add it to Claude Code (once), then restart Claude Code:"]
+        out += [f"       {step}" for step in next_steps(p)]
+        if p.kind == "integration":
+            out += [f"     Its settings: /plugin > {plugin_name(p.name)} > Configure options (or {env_file()}).",
+                    f"  2. Write the calls in {folder}/servers/paii_{p.name}/client.py; the server runs this folder's "
+                    "code, so a restart of Claude Code picks up each edit.",
+                    f"  3. `paii doctor` checks it with PAII's servers; `paii plugin info {p.name}` lists its tools."]
+        else:
+            out += [f"  2. Edit {folder}/skills/{p.name}/SKILL.md (its description carries the phrases that start it)."]
+        out.append(f"({folder}/README.md says the same.)")
+    elif p.kind == "integration":
+        out += ["", "Next: `make setup` (the new paii-%s script), `make test`, `paii doctor`; then write client.py." % p.name]
+    else:
+        out += ["", "Next: edit the SKILL.md description and steps, then `make test`."]
     return "\n".join(out)
 
 
@@ -117,11 +154,15 @@ def _server_summary(name: str) -> dict[str, Any]:
     from paii_common.config import env_file
     from paii_common.manifest import config_status, load_manifest, read_env_file
 
+    from paii_common.manifest import user_servers
+
     m = load_manifest(name)
     status = config_status(m, dict(os.environ), read_env_file(env_file()))
     missing = [s.entry.key for s in status if not s.ok]
+    own = user_servers().get(name)
     return {"name": name, "kind": "server", "version": m.version, "description": m.description,
-            "provides": m.provides, "configured": not missing, "missing": missing}
+            "provides": m.provides, "configured": not missing, "missing": missing,
+            "yours": str(own.parent) if own else None}
 
 
 def _skills(root: Path | None) -> list[dict[str, Any]]:
@@ -154,7 +195,8 @@ def cmd_list(args) -> int:
         provides = ", ".join(f"{k}: {v.get('contract', '')}" + (f" ({v['service']})" if v.get("service") else "")
                              for k, v in s["provides"].items()) or "-"
         state = "configured" if s["configured"] else f"not set up: {', '.join(s['missing'])}"
-        lines.append(f"  {s['name']:<12} {s['version']:<7} {provides:<46} {state}")
+        yours = f"  (yours: {s['yours']})" if s["yours"] else ""
+        lines.append(f"  {s['name']:<12} {s['version']:<7} {provides:<46} {state}{yours}")
     for kind in ("skills", "commands"):
         if data[kind]:
             lines += ["", kind.upper()]
@@ -201,7 +243,7 @@ def _render_server(info: dict[str, Any]) -> str:
     for c in info["config"]:
         names = " / ".join(c["env"])
         flags = ", ".join(f for f in ("required" if c["required"] else "optional", "secret" if c["secret"] else "") if f)
-        state = f"set ({c['source']}: {c['from']})" if c["set"] else (
+        state = f"set ({c['source']}" + (f": {c['from']})" if c["from"] else ")") if c["set"] else (
             f"not set, default {c['default']}" if c["default"] is not None else "not set")
         lines.append(f"    {c['key']} [{flags}] {names}: {state}")
     tools = info["tools"]
@@ -242,23 +284,43 @@ def cmd_info(args) -> int:
     raise NotFound(f"no server, skill or command named {args.name!r}.{hint} `paii plugin list` shows them all")
 
 
+def cmd_serve(args) -> int:
+    """Run a server of one of the person's own plugins over stdio (its bin/paii-server calls this)."""
+    from paii_cli import CliError
+    from paii_common.manifest import user_plugins_dir
+
+    folder = Path(args.source).expanduser() if args.source else user_plugins_dir() / args.name
+    servers = folder / "servers"
+    if not (servers / f"paii_{args.name}" / "__main__.py").is_file():
+        raise CliError(f"no server paii_{args.name} in {servers}: `paii plugin new {args.name}` makes one "
+                       "(`paii plugin list` shows the servers there are)", 2)
+    sys.path.insert(0, str(servers))
+    importlib.import_module(f"paii_{args.name}.__main__").main([])
+    return 0
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("plugin", help="list PAII's servers and skills, show one, or scaffold a new one")
     ps = p.add_subparsers(dest="plugin_command", required=True)
 
-    n = ps.add_parser("new", help="scaffold a new integration server or skill in this repository (refuses to overwrite)",
+    n = ps.add_parser("new", help="scaffold a new integration server or skill (refuses to overwrite)",
                       description="Scaffold a new integration server (servers/paii_NAME with its manifest, settings, "
-                      "client stub, typed tools that answer 'not implemented yet', tests and a skill, plus its entries in "
-                      "pyproject.toml, .mcp.json, plugin.json and bin/paii-mcp) or a skill (skills/NAME with references/ "
-                      "and a command). Known services get their real settings and suggested actions: datadog, github, "
-                      "grafana, newrelic, opsgenie, sentry.")
+                      "client stub, typed tools that answer 'not implemented yet', tests and a skill) or a skill (with "
+                      "references/ and a command). In a PAII checkout it goes into the repository (plus its entries in "
+                      "pyproject.toml, .mcp.json, plugin.json and bin/paii-mcp); in a plugin install, or with --user, it "
+                      "becomes a Claude Code plugin of your own in ~/.config/paii/plugins/NAME (a marketplace: the output "
+                      "says how to install it). Known services get their real settings and suggested actions: datadog, "
+                      "github, grafana, newrelic, opsgenie, sentry.")
     n.add_argument("name", help="integration: one lowercase word (datadog); skill: kebab-case (standup-notes)")
-    n.add_argument("--type", choices=["integration", "skill"], required=True)
+    n.add_argument("--type", choices=["integration", "skill"], default="integration", help="default: integration")
     n.add_argument("--language", default="python", help="python (the only one for now)")
     n.add_argument("--service", help="integration: the service it talks to, when not NAME (e.g. --service datadog)")
     n.add_argument("--command", help="skill: the command's name (default run-NAME; it must differ from the skill's)")
     n.add_argument("--description", help="skill: its description with the phrases that should start it")
-    n.add_argument("--root", help="the PAII checkout to write into (default: the current folder, else this paii's)")
+    n.add_argument("--root", help="the PAII checkout to write into (default: the current folder, else this paii's, "
+                   "when they are git checkouts)")
+    n.add_argument("--user", action="store_true", help="make a plugin of your own in ~/.config/paii/plugins even in a "
+                   "checkout (the default in a plugin install)")
     n.add_argument("--dry-run", action="store_true", help="show the files and edits, write nothing")
     n.add_argument("--json", action="store_true", help="machine-readable output")
     n.set_defaults(func=cmd_new)
@@ -271,3 +333,9 @@ def add_parser(sub) -> None:
     i.add_argument("name")
     i.add_argument("--json", action="store_true", help="machine-readable output")
     i.set_defaults(func=cmd_info)
+
+    s = ps.add_parser("serve", help="run a server of one of your own plugins over stdio (its bin/paii-server does)")
+    s.add_argument("name", help="the server's name (paii_NAME)")
+    s.add_argument("--from", dest="source", metavar="DIR",
+                   help="the plugin folder holding servers/paii_NAME (default ~/.config/paii/plugins/NAME)")
+    s.set_defaults(func=cmd_serve)

@@ -9,9 +9,9 @@ line; ``paii auth add NAME`` appends one and prints it once::
 
 Blank lines and lines starting with ``#`` are ignored; a line that is none of these is skipped
 and logged by its line number (never its text). A name may have several lines (a token being
-rotated). The file is read again when it changes (its mtime, size or inode), checked on every
-request, so a token removed from it is refused from the next request on; a missing or empty file
-refuses every token. A token is compared by its SHA-256 digest with :func:`hmac.compare_digest`
+rotated). The file is read on every request and parsed again when its content changes (its
+SHA-256: a file rewritten in place with the same size and an old mtime is still seen), so a token
+removed from it is refused from the next request on; a missing or empty file refuses every token. A token is compared by its SHA-256 digest with :func:`hmac.compare_digest`
 against every line, without stopping at the first match.
 
 **Checking** is the MCP SDK's own: :class:`FileTokenVerifier` is a ``TokenVerifier`` that
@@ -30,7 +30,6 @@ borrows anyone's name.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Iterable
@@ -115,45 +114,62 @@ def plain_tokens(text: str) -> list[str]:
     return [t for t in out if len(t) >= 8]
 
 
+MAX_TOKENS_FILE = 1 << 20  # a tokens file is a few lines; a bigger one is refused whole
+
+
 class TokenFile:
-    """The tokens file, read again when it changes (checked on every :meth:`entries` call)."""
+    """The tokens file, read on every :meth:`entries` call and parsed again when its content changes.
+
+    The cache is keyed on the SHA-256 of the bytes read, never on the file's metadata: an edit in
+    place that keeps the size and puts the old mtime back still takes effect at the next request."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._loaded = False
-        self._sig: tuple[int, int, int] | None = None
+        self._key: bytes | str | None = None
         self._entries: list[TokenEntry] = []
         self._lock = threading.Lock()
 
-    def _signature(self) -> tuple[int, int, int] | None:
+    def _content(self) -> tuple[bytes | str, bytes | None]:
+        """(the cache key, the file's bytes): the key is the content's SHA-256, or why there is none."""
+        import hashlib
+
         try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+            with open(self.path, "rb") as fh:
+                raw = fh.read(MAX_TOKENS_FILE + 1)
+        except FileNotFoundError:
+            return "missing", None
+        except OSError as exc:
+            return f"unreadable: {type(exc).__name__}", None
+        if len(raw) > MAX_TOKENS_FILE:
+            return "too big", None
+        return hashlib.sha256(raw).digest(), raw
 
     def entries(self) -> list[TokenEntry]:
-        sig = self._signature()
-        if self._loaded and sig == self._sig:
+        key, raw = self._content()
+        if self._loaded and key == self._key:
             return self._entries
         with self._lock:
-            if self._loaded and sig == self._sig:
+            if self._loaded and key == self._key:
                 return self._entries
-            reloaded, self._loaded, self._sig = self._loaded, True, sig
-            self._entries = self._read(sig)
+            reloaded, self._loaded, self._key = self._loaded, True, key
+            self._entries = self._read(key, raw)
             if reloaded:
                 log.info("tokens file %s changed: %d tokens", self.path, len(self._entries))
             return self._entries
 
-    def _read(self, sig: tuple[int, int, int] | None) -> list[TokenEntry]:
-        if sig is None:
+    def _read(self, key: bytes | str, raw: bytes | None) -> list[TokenEntry]:
+        if key == "missing":
             log.warning("tokens file %s is missing: every request is refused until it exists "
                         "(`paii auth add NAME` creates it)", self.path)
             return []
+        if raw is None:
+            log.warning("tokens file %s cannot be used (%s): every request is refused", self.path, key)
+            return []
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            log.warning("tokens file %s cannot be read (%s): every request is refused", self.path, type(exc).__name__)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("tokens file %s is not UTF-8: every request is refused", self.path)
             return []
         from paii_common.redact import register_secret
 

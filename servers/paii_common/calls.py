@@ -19,11 +19,17 @@ on a worker thread). :meth:`PaiiTool.run` wraps exactly that:
   as a bare "Error executing tool X") becomes an error naming the exception's type and message
   (redacted, cut to a few hundred characters) that says it is a PAII bug and what to try; the
   traceback goes to the server's log (stderr). A PaiiError passes unchanged.
+* **Results.** Every string of every result (the structured content and the text the model reads)
+  goes through :func:`safe_value`: invisible and bidirectional characters out, a forged fence marker
+  defanged (:func:`paii_common.untrusted.neutralise`), and secrets masked
+  (:func:`paii_common.redact.redact`): one rule in one place, so no tool can forget it. Which
+  fields are fenced or marked as other people's text is said by the result models' types.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from typing import Any
 
@@ -31,11 +37,13 @@ import anyio
 import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools.base import Tool
+from mcp_types import CallToolResult, TextContent
 from pydantic import ValidationError
 
 from paii_common.errors import DeadlineExceeded, OutcomeUnknown
 from paii_common.http import deadline, tool_budget
 from paii_common.redact import redact
+from paii_common.untrusted import neutralise
 
 log = logging.getLogger("paii.calls")
 #: one line per writer call, naming the actor (never the arguments): off unless a transport sets it to INFO
@@ -46,10 +54,45 @@ MAX_DETAIL = 300  # characters of an exception's message shown to the model
 
 def safe_text(text: str, limit: int | None = None) -> str:
     """Redacted, cut, and encodable as UTF-8 (a lone surrogate would break the JSON-RPC reply)."""
-    text = redact(text)
+    text = redact(neutralise(text))
     if limit is not None and len(text) > limit:
         text = text[:limit] + "…"
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def safe_value(value: Any) -> Any:
+    """``value`` (JSON-like) with every string, keys included, neutralised and masked."""
+    if isinstance(value, str):
+        return redact(neutralise(value))
+    if isinstance(value, dict):
+        return {safe_value(k) if isinstance(k, str) else k: safe_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [safe_value(v) for v in value]
+    return value
+
+
+def _safe_block(block: Any, structured: Any, safe: Any) -> Any:
+    if not isinstance(block, TextContent):
+        return block
+    try:
+        parsed = json.loads(block.text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, (dict, list)):  # a model's JSON: strings judged one by one, never key and value together
+        text = json.dumps(safe if parsed == structured else safe_value(parsed), indent=2, ensure_ascii=False)
+    else:
+        text = redact(neutralise(block.text))
+    return block if text == block.text else block.model_copy(update={"text": text})
+
+
+def safe_result(result: Any) -> Any:
+    """A tool's ``CallToolResult`` with :func:`safe_value` applied to all it says."""
+    if not isinstance(result, CallToolResult):
+        return result
+    structured = result.structured_content
+    safe = safe_value(structured) if structured is not None else None
+    return result.model_copy(update={"structured_content": safe,
+                                     "content": [_safe_block(b, structured, safe) for b in result.content]})
 
 
 def _shown(value: Any, limit: int = 40) -> str:
@@ -159,6 +202,20 @@ def bug_message(exc: BaseException) -> str:
     )
 
 
+def still_awaited() -> bool:
+    """In a tool's worker thread: False once the call's deadline has abandoned it (its answer goes nowhere,
+    so a write's bookkeeping, such as "a repeat must not do it twice", must not be undone). True elsewhere."""
+    import anyio.from_thread
+
+    try:
+        anyio.from_thread.check_cancelled()
+    except anyio.get_cancelled_exc_class():
+        return False
+    except Exception:  # not in a worker thread (a test calling the function directly, the event loop)
+        return True
+    return True
+
+
 def _in_thread(fn: Any) -> Any:
     """An async stand-in for a sync tool function that the deadline can abandon."""
 
@@ -202,7 +259,8 @@ class PaiiTool(Tool):
             # the clients' own deadline (paii_common.http), a little shorter: their precise error
             # ("PUT did not answer within 22 s; reading it back shows ...") comes before this one
             with anyio.fail_after(self.deadline), deadline(tool_budget(self.deadline)):
-                return await super().run(arguments, context, convert_result=convert_result)
+                result = await super().run(arguments, context, convert_result=convert_result)
+            return safe_result(result)
         except TimeoutError:
             seconds = f"{self.deadline:g} s"
             if self.writes:

@@ -83,11 +83,14 @@ def paii_config_dir() -> Path:
 
 
 def paii_home() -> Path:
-    """The data folder: ``$PAII_HOME``, else ``$CLAUDE_PLUGIN_DATA``, else the user data folder."""
-    for var in ("PAII_HOME", "CLAUDE_PLUGIN_DATA"):
-        value = os.environ.get(var)
-        if is_set(value):  # an unexpanded placeholder is not a path
-            return Path(value).expanduser()
+    """The data home, the one folder every PAII process uses for history, runbooks and runs:
+    ``$PAII_HOME``, else the per-user data folder (``~/.local/share/paii`` on Linux,
+    ``~/Library/Application Support/paii`` on macOS). The same for the CLI, the plugin's servers
+    and other editors' servers; Claude Code's plugin data folder holds only the plugin's own
+    files (its venvs), never this. This function is the rule: everything else asks it."""
+    value = os.environ.get("PAII_HOME")
+    if is_set(value):  # an empty value or an unexpanded placeholder is not a path
+        return Path(value).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP_NAME))

@@ -141,3 +141,4 @@ class OutcomeUnknown(UpstreamError):
             status=status,
             hint=f"Do not retry blindly: {check}",
         )
+        self.detail = detail  # what happened, without the advice (a read back that fails too repeats it)

@@ -15,6 +15,16 @@ Format::
     [config]
     token = { type = "string", required = true, env = "PAII_PAGERDUTY_TOKEN", aliases = ["PAGERDUTY_API_KEY"],
               secret = true, description = "...", without = "what still works when it is missing" }
+    kubeconfig = { required = true, env = "PAII_KUBERNETES_KUBECONFIG", aliases = ["KUBECONFIG"],
+                   fallback_files = ["~/.kube/config"], fallback_env = ["KUBERNETES_SERVICE_HOST"] }
+
+A required setting with ``fallback_files`` counts as set when one of those files exists (the
+source is "file ~/.kube/config"), and with ``fallback_env`` when one of those variables is set
+(running in a cluster): Kubernetes with no kubeconfig anywhere is "not set up".
+
+Servers are found on ``sys.path`` (PAII's own and any installed ``paii_*`` package) and in the
+person's own plugins, ``paii_config_dir()/plugins/<name>/servers`` (what ``paii plugin new``
+writes in a plugin install): :func:`server_names` puts those folders on ``sys.path``.
 """
 
 from __future__ import annotations
@@ -34,14 +44,42 @@ SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
 NOT_SERVERS = frozenset({"cli", "common", "sandbox"})
 
 
+def user_plugins_dir() -> Path:
+    """The person's own plugins (``paii plugin new`` in a plugin install): ``<config dir>/plugins``,
+    i.e. ``~/.config/paii/plugins`` unless ``PAII_CONFIG_DIR`` says otherwise. It is also a Claude
+    Code marketplace (``.claude-plugin/marketplace.json``)."""
+    from paii_common.config import paii_config_dir
+
+    return paii_config_dir() / "plugins"
+
+
+def user_servers() -> dict[str, Path]:
+    """name -> the ``servers`` folder of each of the person's plugins that holds ``paii_<name>/plugin.toml``."""
+    root = user_plugins_dir()
+    if not root.is_dir():
+        return {}
+    out = {}
+    for toml in sorted(root.glob("*/servers/paii_*/plugin.toml")):
+        name = toml.parent.name.removeprefix("paii_")
+        if name not in NOT_SERVERS:
+            out.setdefault(name, toml.parent.parent)
+    return out
+
+
 def server_names() -> list[str]:
     """Every installed PAII server: a ``paii_<name>`` package that ships a ``plugin.toml``.
 
     Shipped servers first (in :data:`SERVERS` order), then any other (one made by
-    ``paii plugin new``) by name.
+    ``paii plugin new``, in a checkout or among the person's own plugins) by name. The servers
+    folders of the person's plugins are added to ``sys.path`` so that they import; a name PAII
+    itself already has keeps PAII's.
     """
     import pkgutil
+    import sys
 
+    for folder in user_servers().values():
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
     found = set()
     for mod in pkgutil.iter_modules():
         if not (mod.ispkg and mod.name.startswith("paii_")) or mod.name[5:] in NOT_SERVERS:
@@ -65,6 +103,10 @@ class ConfigEntry:
     default: Any = None
     description: str = ""
     without: str = ""
+    #: files that stand in for the setting when it is not set (e.g. ~/.kube/config)
+    fallback_files: tuple[str, ...] = ()
+    #: variables whose presence stands in for it (e.g. KUBERNETES_SERVICE_HOST: running in a cluster)
+    fallback_env: tuple[str, ...] = ()
 
     def env_names(self) -> tuple[str, ...]:
         return ((self.env,) if self.env else ()) + self.aliases
@@ -87,7 +129,8 @@ def parse_manifest(text: str) -> Manifest:
     entries = []
     for key, spec in (data.get("config") or {}).items():
         spec = dict(spec)
-        spec["aliases"] = tuple(spec.get("aliases", ()))
+        for key_ in ("aliases", "fallback_files", "fallback_env"):
+            spec[key_] = tuple(spec.get(key_, ()))
         entries.append(ConfigEntry(key=key, **spec))
     return Manifest(
         name=data["name"],
@@ -115,8 +158,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 @dataclass(frozen=True)
 class ConfigStatus:
     entry: ConfigEntry
-    source: str | None  # "environment", ".env", or None when missing
-    var: str | None
+    source: str | None  # "environment", ".env", "file ~/.kube/config", "in a cluster (VAR)", or None when missing
+    var: str | None  # the variable that set it (None for a fallback)
 
     @property
     def ok(self) -> bool:
@@ -137,5 +180,17 @@ def config_status(manifest: Manifest, env: dict[str, str] | None = None, dotenv:
             if is_set(dotenv.get(name)):
                 source, var = ".env", name
                 break
+        if source is None:
+            source = _fallback(entry, env)
         out.append(ConfigStatus(entry=entry, source=source, var=var))
     return out
+
+
+def _fallback(entry: ConfigEntry, env: dict[str, str]) -> str | None:
+    for path in entry.fallback_files:
+        if Path(path).expanduser().is_file():
+            return f"file {path}"
+    for name in entry.fallback_env:
+        if is_set(env.get(name)):
+            return f"in a cluster ({name})" if name == "KUBERNETES_SERVICE_HOST" else f"{name} is set"
+    return None

@@ -6,11 +6,13 @@ yet) and hand the list to :func:`register_tools`, which
 * derives the MCP ``ToolAnnotations`` (read-only, destructive, idempotent, open-world),
 * drops every writer when the settings say read-only (``PAII_READ_ONLY=1``),
 * refuses a tool name that is not ``verb_noun`` snake case (names are an API),
+* registers the settings' secrets (and PAII's secret-named environment variables) for masking,
 * and runs every call through :class:`paii_common.calls.PaiiTool`: an overall deadline
   (``read_timeout`` for readers, ``write_timeout`` for writers), arguments that fail validation
   reported as :class:`~paii_common.errors.InvalidInput` naming the argument, and an exception
   that is not a :class:`~paii_common.errors.PaiiError` reported as a PAII bug with its type and
-  message (never the SDK's bare "Error executing tool X").
+  message (never the SDK's bare "Error executing tool X"), and every result neutralised and
+  masked (invisible characters, forged fence markers, secrets).
 
 The function's docstring is the tool's description and its typed parameters
 (``Annotated[..., Field(description=...)]``) are the input schema; the wrapper keeps both, so
@@ -118,7 +120,11 @@ def register_tools(
     ``read_only_mode`` is not given, the mode; without it the defaults (15 s / 30 s) apply.
     """
     from paii_common.calls import PaiiTool
+    from paii_common.redact import register_environment, register_secret
 
+    # every result is masked (paii_common.calls): for this server's secrets, and PAII's others
+    register_secret(*(settings.secret_values() if hasattr(settings, "secret_values") else ()))
+    register_environment()
     if read_only_mode is None:
         read_only_mode = bool(getattr(settings, "read_only", False))
     read_timeout = float(getattr(settings, "read_timeout", None) or DEFAULT_READ_TIMEOUT)

@@ -194,6 +194,9 @@ class Entry:
             if k not in CORE_KEYS and v not in (None, "", [], {}):
                 front[k] = _plain(v)
         head = yaml.dump(front, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=1000).strip()
+        if "\\U" in head:  # libyaml escapes characters beyond U+FFFF (emoji: "\U0001F4A5") even with
+            # allow_unicode; PyYAML's own emitter writes them as UTF-8, so grepping the files for 💥 finds them
+            head = yaml.dump(front, Dumper=yaml.SafeDumper, sort_keys=False, allow_unicode=True, width=1000).strip()
         body = self.body if self.body.endswith("\n") else self.body + "\n"
         return f"---\n{head}\n---\n\n{body}"
 

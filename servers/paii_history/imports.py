@@ -41,6 +41,7 @@ class ImportReport:
     format: str = ""  # what the file was read as (JSON Lines, CSV, Jira REST search...)
     records: int = 0  # records found in the file
     written: bool = True  # False: some records failed and nothing was imported (partial=False)
+    duplicates: int = 0  # records not imported: an entry with another id has the same title and text
 
 
 class ImportMixin:
@@ -51,13 +52,15 @@ class ImportMixin:
 
     def import_file(
         self, path: Path, category: str, progress: Progress | None = None, *, create_category: bool = True,
-        partial: bool = True,
+        partial: bool = True, allow_duplicates: bool = False,
     ) -> ImportReport:
         """Import the records of an export file; idempotent by id and content. Each needs an id and
         a title: ``title``, or ``summary`` (Jira), ``subject`` (mail), ``short_description``
         (ServiceNow); the body is ``body``, ``content``, ``description`` or ``text`` (null: empty),
         so an export is searchable by its own text; the other fields are metadata. With
-        ``partial=False`` a file with any bad record imports nothing (``report.written`` False)."""
+        ``partial=False`` a file with any bad record imports nothing (``report.written`` False). A new
+        record with the same title and text as an entry of another id (or an earlier record) is not
+        imported unless ``allow_duplicates``: the report counts and names them."""
         self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         report = ImportReport()
@@ -123,6 +126,8 @@ class ImportMixin:
                 report.written = False
                 return report
             entries = [e for e in entries if e.id not in clash]
+            if not allow_duplicates:
+                entries = self._drop_duplicates(entries, existing, line_of, report)
             if entries:
                 self._ensure_category_dir(category)
             total = len(entries)
@@ -151,7 +156,8 @@ class ImportMixin:
                     progress(n, total, "files")
             for s in range(0, len(rows), 1000):
                 self.kw.upsert(rows[s : s + 1000])
-            report.vectors, report.warnings = self._index_vectors(rows, progress, prefetched)
+            report.vectors, vector_warnings = self._index_vectors(rows, progress, prefetched)
+            report.warnings += vector_warnings
             if rows and self.git is not None:  # team mode: one commit for the whole import
                 from paii_common.auth import actor
 
@@ -160,6 +166,31 @@ class ImportMixin:
         if rows and self.git is not None:
             report.warnings += self._git_publish()
         return report
+
+    def _drop_duplicates(self, entries: list[Entry], existing: dict, line_of: dict[str, int],
+                         report: ImportReport) -> list[Entry]:
+        """The entries to write: without new ones whose title and text an entry of another id (in
+        the history or earlier in the file) already has; the report says which."""
+        titles: dict[str, list[str]] = {}
+        for i, t in self.kw.db.execute("SELECT id, title FROM docs"):
+            titles.setdefault(t, []).append(i)
+        seen: dict[tuple[str, str], str] = {}
+        keep, said = [], []
+        for e in entries:
+            key = (e.title, " ".join(e.text_for_index().split()))
+            twin = seen.get(key) or (None if e.id in existing else self.duplicate_of(e, titles))
+            if twin is None or e.id in existing:
+                seen.setdefault(key, e.id)
+                keep.append(e)
+                continue
+            report.duplicates += 1
+            if len(said) < 20:
+                said.append(f"line {line_of[e.id]}: {e.id} not imported: {twin} has the same title and text")
+        if report.duplicates:
+            more = f" (first 20 of {report.duplicates})" if report.duplicates > 20 else ""
+            report.warnings += said + [f"{report.duplicates} duplicate record(s) not imported{more}; "
+                                       "import with --allow-duplicates to keep them"]
+        return keep
 
     def import_jsonl(self, path: Path, category: str, progress: Progress | None = None, **kwargs: Any) -> ImportReport:
         """:meth:`import_file` under its first name (JSON Lines was the only format then)."""

@@ -305,6 +305,31 @@ class KeywordIndex(BM25Postings):
         ).fetchone()
         return plain_text(r[0]) if r else ""  # without the identifier parts
 
+    def brief(self, ids: Sequence[str]) -> dict[str, tuple[str, str | None, float, str]]:
+        """id -> (title, service, created, metadata as stored JSON): what ranking reads of many candidates
+        (a DocRow parses the metadata and the snippet, a few ms for a ranking's 200 candidates)."""
+        out: dict[str, tuple[str, str | None, float, str]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            q = f"SELECT id, title, service, created, meta FROM docs WHERE id IN ({','.join('?' * len(chunk))})"
+            out.update((r[0], (r[1], r[2], r[3], r[4])) for r in self.db.execute(q, chunk))
+        return out
+
+    def bodies(self, ids: Sequence[str]) -> dict[str, str]:
+        """The text of each entry (without identifier parts), for the ids that exist."""
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = list(ids[start : start + 500])
+            q = (f"SELECT docs.id, fts.body FROM docs JOIN fts ON fts.rowid = docs.rowid"
+                 f" WHERE docs.id IN ({','.join('?' * len(chunk))})")
+            out.update((r[0], plain_text(r[1])) for r in self.db.execute(q, chunk))
+        return out
+
+    def services(self) -> list[str]:
+        """The services the history's entries are about, lower case (remembered until a write)."""
+        sql = "SELECT DISTINCT lower(service) FROM docs WHERE service IS NOT NULL AND service != ''"
+        return self._until_commit((sql,), lambda: [r[0] for r in self.db.execute(sql)])
+
     def missing_vectors(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM docs WHERE vec=0")]
 

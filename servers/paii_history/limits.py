@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from paii_common.errors import InvalidInput
+from paii_common.redact import redact
 
 TITLE = 300  # every entry's title (capture, record_incident, an import)
 SERVICE = 100
@@ -33,7 +34,11 @@ ANSWER_ITEMS = 50
 
 
 def cut(text: str, limit: int, entry_id: str | None = None) -> str:
-    """``text`` if it is at most ``limit`` characters, else its start and a marker saying what is left."""
+    """``text`` if it is at most ``limit`` characters, else its start and a marker saying what is left
+    (secrets masked first: a cut never leaves half a token)."""
+    if len(text) <= limit:
+        return text
+    text = redact(text)
     if len(text) <= limit:
         return text
     where = f"get {entry_id} for all" if entry_id else "open the file for all"

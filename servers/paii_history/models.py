@@ -1,11 +1,22 @@
-"""What the history tools return: trimmed to what the model needs to answer the person."""
+"""What the history tools return: trimmed to what the model needs to answer the person.
+
+An entry may come from a team's shared history (git) or an import: its content is fenced, and its
+title, snippet, service, root cause, resolution, links, tags and other metadata are plain or
+marked as other people's text (``paii_common.untrusted``: the types below do it when the result
+is sent). The server's own cuts ("… [cut: N more chars]") come first; the types do not cut again."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+from paii_common.untrusted import FencedText, MarkedTree, ShortText
+
+Name = ShortText(200)
+Text = ShortText(5000)  # titles, snippets, root causes: already cut by the server (limits.py)
+Tree = Annotated[dict[str, Any], MarkedTree]
 
 
 def ago(ts: float, now: float | None = None) -> str:
@@ -48,15 +59,21 @@ class Saved(BaseModel):
 DATA = "Structured notes (spanish, writing: see the personal skills); an article's words as the server counted them."
 
 
+SCORE = ("Evidence that the entry matches, 0-1, the same across queries; hits are in its order. 1.0 only for "
+         "the same incident (same title and text, or named in the text).")
+CLOSE = "score is at or above the close-match threshold (0.5): under it, only the nearest entry, not a match."
+
+
 class SearchHit(BaseModel):
     id: str
-    category: str
-    title: str
+    category: Name
+    title: Text
     when: str
-    score: float
-    snippet: str
-    service: str | None = None
-    data: dict[str, Any] | None = Field(default=None, description=DATA)
+    score: float = Field(description=SCORE)
+    close: bool = Field(default=False, description=CLOSE)
+    snippet: Text
+    service: Name | None = None
+    data: Tree | None = Field(default=None, description=DATA)
 
 
 NO_CLOSE = "Nothing in the history is close to the text: the hits (if any) are only the nearest entries."
@@ -71,37 +88,43 @@ class SearchResult(BaseModel):
 
 class IncidentHit(BaseModel):
     id: str
-    title: str
+    title: Text
     when: str
     ago: str
-    score: float
-    service: str | None = None
-    severity: str | None = None
-    status: str | None = None
-    root_cause: str | None = None
-    resolution: str | None = None
-    links: dict[str, Any] | None = None
-    summary: str | None = None
+    score: float = Field(description=SCORE)
+    close: bool = Field(default=False, description=CLOSE)
+    why: str = Field(default="", description="What it shares with the text: service, failure, rare words, meaning.")
+    service: Name | None = None
+    severity: Name | None = None
+    status: Name | None = None
+    root_cause: Text | None = None
+    resolution: Text | None = None
+    links: Tree | None = None
+    summary: Text | None = None
 
 
 class SimilarResult(BaseModel):
     hits: list[IncidentHit]
     truncated: bool
     no_close_match: bool = Field(default=False, description=NO_CLOSE)
+    close_call: str | None = Field(default=None, description="The best two match about equally: which and why; "
+                                   "more detail (the alert, the error) tells them apart.")
     warnings: list[str] = Field(default_factory=list)
 
 
 class EntrySummary(BaseModel):
     id: str
-    category: str
-    title: str
+    category: Name
+    title: Text
     when: str
-    service: str | None = None
-    status: str | None = None
-    snippet: str
-    data: dict[str, Any] | None = Field(default=None, description=DATA)
-    links: dict[str, Any] | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
-    postmortem: str | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
+    service: Name | None = None
+    status: Name | None = None
+    snippet: Text
+    data: Tree | None = Field(default=None, description=DATA)
+    links: Tree | None = Field(default=None, description="An incident's links (pagerduty, jira, slack...).")
+    root_cause: Text | None = None
+    resolution: Text | None = None
+    postmortem: Text | None = Field(default=None, description="An incident's post-mortem: scheduled for when, or drafted.")
 
 
 class DueWord(BaseModel):
@@ -137,6 +160,8 @@ class SpanishReview(BaseModel):
     )
     mistakes: list[PastMistake] = Field(default_factory=list, description="Made in the last 5 sessions, repeated ones first.")
     grammar: list[str] = Field(default_factory=list, description="Grammar points of the last 3 sessions.")
+    practice_minutes: int = Field(default=0, description="This practice so far, from your first read of this review: "
+                                  "SESSION STATS' duration; saved with the notes.")
 
 
 class LengthRange(BaseModel):
@@ -170,11 +195,11 @@ class RecentResult(BaseModel):
 
 class EntryDetail(BaseModel):
     id: str
-    category: str
-    title: str
+    category: Name
+    title: Text
     created: str
     updated: str | None = None
-    metadata: dict[str, Any]
-    content: str
+    metadata: Tree
+    content: FencedText("history entry")
     path: str
     truncated: bool = False

@@ -11,6 +11,10 @@
 * :func:`writing_profile`: from past articles and writing notes, the length range (words the
   server counted), sections, tone, structure, audience and recent topics.
 
+* :class:`PracticeClock`: how long the current practice has lasted, as the server saw it: from
+  the first read of the review (the skill's first step) to the last one (its SESSION STATS),
+  saved with the session's notes instead of a number the model would have to guess.
+
 Both are computed here so that the model is given the numbers, never asked to work them out.
 """
 
@@ -105,6 +109,35 @@ def digest(store: HistoryStore, tag: str, category: str | None, since: dt.dateti
 
 
 # --------------------------------------------------------------------------------- spanish
+class PracticeClock:
+    """When each person's current practice began, by the reads of their review (``recent`` with tag
+    ``spanish``): the first read starts a practice, each read is an exchange, a read more than
+    :attr:`GAP` seconds after the previous one starts a new practice, and saving the session's notes
+    ends it. Kept in the server's memory: one practice per person, on the server's clock."""
+
+    GAP = 45 * 60
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[float, float]] = {}  # who -> (first read, last read)
+
+    def read(self, who: str | None, now: float) -> int:
+        """A read of the review: the minutes since this practice began (0 for a new one)."""
+        start, last = self._seen.get(who or "", (now, now))
+        if now - last > self.GAP or now < start:
+            start = now
+        self._seen[who or ""] = (start, now)
+        return int((now - start) // 60)
+
+    def finish(self, who: str | None, now: float) -> int | None:
+        """Saving the notes: the practice's minutes, first to last exchange (None when the server saw
+        no practice begin, e.g. after a restart: then no duration is saved, rather than a guess)."""
+        seen = self._seen.pop(who or "", None)
+        if seen is None or now - seen[1] > self.GAP:
+            return None
+        start, last = seen
+        return int(((last if last > start else now) - start) // 60)
+
+
 def _day(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")
 
@@ -210,4 +243,4 @@ def writing_profile(articles: list[tuple[float, str, int, int, WritingNotes | No
     )
 
 
-__all__ = ["digest", "listing_data", "spanish_review", "tagged", "writing_profile"]
+__all__ = ["PracticeClock", "digest", "listing_data", "spanish_review", "tagged", "writing_profile"]

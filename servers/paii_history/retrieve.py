@@ -18,8 +18,23 @@ from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import InvalidInput
 from paii_history.entries import timestamp
-from paii_history.evidence import CLOSE_MATCH, DROP_BELOW, combine, exact_title, meaning, word_evidence
+from paii_history.evidence import (
+    CLOSE_MATCH,
+    DOUBT_BELOW,
+    DOUBT_WEIGHT,
+    _rowids,
+    DROP_BELOW,
+    Evidence,
+    exact_title,
+    explain,
+    full_counts,
+    links_to,
+    normal,
+    same_text,
+    word_shares,
+)
 from paii_history.keyword import DocRow
+from paii_history.signals import service_relation, services_named, shared_signature, signature
 
 if TYPE_CHECKING:  # pragma: no cover
     from paii_history.keyword import KeywordIndex
@@ -55,12 +70,9 @@ def title_line(text: str) -> str | None:
     return head
 
 
-#: The ranking adds to the fused z-score the hit's word evidence (evidence.word_evidence) times
-#: WORDS_WEIGHT, so an entry that holds the query's rare words is not ranked under near misses
-#: (a one-entry keyword list has a z-score of 0). Above that, an entry whose title is the text,
-#: then one that holds every word of the text, ranks before any other (issue 10, item 10).
-WORDS_WEIGHT = 0.3
-RERANK = 200  # the best fused candidates whose evidence is read
+RERANK = 200  # the best fused candidates whose evidence is read (the order and score come from it)
+SIGNATURE_TOP = 30  # of them, the best whose error signature is read (their text is scanned)
+SIGNATURE_CHARS = 2000  # of each: title, service, summary, root cause and resolution come first
 
 
 @dataclass
@@ -72,11 +84,45 @@ class Hit:
     vector_rank: int | None = None
     cosine: float | None = None
     words: float | None = None  # idf-weighted share of the text's words the entry holds
-    meaning: float | None = None  # the cosine as evidence from 0 (unrelated) to 1 (close)
+    evidence: Evidence | None = None
+    why: str = ""  # what the entry shares with the text, in a few words (explain)
 
     @property
     def close(self) -> bool:
         return self.score >= CLOSE_MATCH
+
+
+def separate(hits: list[Hit]) -> None:
+    """Scores as shown, to four decimals: two hits of different evidence never show the same number
+    (the lower one is set one ten-thousandth under the one above it; it was under it already, by
+    less than the rounding). Hits of the same evidence keep the same score."""
+    above = None
+    for h in hits:
+        shown = round(h.score, 4)
+        if above is not None and shown >= round(above.score, 4) and h.evidence != above.evidence:
+            lower = max(round(above.score, 4) - 0.0001, 0.0)
+            if not lower < CLOSE_MATCH <= h.score:  # never across the close-match threshold
+                shown = lower
+        h.score = shown
+        above = h
+
+
+def words_mode(mode: str, vec_hits) -> bool:
+    return mode != "vector" or not vec_hits
+
+
+#: Two close hits whose scores are this near match about equally: the result says so, and why.
+CLOSE_CALL = 0.05
+
+
+def close_call(hits: Sequence[Hit]) -> str | None:
+    """When the best two hits are both close and within CLOSE_CALL of each other: which, and what each
+    shares with the text (the first check should not hang on which of the two came first)."""
+    if len(hits) < 2 or not hits[1].close or hits[0].score - hits[1].score >= CLOSE_CALL or hits[0].score >= 1.0:
+        return None
+    a, b = hits[0], hits[1]
+    return (f"{a.id} ({a.score:.2f}) and {b.id} ({b.score:.2f}) match about equally. {a.id}: {a.why or 'no detail'}. "
+            f"{b.id}: {b.why or 'no detail'}. Weigh both, or search again with the alert or error text.")
 
 
 def no_close_match(hits: Sequence[Hit]) -> bool:
@@ -243,52 +289,114 @@ class RetrievalMixin:
                     f[1] = rank
                 elif main:
                     f[2], f[3] = rank, raw
-        order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))
-        order = self._rerank(text, order[:RERANK], fused, vec_hits, words=mode != "vector" or not vec_hits,
-                             vectors=bool(vec_hits) and mode != "keyword") + order[RERANK:]
-        # rows only for the best few (a vector whose file is gone is skipped): reading ~150 rows
-        # and their metadata cost a few ms of every query
+        order = sorted(fused, key=lambda i: (-fused[i][0], fused[i][1] or 10**6))[:RERANK]
+        evidence, brief = self._evidence(text, order, fused, vec_hits, service, words=mode != "vector" or not vec_hits,
+                                         vectors=bool(vec_hits) and mode != "keyword")
+        scored = sorted(((evidence[i].score(), brief[i][2], i) for i in evidence),
+                        key=lambda t: (-t[0], -t[1], t[2]))  # recency only breaks exact ties
+        best = [i for score, _, i in scored if score >= DROP_BELOW][: k + 1]  # no evidence at all: not shown
+        rows = self.kw.get_many(best)
         hits: list[Hit] = []
-        start = 0
-        while len(hits) <= k and start < len(order):
-            batch = order[start : start + k + 10]
-            start += len(batch)
-            rows = self.kw.get_many(batch)
-            for i in batch:
-                if i in rows:
-                    sc, kr, vr, cos, wd, mn, score = fused[i]
-                    if score < DROP_BELOW:
-                        continue  # nothing in common with the text
-                    hits.append(Hit(id=i, score=score, row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
-                                    words=wd, meaning=mn))
-        for above, h in zip(hits, hits[1:]):  # a hit never shows a higher score than the one above it
-            h.score = min(h.score, above.score)
+        for i in best:
+            _, kr, vr, cos = fused[i]
+            ev = evidence[i]
+            if i in rows:
+                hits.append(Hit(id=i, score=ev.score(), row=rows[i], keyword_rank=kr, vector_rank=vr, cosine=cos,
+                                words=ev.words if words_mode(mode, vec_hits) else None, evidence=ev))
+        separate(hits)
+        self._explain(text, hits[:k], service)
         return hits[:k], len(hits) > k, warnings
 
-    def _rerank(self, text: str, order: list[str], fused: dict[str, list], vec_hits, *, words: bool, vectors: bool) -> list[str]:
-        """The best candidates re-ranked with their absolute evidence; each fused entry gets its
-        evidence and score appended: [fused, keyword rank, vector rank, cosine, words, meaning, score]."""
-        wd = word_evidence(self.kw, text, order) if words else {}
+    def _evidence(self, text: str, order: list[str], fused: dict[str, list], vec_hits, service: str | None, *,
+                  words: bool, vectors: bool) -> tuple[dict[str, Evidence], dict[str, tuple]]:
+        """Each candidate's evidence (evidence.Evidence), and what the index holds of it (kw.brief)."""
+        import json
+
+        brief = self.kw.brief(order)
+        order = [i for i in order if i in brief]
+        held: dict[str, list[str]] = {}
+        shares = word_shares(self.kw, text, order, held) if words else {}
         head = title_line(text)
-        if words and head:  # a pasted report: holding its title line's words is evidence on its own
-            for i, (share, ev) in word_evidence(self.kw, head, order).items():
-                wd[i] = (wd[i][0], max(wd[i][1], ev))
+        title_shares = word_shares(self.kw, head, order) if words and head else {}
         cosines = dict(vec_hits)
         floor = min(cosines.values()) if cosines else None  # not in the vector list: at most its last
-        titles = dict(self.kw.db.execute(
-            f"SELECT id, title FROM docs WHERE id IN ({','.join('?' * len(order))})", order)) if order else {}
-        key: dict[str, tuple] = {}
+        named = services_named(text, self.kw.services())
+        if service:
+            named.add(service.lower())
+        sig = signature(text)
+        entry_sigs = self._signatures(order[:SIGNATURE_TOP]) if sig else {}
+        folded = text.casefold()
+        norm_text, norm_head = normal(text), normal(head or "")
+        out: dict[str, Evidence] = {}
         for i in order:
-            f = fused[i]
-            share, w = wd.get(i, (0.0, 0.0)) if words else (0.0, None)
-            m = meaning(cosines.get(i, floor)) if vectors else None
-            f += [w, m, combine(w, m)]
-            title_hit = exact_title(text, titles.get(i, ""))
-            key[i] = (not title_hit, share < 0.999, -(f[0] + WORDS_WEIGHT * share))
-        for i in fused:
-            if len(fused[i]) == 4:  # beyond the re-ranked candidates: no evidence read
-                fused[i] += [None, None, 0.0]
-        return sorted(order, key=lambda i: key[i])
+            title, svc, _, meta_json = brief[i]
+            meta = None
+            deps: list = []
+            if named and svc and svc.lower() not in named and "depend" in meta_json:
+                meta = json.loads(meta_json)
+                deps = meta.get("dependencies") or meta.get("depends_on") or []
+            same = ((exact_title(norm_text, title, normalised=True) or exact_title(norm_head, title, normalised=True))
+                    and self._same_text(norm_text, i, title))
+            if not same and (i.casefold() in folded or ("http" in folded and "links" in meta_json)):
+                meta = meta if meta is not None else json.loads(meta_json)
+                links = meta.get("links") if isinstance(meta.get("links"), dict) else {}
+                same = links_to(text, i, links.values())
+            out[i] = Evidence(
+                fused=fused[i][0], words=shares.get(i, 0.0), title_words=title_shares.get(i, 0.0),
+                cosine=(cosines.get(i, floor) if vectors else None),
+                service=service_relation(named, svc, deps if isinstance(deps, list) else ()),
+                signature=shared_signature(sig, entry_sigs[i]) if i in entry_sigs else 0.0,
+                same=bool(same), held=tuple(held.get(i, ())[:4]),
+                kind="hybrid" if words and vectors else "vector" if vectors else "keyword",
+            )
+        best = max((ev.absolute() for ev in out.values()), default=0.0)
+        doubt = DOUBT_WEIGHT * max(0.0, DOUBT_BELOW - best)
+        full = words and full_counts(self.kw, text)
+        for ev in out.values():
+            ev.doubt, ev.full = doubt, full
+        return out, brief
+
+    def _same_text(self, norm_text: str, entry_id: str, title: str) -> bool:
+        """The text is the entry's title and text: as indexed (title, key fields, body) or as written
+        (title, body). Read only for an entry whose title is the text's (rare)."""
+        if norm_text == normal(self.kw.body(entry_id)):  # the indexed text starts with the title
+            return True
+        try:
+            entry = self.get(entry_id)
+        except Exception:  # noqa: BLE001 - a file gone or unreadable is not the same incident
+            return False
+        return same_text(norm_text, title, entry.body, normalised=True)
+
+    def _explain(self, text: str, hits: list[Hit], service: str | None) -> None:
+        """Each hit's ``why``: the service it shares with the text, the failure, the rarest shared words."""
+        if not hits:
+            return
+        named = services_named(text, self.kw.services()) | ({service.lower()} if service else set())
+        sig = signature(text)
+        sigs = self._signatures([h.id for h in hits]) if sig else {}
+        for h in hits:
+            h.why = explain(h.evidence, named if h.evidence and h.evidence.service > 0 else set(),
+                            sig & sigs.get(h.id, frozenset()), list(h.evidence.held if h.evidence else ()), h.row.service)
+
+    def _signatures(self, ids: list[str]) -> dict[str, frozenset[str]]:
+        """The error signature of each entry (its text as indexed: title, key fields, body), remembered
+        per version of the entry (its rowid changes with each write)."""
+        cache = self.__dict__.setdefault("_sig_cache", {})
+        rowids = _rowids(self.kw, ids)
+        out, need = {}, []
+        for i in ids:
+            key = (i, rowids.get(i))
+            if key in cache:
+                out[i] = cache[key]
+            else:
+                need.append((i, key))
+        if need:
+            if len(cache) > 20_000:
+                cache.clear()
+            bodies = self.kw.bodies([i for i, _ in need])
+            for i, key in need:
+                out[i] = cache[key] = signature(bodies.get(i, "")[:SIGNATURE_CHARS])
+        return out
 
     def _vector_failed(self, exc: Exception, warnings: list[str]) -> bool:
         # don't pay for a failing vector store on every query: retry in 30 s

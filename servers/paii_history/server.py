@@ -35,7 +35,7 @@ from paii_history.models import (
     ago,
     when,
 )
-from paii_history.retrieve import no_close_match
+from paii_history.retrieve import close_call, no_close_match
 from paii_history.timeline_tool import TimelineResult, build_timeline
 from paii_history.store import HistoryStore
 from paii_history.usage import UsageReport
@@ -72,6 +72,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     mcp = MCPServer("paii-history", version=__version__, instructions=INSTRUCTIONS)
     warm_started = threading.Event()
+    practice = personal.PracticeClock()
 
     async def warm_after_handshake(ctx: Any, call_next: Any) -> Any:
         """Nothing is loaded before ``initialize`` is answered; the first message after it
@@ -97,8 +98,9 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         category: Annotated[str, Field(description="sessions, learnings, incidents, decisions, runbooks, notes, articles, postmortems, or another existing category.", max_length=48)],
         title: Annotated[str, Field(description="One line.", max_length=limits.TITLE)],
         content: Annotated[str, Field(description=f"Markdown body, up to {limits.CONTENT // 1024} KB.")],
-        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra fields kept in the frontmatter (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes; postmortems: incident, meeting.", max_length=50)] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description=f"Extra frontmatter fields (up to {limits.METADATA_JSON // 1024} KB as JSON), e.g. {{\"tags\": [\"db\"]}}; spanish, writing: a skill's notes; postmortems: incident, meeting.", max_length=50)] = None,
         create_category: Annotated[bool, Field(description="Allow a category that does not exist yet.")] = False,
+        allow_duplicate: Annotated[bool, Field(description="Save even if one has this title and text.")] = False,
     ) -> Saved:
         """Save a new entry (learning, decision, session note, runbook execution record...) to history."""
         if category.strip().lower() == "postmortems":  # checked against the incident's merged timeline
@@ -109,10 +111,17 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             return Saved(id=done.id, category="postmortems", path=done.path, created=done.created,
                          meeting=done.meeting, action_items=done.action_items, preview=done.preview)
         metadata = kinds.check_metadata(metadata)
+        if metadata and isinstance(metadata.get("spanish"), dict):  # timed by the server, never the model's guess
+            minutes = practice.finish(actor(), clock.timestamp())
+            metadata["spanish"] = {k: v for k, v in metadata["spanish"].items() if k != "minutes"} | (
+                {"minutes": minutes} if minutes is not None else {})
         entry, warnings = await asyncio.to_thread(
-            store.capture, category, title, content, metadata, create_category=create_category, author=actor()
+            store.capture, category, title, content, metadata, create_category=create_category, author=actor(),
+            allow_duplicate=allow_duplicate,
         )
-        return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), warnings=warnings)
+        duplicate = any(n.startswith("not saved:") for n in entry.notes)  # the existing entry came back
+        return Saved(id=entry.id, category=entry.category, path=_rel(store, entry.path), created=not duplicate,
+                     warnings=warnings)
 
     @tool(read_only=False, idempotent=True, open_world=False)
     async def record_incident(
@@ -147,8 +156,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         since: Since = None,
         limit: Annotated[int, Field(ge=1, le=50)] = 10,
     ) -> SearchResult:
-        """Search all history by meaning and keywords; best matches first. A score (0-1) says how much of
-        the text an entry matches in rare words and meaning, the same across queries; under 0.45 is no close match."""
+        """Search all history by meaning and keywords, best first; scores as in similar_incidents."""
         cats = [store.check_known_category(category)] if category else None
         def run():
             found = store.retrieve(text, k=limit, categories=cats, since=_since(since))
@@ -158,7 +166,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
         return SearchResult(
             hits=[
                 SearchHit(id=h.id, category=h.row.category, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created),
-                          score=h.score, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
+                          score=round(h.score, 4), close=h.close, snippet=cut(h.row.snippet, ANSWER_FIELD, h.id), service=_s(h.row.service, h.id, ANSWER_SHORT),
                           data=data.get(h.id))
                 for h in hits
             ],
@@ -169,12 +177,13 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
     @tool(read_only=True, open_world=False)
     async def similar_incidents(
-        text: Annotated[str, Field(description="The new incident in words: symptoms, service, errors. A pasted report: its title on the first line, then the description.", examples=["payments-api returning 500s in production"])],
+        text: Annotated[str, Field(description="Symptoms, service, errors, alert text. A pasted report: its title on the first line.", examples=["payments-api returning 500s in production"])],
         service: Annotated[str | None, Field(description="Only incidents of this service.")] = None,
         since: Since = None,
         k: Annotated[int, Field(ge=1, le=20)] = 5,
     ) -> SimilarResult:
-        """Find past incidents like this one, with their root cause, resolution and links. Scores as in search."""
+        """Find past incidents like this one (same service and failure first): root cause, resolution, links.
+        score: 0-1 evidence of a match, same across queries; close=false hits are only the nearest."""
         hits, truncated, warnings = await asyncio.to_thread(
             store.similar, text, k=k, since=_since(since), service=service
         )
@@ -184,7 +193,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             out.append(
                 IncidentHit(
                     id=h.id, title=cut(h.row.title, limits.TITLE, h.id), when=when(h.row.created), ago=ago(h.row.created),
-                    score=h.score, service=_s(h.row.service, h.id, ANSWER_SHORT),
+                    score=round(h.score, 4), close=h.close, why=h.why, service=_s(h.row.service, h.id, ANSWER_SHORT),
                     severity=_s(m.get("severity"), h.id, ANSWER_SHORT), status=_s(m.get("status"), h.id, ANSWER_SHORT),
                     root_cause=_s(m.get("root_cause"), h.id), resolution=_s(m.get("resolution"), h.id),
                     links=(bounded(m["links"], h.id, limits.ANSWER_LINK, limits.LINKS)
@@ -193,7 +202,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
                 )
             )
         return SimilarResult(hits=out, truncated=truncated, no_close_match=no_close_match(hits),
-                             warnings=warnings + store.git_warnings())
+                             close_call=close_call(hits), warnings=warnings + store.git_warnings())
 
     @tool(read_only=True, open_world=False)
     async def recent(
@@ -213,6 +222,8 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
             return rows, total, summary, personal.listing_data(store, rows)
 
         rows, total, summary, data = await asyncio.to_thread(run)
+        if isinstance(summary, SpanishReview):
+            summary.practice_minutes = practice.read(actor(), clock.timestamp())
         return RecentResult(
             entries=[
                 EntrySummary(id=r.id, category=r.category, title=cut(r.title, limits.TITLE, r.id), when=when(r.created),
@@ -269,7 +280,7 @@ def build_server(settings: HistorySettings | None = None, client: HistoryStore |
 
 
 def _incident_extras(row: Any) -> dict[str, Any]:
-    """An incident's links and post-mortem line, for a listing (the handoff shows "Post-mortem: ...")."""
+    """An incident's links, root cause, resolution and post-mortem line, for a listing (the handoff shows them)."""
     if row.category != "incidents":
         return {}
     meta = row.meta or {}
@@ -281,7 +292,8 @@ def _incident_extras(row: Any) -> dict[str, Any]:
         post = "Drafted, meeting not scheduled"
     else:
         post = None
-    return {"links": links, "postmortem": post}
+    return {"links": links, "postmortem": post, "root_cause": _s(meta.get("root_cause"), row.id),
+            "resolution": _s(meta.get("resolution"), row.id)}
 
 
 def _s(value: Any, entry_id: str | None = None, limit: int = ANSWER_FIELD) -> str | None:

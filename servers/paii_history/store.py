@@ -8,7 +8,7 @@ the entry is keyword-searchable at once and gets its vector on the next sync.
 
 One object, its parts in one file each (a change goes where its job is):
 
-* this file: categories, writes (``capture``, ``record_incident``), reads (``get``, ``recent``,
+* this file: categories, writes (``capture``; ``record_incident`` in :mod:`paii_history.incident_record`), reads (``get``, ``recent``,
   ``similar``, ``stats``) and the write lock;
 * :mod:`paii_history.sync`: scanning the folder and indexing what changed (``sync``, ``reindex``);
 * :mod:`paii_history.semantic`: the embedding model, the vector index, backfill;
@@ -48,13 +48,13 @@ from paii_history.entries import (
     check_id,
     iso,
     new_id,
-    parse_time,
     read_entry,
     timestamp,
     utcnow,
 )
 from paii_history.gitsync import GitMixin, GitSync
 from paii_history.imports import ImportMixin, ImportReport
+from paii_history.incident_record import IncidentMixin
 from paii_history.keyword import DocRow, KeywordIndex
 from paii_history.retrieve import Hit, RetrievalMixin, title_line
 from paii_history.semantic import SemanticMixin
@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 WHO_KEYS = ("author", "updated_by")
 
 
-class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMixin):
+class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMixin, IncidentMixin):
     """Nothing here touches the disk until the first call that needs it."""
 
     def __init__(self, settings: HistorySettings) -> None:
@@ -247,8 +247,14 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         create_category: bool = False,
         entry_id: str | None = None,
         author: str | None = None,
+        replace: bool = False,
+        allow_duplicate: bool = False,
     ) -> tuple[Entry, list[str]]:
-        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter."""
+        """Save a new entry; ``author`` (the actor: :func:`paii_common.auth.actor`) goes into its frontmatter.
+        An entry with the same title and text already in the history is not saved again (the existing
+        one comes back, ``entry.notes`` says so) unless ``allow_duplicate``. ``replace`` with ``entry_id``:
+        an existing entry of that id and category is rewritten in place (the runbook server's record of
+        a run, written again when a finish cut short is completed)."""
         notes = self.ensure_ready()
         category = self.check_known_category(category, create=create_category, writing=True)
         title = " ".join((title or "").split())
@@ -269,70 +275,35 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
         now = utcnow()
         with self._write_lock():
             eid = check_id(entry_id) if entry_id else new_id(category, now)
-            if entry_id and self.kw.get(eid):
+            prev = self.kw.get(eid) if entry_id else None
+            if prev and (not replace or prev.category != category):
                 raise Conflict(f"an entry with id {eid!r} already exists: use get to read it, or another id")
             entry = Entry(id=eid, category=category, title=title, body=content, created=now, meta=meta)
-            entry, warnings = self._write_entry(entry, previous=None)
+            twin = None if (allow_duplicate or prev) else self.duplicate_of(entry)
+            if twin is not None:
+                existing = self.get(twin)
+                note = (f"not saved: {twin} ({existing.category}, {iso(existing.created)}) has the same title and text; "
+                        "pass allow_duplicate to save a second copy")
+                existing.notes = [note]
+                return existing, notes + [note]
+            entry, warnings = self._write_entry(entry, previous=prev)
             notes += self._git_commit([self._rel(entry)], author, f"capture {eid}: {title[:72]}")
         return entry, warnings + notes + self._git_publish()
 
-    INCIDENT_FIELDS = ("service", "severity", "status", "summary", "root_cause", "resolution", "started", "resolved", "links", "tags")
-
-    def record_incident(
-        self, incident_id: str, fields: dict[str, Any], *, notes: str | None = None, author: str | None = None
-    ) -> tuple[Entry, bool, list[str]]:
-        """Create or update (by id) an incident. Fields given replace stored ones; others are kept.
-        ``author`` is recorded as the incident's ``author`` when it is new, as ``updated_by`` after."""
-        pulled = self.ensure_ready()
-        check_id(incident_id)
-        limits.check_incident_fields(fields)
-        for key in ("started", "resolved"):
-            if fields.get(key):
-                fields[key] = iso(parse_time(fields[key], key))
-        if notes is not None:
-            self._check_content(notes, "notes")
-        for key in ("summary", "root_cause", "resolution"):
-            if fields.get(key) is not None:
-                self._check_content(str(fields[key]), key)
-        now = utcnow()
-        with self._write_lock():
-            self._ensure_category_dir("incidents")
-            prev = self.kw.get(incident_id)
-            if prev and prev.category != "incidents":
-                raise Conflict(f"id {incident_id!r} belongs to a {prev.category} entry, not an incident: choose another id")
-            if prev:
-                entry = read_entry(self._safe_path(prev.path), max_bytes=self._max_file_bytes())
-                title = fields.pop("title", None) or entry.title
-                _status_change(entry.meta, entry.meta.get("status"), fields.get("status"), now)
-                for k, v in fields.items():
-                    if v is not None:
-                        entry.meta[k] = v
-                entry.title = " ".join(str(title).split())
-                if notes:
-                    stamp = now.strftime("%Y-%m-%d %H:%M UTC")
-                    entry.body = entry.body.rstrip() + f"\n\n## Update {stamp}\n\n{notes.strip()}\n"
-                entry.updated = now
-                entry.meta["updated_by"] = author  # None (no known actor) drops an older name
-                created = False
-            else:
-                title = fields.pop("title", None)
-                if not title:
-                    raise InvalidInput("title is required when recording a new incident")
-                started = fields.get("started")
-                entry = Entry(
-                    id=incident_id,
-                    category="incidents",
-                    title=" ".join(str(title).split()),
-                    body=(notes or fields.get("summary") or "").strip() + "\n",
-                    created=parse_time(started) if started else now,
-                    meta={k: v for k, v in fields.items() if v is not None} | ({"author": author} if author else {}),
-                )
-                _status_change(entry.meta, None, fields.get("status"), now)
-                created = True
-            entry, warnings = self._write_entry(entry, previous=prev)
-            pulled += self._git_commit([self._rel(entry)], author,
-                                       f"{'record' if created else 'update'} {incident_id}: {entry.title[:72]}")
-        return entry, created, warnings + pulled + self._git_publish()
+    def duplicate_of(self, entry: Entry, titles: dict[str, list[str]] | None = None) -> str | None:
+        """The id of an entry other than ``entry`` with the same title and text (title, key fields
+        and body, whitespace aside), else None. ``titles`` (title -> ids, for many checks in a row)
+        saves a scan of the index each time."""
+        ids = (titles.get(entry.title, []) if titles is not None else
+               [r[0] for r in self.kw.db.execute("SELECT id FROM docs WHERE title = ?", (entry.title,))])
+        ids = [i for i in ids if i != entry.id]
+        if not ids:
+            return None
+        mine = " ".join(entry.text_for_index().split())
+        for i, body in self.kw.bodies(ids).items():
+            if " ".join(body.split()) == mine:
+                return i
+        return None
 
     def _rel(self, entry: Entry) -> str:
         return entry.path.relative_to(self.root).as_posix()
@@ -391,13 +362,6 @@ class HistoryStore(SyncMixin, SemanticMixin, RetrievalMixin, ImportMixin, GitMix
                 out["vectors"] = None
                 out["problem"] = f"vector store unavailable: {exc}"
         return out
-
-
-def _status_change(meta: dict[str, Any], old: str | None, status: str | None, now: dt.datetime) -> None:
-    """Keep when an incident's status changed (``status_history``): the timeline's mitigated and
-    resolved moments as the person recorded them."""
-    if status and status != old:
-        meta["status_history"] = [*(meta.get("status_history") or [])[-49:], {"at": iso(now), "status": status}]
 
 
 __all__ = ["DocRow", "HistoryStore", "Hit", "ImportReport", "SyncReport", "title_line"]

@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from paii_common import timeline as tl
 from paii_common.errors import InvalidInput
-from paii_common.untrusted import NOTE
+from paii_common.untrusted import NOTE, FencedText, ShortText
 
 SAME_MOMENT = timedelta(minutes=5)
 MERGEABLE = {"detected", "acknowledged", "escalated", "status_update", "mitigated", "resolved"}
@@ -69,9 +69,9 @@ class MergedEvent(BaseModel):
     time: str
     kind: str
     sources: list[str]
-    actor: str | None = None
+    actor: ShortText() | None = None
     event: str
-    text: str | None = None
+    text: FencedText("timeline text") | None = None
     links: list[str] = []
     moment: str | None = None
 

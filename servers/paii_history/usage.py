@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from paii_common import clock
 from paii_common.config import is_set, parse_switch
 
 BAR = 20
@@ -43,11 +44,12 @@ class UsageRow(BaseModel):
     count: int
     bar: str
     failed: int = 0
+    refused: int = Field(default=0, description="Calls that stopped at the person's approval: the gate working, not failures.")
 
 
 class Mention(BaseModel):
     service: str
-    mentions: int
+    mentions: int = Field(description="Requests that mentioned it (once each, however often it was said).")
     days: int = Field(description="Distinct days it was mentioned on.")
 
 
@@ -82,12 +84,14 @@ def bar(count: int, top: int) -> str:
     return "█" * filled + "░" * (BAR - filled)
 
 
-def read_log(home: Path, since: dt.datetime) -> tuple[list[dict[str, Any]], list[str]]:
-    """Records at or after ``since``, oldest file first; unreadable lines are skipped and counted."""
+def read_log(home: Path, since: dt.datetime, until: dt.datetime | None = None) -> tuple[list[dict[str, Any]], list[str]]:
+    """Records from ``since`` to ``until`` (default: no end), oldest file first; unreadable lines are
+    skipped and counted."""
     folder = home / "usage"
     files = sorted(folder.glob("usage*.jsonl"), key=lambda p: -_index(p.name)) if folder.is_dir() else []
     records, bad, read, warnings = [], 0, 0, []
     cutoff = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = until.strftime("%Y-%m-%dT%H:%M:%SZ") if until else "9999"
     for path in files:
         try:
             blob = path.read_bytes()[: max(0, MAX_LOG_BYTES - read)]
@@ -101,7 +105,7 @@ def read_log(home: Path, since: dt.datetime) -> tuple[list[dict[str, Any]], list
             except ValueError:
                 bad += 1
                 continue
-            if isinstance(rec, dict) and isinstance(rec.get("t"), str) and rec["t"] >= cutoff:
+            if isinstance(rec, dict) and isinstance(rec.get("t"), str) and cutoff <= rec["t"] <= end:
                 records.append(rec)
     if bad:
         warnings.append(f"{bad} unreadable lines in the usage log were skipped")
@@ -177,11 +181,14 @@ def report(records: list[dict[str, Any]], caps: dict[str, Any], days: int, since
     tools = [r for r in records if r.get("event") == "tool" and r.get("server") and r.get("tool")]
     prompts = [r for r in records if r.get("event") == "prompt"]
     skills = [r for r in records if r.get("event") == "skill" and r.get("skill")]
-    per_server, failed = Counter(r["server"] for r in tools), Counter(r["server"] for r in tools if r.get("ok") is False)
+    broke = [r for r in tools if r.get("ok") is False and not r.get("refused")]  # a refusal is the approval gate working
+    per_server, failed = Counter(r["server"] for r in tools), Counter(r["server"] for r in broke)
+    refused = Counter(r["server"] for r in tools if r.get("ok") is False and r.get("refused"))
     per_tool = Counter((r["server"], r["tool"]) for r in tools)
-    tool_failed = Counter((r["server"], r["tool"]) for r in tools if r.get("ok") is False)
+    tool_failed = Counter((r["server"], r["tool"]) for r in broke)
     top = max(per_server.values(), default=0)
-    plugins = [UsageRow(name=s, count=n, bar=bar(n, top), failed=failed[s]) for s, n in per_server.most_common(12)]
+    plugins = [UsageRow(name=s, count=n, bar=bar(n, top), failed=failed[s], refused=refused[s])
+               for s, n in per_server.most_common(12)]
     used: Counter[str] = Counter()
     for r in prompts:
         if r.get("command"):
@@ -191,14 +198,14 @@ def report(records: list[dict[str, Any]], caps: dict[str, Any], days: int, since
     top_used = max(used.values(), default=0)
     skill_rows = [UsageRow(name=k, count=n, bar=bar(n, top_used)) for k, n in used.most_common(20)]
     mentions, mention_days, topics = Counter(), defaultdict(set), Counter()
-    for r in prompts:
+    for r in prompts:  # counted per request: "Datadog" said twice in one request is one mention
         for key, n in (r.get("mentions") or {}).items():
-            if isinstance(n, int):
-                mentions[key] += n
+            if isinstance(n, int) and n > 0:
+                mentions[key] += 1
                 mention_days[key].add(r["t"][:10])
         for key, n in (r.get("topics") or {}).items():
-            if isinstance(n, int):
-                topics[key] += n
+            if isinstance(n, int) and n > 0:
+                topics[key] += 1
     installed = set(caps["tools"])
     missing = [Mention(service=SERVICE_NAMES.get(k, k.capitalize()), mentions=n, days=len(mention_days[k]))
                for k, n in mentions.most_common() if k not in installed][:8]
@@ -265,9 +272,10 @@ def _patterns(per_tool, tool_failed, topics, missing, sessions, tools, unused, c
 
 
 async def usage_report(home: Path, days: int, own_tools: list[Any]) -> UsageReport:
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=days)
+    now = clock.now()  # the sandbox's clock when it sets one, as every tool
+    since = now - dt.timedelta(days=days)
     import asyncio
 
-    records, warnings = await asyncio.to_thread(read_log, home, since)
+    records, warnings = await asyncio.to_thread(read_log, home, since, now if clock.fixed() else None)
     caps = await capabilities(own_tools)
     return report(records, caps, days, since, capture_state(home), warnings)

@@ -10,7 +10,10 @@ call, so the server answers ``initialize`` and ``tools/list`` without them. Ever
   5xx and connection errors only for idempotent methods (a create is never sent twice);
 * turns failures into ``paii_common`` errors that say which setting to check or what to do next.
   A write whose answer never came raises :class:`~paii_common.errors.OutcomeUnknown`; the tools
-  read the state back before they let it reach the model.
+  read the state back before they let it reach the model;
+* checks an answer against the shape the tool reads (``expect=``, :mod:`paii_jira.answers`): one
+  that does not fit is "Jira answered with something unexpected" (for a write: its outcome is
+  unknown), never a success with empty fields nor a crash.
 
 Cloud speaks REST v3 (descriptions and comments in ADF) and ``/rest/api/3/search/jql`` with
 ``nextPageToken``; Server / Data Center speaks REST v2 with ``startAt`` paging. The old
@@ -28,17 +31,23 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from dataclasses import replace
+
 from paii_common import clock as _clock
+from paii_common.answers import UnexpectedAnswer, UnexpectedWrite
+from paii_common.answers import expect as _expect
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
-from paii_common.http import DEFAULT_POLICY, IDEMPOTENT, RetryPolicy, parse_retry_after
+from paii_common.http import DEFAULT_POLICY, READS, RetryPolicy, parse_retry_after
 from paii_common.redact import redact, register_secret
 
+from paii_jira import answers as A
 from paii_jira.config import JiraSettings
 from paii_jira.errors import SERVICE, DeadlineExceeded, JiraError, _messages, _never_sent, _retry_class
 
 __all__ = ["CONNECT_TIMEOUT", "MAX_PAGES", "PAGE", "SERVICE", "DeadlineExceeded", "JiraClient", "JiraError"]
 
 log = logging.getLogger("paii.jira")
+_NOT_JSON = object()
 PAGE = 100
 MAX_PAGES = 50  # 5,000 issues: the report says so when a sprint is bigger
 CONNECT_TIMEOUT = 10.0
@@ -57,7 +66,7 @@ class JiraClient:
         on_request: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy
+        self.policy = replace(policy, resend_writes=False)  # a write is read back, never re-sent
         self._sleep = sleep
         self._clock = clock or _clock.now  # PAII_NOW (the sandbox's fixed clock) or real time
         self._on_request = on_request  # (method, path, status): tests watch every request
@@ -182,18 +191,23 @@ class JiraClient:
                     api_version="3" if self.cloud else "2", **creds)
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None,
-                call: str | None = None) -> Any:
-        """One REST call (``path`` relative to the site, e.g. ``rest/api/3/myself``); JSON or None."""
+                call: str | None = None, expect: Any = None, reads: bool = False, check: str | None = None) -> Any:
+        """One REST call (``path`` relative to the site, e.g. ``rest/api/3/myself``); JSON or None.
+
+        ``expect``: the shape the answer must have (:mod:`paii_jira.answers`; the validated value is
+        returned). ``reads``: a POST that only reads (a JQL search). ``check``: for a write, how to
+        find out whether it happened when its answer is lost or unexpected."""
         import requests
 
         method = method.upper()
         call = call or f"{method} /{path.split('?')[0]}"
+        check = check or "read the issue back (get_issue / search_issues) before retrying."
         lib = self._library()
         remaining = self._remaining()
         dl = getattr(self._local, "deadline", None)
         if remaining <= 0:
             raise DeadlineExceeded(call, dl[1] if dl else 0)
-        write = method not in IDEMPOTENT
+        write = method not in READS and not reads
         budget = remaining
         if write and dl:  # keep a reserve of the deadline to read the state back if the answer is lost
             reserve = min(5.0, dl[1] * 0.4)
@@ -202,14 +216,18 @@ class JiraClient:
         self._local.retries = 0
         try:
             response = lib.request(method, path, params=params, data=json, advanced_mode=True)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            reason = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            reason = ("timed out" if isinstance(exc, requests.Timeout) else
+                      "connection failed" if isinstance(exc, requests.ConnectionError) else "the answer was cut short")
             log.info("%s: %s", call, redact(str(exc)))
             if write and not _never_sent(exc):
-                raise OutcomeUnknown(SERVICE, call, f"{reason} before Jira answered",
-                                     check="read the issue back (get_issue / search_issues) before retrying.") from None
+                raise OutcomeUnknown(SERVICE, call, f"{reason} before Jira answered", check=check) from None
             if remaining != float("inf") and self._remaining() <= 0.05:
                 raise DeadlineExceeded(call, dl[1] if dl else 0) from None
+            if reason == "the answer was cut short":
+                raise UpstreamError(SERVICE, call, "Jira's answer was cut short (the connection dropped)",
+                                    hint="Retry in a minute; this read changed nothing.") from None
             raise UpstreamError(SERVICE, call, f"could not reach {self.base_url} ({reason})",
                                 hint="Check PAII_JIRA_URL and the network, then retry; nothing was changed.") from None
         finally:
@@ -219,23 +237,35 @@ class JiraClient:
             self._on_request(method, "/" + path.split("?")[0], status)
         if status < 400:
             if status == 204 or not response.content:
-                return None
-            try:
-                return response.json()
-            except ValueError:
-                raise UpstreamError(SERVICE, call, "the answer was not JSON",
-                                    hint="Check PAII_JIRA_URL points at the Jira site itself (not a login page or proxy).") from None
+                data = None
+            else:
+                try:
+                    data = response.json()
+                except ValueError:
+                    data = _NOT_JSON
+            if data is _NOT_JSON:
+                if write:
+                    raise UnexpectedWrite(SERVICE, call, "not JSON", check=check)
+                self._not_json(call)
+            if expect is None:
+                return data
+            return _expect(expect, data, service=SERVICE, call=call, write=write, check=check)
         retries = getattr(self._local, "retries", 0)
         if status == 429:
             raise RateLimited(SERVICE, call, attempts=retries + 1, retry_after=parse_retry_after(response.headers.get("Retry-After")))
         messages = _messages(response)
         if status >= 500 and write:
-            raise OutcomeUnknown(SERVICE, call, f"Jira answered HTTP {status}", status=status,
-                                 check="read the issue back (get_issue / search_issues) before retrying.")
+            raise OutcomeUnknown(SERVICE, call, f"Jira answered HTTP {status}", status=status, check=check)
         hint = self.auth_hint() if status == 401 else hint_for_status(status, write=write)
         if status >= 500 and retries:
             messages = messages + [f"retried {retries} times"]
         raise JiraError(call, status, messages, hint=hint)
+
+    @staticmethod
+    def _not_json(call: str) -> Any:
+        raise UnexpectedAnswer(SERVICE, call, "not JSON",
+                               hint="This read changed nothing. Check PAII_JIRA_URL points at the Jira site itself "
+                                    "(not a login page or proxy): `paii doctor`.")
 
     def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
         return self.request("GET", path, params=params, **kw)
@@ -256,18 +286,19 @@ class JiraClient:
                 body["nextPageToken"] = cursor
             if expand:
                 body["expand"] = expand
-            data = self.post(f"{self.api}/search/jql", body, call="POST /rest/api/3/search/jql") or {}
-            issues = list(data.get("issues") or [])
-            token = data.get("nextPageToken")
-            last = data.get("isLast", not token)
+            page = self.post(f"{self.api}/search/jql", body, call="POST /rest/api/3/search/jql", expect=A.SearchJql,
+                             reads=True)
+            issues = [i.model_dump() for i in page.issues]
+            token = page.nextPageToken
+            last = page.isLast if page.isLast is not None else not token
             return issues, (None if last or not token else str(token))
         start = int(cursor or 0)
         params = {"jql": jql, "startAt": start, "maxResults": limit, "fields": ",".join(fields)}
         if expand:
             params["expand"] = expand
-        data = self.get(f"{self.api}/search", params, call="GET /rest/api/2/search") or {}
-        issues = list(data.get("issues") or [])
-        total = int(data.get("total") or 0)
+        found = self.get(f"{self.api}/search", params, call="GET /rest/api/2/search", expect=A.SearchV2)
+        issues = [i.model_dump() for i in found.issues]
+        total = int(found.total or 0)
         following = start + len(issues)
         return issues, (str(following) if issues and following < total else None)
 
@@ -293,36 +324,37 @@ class JiraClient:
         out: list[dict[str, Any]] = []
         start = 0
         for _ in range(max_pages):
-            data = self.get(path, {**(params or {}), "startAt": start, "maxResults": page_size}) or {}
-            values = list(data.get("values") or [])
+            page = self.get(path, {**(params or {}), "startAt": start, "maxResults": page_size}, expect=A.Page)
+            values = page.values
             out += values
             start += len(values)
-            total = data.get("total")
-            if not values or data.get("isLast", True) or (isinstance(total, int) and start >= total):
+            total = page.total
+            if not values or page.isLast in (True, None) or (isinstance(total, int) and start >= total):
                 return out, True
         return out, False
 
     def changelog(self, key: str, *, max_pages: int = 10) -> list[dict[str, Any]]:
         """An issue's whole changelog, oldest first."""
         if not self.cloud:
-            data = self.get(f"{self.api}/issue/{key}", {"fields": "created", "expand": "changelog"}) or {}
-            return sorted((data.get("changelog") or {}).get("histories") or [], key=lambda h: h.get("created", ""))
+            data = self.get(f"{self.api}/issue/{key}", {"fields": "created", "expand": "changelog"}, expect=A.IssueRef)
+            changelog = data.model_extra.get("changelog") if data.model_extra else None
+            histories = changelog.get("histories") if isinstance(changelog, dict) else None
+            return sorted([h for h in histories or [] if isinstance(h, dict)], key=lambda h: str(h.get("created", "")))
         values, _ = self.agile_values(f"{self.api}/issue/{key}/changelog", max_pages=max_pages, page_size=100)
-        return sorted(values, key=lambda h: h.get("created", ""))
+        return sorted(values, key=lambda h: str(h.get("created", "")))
 
     # ------------------------------------------------------------------ site facts (cached)
     def fields(self) -> list[dict[str, Any]]:
         if "fields" not in self.cache:
-            self.cache["fields"] = list(self.get(f"{self.api}/field") or [])
+            self.cache["fields"] = self.get(f"{self.api}/field", expect=A.Objects)
         return self.cache["fields"]
 
     def projects(self, limit: int = 50) -> list[dict[str, Any]]:
         """Projects the credentials can see (for error messages): [{key, name}]."""
         if self.cloud:
-            data = self.get(f"{self.api}/project/search", {"maxResults": limit}) or {}
-            values = data.get("values") or []
+            values = self.get(f"{self.api}/project/search", {"maxResults": limit}, expect=A.Page).values
         else:
-            values = self.get(f"{self.api}/project") or []
+            values = self.get(f"{self.api}/project", expect=A.Objects)
         return [{"key": p.get("key"), "name": p.get("name")} for p in values[:limit]]
 
     def close(self) -> None:

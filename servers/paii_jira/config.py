@@ -4,8 +4,9 @@ Jira Cloud: ``PAII_JIRA_URL`` + ``PAII_JIRA_EMAIL`` + ``PAII_JIRA_TOKEN`` (an At
 REST v3. Jira Server / Data Center: ``PAII_JIRA_URL`` + ``PAII_JIRA_PAT`` (a personal access
 token), REST v2. Nothing else is ever used as a credential.
 
-``PAII_JIRA_TEAMS`` maps team names to boards, as ``Team Infra=84,Team Core=12`` or as JSON
-(``{"Team Infra": 84}``).
+``PAII_JIRA_TEAMS`` maps team names to boards and, after ``#``, the Slack channel the team's
+status goes to: ``Team Infra=84#team-infra-status,Team Core=12`` or JSON (``{"Team Infra": 84}``,
+``{"Team Infra": {"board": 84, "channel": "#team-infra-status"}}``).
 """
 
 from __future__ import annotations
@@ -23,17 +24,37 @@ from paii_common.config import PaiiSettings, secret_or_none
 FIELD_ID = re.compile(r"^(customfield_\d+|[a-z][A-Za-z]*)$")
 
 
+def team_board(entry: str) -> str:
+    """The board of a team entry (``84#team-infra-status`` -> ``84``)."""
+    return entry.split("#", 1)[0].strip()
+
+
+def team_channel(entry: str) -> str | None:
+    """The status channel of a team entry (``84#team-infra-status`` -> ``#team-infra-status``), if any."""
+    name = entry.partition("#")[2].strip()
+    return f"#{name}" if name else None
+
+
+def _entry(value: object) -> object:
+    """A JSON team value: a board, or {"board": ..., "channel": ...} -> ``board#channel``."""
+    if isinstance(value, dict):
+        board, channel = str(value.get("board") or "").strip(), str(value.get("channel") or "").strip().lstrip("#")
+        return f"{board}#{channel}" if channel else board
+    return value
+
+
 def parse_teams(value: object) -> dict[str, str]:
-    """``"Team Infra=84, Team Core=Core board"`` or JSON -> {"team infra": "84", ...} (keys lowercased)."""
+    """``"Team Infra=84#team-infra-status, Team Core=Core board"`` or JSON -> {"team infra":
+    "84#team-infra-status", ...} (keys lowercased; :func:`team_board` and :func:`team_channel` read a value)."""
     if value is None or value == "":
         return {}
     if isinstance(value, dict):
-        pairs = list(value.items())
+        pairs = [(k, _entry(v)) for k, v in value.items()]
     else:
         text = str(value).strip()
         if text.startswith("{"):
             try:
-                pairs = list(json.loads(text).items())
+                pairs = [(k, _entry(v)) for k, v in json.loads(text).items()]
             except (ValueError, AttributeError) as exc:
                 raise ValueError(f"PAII_JIRA_TEAMS is not valid JSON: {exc}") from None
         else:
@@ -43,7 +64,8 @@ def parse_teams(value: object) -> dict[str, str]:
                     continue
                 name, sep, board = part.partition("=")
                 if not sep or not name.strip() or not board.strip():
-                    raise ValueError(f"PAII_JIRA_TEAMS entry {part.strip()!r} is not 'Team name=board id or name'")
+                    raise ValueError(f"PAII_JIRA_TEAMS entry {part.strip()!r} is not 'Team name=board id or name', "
+                                     "optionally followed by #status-channel")
                 pairs.append((name, board))
     return {str(k).strip().lower(): str(v).strip() for k, v in pairs if str(k).strip() and str(v).strip()}
 
@@ -63,7 +85,8 @@ class JiraSettings(PaiiSettings):
     project: str | None = Field(default=None, description="Default project key for create_issue (e.g. INC).")
     incident_type: str = Field(default="Incident", description="Issue type create_issue uses by default.")
     board: str | None = Field(default=None, description="Default board id or name for sprint_report.")
-    teams: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, description="Team name -> board id or name.")
+    teams: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict,
+                                                        description="Team name -> board id or name[#status channel].")
     story_points_field: str | None = Field(default=None, description="Override: field id of story points.")
     epic_field: str | None = Field(default=None, description="Override: field id of the epic link (Data Center).")
     sprint_field: str | None = Field(default=None, description="Override: field id of the sprint field.")

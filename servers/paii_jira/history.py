@@ -9,6 +9,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from paii_common.untrusted import short
+
 BLOCKED_STATUS = re.compile(r"block|imped", re.I)
 DONE, IN_PROGRESS, TO_DO = "done", "indeterminate", "new"
 CATEGORY_NAMES = {DONE: "Done", IN_PROGRESS: "In Progress", TO_DO: "To Do"}
@@ -153,11 +155,11 @@ def escalation(histories: list[dict[str, Any]], comments: list[dict[str, Any]], 
     events = []
     for when, it in items(histories, "priority"):
         if when > since:
-            events.append((when, f"priority {it.get('fromString') or '?'} -> {it.get('toString') or '?'} on {when:%Y-%m-%d}"))
+            events.append((when, f"priority {short(it.get('fromString')) or '?'} -> {short(it.get('toString')) or '?'} on {when:%Y-%m-%d}"))
     for c in comments:
         when = parse_time(c.get("created"))
         if when and when > since:
-            events.append((when, f"comment by {name_of(c.get('author')) or 'someone'} on {when:%Y-%m-%d}"))
+            events.append((when, f"comment by {short(name_of(c.get('author'))) or 'someone'} on {when:%Y-%m-%d}"))
     events.sort(key=lambda e: e[0])
     return events[0][1] if events else None
 

@@ -9,12 +9,14 @@ from typing import Annotated, Any
 from mcp.server import MCPServer
 from pydantic import BaseModel, Field
 
+from paii_common.answers import read_back
 from paii_common.errors import InvalidInput, NotFound, OutcomeUnknown, UpstreamError
 from paii_common.timeline import Timeline
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
 
 from paii_jira import __version__
+from paii_jira import answers as A
 from paii_jira import history as h
 from paii_jira.adf import to_adf, to_text
 from paii_jira.client import SERVICE, JiraClient, JiraError
@@ -23,6 +25,7 @@ from paii_jira.models import (
     CommentResult, CreatedIssue, Issue, IssueLink, IssueSummary, Link, SearchResult, SprintReport, TransitionResult,
 )
 from paii_jira.models import Comment as CommentOut
+from paii_jira.writes import check_identifier, post_comment, transition_back
 
 INSTRUCTIONS = (
     "Jira for on-call work: create the incident ticket (idempotent by dedupe_key, linked to the page and the "
@@ -43,6 +46,7 @@ class RemoteLinkIn(BaseModel):
 
 
 def dedupe_label(key: str) -> str:
+    check_identifier(key, "dedupe_key")
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", key.strip()).strip("-")
     if not clean:
         raise InvalidInput(f"dedupe_key {key!r} has no letters or digits: use the PagerDuty incident id.")
@@ -51,8 +55,8 @@ def dedupe_label(key: str) -> str:
 
 def _key(key: str) -> str:
     key = key.strip().upper()
-    if not KEY.match(key):
-        raise InvalidInput(f"{key!r} is not an issue key: give one like INC-789 (search_issues finds keys).")
+    if not KEY.fullmatch(key):
+        raise InvalidInput(f"{key[:40]!r} is not an issue key: give one like INC-789 (search_issues finds keys).")
     return key
 
 
@@ -97,7 +101,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         return None
 
     def remote_links(key: str) -> list[Link]:
-        data = jira.get(f"{jira.api}/issue/{key}/remotelink") or []
+        data = jira.get(f"{jira.api}/issue/{key}/remotelink", expect=A.Objects | A.Obj)
         out = []
         for item in data if isinstance(data, list) else [data]:
             obj = item.get("object") or {}
@@ -112,26 +116,28 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                 continue
             body = {"globalId": f"paii:{link.url}"[:255], "object": {"url": link.url, "title": link.title}}
             try:
-                jira.post(f"{jira.api}/issue/{key}/remotelink", body)
+                jira.post(f"{jira.api}/issue/{key}/remotelink", body, expect=A.RemoteLinkCreated)
             except (OutcomeUnknown, JiraError) as exc:
+                what = "may not have been added" if isinstance(exc, OutcomeUnknown) else "was not added"
                 raise UpstreamError(
-                    SERVICE, f"remote link on {key}", f"{key} exists, but adding {link.url} failed ({exc})",
-                    hint="Call create_issue again with the same dedupe_key: it adds the missing links.",
+                    SERVICE, f"remote link on {key}", f"{key} exists, but the link to {link.url} {what} ({exc})",
+                    hint="Call create_issue again with the same dedupe_key: it adds only the links that are missing.",
                 ) from None
         return remote_links(key)
 
     def relate(key: str, other: str) -> str:
         """Link ``key`` to ``other`` (Relates) unless they are linked already."""
-        issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "issuelinks"}) or {}
-        for link in (issue.get("fields") or {}).get("issuelinks") or []:
+        issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "issuelinks"}, expect=A.IssueRef)
+        for link in (issue.fields or {}).get("issuelinks") or []:
             if other in {(link.get(side) or {}).get("key") for side in ("inwardIssue", "outwardIssue")}:
                 return other
         body = {"type": {"name": "Relates"}, "inwardIssue": {"key": key}, "outwardIssue": {"key": other}}
         try:
             jira.post(f"{jira.api}/issueLink", body)
         except (OutcomeUnknown, JiraError) as exc:
-            raise UpstreamError(SERVICE, f"link {key} to {other}", f"{key} exists, but linking it failed ({exc})",
-                                hint="Call create_issue again with the same dedupe_key: it adds the missing link.") from None
+            what = "may not be linked" if isinstance(exc, OutcomeUnknown) else "is not linked"
+            raise UpstreamError(SERVICE, f"link {key} to {other}", f"{key} exists, but it {what} to {other} ({exc})",
+                                hint="Call create_issue again with the same dedupe_key: it links them only if they are not.") from None
         return other
 
     def create_error(exc: JiraError, project: str, type_name: str) -> Exception:
@@ -171,11 +177,16 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         """Create an issue (e.g. the incident ticket), or return the existing one for the same dedupe_key.
 
         Links are added as remote links, also to an existing ticket. Confirm with the user first."""
-        proj = (project or settings.project or "").strip().upper()
+        proj = check_identifier((project or settings.project or "").strip().upper(), "project")
         if not proj:
             raise InvalidInput("Say which project (a key like INC).", hint="Set PAII_JIRA_PROJECT for a default.")
-        type_name = (issue_type or settings.incident_type).strip()
+        type_name = check_identifier((issue_type or settings.incident_type).strip(), "issue_type")
+        if priority:
+            check_identifier(priority, "priority")
+        check_identifier(summary, "summary")
         label = dedupe_label(dedupe_key) if dedupe_key else None
+        for lb in labels or []:
+            check_identifier(lb, "a label")
         bad = [lb for lb in labels or [] if not lb or re.search(r"\s", lb)]
         if bad:
             raise InvalidInput(f"Labels cannot contain spaces: {bad}.", hint="Use dashes, e.g. payments-api.")
@@ -199,18 +210,20 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                     fields["description"] = body_of(description)
                 if priority:
                     fields["priority"] = {"name": priority}
+                check = (f"search_issues with jql 'project = {proj} AND labels = \"{label}\"', then call create_issue "
+                         "again with the same dedupe_key (it returns the ticket if it was made)." if label else
+                         f"search_issues with jql 'project = {proj} AND created >= -15m' before creating it again.")
                 try:
-                    data = jira.post(f"{jira.api}/issue", {"fields": fields}) or {}
-                    key, created = str(data.get("key")), True
-                except OutcomeUnknown:
-                    found = find_by_label(proj, label, tries=3) if label else None
+                    made = jira.post(f"{jira.api}/issue", {"fields": fields}, expect=A.Created, check=check)
+                    key, created = str(made.key), True
+                except OutcomeUnknown as lost:
+                    found = read_back(lost, lambda: find_by_label(proj, label, tries=3), service=SERVICE,
+                                      call="POST /issue", check=check) if label else None
                     if not found:
-                        check = (f"search_issues with jql 'project = {proj} AND labels = \"{label}\"', then call create_issue "
-                                 "again with the same dedupe_key (it returns the ticket if it was made)." if label else
-                                 f"search_issues with jql 'project = {proj} AND created >= -15m' before creating it again.")
-                        raise OutcomeUnknown(SERVICE, "POST /issue", "the create got no answer", check=check) from None
+                        raise OutcomeUnknown(SERVICE, "POST /issue", f"{lost.detail}; the ticket was not found by its "
+                                             "dedupe label" if label else lost.detail, check=check) from None
                     key, created = found["key"], True
-                    note = "Jira's answer to the create was lost; the ticket was found by its dedupe label."
+                    note = f"Jira did not confirm the create ({lost.detail}); the ticket was found by its dedupe label."
                 except JiraError as exc:
                     raise create_error(exc, proj, type_name) from None
             linked = add_links(key, links or []) if links or not created else []
@@ -228,7 +241,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         fields = SUMMARY_FIELDS + ["reporter", "labels", "created", "description", "issuelinks", "comment"]
         with jira.reading():
             try:
-                issue = jira.get(f"{jira.api}/issue/{key}", {"fields": ",".join(fields)}) or {}
+                issue = jira.get(f"{jira.api}/issue/{key}", {"fields": ",".join(fields)}, expect=A.IssueRef).model_dump()
             except JiraError as exc:
                 if exc.status == 404:
                     raise issue_404(key) from None
@@ -280,7 +293,7 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         return SearchResult(jql=jql, issues=[summary_of(i) for i in found[:limit]], truncated=following is not None,
                             next_cursor=following)
 
-    @tool(read_only=False, check="get_issue shows the last comments")
+    @tool(read_only=False, check="get_issue shows the last comments (add_comment never adds the same text twice in an hour)")
     def add_comment(
         key: KeyArg,
         body: Annotated[str, Field(description="Markdown.", min_length=1, max_length=30000)],
@@ -289,20 +302,13 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
         key = _key(key)
         with jira.writing():
             try:
-                data = jira.post(f"{jira.api}/issue/{key}/comment", {"body": body_of(body)}) or {}
+                data, note = post_comment(jira, key, body_of(body))
             except JiraError as exc:
                 if exc.status == 404:
                     raise issue_404(key) from None
                 raise
-            except OutcomeUnknown:
-                recent = jira.get(f"{jira.api}/issue/{key}/comment", {"orderBy": "-created", "maxResults": 10}) or {}
-                want = to_text(body_of(body))
-                data = next((c for c in recent.get("comments") or [] if to_text(c.get("body")) == want), None)
-                if data is None:
-                    raise OutcomeUnknown(SERVICE, f"POST comment on {key}", "the comment got no answer",
-                                         check=f"get_issue {key} shows the last comments; add it again only if it is missing.") from None
         cid = str(data.get("id") or "")
-        return CommentResult(key=key, comment_id=cid,
+        return CommentResult(key=key, comment_id=cid, note=note,
                              url=f"{jira.browse_url(key)}?focusedCommentId={cid}" if cid else jira.browse_url(key))
 
     @tool(read_only=False, idempotent=True, check="get_issue shows the issue's status")
@@ -312,18 +318,19 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
     ) -> TransitionResult:
         """Move an issue to a status. Lists the statuses it can move to when the name does not match."""
         key = _key(key)
+        check_identifier(status, "status")
         want = status.strip().casefold()
         with jira.writing():
             try:
-                issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "status"}) or {}
+                issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "status"}, expect=A.IssueRef)
             except JiraError as exc:
                 if exc.status == 404:
                     raise issue_404(key) from None
                 raise
-            current = str(((issue.get("fields") or {}).get("status") or {}).get("name") or "?")
+            current = str(((issue.fields or {}).get("status") or {}).get("name") or "?")
             if current.casefold() == want:
                 return TransitionResult(key=key, from_status=current, status=current, changed=False, url=jira.browse_url(key))
-            options = (jira.get(f"{jira.api}/issue/{key}/transitions") or {}).get("transitions") or []
+            options = jira.get(f"{jira.api}/issue/{key}/transitions", expect=A.Transitions).transitions
             pick = next((t for t in options if str((t.get("to") or {}).get("name") or "").casefold() == want), None) or \
                 next((t for t in options if str(t.get("name") or "").casefold() == want), None)
             if pick is None:
@@ -331,13 +338,10 @@ def build_server(settings: JiraSettings | None = None, client: JiraClient | None
                 raise InvalidInput(f"{key} cannot move from {current} to {status!r}.", hint=f"It can move to: {valid}.")
             target = str((pick.get("to") or {}).get("name") or pick.get("name"))
             try:
-                jira.post(f"{jira.api}/issue/{key}/transitions", {"transition": {"id": str(pick.get("id"))}})
-            except OutcomeUnknown:
-                now = str((((jira.get(f"{jira.api}/issue/{key}", {"fields": "status"}) or {}).get("fields") or {})
-                           .get("status") or {}).get("name") or "")
-                if now.casefold() != target.casefold():
-                    raise OutcomeUnknown(SERVICE, f"transition {key}", "the transition got no answer",
-                                         check=f"get_issue {key} shows its status; it is {now or 'unknown'} now.") from None
+                jira.post(f"{jira.api}/issue/{key}/transitions", {"transition": {"id": str(pick.get("id"))}},
+                          check=f"get_issue {key} shows its status; call transition_issue again only if it is not {target}.")
+            except OutcomeUnknown as lost:
+                transition_back(jira, key, target, lost)
             except JiraError as exc:
                 if exc.status == 400:
                     raise InvalidInput(f"Jira refused moving {key} to {target}: {'; '.join(exc.messages)}.",

@@ -7,16 +7,19 @@ the last three closed sprints for velocity. "Done" is the status category, never
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from paii_common.answers import expect
 from paii_common.errors import InvalidInput, NotFound
-from paii_common.untrusted import NOTE, fence
+from paii_common.untrusted import NOTE, fence, short
 
+from paii_jira import answers as A
 from paii_jira import history as h
+from paii_jira.blockers import waiting_on
 from paii_jira.adf import to_text
-from paii_jira.client import JiraClient, JiraError
+from paii_jira.client import SERVICE, JiraClient, JiraError
+from paii_jira.config import team_board, team_channel
 from paii_jira.fields import FieldMap, discover
 from paii_jira.models import (
     Blocker, CarryOver, Comment, Coverage, EpicProgress, IssueSummary, Period, Points, ScopeChange,
@@ -29,6 +32,11 @@ BASE_FIELDS = ["summary", "status", "assignee", "priority", "issuetype", "labels
                "resolutiondate", "statuscategorychangedate", "parent"]
 ON_TRACK_SLACK = 0.2  # an epic is behind when its done share trails the time elapsed by more than this
 COMMENT_LABEL = "jira comment"
+
+
+def _each(values: list[dict[str, Any]], model: Any, call: str) -> list[dict[str, Any]]:
+    """Every item of an agile list in the shape the report reads (else: Jira answered with something unexpected)."""
+    return [item.model_dump() for item in expect(list[model], values, service=SERVICE, call=call)]
 
 
 def field_map(client: JiraClient) -> FieldMap:
@@ -44,17 +52,18 @@ def resolve_board(client: JiraClient, ref: str | None) -> tuple[dict[str, Any], 
     if not ref:
         raise InvalidInput("Say which board: a board id, a board name or a team name.",
                            hint="Set PAII_JIRA_BOARD for a default, or PAII_JIRA_TEAMS='Team Infra=84' for team names.")
-    team = settings.teams.get(ref.lower())
+    team = team_board(settings.teams.get(ref.lower()) or "")
     target = team or ref
     if target.isdigit():
         try:
-            board = client.get(f"{AGILE}/board/{target}") or {}
+            board = client.get(f"{AGILE}/board/{target}", expect=A.Board).model_dump()
         except JiraError as exc:
             if exc.status == 404:
                 raise NotFound(f"No board {target} (or no access to it).", hint=_boards_hint(client)) from None
             raise
         return board, ref if team else str(board.get("name") or target)
     values, _ = client.agile_values(f"{AGILE}/board", {"name": target}, max_pages=5)
+    values = _each(values, A.Board, f"GET {AGILE}/board")
     exact = [b for b in values if str(b.get("name") or "").lower() == target.lower()]
     found = exact or (values if len(values) == 1 else [])
     if not found:
@@ -78,13 +87,14 @@ def pick_sprint(client: JiraClient, board: dict[str, Any], ref: str | None) -> d
     board_id = board.get("id")
     if ref and ref.strip().isdigit():
         try:
-            return client.get(f"{AGILE}/sprint/{ref.strip()}") or {}
+            return client.get(f"{AGILE}/sprint/{ref.strip()}", expect=A.Sprint).model_dump()
         except JiraError as exc:
             if exc.status == 404:
                 raise NotFound(f"No sprint {ref}.", hint="Omit sprint for the active one, or give its name.") from None
             raise
     params = {} if ref else {"state": "active"}
     values, _ = client.agile_values(f"{AGILE}/board/{board_id}/sprint", params)
+    values = _each(values, A.Sprint, f"GET {AGILE}/board/{{id}}/sprint")
     if ref:
         hits = [s for s in values if str(s.get("name") or "").lower() == ref.strip().lower()]
         if not hits:
@@ -104,14 +114,13 @@ def _period(sprint: dict[str, Any], now: datetime) -> Period:
         return Period(start=h.iso(start), end=h.iso(end))
     total = (end - start).total_seconds()
     elapsed = min(max((now - start).total_seconds(), 0.0), total)
-    left = max((end - now).total_seconds(), 0.0)
-    working, day = 0, now.date()
-    while left and day <= end.date():
-        working += day.weekday() < 5
-        day += timedelta(days=1)
+    # the days left are the calendar days from today to the last day the sprint reaches into, both
+    # counted; the working days are the weekdays among them (so never more than the days left)
+    last = (end - timedelta(microseconds=1)).date()
+    days = [now.date() + timedelta(days=n) for n in range((last - now.date()).days + 1)] if end > now else []
     return Period(start=h.iso(start), end=h.iso(end), days_total=round(total / 86400),
-                  days_elapsed=int(elapsed // 86400), days_left=math.ceil(left / 86400), working_days_left=working,
-                  elapsed_percent=int(elapsed * 100 // total))
+                  days_elapsed=int(elapsed // 86400), days_left=len(days),
+                  working_days_left=sum(1 for d in days if d.weekday() < 5), elapsed_percent=int(elapsed * 100 // total))
 
 
 def _summary(client: JiraClient, issue: dict[str, Any]) -> IssueSummary:
@@ -202,8 +211,11 @@ def build_report(client: JiraClient, board_ref: str | None, sprint_ref: str | No
                                      from_sprint=before[-1]["name"], status_category=h.CATEGORY_NAMES[cat[i["key"]]]))
     added_points = sum(a.points or 0 for a in added)
 
-    blockers = [_blocker(client, i, histories[i["key"]], fm, pts[i["key"]], now) for i in issues
-                if h.blocked_signals(i, fm.flagged)]
+    blocked = [i for i in issues if h.blocked_signals(i, fm.flagged)]
+    blockers = [_blocker(client, i, histories[i["key"]], fm, pts[i["key"]], now) for i in blocked]
+    who = waiting_on(client, blocked) if blocked else {}
+    for b in blockers:
+        b.waiting_on_who = who.get(b.key, [])
 
     period = _period(sprint, now)
     elapsed = (period.elapsed_percent or 0) / 100
@@ -263,10 +275,21 @@ def build_report(client: JiraClient, board_ref: str | None, sprint_ref: str | No
         velocity=velocity_rows, velocity_average=avg, health=health, risks=risks,
         coverage=Coverage(issues_read=len(raw), pages=pages, jql=jql, complete=complete,
                           changelogs_fetched=changelogs_fetched, note=note),
-        note=NOTE, text="",
+        note=NOTE, text="", status_channel=_status_channel(client, board_ref, board),
     )
     report.text = render(report)
     return report
+
+
+def _status_channel(client: JiraClient, ref: str | None, board: dict[str, Any]) -> str | None:
+    """The team's status channel (PAII_JIRA_TEAMS ``Team Infra=84#team-infra-status``): the team named,
+    else the team whose board this is."""
+    teams = client.settings.teams
+    entry = teams.get((ref or client.settings.board or "").strip().lower())
+    if entry is None:
+        ids = {str(board.get("id") or ""), str(board.get("name") or "").lower()}
+        entry = next((e for e in teams.values() if team_board(e).lower() in ids), None)
+    return team_channel(entry) if entry else None
 
 
 def _blocker(client: JiraClient, issue: dict[str, Any], hist: list[dict[str, Any]], fm: FieldMap,
@@ -275,14 +298,14 @@ def _blocker(client: JiraClient, issue: dict[str, Any], hist: list[dict[str, Any
     signals = h.blocked_signals(issue, fm.flagged)
     since = h.blocked_since(issue, hist, signals, fm.flagged)
     try:
-        data = client.get(f"{client.api}/issue/{issue['key']}/comment", {"orderBy": "-created", "maxResults": 20}) or {}
-        comments = list(data.get("comments") or [])
+        comments = client.get(f"{client.api}/issue/{issue['key']}/comment", {"orderBy": "-created", "maxResults": 20},
+                              expect=A.Comments).comments
     except JiraError:
         comments = []
     comments.sort(key=lambda c: str(c.get("created") or ""))
     last = comments[-1] if comments else None
     why = h.escalation(hist, comments, since)
-    waiting = [f"{o.get('key')}: {(o.get('fields') or {}).get('summary') or ''} "
+    waiting = [f"{o.get('key')}: {short((o.get('fields') or {}).get('summary'), 300)} "
                f"({((o.get('fields') or {}).get('status') or {}).get('name') or '?'})".strip()
                for o in h.blocking_links(issue)]
     epic_key, epic_name = _epic_of(issue, fm)
@@ -302,6 +325,7 @@ def _velocity(client: JiraClient, board_id: int, current: int, fm: FieldMap) -> 
         closed, _ = client.agile_values(f"{AGILE}/board/{board_id}/sprint", {"state": "closed"})
     except JiraError:
         return []
+    closed = _each(closed, A.Sprint, f"GET {AGILE}/board/{{id}}/sprint")
     closed = [s for s in closed if int(s.get("id") or 0) != current and str(s.get("state") or "closed") == "closed"]
     closed.sort(key=lambda s: str(s.get("completeDate") or s.get("endDate") or ""), reverse=True)
     rows = []
@@ -329,11 +353,12 @@ def _risks(blockers: list[Blocker], epics: list[EpicProgress], unestimated: list
     out = []
     for b in blockers:
         days = f"{b.days_blocked} days" if b.days_blocked is not None else "since before the changelog"
-        out.append(f"{b.key} blocked {days} ({', '.join(b.signals)}), escalated: {'yes' if b.escalated else 'no'}"
-                   + (f"; epic {b.epic}" if b.epic else ""))
+        who = f", waiting on {'; '.join(b.waiting_on_who)}" if b.waiting_on_who else ""
+        out.append(f"{b.key} blocked {days}{who}, escalated: {'yes' if b.escalated else 'no'}"
+                   + (f"; epic {short(b.epic, 300)}" if b.epic else ""))
     for e in epics:
         if e.status == "behind":
-            out.append(f"{e.name} at {e.percent}% with {period.elapsed_percent}% of the sprint gone")
+            out.append(f"{short(e.name, 300)} at {e.percent}% with {period.elapsed_percent}% of the sprint gone")
     if unestimated:
         out.append(f"{len(unestimated)} issue(s) without story points: {', '.join(u.key for u in unestimated[:10])}")
     if added:

@@ -14,6 +14,7 @@ from typing import Any
 from paii_common import timeline as tl
 from paii_common.untrusted import fence, short
 
+from paii_jira import answers as A
 from paii_jira import history as h
 from paii_jira.adf import to_text
 from paii_jira.client import JiraClient
@@ -28,8 +29,8 @@ def _in(when: Any, begin: Any, end: Any) -> bool:
 
 
 def build(jira: JiraClient, key: str, since: str, until: str) -> tl.Timeline:
-    issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "summary,created,reporter,status"}) or {}
-    f = issue.get("fields") or {}
+    issue = jira.get(f"{jira.api}/issue/{key}", {"fields": "summary,created,reporter,status"}, expect=A.IssueRef)
+    f = issue.fields or {}
     created = h.parse_time(f.get("created"))
     begin, end = tl.window(since, until, default=timedelta(days=2), start=created)
     link = jira.browse_url(key)
@@ -60,14 +61,15 @@ def build(jira: JiraClient, key: str, since: str, until: str) -> tl.Timeline:
                 fields.append(short(name, 40))
         if fields:
             add(when, "change", who, f"{', '.join(fields)} changed by {who or 'someone'}", ref=f"{key}/{entry.get('id')}")
-    data = jira.get(f"{jira.api}/issue/{key}/comment", {"orderBy": "created", "maxResults": MAX_COMMENTS}) or {}
-    comments = data.get("comments") or []
+    page = jira.get(f"{jira.api}/issue/{key}/comment", {"orderBy": "created", "maxResults": MAX_COMMENTS},
+                    expect=A.Comments)
+    comments = page.comments
     for c in comments:
         who = short(h.name_of(c.get("author"))) or None
         add(h.parse_time(c.get("created")), "comment", who, f"comment by {who or 'someone'}", to_text(c.get("body"), 1500),
             ref=f"{key}/comment/{c.get('id')}")
     events, reason = tl.cap(events)
-    if int(data.get("total") or len(comments)) > len(comments):
+    if int(page.total or len(comments)) > len(comments):
         reason = f"more than {MAX_COMMENTS} comments: the first {MAX_COMMENTS} were read" + (f"; {reason}" if reason else "")
     return tl.Timeline(source="jira", since=tl.iso(begin), until=tl.iso(end), events=events, truncated=bool(reason),
                        truncated_reason=reason)

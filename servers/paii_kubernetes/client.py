@@ -1,7 +1,8 @@
 """The Kubernetes API behind one class (also the API the runbook engine codes against).
 
 :class:`KubernetesClient` wraps the official ``kubernetes`` client, imported lazily on the first
-call (it takes ~0.6 s to import), so the server answers ``initialize`` and ``tools/list`` without it.
+call, and only the parts a call needs (:mod:`paii_kubernetes.reads`: the reads skip the generated
+API modules, seconds of imports), so the server answers ``initialize`` and ``tools/list`` without it.
 
 * Configuration: the kubeconfig (``PAII_KUBERNETES_KUBECONFIG``, else ``KUBECONFIG``, else
   ``~/.kube/config``; any auth the library supports, exec plugins included) or, with none, the
@@ -9,8 +10,12 @@ call (it takes ~0.6 s to import), so the server answers ``initialize`` and ``too
 * Calls go through the generated typed methods with ``_preload_content=False``: the JSON comes back
   as plain dicts (no 10 KB model per pod, and a field the model classes do not know is no error).
 * Retries follow :class:`~paii_common.http.RetryPolicy`: 429 for every call (``Retry-After``), 5xx and
-  connection errors only for reads; urllib3's own retries are off. Every request has connect and
-  read timeouts within ``read_timeout`` / ``write_timeout``.
+  connection errors only for reads: a write (a DELETE too: a StatefulSet pod comes back under the
+  same name) is never sent twice; its outcome is read back by the tool. urllib3's own retries are
+  off. Every request has connect and read timeouts within ``read_timeout`` / ``write_timeout``.
+* Every answer is checked against the shape the tools read (:mod:`paii_kubernetes.answers`): one
+  that does not fit is "Kubernetes answered with something unexpected" (for a write: its outcome is
+  unknown), never success.
 * Errors become the ``paii_common.errors`` family with the next step (refresh credentials, RBAC,
   list the names first ...). Tokens from the kubeconfig are registered for redaction.
 * :meth:`exec_in_pod` runs an argv list over the API's WebSocket stream (``kubernetes.stream``): no
@@ -29,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from paii_common.answers import UnexpectedAnswer, UnexpectedWrite, expect
 from paii_common.errors import (
     Conflict,
     InvalidInput,
@@ -43,9 +49,11 @@ from paii_common.errors import (
 from paii_common.http import DEFAULT_POLICY, RetryPolicy, parse_retry_after
 from paii_common.redact import redact, register_secret
 
+from paii_kubernetes.answers import shape_of
 from paii_kubernetes.config import KubernetesSettings
 from paii_kubernetes.models import ExecResult
 from paii_kubernetes.policy import check_argv, refuse_secret_access, validate_name, validate_selector
+from paii_kubernetes.reads import Api, load_library
 
 log = logging.getLogger("paii.kubernetes")
 
@@ -90,11 +98,11 @@ class KubernetesClient:
         self._lock = threading.Lock()
 
     def warm(self) -> None:
-        """Import the library ahead of the first call (its API classes take seconds to build); no network."""
+        """Import what the first read needs ahead of it (paii_kubernetes.reads); no network."""
         try:
+            load_library()
+            import kubernetes.client.api_client  # noqa: F401
             import kubernetes.config  # noqa: F401
-            import kubernetes.stream  # noqa: F401
-            from kubernetes.client import AppsV1Api, CoreV1Api  # noqa: F401
         except Exception:  # noqa: BLE001 - the first real call reports the problem
             log.debug("kubernetes warm-up failed", exc_info=True)
 
@@ -110,6 +118,7 @@ class KubernetesClient:
             return found
 
     def _load(self, context: str | None) -> Cluster:
+        load_library()
         from kubernetes import client as k8s
         from kubernetes import config as kconfig
         from kubernetes.config.config_exception import ConfigException
@@ -156,14 +165,12 @@ class KubernetesClient:
         register_secret(getattr(cfg, "password", None))
 
     def core(self, context: str | None = None) -> Any:
-        from kubernetes.client import CoreV1Api
-
-        return CoreV1Api(self.cluster(context).api)
+        """CoreV1Api's methods (its reads without importing it: paii_kubernetes.reads)."""
+        return Api(self.cluster(context).api, "core")
 
     def apps(self, context: str | None = None) -> Any:
-        from kubernetes.client import AppsV1Api
-
-        return AppsV1Api(self.cluster(context).api)
+        """AppsV1Api's methods (its reads without importing it: paii_kubernetes.reads)."""
+        return Api(self.cluster(context).api, "apps")
 
     def namespace(self, namespace: str | None, context: str | None = None) -> str:
         """A validated namespace: the one given, else the context's."""
@@ -177,15 +184,17 @@ class KubernetesClient:
         ``what`` names the call in errors ("list pods in payments"); ``check`` is the read that
         shows the truth when a write's outcome is unknown.
         """
+        load_library()
         from kubernetes.client.exceptions import ApiException
 
         where = _where(fn)
+        method = getattr(fn, "__name__", "")
+        shape = None if raw else shape_of(method)
         # a little under the tool call's deadline (PAII_READ_TIMEOUT / PAII_WRITE_TIMEOUT), so that a slow
         # API server is reported as such, with its address, rather than as a bare deadline
         budget = 0.85 * (self.settings.write_timeout if write else self.settings.read_timeout)
         deadline = time.monotonic() + budget
-        method = getattr(fn, "__name__", "")
-        idempotent = not write or method.startswith("delete")
+        idempotent = not write  # a write is never re-sent (see the module doc)
         attempt = 0
         while True:
             attempt += 1
@@ -195,7 +204,9 @@ class KubernetesClient:
                 body = resp.data
                 self._register(fn.__self__.api_client.configuration)
                 text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-                return text if raw else (json.loads(text) if text.strip() else {})
+                if raw:
+                    return text
+                return self._answer(text, shape, what, write=write, check=check)
             except ApiException as exc:
                 status = exc.status or None
                 retry_after = parse_retry_after((exc.headers or {}).get("Retry-After")) if exc.headers else None
@@ -215,11 +226,29 @@ class KubernetesClient:
                     continue
                 raise self.unreachable(exc, what, where, write=write, check=check) from None
 
+    @staticmethod
+    def _answer(text: str, shape: Any, what: str, *, write: bool, check: str | None) -> Any:
+        """The JSON of an answer, checked against ``shape``."""
+        check = check or "read the object again before retrying."
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            if write:
+                raise UnexpectedWrite(SERVICE, what, "not JSON", check=check) from None
+            raise UnexpectedAnswer(SERVICE, what, "not JSON") from None
+        if shape is None:
+            return data if data is not None else {}
+        expect(shape, data, service=SERVICE, call=what, write=write, check=check)
+        return data
+
     def unreachable(self, exc: Exception, what: str, where: tuple[str, str], *, write: bool = False,
                     check: str | None = None) -> UpstreamError:
         detail = f"could not reach the API server {where[1]} (context {where[0]}): {type(exc).__name__}: {redact(str(exc))[:200]}"
-        if write:
+        if write and not _never_sent(exc):
             return OutcomeUnknown(SERVICE, what, detail, check=check or "read the object again before retrying.")
+        if write:
+            return UpstreamError(SERVICE, what, detail, hint="Check the network or VPN and that the cluster is up "
+                                 "(`paii doctor`), then retry; the request was not sent, so nothing changed.")
         return UpstreamError(SERVICE, what, detail, hint="Check the network or VPN and that the cluster is up "
                              "(`paii doctor`), then retry; this read changed nothing.")
 
@@ -264,13 +293,15 @@ class KubernetesClient:
 
     # ------------------------------------------------------------------ the runbook engine's API
     def exec_in_pod(self, namespace: str, pod: str, argv: list[str], *, container: str | None = None,
-                    context: str | None = None, timeout: float = 30.0, max_bytes: int | None = None) -> ExecResult:
+                    context: str | None = None, timeout: float = 30.0, max_bytes: int | None = None,
+                    write: bool = False) -> ExecResult:
         """Run ``argv`` (a list, never a shell string) in a container through the exec WebSocket.
 
         Output is capped at ``max_bytes`` per stream (default PAII_KUBERNETES_OUTPUT_MAX_BYTES) and
         masked for tokens; after ``timeout`` seconds the stream is closed and ``timed_out`` is set.
         Commands that would read Secret values (env dumps, /var/run/secrets) are refused; beyond
-        that, callers decide what may run (the allowlist, approvals).
+        that, callers decide what may run (the allowlist, approvals). ``write``: the command may change
+        something, so a failure after the request was sent is an unknown outcome, not "nothing changed".
         """
         from paii_kubernetes.execstream import run_exec
 
@@ -281,7 +312,8 @@ class KubernetesClient:
         args = check_argv(argv)
         refuse_secret_access(args)
         return run_exec(self, namespace, pod, args, container=container, context=context,
-                        timeout=max(0.1, float(timeout)), max_bytes=max_bytes or self.settings.output_max_bytes)
+                        timeout=max(0.1, float(timeout)), max_bytes=max_bytes or self.settings.output_max_bytes,
+                        write=write)
 
     def find_pods(self, namespace: str, selector: str, *, context: str | None = None) -> list[str]:
         """Names of the running pods matching ``selector``, ready ones first."""
@@ -313,6 +345,20 @@ def _where(fn: Any) -> tuple[str, str]:
     api = getattr(getattr(fn, "__self__", None), "api_client", None)
     host = getattr(getattr(api, "configuration", None), "host", None) or "?"
     return str(getattr(api, "paii_context", "the current context")), host
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when the connection was never made (refused, no route, no name), so a write cannot have happened."""
+    import urllib3
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError,
+                            ConnectionRefusedError, urllib3.exceptions.NameResolutionError)):
+            return True
+        exc = getattr(exc, "reason", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 def _is_transport_error(exc: Exception) -> bool:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from paii_kubernetes.client import KubernetesClient
 
 CONNECT_TIMEOUT = 10.0
+EXEC_CHECK = ("the command may have run, wholly or in part: tell the person, and look at what it changes before "
+              "running it again.")
 
 
 class _Discard:
@@ -52,6 +54,9 @@ class _Capped:
         return "".join(self.parts)
 
 
+UNEXPECTED = "Kubernetes answered with something unexpected on the exec's status channel"
+
+
 def exit_code_of(status_text: str) -> tuple[int | None, str | None]:
     """(exit code, error message) from the status channel's JSON; (None, None) without one."""
     if not status_text.strip():
@@ -60,6 +65,8 @@ def exit_code_of(status_text: str) -> tuple[int | None, str | None]:
         status = json.loads(status_text)
     except ValueError:
         return None, status_text.strip()[:300]
+    if not isinstance(status, dict) or not isinstance(status.get("status"), str):
+        return None, f"{UNEXPECTED} (not a Status)"
     if status.get("status") == "Success":
         return 0, None
     for cause in (status.get("details") or {}).get("causes") or []:
@@ -72,8 +79,11 @@ def exit_code_of(status_text: str) -> tuple[int | None, str | None]:
 
 
 def run_exec(client: KubernetesClient, namespace: str, pod: str, argv: list[str], *, container: str | None,
-             context: str | None, timeout: float, max_bytes: int) -> ExecResult:
+             context: str | None, timeout: float, max_bytes: int, write: bool = False) -> ExecResult:
     import websocket
+    from paii_kubernetes.reads import load_library
+
+    load_library()
     from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 
@@ -91,9 +101,9 @@ def run_exec(client: KubernetesClient, namespace: str, pod: str, argv: list[str]
     try:
         ws = stream(fn, pod, namespace, _preload_content=False, **kwargs)
     except ApiException as exc:
-        raise client.translate(exc, what, _where(fn)) from None
+        raise client.translate(exc, what, _where(fn), write=write, check=EXEC_CHECK) from None
     except (OSError, websocket.WebSocketException) as exc:
-        raise client.unreachable(exc, what, _where(fn)) from None
+        raise client.unreachable(exc, what, _where(fn), write=write, check=EXEC_CHECK) from None
     if hasattr(ws, "_all"):
         ws._all = _Discard()  # see the module doc: bounded memory
     out, err = _Capped(max_bytes), _Capped(max_bytes)

@@ -1,7 +1,8 @@
 """What the model sees: lean summaries of pods, events, logs, deployments and command results.
 
 Kubernetes objects are large (one pod is ~10 KB of JSON, mostly managedFields and defaults); these
-models keep what triage needs. Text written by applications (logs, command output) is fenced.
+models keep what triage needs. Text written by applications (logs, command output) is fenced; event
+and condition messages, reasons and change causes are plain or marked (``paii_common.untrusted``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from paii_common.timeline import Timeline
+from paii_common.untrusted import ShortText
+
+Message = ShortText(300)
+Reason = ShortText(60)
 
 
 @dataclass
@@ -26,7 +31,7 @@ class ExecResult:
 
 
 class Termination(BaseModel):
-    reason: str | None = None
+    reason: Reason | None = None
     exit_code: int | None = None
     finished: str | None = None
 
@@ -52,8 +57,8 @@ class PodList(BaseModel):
 class Condition(BaseModel):
     type: str
     status: str
-    reason: str | None = None
-    message: str | None = None
+    reason: Reason | None = None
+    message: Message | None = None
 
 
 class Container(BaseModel):
@@ -69,9 +74,9 @@ class Container(BaseModel):
 
 class FoldedEvent(BaseModel):
     type: str
-    reason: str
+    reason: Reason
     object: str
-    message: str
+    message: Message
     count: int
     last_seen: str | None = None
 
@@ -119,7 +124,7 @@ class Revision(BaseModel):
     images: list[str]
     created: str | None = None
     replicas: int
-    change_cause: str | None = None
+    change_cause: ShortText(160) | None = None
 
 
 class Deployment(BaseModel):

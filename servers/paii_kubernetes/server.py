@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
 from pydantic import Field
 
 from paii_common import clock
+from paii_common import timeline as tl
 from paii_common.errors import InvalidInput
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
@@ -47,9 +48,7 @@ INSTRUCTIONS = (
 )
 
 LOG_LABEL = "pod log"
-_SINCE = re.compile(r"^(\d+)\s*([smhd])$")
 _KIND = re.compile(r"^[A-Z][A-Za-z]{0,62}$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_CONTAINER = "kubectl.kubernetes.io/default-container"
 LOG_FETCH_BYTES = 4_000_000
 #: the warm-up waits: Claude Code starts every server at once, and compiling the library on a fresh
@@ -64,20 +63,11 @@ Argv = Annotated[list[str], Field(description="Program and arguments (no shell)"
 
 
 def since_seconds(value: str | None, now: datetime | None = None) -> int | None:
-    """``15m``, ``2h``, ``1d`` or an ISO time -> seconds back from now; None when empty."""
-    if not value or not value.strip():
-        return None
-    text = value.strip().lower()
-    m = _SINCE.match(text)
-    if m:
-        return max(1, int(m.group(1)) * _UNIT[m.group(2)])
-    try:
-        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(f"since {value!r} is neither an age (30s, 15m, 2h, 1d) nor an ISO time.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(1, int(((now or clock.now()) - when).total_seconds()))
+    """``15m``, ``2h``, ``1d`` or an ISO time -> seconds back from now; None when empty
+    (:func:`paii_common.timeline.parse`, every server's time parser)."""
+    now = now or clock.now()
+    when = tl.parse(value, "since", now=now)
+    return None if when is None else max(1, int((now - when).total_seconds()))
 
 
 def build_server(settings: KubernetesSettings | None = None, client: KubernetesClient | None = None) -> MCPServer:

@@ -23,6 +23,8 @@ LABEL = "kubernetes event"
 def window(since: str) -> tuple[datetime, datetime]:
     """``2h``, an ISO start, or ``START/END`` (ISO 8601 interval)."""
     start, _, end = since.partition("/")
+    if "/" in end:  # a path, not an interval: one error naming the whole value
+        tl.parse(since, "since")
     return tl.window(start, end or None)
 
 

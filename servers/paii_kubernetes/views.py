@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from paii_common import clock
+from paii_common.redact import redact
 from paii_common.untrusted import NOTE, fence
 
 from paii_kubernetes.client import mask_secrets, pod_is_ready
@@ -60,7 +61,7 @@ def age(value: str | None, now: datetime | None = None) -> str:
 def _short(text: Any, limit: int = MAX_MESSAGE) -> str | None:
     if text is None:
         return None
-    text = " ".join(str(text).split())
+    text = " ".join(redact(str(text)).split())  # masked before the cut: no half token is left
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

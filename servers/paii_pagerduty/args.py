@@ -3,44 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from paii_common import clock
+from paii_common import timeline as tl
 from paii_common.errors import InvalidInput
 from paii_pagerduty.shift import iso
 
-_AGE = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
 def parse_time(value: str | None, arg: str, *, now: datetime | None = None) -> datetime | None:
-    """An ISO 8601 time (naive means UTC) or an age like ``24h``; None when empty."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    now = now or clock.now()
-    if text.lower() == "now":
-        return now
-    age = _AGE.match(text.lower())
-    if age:
-        digits, unit = age.group(1), age.group(2)
-        limit = now - datetime(1970, 1, 1, tzinfo=UTC)
-        try:
-            delta = timedelta(**{_UNITS[unit]: int(digits)}) if len(digits) <= 12 else None
-        except OverflowError:
-            delta = None
-        if delta is None or delta > limit:
-            most = int(limit / timedelta(**{_UNITS[unit]: 1}))
-            raise InvalidInput(f"{arg}={value[:40]!r} reaches back before 1970: use an age up to {most}{unit}, "
-                               "or an ISO 8601 time (2026-01-02T09:00:00Z).")
-        return now - delta
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(
-            f"{arg}={value[:40]!r} is not a time: use ISO 8601 (2026-01-02T09:00:00Z) or an age like 24h, 90m, 7d."
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    """An ISO 8601 time (naive means UTC) or an age like ``24h``; None when empty (every server's parser:
+    :func:`paii_common.timeline.parse`)."""
+    return tl.parse(value, arg, now=now)
 
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")

@@ -24,6 +24,11 @@ Logging: pdpyras' deprecation warning is silenced where it is imported, its retr
 to DEBUG and its error lines to INFO (logger ``paii.pagerduty.pdpyras``); a call that
 finally fails logs one WARNING line (``paii.pagerduty``).
 
+Answers: pdpyras refuses an answer without its wrapper (``{"incident": ...}``); what is inside is
+checked against the shape the tools read, by call (:mod:`paii_pagerduty.answers`). Either way an
+answer of the wrong shape is "PagerDuty answered with something unexpected": a read fails saying
+so, a write is a :class:`WriteLost` (read back like any lost answer).
+
 Pagination uses pdpyras' ``iter_all`` with two caps: the number of items the caller asked
 for (one more is read to know whether the list was truncated) and a number of pages, so an
 API that always says ``more: true`` cannot keep the iterator going.
@@ -39,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from paii_common.answers import UnexpectedAnswer, expect, unexpected
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
 from paii_common.http import (
     DEFAULT_POLICY,
@@ -52,6 +58,7 @@ from paii_common.http import (
     seconds_text,
 )
 from paii_common.redact import redact
+from paii_pagerduty import answers as A
 from paii_pagerduty.config import DEFAULT_URL
 from paii_pagerduty.session import GiveUp, PageCap, network_failure, pdpyras_module, session_class
 
@@ -129,6 +136,8 @@ class PagerDutyClient:
         self._sessions: dict[bool, Any] = {}
         self._lock = threading.Lock()
         self._me: dict[str, Any] | None = None
+        #: writes whose outcome was unknown (paii_pagerduty.writes.escalate): (when, what was there before)
+        self.pending: dict[tuple[str, str], tuple[float, set[str]]] = {}
 
     # ------------------------------------------------------------------ sessions
     @property
@@ -238,13 +247,18 @@ class PagerDutyClient:
             log.warning("%s %s: rate limited %s", SERVICE, call, attempts_text(attempts))
             return RateLimited(SERVICE, call, attempts=attempts, retry_after=retry_after)
         tries = self._tries(attempts, out_of_time)
-        if status < 300:  # a 2xx whose body pdpyras could not decode
-            detail = f"PagerDuty returned an unreadable response (HTTP {status}, not the JSON it promised){tries}"
+        if status < 300:  # a 2xx that pdpyras could not decode or unwrap
+            try:
+                response.json()
+                detail = unexpected(SERVICE, f"HTTP {status}, not the shape of PagerDuty's API") + tries
+            except ValueError:
+                detail = f"PagerDuty returned an unreadable response (HTTP {status}, not JSON){tries}"
             log.warning("%s %s: %s", SERVICE, call, detail)
             if method not in READS:
                 return WriteLost(call, detail, answered=True)
             return UpstreamError(
-                SERVICE, call, detail, hint="PagerDuty may be having trouble: retry in a minute; this read changed nothing."
+                SERVICE, call, detail, hint="This read changed nothing: retry in a minute. If it keeps happening, check "
+                "that PAII_PAGERDUTY_URL points at PagerDuty's API itself (not a proxy or a login page): `paii doctor`."
             )
         detail = _error_detail(response) + tries
         (log.warning if status >= 500 else log.info)("%s %s failed: HTTP %s %s", SERVICE, call, status, redact(detail))
@@ -253,23 +267,43 @@ class PagerDutyClient:
         return UpstreamError(SERVICE, call, detail, status=status, hint=hint_for_status(status, method=method))
 
     # ------------------------------------------------------------------ calls
+    @staticmethod
+    def _checked(method: str, call: str, data: Any, shape: Any) -> Any:
+        """``data`` if it has ``shape`` (None: not checked); else an UnexpectedAnswer, or WriteLost for a write."""
+        if shape is None:
+            return data
+        try:
+            expect(shape, data, service=SERVICE, call=call)
+        except UnexpectedAnswer as exc:
+            log.warning("%s %s: %s", SERVICE, call, exc.detail)
+            if method not in READS:
+                raise WriteLost(call, exc.detail, answered=True) from None
+            raise
+        return data
+
     def get(self, path: str, params: dict[str, Any] | None = None, *, call: str | None = None) -> Any:
         """GET a single resource and return its unwrapped entity."""
-        with self._bounded("GET", call or f"GET {path}") as session:
-            return session.rget(path, params=params or None)
+        call = call or f"GET {path}"
+        with self._bounded("GET", call) as session:
+            data = session.rget(path, params=params or None)
+        return self._checked("GET", call, data, A.ENTITY.get(call))
 
     def put(self, path: str, body: dict[str, Any], *, call: str | None = None, reserve: float = 0.0) -> Any:
         """PUT (PagerDuty's update) and return the unwrapped entity; :class:`WriteLost` when the
         answer is lost. ``reserve`` seconds of the tool's deadline stay free for a read back."""
         self.require_from()
-        with self._bounded("PUT", call or f"PUT {path}", reserve=reserve) as session:
-            return session.rput(path, json=body)
+        call = call or f"PUT {path}"
+        with self._bounded("PUT", call, reserve=reserve) as session:
+            data = session.rput(path, json=body)
+        return self._checked("PUT", call, data, A.ENTITY.get(call))
 
     def post(self, path: str, body: dict[str, Any], *, call: str | None = None, reserve: float = 0.0) -> Any:
         """POST (create) and return the unwrapped entity; :class:`WriteLost` when the answer is lost."""
         self.require_from()
-        with self._bounded("POST", call or f"POST {path}", reserve=reserve) as session:
-            return session.rpost(path, json=body)
+        call = call or f"POST {path}"
+        with self._bounded("POST", call, reserve=reserve) as session:
+            data = session.rpost(path, json=body)
+        return self._checked("POST", call, data, A.ENTITY.get(call))
 
     def list(
         self,
@@ -292,7 +326,8 @@ class PagerDutyClient:
         pages = max_pages or self.max_pages
         items: list[dict[str, Any]] = []
         truncated = False
-        with self._bounded("GET", call or f"GET {path}") as session:
+        call = call or f"GET {path}"
+        with self._bounded("GET", call) as session:
             st = session._paii
             st.pages_left = pages
             try:
@@ -305,7 +340,8 @@ class PagerDutyClient:
         if len(items) > limit:
             items = items[:limit]
             truncated = True
-        return items, truncated
+        item = A.ITEM.get(call)
+        return self._checked("GET", call, items, list[item] if item else None), truncated
 
     # ------------------------------------------------------------------ helpers
     def time_left(self) -> float | None:

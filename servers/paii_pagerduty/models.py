@@ -83,6 +83,7 @@ class Alert(BaseModel):
     suppressed: bool = False
     created_at: str | None = None
     incident_id: str | None = None
+    reason: str | None = Field(default=None, description="Why, when a responder said: the latest note on its incident.")
 
     @classmethod
     def from_api(cls, d: dict[str, Any], incident_id: str | None = None) -> Alert:

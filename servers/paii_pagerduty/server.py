@@ -39,10 +39,11 @@ from paii_pagerduty.models import (
     StatusUpdateResult,
 )
 from paii_pagerduty.args import check_id, parse_time, window  # noqa: F401 - parse_time: tests import it here
-from paii_pagerduty.shift import _shift_incidents, _utc, iso
+from paii_pagerduty.shift import _shift_incidents, _utc, alert_reason, iso
 from paii_pagerduty.timeline import IncidentTimeline
 from paii_pagerduty.timeline import build as build_timeline
-from paii_pagerduty.writes import add_note, escalation_check, post_status_update as send_status_update, update_incident
+from paii_pagerduty.writes import add_note, escalate, update_incident
+from paii_pagerduty.writes import post_status_update as send_status_update
 
 INSTRUCTIONS = (
     "PagerDuty for responders: list and read incidents, acknowledge, resolve, note and escalate them, "
@@ -232,8 +233,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         if escalation_policy_id:
             fields["escalation_policy"] = {"id": escalation_policy_id, "type": "escalation_policy_reference"}
         check_id(incident_id, "incident_id")
-        goal, check = escalation_check(pd, incident_id, fields)
-        return update_incident(pd, incident_id, fields, goal=goal, check=check, tool="escalate_incident")
+        return escalate(pd, incident_id, fields)
 
     @tool(read_only=True)
     def list_oncalls(
@@ -317,6 +317,8 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         if cut:
             report.truncated.append(f"log entries (first {len(entries)} read)")
         found = _shift_incidents(entries, who)
+        resolve_notes = {(e.get("incident") or {}).get("id"): e["note"] for e in entries
+                         if str(e.get("type", "")).startswith("resolve") and e.get("note")}
         detailed = found[:SHIFT_DETAILED]
         if len(found) > SHIFT_DETAILED:
             report.truncated.append(f"notes and alerts read for the first {SHIFT_DETAILED} of {len(found)} incidents")
@@ -335,6 +337,9 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
                 for a in alerts
                 if a.get("suppressed") or (inc.auto_resolved and a.get("status") == "resolved")
             ]
+            why = alert_reason(notes, resolve_notes.get(inc.id))
+            for alert in picked:
+                alert.reason = why
             return inc, picked
 
         if detailed:
@@ -365,6 +370,7 @@ def build_server(settings: PagerDutySettings | None = None, client: PagerDutyCli
         until: Annotated[str, Field(description="Default: its resolution or now")] = "",
     ) -> IncidentTimeline:
         """An incident's log as timeline events (trigger, acks, escalations, notes, status updates, resolve) and minutes since its last status update."""  # noqa: E501
+        parse_time(since, "since"), parse_time(until, "until")  # bad times fail before any request
         return build_timeline(pd, _incident(incident_id), since, until)
 
     @tool(read_only=False, check="get_timeline lists its status updates (the same text is never sent twice in an hour)")

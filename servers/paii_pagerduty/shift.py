@@ -9,6 +9,7 @@ from paii_common.untrusted import short
 from paii_pagerduty.models import TITLE_MAX, Incident, LogEntry, ShiftIncident
 
 SHIFT_EVENTS = 10
+REASON_MAX = 200
 
 
 def iso(when: datetime) -> str:
@@ -60,3 +61,11 @@ def _shift_incidents(entries: list[dict[str, Any]], user_id: str | None) -> list
     found = [inc for iid, inc in by_id.items() if not user_id or iid in involved]
     # open incidents first, then by creation time
     return sorted(found, key=lambda i: (i.status == "resolved", _utc(i.created_at)))
+
+
+def alert_reason(notes: list[dict[str, Any]], resolve_note: str | None) -> str | None:
+    """Why an alert was suppressed or resolved itself, as a responder left it: the latest note on its
+    incident, else the note of its resolve entry; None when nobody said (data, marked as such)."""
+    latest = max(notes, key=lambda n: _utc(n.get("created_at")), default=None)
+    text = (latest or {}).get("content") or resolve_note
+    return short(text, REASON_MAX) or None

@@ -54,10 +54,10 @@ def status_updates(pd: PagerDutyClient, incident_id: str, since: str | None = No
 
 def build(pd: PagerDutyClient, incident: dict[str, Any], since: str, until: str) -> IncidentTimeline:
     iid = incident["id"]
-    start = tl.event_time(since) or tl.event_time(incident.get("created_at"))
     now = tl.parse("now", "now")
+    start = tl.parse(since, "since", now=now) or tl.event_time(incident.get("created_at"))
     resolved = tl.event_time(incident.get("resolved_at")) if incident.get("status") == "resolved" else None
-    end = tl.event_time(until) or resolved or now
+    end = tl.parse(until, "until", now=now) or resolved or now
     if start is None or start >= end:
         start = end - timedelta(hours=6)
     if not since:  # the incident's own span, never longer than a timeline read covers

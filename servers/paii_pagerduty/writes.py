@@ -16,11 +16,14 @@ text (the last :data:`NOTE_LOOKBACK` notes, written in the last :data:`NOTE_WIND
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from paii_common import clock
+from paii_common.calls import still_awaited
 from paii_common.errors import OutcomeUnknown, PaiiError, UpstreamError
 from paii_pagerduty.client import SERVICE, PagerDutyClient, WriteLost
 from paii_pagerduty.models import Incident, IncidentState, Note, NoteResult, StatusUpdateResult
@@ -91,8 +94,10 @@ def update_incident(
         ) from None
 
 
-def escalation_check(pd: PagerDutyClient, incident_id: str, fields: dict[str, Any]) -> tuple[str, Check]:
-    """What an escalation should have changed, and how to see it in the incident read back."""
+def escalation_check(pd: PagerDutyClient, incident_id: str, fields: dict[str, Any],
+                     before: set[str] | None = None) -> tuple[str, Check, set[str] | None]:
+    """What an escalation should have changed, how to see it in the incident read back, and the
+    escalate log entries there were before (``before``: those of an earlier call with the same values)."""
     goals: list[str] = []
     checks: list[Check] = []
     if "assignments" in fields:
@@ -107,13 +112,40 @@ def escalation_check(pd: PagerDutyClient, incident_id: str, fields: dict[str, An
         goals.append("escalated")
         # the incident does not show its level, its log does: an escalate entry that was not
         # there before the write (read now, before it) shows the escalation happened
-        before = _escalations(pd, incident_id)
-        checks.append(lambda _inc, _s: bool(_escalations(pd, incident_id) - before))
+        seen = _escalations(pd, incident_id) if before is None else before
+        before = seen
+        checks.append(lambda _inc, _s: bool(_escalations(pd, incident_id) - seen))
 
     def check(inc: dict[str, Any], started: datetime) -> bool:
         return all(c(inc, started) for c in checks)
 
-    return " and ".join(goals), check
+    return " and ".join(goals), check, before
+
+
+PENDING_S = 600.0  # how long an escalation whose outcome was unknown is remembered
+
+
+def escalate(pd: PagerDutyClient, incident_id: str, fields: dict[str, Any]) -> IncidentState:
+    """Escalate once: a repeat of an escalation whose answer was lost first reads the incident back, and
+    does not escalate again (a second escalation pages the next level again) when the first one landed."""
+    key = (incident_id, json.dumps(fields, sort_keys=True))
+    earlier = pd.pending.get(key)
+    if earlier is not None and time.monotonic() - earlier[0] > PENDING_S:
+        earlier = None
+    goal, check, before = escalation_check(pd, incident_id, fields, before=earlier[1] if earlier else None)
+    if earlier is not None:
+        now = pd.get(INCIDENT.format(incident_id), call=CALL_GET)
+        if check(now, clock.now()):
+            pd.pending.pop(key, None)
+            return IncidentState(
+                incident=Incident.from_api(now), changed=False,
+                note=f"An earlier escalate_incident call with the same values (its answer was lost) did it: the incident "
+                     f"is {goal}. Not escalated again.")
+    pd.pending[key] = (time.monotonic(), before or set())  # until this call answers
+    result = update_incident(pd, incident_id, fields, goal=goal, check=check, tool="escalate_incident")
+    if still_awaited():  # (not when the tool's deadline already answered "unknown" for it)
+        pd.pending.pop(key, None)
+    return result
 
 
 def _escalations(pd: PagerDutyClient, incident_id: str) -> set[str]:

@@ -1,8 +1,10 @@
 """What runs a step's command: a local process (``run``) or the Kubernetes server's exec (``k8s_exec``).
 
-``run`` starts ``argv`` directly (never a shell) in its own process group, after looking the
-program up in ``PAII_RUNBOOK_BIN_DIRS`` and then ``PATH``; after ``timeout`` seconds the group
-is terminated. Output is kept up to a cap per stream (the end of it: errors come last).
+``run`` starts ``argv`` directly (never a shell), after looking the program up in
+``PAII_RUNBOOK_BIN_DIRS`` and then ``PATH``, under a watcher (:mod:`paii_runbook.watch`) that leads
+a session of its own: after ``timeout`` seconds the watcher terminates the command's group; it
+keeps the end of each output stream (errors come last) and writes the result to a file, so a step
+outlives a server killed in its middle, and its outcome can still be read after a restart.
 
 ``k8s_exec`` uses ``paii_kubernetes`` (imported on first use): ``find_pods`` picks the first
 ready pod that matches the selector, ``check_write_allowed`` refuses a changing command in a
@@ -12,17 +14,20 @@ write check.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
-import threading
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from paii_common.errors import PaiiError
+from paii_runbook import procs
 from paii_runbook.config import RunbookSettings
 
 if TYPE_CHECKING:
@@ -39,28 +44,6 @@ class CommandResult:
     truncated: bool = False
     pod: str | None = None
     error: str | None = None  # it could not run, or its outcome is unknown: why
-
-
-class _Tail:
-    """Reads a stream to the end, keeping its last ``cap`` bytes."""
-
-    def __init__(self, stream, cap: int) -> None:
-        self.buf = bytearray()
-        self.cap = cap
-        self.dropped = 0
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream) -> None:
-        for chunk in iter(lambda: stream.read(65536), b""):
-            self.buf += chunk
-            if len(self.buf) > self.cap:
-                self.dropped += len(self.buf) - self.cap
-                del self.buf[: len(self.buf) - self.cap]
-
-    def text(self) -> str:
-        self.thread.join(timeout=5)
-        return self.buf.decode("utf-8", errors="replace")
 
 
 class StepExecutor:
@@ -87,7 +70,10 @@ class StepExecutor:
             return program if os.access(program, os.X_OK) else None
         return shutil.which(program, path=self.search_path())
 
-    def run(self, argv: list[str], timeout: float) -> CommandResult:
+    def run(self, argv: list[str], timeout: float, track: Path | None = None) -> CommandResult:
+        """Run argv under a watcher (:mod:`paii_runbook.watch`) in a session of its own. track: where the
+        watcher leaves its files (the run's state names it, so a restarted server finds the process);
+        without one, a temporary place, removed after."""
         started = time.monotonic()
         program = self.which(argv[0])
         if program is None:
@@ -95,38 +81,39 @@ class StepExecutor:
             return CommandResult("", "", None, 0.0,
                                  error=f"{argv[0]}: command not found (searched {where}): install it or set PAII_RUNBOOK_BIN_DIRS")
         env = dict(os.environ, PATH=self.search_path())
-        cap = self.settings.max_output * 4
-        try:
-            proc = subprocess.Popen([program, *argv[1:]], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
-        except OSError as exc:
-            return CommandResult("", "", None, time.monotonic() - started, error=f"{argv[0]} could not start: {exc}")
-        out, err = _Tail(proc.stdout, cap), _Tail(proc.stderr, cap)
-        timed_out = False
-        try:
-            code: int | None = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill(proc)
-            code = None
-        result = CommandResult(out.text(), err.text(), code, time.monotonic() - started, timed_out=timed_out,
-                               truncated=bool(out.dropped or err.dropped))
-        if timed_out:
+        with contextlib.ExitStack() as stack:
+            if track is None:
+                track = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="paii-step-"))) / "check"
+            track.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                proc = subprocess.Popen(procs.watcher_argv(track, timeout, self.settings.max_output * 4, [program, *argv[1:]]),
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        env=env, start_new_session=True)
+            except OSError as exc:
+                return CommandResult("", "", None, time.monotonic() - started, error=f"{argv[0]} could not start: {exc}")
+            try:
+                proc.wait(timeout=timeout + 30)  # the watcher stops the command at its timeout
+            except subprocess.TimeoutExpired:
+                self._kill(proc, procs.read_json(track.with_name(track.name + ".started")))
+            res = procs.result(track)
+        if res is None:
+            return CommandResult("", "", None, time.monotonic() - started,
+                                 error="the step's watcher ended without a result: its outcome is unknown")
+        result = CommandResult(res["stdout"], res["stderr"], res["exit_code"], float(res["duration_s"]),
+                               timed_out=bool(res["timed_out"]), truncated=bool(res["truncated"]), error=res.get("error"))
+        if result.timed_out:
             result.error = f"timed out after {timeout:g} s: the process group was stopped; it may have done part of its work"
         return result
 
     @staticmethod
-    def _kill(proc: subprocess.Popen) -> None:
-        for sig, grace in ((signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                return
-            try:
-                proc.wait(timeout=grace)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+    def _kill(proc: subprocess.Popen, started: dict | None) -> None:
+        """Stop a watcher that did not end (and its command's group)."""
+        for pgid in ((started or {}).get("pgid"), proc.pid):
+            if pgid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
 
     # ------------------------------------------------------------------ Kubernetes
     def kubernetes(self) -> Any:
@@ -174,7 +161,8 @@ class StepExecutor:
             result.error = f"timed out after {command.timeout:g} s in pod {pods[0]}"
         return result
 
-    def execute(self, command: Command, *, changes: bool) -> CommandResult:
+    def execute(self, command: Command, *, changes: bool, track: Path | None = None) -> CommandResult:
+        """Run a command; track: where a local command's watcher leaves its files (see :meth:`run`)."""
         if command.kind == "k8s_exec":
             return self.k8s_exec(command, changes=changes)
-        return self.run(command.argv, command.timeout)
+        return self.run(command.argv, command.timeout, track)

@@ -7,15 +7,18 @@ and the ``runbooks/`` folder that ships with PAII. Run state lives in ``$PAII_HO
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
+import re
+import subprocess
 from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from paii_common.config import PaiiSettings
+from paii_common.config import PaiiSettings, is_set, read_dotenv
 
 #: the runbooks/ folder beside servers/ (the plugin folder, or a source checkout)
 SHIPPED_DIR = Path(__file__).resolve().parents[2] / "runbooks"
@@ -37,7 +40,8 @@ class RunbookSettings(PaiiSettings):
         default="",
         description="Team maintenance windows, ';'-separated, UTC: 'Sat 02:00-04:00', '2026-01-03 02:00-04:00'.",
     )
-    operator: str = Field(default="", description="Who runs runbooks here, for the record (default: the OS user).")
+    operator: str = Field(
+        default="", description="Who runs runbooks here, for the record (default: PAII_USER, git's user.name, the OS user).")
     approval_ttl: float = Field(default=900.0, gt=0, le=86400, description="Seconds an approval stays valid.")
     max_output: int = Field(default=4000, ge=200, le=200_000, description="Characters of a step's output returned.")
     record_output: int = Field(default=2000, ge=100, le=50_000, description="Characters of a step's output recorded.")
@@ -66,8 +70,8 @@ class RunbookSettings(PaiiSettings):
         return self.home / "runbooks" / "runs"
 
     def operator_name(self) -> str:
-        """Who runs it, for the record: over HTTP the caller's token name (never the server's own
-        user or setting); over stdio PAII_RUNBOOK_OPERATOR, else the OS user."""
+        """Who runs it and approves, for the record: over HTTP the caller's token name (never the
+        server's own user or setting); else :func:`person_name`. Never a value a tool call passes."""
         from paii_common import auth
 
         caller = auth.authenticated_name()
@@ -75,9 +79,43 @@ class RunbookSettings(PaiiSettings):
             return caller
         if auth.over_http():  # served without tokens (--no-auth): nobody known
             return "unknown"
-        if self.operator.strip():
-            return self.operator.strip()
-        try:
-            return getpass.getuser()
-        except Exception:  # no user database entry (some containers)
-            return "unknown"
+        return person_name(self.operator)
+
+    @property
+    def approval_key(self) -> Path:
+        """The key that seals approval records: in the person's config folder, never in PAII_HOME."""
+        from paii_common.config import paii_config_dir
+
+        return paii_config_dir() / "approval.key"
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean(name: str) -> str:
+    return _CONTROL.sub("", name).strip()[:100]
+
+
+@functools.lru_cache(maxsize=1)
+def _git_user_name() -> str:
+    try:
+        out = subprocess.run(["git", "config", "--get", "user.name"], capture_output=True, text=True, timeout=3,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return _clean(out.stdout) if out.returncode == 0 else ""
+
+
+def person_name(operator: str = "") -> str:
+    """The person on this machine: PAII_RUNBOOK_OPERATOR (``operator``), else PAII_USER (environment
+    or the .env file), else git's user.name, else the OS user."""
+    for value in (operator, os.environ.get("PAII_USER"), read_dotenv().get("PAII_USER")):
+        if value and is_set(value) and _clean(value):
+            return _clean(value)
+    name = _git_user_name()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (some containers)
+        return "unknown"

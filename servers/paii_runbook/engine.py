@@ -2,11 +2,14 @@
 
 Approval is server state (:mod:`paii_runbook.approvals`): :meth:`Engine.approve` stores an approval
 bound to the run, the step and the sha256 of the step's resolved action
-(:func:`paii_runbook.plan.command_sha`), valid for ``approval_ttl`` seconds and used once.
+(:func:`paii_runbook.plan.command_sha`), sealed with the approval key (:mod:`paii_runbook.seal`),
+valid for ``approval_ttl`` seconds and used once.
 :meth:`Engine.run_step` on a step that needs the person raises :class:`ApprovalRequired` until such
-an approval exists; the server then asks the person
-(elicitation) or tells the model how the person can approve. The tools never take an approval
-as an argument.
+an approval exists; the server then asks the person (elicitation) or tells the model how the
+person approves in their own terminal. No tool gives an approval or takes one as an argument.
+
+A step's process is tracked in the run's state (:mod:`paii_runbook.recovery`): after a crash
+nothing runs a second copy of a step whose first one still runs.
 """
 
 from __future__ import annotations
@@ -14,18 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import socket
 from typing import Any
 
 from paii_common.errors import Conflict, InvalidInput, NotFound
 from paii_common.redact import redact
 from paii_common.untrusted import fence
-from paii_runbook import approvals
+from paii_runbook import approvals, procs, recovery, seal
 from paii_runbook import steps as step_exec
-from paii_runbook.approvals import ApprovalRequired
+from paii_runbook.approvals import ApprovalRequired, ForgedApproval
 from paii_runbook.catalog import Catalog, Loaded
 from paii_runbook.client import StepExecutor
 from paii_runbook.config import RunbookSettings
+from paii_runbook.finish import OUTCOMES
 from paii_runbook.format import Runbook, Step
 from paii_runbook.models import (
     ApprovalInfo,
@@ -35,15 +38,13 @@ from paii_runbook.models import (
     RunStatus,
     StartResult,
     StepResult,
-    StepState,
 )
 from paii_runbook.plan import plan_step, resolve_command, resolve_params, step_command
 from paii_runbook.record import History
-from paii_runbook.runs import RunStore, iso, parse_iso, process_alive
+from paii_runbook.runs import RunStore, iso
 from paii_runbook.windows import check_windows
 
-OUTCOMES = ("completed", "aborted", "failed", "rolled_back")
-__all__ = ["OUTCOMES", "ApprovalRequired", "Engine", "utcnow"]
+__all__ = ["OUTCOMES", "ApprovalRequired", "Engine", "ForgedApproval", "utcnow"]
 
 
 def utcnow() -> dt.datetime:
@@ -88,6 +89,14 @@ class Engine:
             raise InvalidInput(f"runbook {loaded.runbook.name} is invalid and cannot start: " + "; ".join(errors[:10])
                                + ". Fix the file (`paii runbook lint FILE` lists every problem).")
         return loaded
+
+    def key(self) -> bytes:
+        """The approval key (created on first use): approvals are sealed and checked with it."""
+        key = self.settings.approval_key
+        if key.resolve().is_relative_to(self.settings.home.resolve()):
+            raise Conflict(f"the approval key would be {key}, inside PAII_HOME ({self.settings.home}), where the runs are: "
+                           "set PAII_CONFIG_DIR to a folder outside it (the default is ~/.config/paii).")
+        return seal.load_key(key)
 
     def maintenance(self, rb: Runbook, now: dt.datetime) -> tuple[bool | None, str] | None:
         """None when the runbook does not need a window; else (in one?, sentence)."""
@@ -145,8 +154,8 @@ class Engine:
             "preflight": [c.model_dump() for c in checks], "warnings": warnings,
             "order": [s.id for s in rb.steps], "cursor": rb.steps[0].id, "halted_at": None, "suggested": None,
             "running": None, "approvals": [], "events": [], "recorded": None,
-            "steps": {s.id: {"title": s.title, "kind": s.kind, "status": "pending", "argv": p.argv, "attempts": []}
-                      for s, p in zip(rb.steps, plan, strict=True)},
+            "steps": {s.id: {"title": s.title, "kind": s.kind, "status": "pending", "argv": p.argv,
+                             "approval": s.needs_person, "attempts": []} for s, p in zip(rb.steps, plan, strict=True)},
         }
         failed = [c for c in checks if not c.passed and c.required]
         result = StartResult(run_id=run_id, runbook=rb.name, title=rb.title, dry_run=dry_run, parameters=params,
@@ -171,33 +180,35 @@ class Engine:
         return result
 
     # ------------------------------------------------------------------ approvals
-    def _reap(self, st: dict[str, Any]) -> None:
-        """A step left 'running' by a process that is gone was interrupted: its outcome is unknown."""
-        running = st.get("running")
-        if running and not process_alive(running["pid"], running["host"]):
-            sid = running["step"]
-            s = st["steps"].setdefault(sid, {"title": sid, "attempts": []})
-            s["status"] = "interrupted"
-            s["attempts"].append({**running.get("attempt", {}), "status": "interrupted", "finished": iso(self.now()),
-                                  "reason": "the server stopped while this step ran: its outcome is unknown"})
-            st.update(running=None, status="halted", halted_at=sid)
+    def _reap(self, st: dict[str, Any]) -> dict[str, Any] | None:
+        """Settle a step whose server is gone (:func:`paii_runbook.recovery.reap`)."""
+        return recovery.reap(self, st)
 
-    def _open(self, st: dict[str, Any]) -> None:
-        self._reap(st)
+    def _open(self, st: dict[str, Any]) -> dict[str, Any] | None:
+        """Refuse a run nothing may change; returns a step outcome recovered after a crash, if any."""
+        recovered = self._reap(st)
         if st.get("dry_run"):
             raise Conflict(f"{st['id']} is a dry run: nothing executes. Start a real run with start_run(dry_run=false).")
         if st["status"] == "finished":
             raise Conflict(f"run {st['id']} is finished ({st.get('outcome')}; recorded at {st.get('recorded')}): "
                            "start a new run with start_run.")
+        if st.get("finishing"):
+            f = st["finishing"]
+            raise Conflict(f"run {st['id']} was being finished ({f['outcome']}, at {f['at']}) when its server stopped: call "
+                           "finish_run again to complete it (the same outcome, or the right one); nothing more runs.")
+        return recovered
 
     def request(self, st: dict[str, Any], step: Step) -> dict[str, Any]:
         """What the person approves: the step and its exact resolved command."""
         return approvals.request(st, step)
 
     def approval_request(self, run_id: str, step_id: str) -> dict[str, Any]:
+        """What the person would approve, after every check an approval must pass (asked nothing yet)."""
         st = self.runs.load(run_id)
         self._open(st)
+        recovery.refuse_second_copy(st)
         step = self._step(self._runbook_for(st), step_id)
+        approvals.check_grantable(st, step)
         return self.request(st, step)
 
     @staticmethod
@@ -213,7 +224,7 @@ class Engine:
             self._open(st)
             step = self._step(self._runbook_for(st), step_id)
             rec = approvals.grant(st, step, via=via, by=by or self.settings.operator_name(), now=self.now(),
-                                  ttl=self.settings.approval_ttl, expect_sha=expect_sha)
+                                  ttl=self.settings.approval_ttl, key=self.key(), expect_sha=expect_sha)
         return approvals.info(rec)
 
     def note(self, run_id: str, step_id: str, kind: str, *, via: str, by: str | None = None, text: str | None = None) -> None:
@@ -258,13 +269,19 @@ class Engine:
 
     def run_step(self, run_id: str, step_id: str, choice: str = "run", progress: step_exec.Progress | None = None) -> StepResult:
         with self.runs.update(run_id) as st:
-            self._open(st)
-            if st.get("running"):
-                r = st["running"]
-                raise Conflict(f"step {r['step']} of {run_id} is running (since {r['since']}, process {r['pid']}): wait for it.")
+            recovered = self._open(st)
             rb = self._runbook_for(st)
             step = self._step(rb, step_id)
+            if recovered and (st["steps"].get(step.id, {}).get("attempts") or [None])[-1] is recovered:
+                return self._result(st, rb, step, recovered)  # report what the earlier process did; run nothing
+            if st.get("running"):
+                recovery.refuse_second_copy(st)
+                r = st["running"]
+                raise Conflict(f"step {r['step']} of {run_id} is running (since {r['since']}, process {r['pid']}): wait "
+                               "for it; get_run shows when it has finished.")
             self._check_choice(st, step, choice)
+            if choice == "retry":
+                recovery.check_retry_time(st, step.id, self.now())
             entry = st["steps"].setdefault(step.id, {"title": step.title, "kind": step.kind, "status": "pending", "attempts": []})
             if step.id not in st["order"]:
                 st["order"].append(step.id)
@@ -276,17 +293,22 @@ class Engine:
                 st["events"].append({"at": now, "kind": "skip", "step": step.id, "by": self.settings.operator_name(), "via": "run_step"})
                 self._advance(st, rb, step)
                 return self._result(st, rb, step, entry["attempts"][-1])
-            approval = approvals.take(st, step, self.now()) if step.needs_person else None
+            approval = (approvals.take(st, step, self.now(), self.key(), self.settings.approval_key)
+                        if step.needs_person else None)
             cmd = step_command(step, st["parameters"])
             attempt = {"started": now, "choice": choice, "argv": cmd.argv if cmd else None,
-                       "approval": {k: approval[k] for k in ("by", "via", "at", "command_sha256")} if approval else None}
+                       "approval": {k: approval[k] for k in (*approvals.INFO_FIELDS[1:], "seal")} if approval else None}
             if choice == "retry":
                 st["events"].append({"at": now, "kind": "retry", "step": step.id, "by": self.settings.operator_name(), "via": "run_step"})
             entry["status"] = "running"
-            st["running"] = {"step": step.id, "pid": os.getpid(), "host": socket.gethostname(), "since": now, "attempt": attempt}
+            track = f".procs/{run_id}.{step.id}.{len(entry['attempts']) + 1}"
+            st["running"] = {"step": step.id, **procs.identity(os.getpid()), "since": now, "attempt": attempt,
+                             "kind": cmd.kind if cmd else step.kind, "timeout": cmd.timeout if cmd else None,
+                             "track": track}
         try:
             outcome = step_exec.execute(self.executor, step, st["parameters"], cap=self.settings.max_output,
-                                        confirmed_by=approval["by"] if approval else None, progress=progress)
+                                        confirmed_by=approval["by"] if approval else None, progress=progress,
+                                        track=self.runs.root / track)
         except BaseException as exc:
             outcome = {"status": "failed", "reason": f"the step could not run: {redact(str(exc))[:300]}", "duration_s": 0.0}
             if not isinstance(exc, Exception):
@@ -303,13 +325,17 @@ class Engine:
             entry = st["steps"][step.id]
             entry["attempts"].append(stored)
             entry["status"] = outcome["status"]
+            track = (st.get("running") or {}).get("track")
             st["running"] = None
             if outcome["status"] == "passed":
                 self._advance(st, rb, step)
             else:
                 st.update(status="halted", halted_at=step.id,
                           suggested=step.on_fail if step.on_fail != "stop" else None)
-            return self._result(st, rb, step, {**attempt, **outcome})
+            result = self._result(st, rb, step, {**attempt, **outcome})
+        if track:
+            procs.remove(self.runs.root / track)  # the attempt is stored: its watcher's files are not needed
+        return result
 
     def _result(self, st: dict[str, Any], rb: Runbook, step: Step, a: dict[str, Any]) -> StepResult:
         nxt = None
@@ -326,63 +352,23 @@ class Engine:
             duration_s=a.get("duration_s", 0.0), value=a.get("value"), observed=a.get("observed") or [],
             reason=a.get("reason"), pod=a.get("pod"), truncated=bool(a.get("truncated")),
             output=fence(a["output"], "command output") if a.get("output") else None,
-            approval=ApprovalInfo(step=step.id, **ap) if ap else None, next_step=nxt, run_status=st["status"], options=options)
+            approval=approvals.used_info(step.id, ap) if ap else None, next_step=nxt, run_status=st["status"],
+            options=options)
 
     def status(self, run_id: str) -> RunStatus:
-        """A run as it stands (read only: an interrupted step shows as such without being written)."""
-        st = self.runs.load(run_id)
-        self._reap(st)
-        steps = []
-        for sid in st["order"]:
-            s = st["steps"][sid]
-            last = (s.get("attempts") or [{}])[-1]
-            steps.append(StepState(id=sid, title=s["title"], status=s["status"], attempts=len(s.get("attempts") or []),
-                                   exit_code=last.get("exit_code"), value=last.get("value"), reason=last.get("reason"),
-                                   finished=last.get("finished")))
-        nxt_id = st.get("halted_at") or st.get("cursor")
-        nxt = NextStep(id=nxt_id, title=st["steps"][nxt_id]["title"]) if nxt_id in st["steps"] else None
-        options = _halted_options(st, st["halted_at"]) if st["status"] == "halted" else []
-        given = [approvals.info(a) for a in st.get("approvals") or []]
-        return RunStatus(run_id=st["id"], runbook=st["runbook"], parameters=st["parameters"], dry_run=bool(st.get("dry_run")),
-                         status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=given,
-                         options=options, recorded=st.get("recorded"))
+        """A run as it stands (:func:`paii_runbook.views.run_status`)."""
+        from paii_runbook.views import run_status
+
+        return run_status(self, run_id)
 
     # ------------------------------------------------------------------ finish and record
     def _record(self, st: dict[str, Any], warnings: list[str]) -> str | None:
-        try:
-            rel, more = self.history.record(st)
-        except Exception as exc:
-            warnings.append(f"the run could not be recorded in the history ({redact(str(exc))[:200]}); "
-                            f"its full state is in {self.runs.path(st['id'])}")
-            return None
-        warnings.extend(more)
-        st["recorded"] = rel
-        return rel
+        from paii_runbook.finish import record
+
+        return record(self, st, warnings)
 
     def finish(self, run_id: str, outcome: str, notes: str | None = None) -> FinishResult:
-        if outcome not in OUTCOMES:
-            raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
-        warnings: list[str] = []
-        with self.runs.update(run_id) as st:
-            self._open(st)
-            if st.get("running"):
-                raise Conflict(f"step {st['running']['step']} is still running: wait for it, then finish.")
-            left = [sid for sid in st["order"]
-                    if sid.isdigit() and st["steps"][sid]["status"] not in ("passed", "skipped")]
-            if outcome == "completed" and (left or st.get("rolled_back")):
-                what = (f"{len(left)} step{'s' if len(left) != 1 else ''} did not pass ({', '.join(left[:6])})" if left
-                        else "a rollback ran")
-                raise InvalidInput(f"{what}: finish with outcome aborted, failed or rolled_back, or run the steps first.")
-            if outcome == "rolled_back" and not st.get("rolled_back"):
-                raise InvalidInput("no rollback step passed in this run: use aborted or failed.")
-            now = self.now()
-            st.update(status="finished", outcome=outcome, finished=iso(now), cursor=None,
-                      duration_s=round((now - parse_iso(st["started"])).total_seconds(), 1))
-            if notes:
-                st["notes"] = redact(notes)[:4000]
-            recorded = self._record(st, warnings)
-            counts: dict[str, int] = {}
-            for sid in st["order"]:
-                counts[st["steps"][sid]["status"]] = counts.get(st["steps"][sid]["status"], 0) + 1
-        return FinishResult(run_id=run_id, runbook=st["runbook"], outcome=outcome, duration_s=st["duration_s"],
-                            steps=counts, recorded=recorded, warnings=warnings)
+        """End a run and record it (:func:`paii_runbook.finish.finish`)."""
+        from paii_runbook.finish import finish
+
+        return finish(self, run_id, outcome, notes)

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from paii_common.untrusted import short
+
 COMPARISONS = ("equals", "ne", "lt", "le", "gt", "ge")
 KEYS = ("exit_code", "regex", "json_path", *COMPARISONS)
 _PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]")
@@ -124,10 +126,10 @@ class Expect:
             else:
                 got, limit = _number(value), _number(want)
                 if got is None:
-                    return False, shown, f"{shown!r} is not a number (expected {op} {want})"
+                    return False, shown, f"{short(shown, 200)} is not a number (expected {op} {want})"
                 ok = {"lt": got < limit, "le": got <= limit, "gt": got > limit, "ge": got >= limit}[op]
             if not ok:
-                return False, shown, f"{shown} does not meet {self.describe()}"
+                return False, shown, f"{short(shown, 200)} does not meet {self.describe()}"
         return True, shown, "ok"
 
 

@@ -127,9 +127,10 @@ class History:
         return self._store
 
     def record(self, state: dict[str, Any]) -> tuple[str, list[str]]:
-        """Write the run's entry; returns its path relative to $PAII_HOME and warnings."""
+        """Write the run's entry (rewriting the one a finish cut short by a crash left); returns its path
+        relative to $PAII_HOME and warnings."""
         title, body, meta = render(state)
-        entry, warnings = self.store().capture(CATEGORY, title, body, meta, entry_id=state["id"])
+        entry, warnings = self.store().capture(CATEGORY, title, body, meta, entry_id=state["id"], replace=True)
         try:
             rel = str(entry.path.relative_to(self.settings.home))
         except ValueError:

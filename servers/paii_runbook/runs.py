@@ -6,9 +6,8 @@ Every change is a read-modify-write under an exclusive ``flock`` on ``<run id>.l
 server, a second server and ``paii runbook approve`` may touch the same run), written to a
 temporary file, fsynced and renamed into place, so a crash leaves the old state or the new one.
 A command never runs while the lock is held: the step is marked ``running`` (with the process
-id), the lock released, the command run, and the result written under the lock again. A step
-still marked ``running`` whose process is gone was interrupted: the person chooses to retry or
-skip it.
+id), the lock released, the command run, and the result written under the lock again. What
+became of a step still marked ``running`` whose server is gone: :mod:`paii_runbook.recovery`.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ import fcntl
 import json
 import re
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from paii_common.errors import InvalidInput, NotFound
-from paii_common.local import atomic_write, pid_alive
+from paii_common.local import atomic_write
 
 RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,126}$")
 
@@ -40,12 +38,6 @@ def parse_iso(text: str) -> dt.datetime:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write(path, json.dumps(data, indent=1, ensure_ascii=False, default=str))
-
-
-def process_alive(pid: int, host: str) -> bool:
-    if host != socket.gethostname():
-        return True  # another machine's process: assume it still runs
-    return pid_alive(pid)
 
 
 class RunStore:
@@ -63,10 +55,11 @@ class RunStore:
         return run_id
 
     def path(self, run_id: str) -> Path:
-        """Where the run's state is (an open run's place when it is nowhere yet)."""
+        """Where the run's state is (an open run's place when it is nowhere yet). A finished run's
+        file wins over an open one a crash left behind while it was being moved."""
         open_path = self.root / f"{self._check(run_id)}.json"
         done = self.root / "finished" / open_path.name
-        return done if not open_path.exists() and done.exists() else open_path
+        return done if done.exists() else open_path
 
     def load(self, run_id: str) -> dict[str, Any]:
         path = self.path(run_id)
@@ -76,6 +69,10 @@ class RunStore:
             raise NotFound(f"no run {run_id!r}: start one with start_run (list_runbooks shows each runbook's open runs)") from None
         except ValueError as exc:
             raise InvalidInput(f"the state of run {run_id} ({path}) cannot be read ({exc}): restore or delete the file") from None
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Write the state now (the caller holds its lock: inside :meth:`update`)."""
+        self._save(state)
 
     def _save(self, state: dict[str, Any]) -> None:
         open_path = self.root / f"{state['id']}.json"
@@ -102,8 +99,10 @@ class RunStore:
 
     @contextlib.contextmanager
     def update(self, run_id: str) -> Iterator[dict[str, Any]]:
-        """The run's state under the lock; written back when the block ends without an exception."""
-        self._check(run_id)
+        """The run's state under the lock; written back when the block ends without an exception.
+        An unknown run id is NotFound before anything is created (no lock file)."""
+        if not self.path(run_id).exists():
+            self.load(run_id)  # raises NotFound (or InvalidInput for a malformed id)
         with self._lock(run_id):
             state = self.load(run_id)
             yield state
@@ -115,6 +114,8 @@ class RunStore:
         if not self.root.is_dir():
             return out
         for p in sorted(self.root.glob("*.json")):
+            if (self.root / "finished" / p.name).exists():
+                continue  # moved to finished/ by a process that stopped before removing this copy
             try:
                 out.append(json.loads(p.read_text(encoding="utf-8")))
             except (OSError, ValueError):

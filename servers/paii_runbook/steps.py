@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from paii_common.redact import redact
+from paii_common.untrusted import short
 from paii_runbook.client import CommandResult, StepExecutor
 from paii_runbook.expect import Expect
 from paii_runbook.format import Command, Step
@@ -39,16 +41,20 @@ def _judge(res: CommandResult, exp: Expect) -> tuple[bool, str | None, str]:
     return exp.evaluate(res.stdout, res.exit_code)
 
 
-def _command_attempt(executor: StepExecutor, cmd: Command, exp: Expect, changes: bool, cap: int) -> dict[str, Any]:
-    res = executor.execute(cmd, changes=changes)
+def judged(res: CommandResult, exp: Expect, cap: int) -> dict[str, Any]:
+    """A command's result judged by the step's expectation: the attempt's fields."""
     passed, value, why = _judge(res, exp)
     output, truncated = output_of(res, cap)
     return {"status": "passed" if passed else "failed", "exit_code": res.exit_code, "duration_s": round(res.duration_s, 3),
             "value": value, "reason": why, "output": output, "truncated": truncated, "pod": res.pod}
 
 
+def _poll_track(track: Path | None, n: int) -> Path | None:
+    return track.with_name(f"{track.name}.p{n}") if track else None
+
+
 def _wait(executor: StepExecutor, step: Step, cmd: Command, changes: bool, cap: int,
-          progress: Progress | None) -> dict[str, Any]:
+          progress: Progress | None, track: Path | None) -> dict[str, Any]:
     w = step.wait
     assert w is not None
     polls = min(MAX_POLLS, math.floor(w.timeout / w.every) + 1)
@@ -56,7 +62,7 @@ def _wait(executor: StepExecutor, step: Step, cmd: Command, changes: bool, cap: 
     observed: list[str] = []
     last: dict[str, Any] = {}
     for n in range(1, polls + 1):
-        res = executor.execute(cmd, changes=changes)
+        res = executor.execute(cmd, changes=changes, track=_poll_track(track, n))
         passed, value, why = _judge(res, w.until)
         output, truncated = output_of(res, cap)
         observed.append(value if value is not None else ("error" if res.error else "?"))
@@ -79,22 +85,23 @@ def _wait(executor: StepExecutor, step: Step, cmd: Command, changes: bool, cap: 
 
 
 def execute(executor: StepExecutor, step: Step, params: dict[str, str], *, cap: int, confirmed_by: str | None,
-            progress: Progress | None = None) -> dict[str, Any]:
-    """Run the step's action; returns the attempt's result fields."""
+            progress: Progress | None = None, track: Path | None = None) -> dict[str, Any]:
+    """Run the step's action; returns the attempt's result fields. track: where its process's
+    watcher leaves its files (a wait's polls each get their own, ``<track>.p<n>``)."""
     if step.kind == "note":
         return {"status": "passed", "reason": "nothing to run", "duration_s": 0.0}
     if step.kind == "manual":
         text = substitute(step.manual, params) or ""
-        return {"status": "passed", "reason": f"done by hand, confirmed by {confirmed_by}", "duration_s": 0.0,
+        return {"status": "passed", "reason": f"done by hand, confirmed by {short(confirmed_by)}", "duration_s": 0.0,
                 "output": redact(text)}
     cmd = step_command(step, params)
     assert cmd is not None
     changes = step_changes(step)[0]
     if step.kind == "wait":
-        return _wait(executor, step, cmd, changes, cap, progress)
+        return _wait(executor, step, cmd, changes, cap, progress, track)
     if progress:
         progress(0, None, f"{step.title}: running")
-    return _command_attempt(executor, cmd, step.expect or Expect(), changes, cap)
+    return judged(executor.execute(cmd, changes=changes, track=track), step.expect or Expect(), cap)
 
 
 def check(executor: StepExecutor, cmd: Command, exp: Expect) -> tuple[bool, str | None, str]:
@@ -102,9 +109,9 @@ def check(executor: StepExecutor, cmd: Command, exp: Expect) -> tuple[bool, str 
     res = executor.execute(cmd, changes=False)
     passed, value, why = _judge(res, exp)
     if passed:
-        shown = value if value not in (None, "") else "ok"
+        shown = short(value, 200) if value not in (None, "") else "ok"  # the command's output: plain or marked
         return True, value, f"{shown} (expected {exp.describe()})" if exp.describe() != "exit code 0" else shown
     detail = ""
     if not res.error and res.stderr.strip():
-        detail = ": " + redact(res.stderr.strip().splitlines()[-1])[:200]
+        detail = ": " + short(res.stderr.strip().splitlines()[-1], 200)
     return False, value, why + detail

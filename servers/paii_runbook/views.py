@@ -1,4 +1,4 @@
-"""Read views of runbooks for the tools: summaries, the detail with its plan, the find ranking."""
+"""Read views for the tools: runbook summaries, the detail with its plan, the find ranking, a run's status."""
 
 from __future__ import annotations
 
@@ -7,11 +7,23 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from paii_common.errors import InvalidInput
-from paii_common.redact import redact
+from paii_common.errors import Conflict, InvalidInput, NotFound
+from paii_common.redact import mask
+from paii_runbook import approvals
 from paii_runbook.catalog import Loaded
-from paii_runbook.engine import Engine
-from paii_runbook.models import FindResult, FoundRunbook, LastRun, PlanStep, RunbookDetail, RunbookList, RunbookSummary
+from paii_runbook.engine import Engine, _halted_options
+from paii_runbook.models import (
+    FindResult,
+    FoundRunbook,
+    LastRun,
+    NextStep,
+    PlanStep,
+    RunbookDetail,
+    RunbookList,
+    RunbookSummary,
+    RunStatus,
+    StepState,
+)
 from paii_runbook.plan import params_view, plan_step, resolve_command, resolve_params
 from paii_runbook.record import words
 
@@ -19,19 +31,10 @@ MAX_LIST = 100
 M = TypeVar("M", bound=BaseModel)
 
 
-def _mask(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_mask(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask(v) for k, v in value.items()}
-    return value
-
-
 def masked(model: M) -> M:
-    """``model`` with secrets masked in every text: a runbook file may hold a token someone pasted."""
-    return type(model).model_validate(_mask(model.model_dump()))
+    """``model`` with secrets masked in every text: a runbook file may hold a token someone pasted.
+    (Every tool result is masked again in ``paii_common.calls``; this is for the CLI's output.)"""
+    return type(model).model_validate(mask(model.model_dump()))
 
 
 def _problems(loaded: Loaded, severities=("error",)) -> list[str]:
@@ -128,3 +131,45 @@ def find(engine: Engine, text: str | None, service: str | None, k: int) -> FindR
                                        score=round(score, 3), why=why, last_run=last.get(x.runbook.name)))
     scored.sort(key=lambda f: (-f.score, f.name))
     return masked(FindResult(runbooks=scored[:k], warnings=warnings))
+
+
+def run_status(engine: Engine, run_id: str) -> RunStatus:
+    """A run as it stands (read only: an interrupted step shows as such without being written)."""
+    st = engine.runs.load(run_id)
+    engine._reap(st)
+    steps = []
+    for sid in st["order"]:
+        s = st["steps"][sid]
+        last = (s.get("attempts") or [{}])[-1]
+        steps.append(StepState(id=sid, title=s["title"], status=s["status"], attempts=len(s.get("attempts") or []),
+                               exit_code=last.get("exit_code"), value=last.get("value"), reason=last.get("reason"),
+                               finished=last.get("finished")))
+    orphan = (st.get("running") or {}).get("orphan")
+    if orphan:
+        r = st["running"]
+        running = next(s for s in steps if s.id == r["step"])
+        running.reason = (f"still running after its server stopped (process group {orphan.get('pgid') or orphan['pid']}, "
+                          f"since {r['since']}): it is not started again while it runs")
+    nxt_id = st.get("halted_at") or st.get("cursor")
+    nxt = next_step(engine, st, nxt_id) if nxt_id in st["steps"] else None
+    options = _halted_options(st, st["halted_at"]) if st["status"] == "halted" else []
+    if st.get("finishing"):
+        options = [f"finish: finish_run(run_id={st['id']!r}, outcome=...): it was being finished "
+                   f"({st['finishing']['outcome']}) when its server stopped"]
+    given = [approvals.info(a) for a in st.get("approvals") or []]
+    return RunStatus(run_id=st["id"], runbook=st["runbook"], parameters=st["parameters"], dry_run=bool(st.get("dry_run")),
+                     status=st["status"], outcome=st.get("outcome"), next_step=nxt, steps=steps, approvals=given,
+                     options=options, recorded=st.get("recorded"))
+
+
+def next_step(engine: Engine, st: dict[str, Any], sid: str) -> NextStep:
+    """The next step, with whether it needs the person (from the run's state; older states: the runbook)."""
+    s = st["steps"][sid]
+    needs = s.get("approval")
+    if needs is None:
+        try:
+            step = engine._runbook_for(st).step(sid)
+            needs = bool(step and step.needs_person)
+        except (Conflict, InvalidInput, NotFound):
+            needs = False
+    return NextStep(id=sid, title=s["title"], approval=bool(needs))

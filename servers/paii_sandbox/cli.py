@@ -3,7 +3,8 @@
     paii sandbox start [--port-base N] [--reset] [--detach] [--now T] [--seed FILE]
     paii sandbox stop | status [--json] | reset
     paii sandbox env [--format shell|dotenv|json|claude]
-    paii sandbox fault SERVICE (429 --times N --retry-after S | 500 [--after] | slow 5s | down | clear) [--path P]
+    paii sandbox fault SERVICE (429 --retry-after S | 500 | malformed | slow 5s | down | clear)
+                       [--times N] [--skip N] [--path P] [--method M] [--after]
     paii sandbox state SERVICE
     paii sandbox demo
 
@@ -252,7 +253,7 @@ def cmd_fault(args: argparse.Namespace) -> int:
         print("cleared: " + ("; ".join(gone["cleared"]) or "no faults were set"))
         return 0
     spec: dict[str, Any] = {"service": args.service, "kind": args.kind, "times": args.times, "path": args.path,
-                            "method": args.method, "after": args.after}
+                            "method": args.method, "after": args.after, "skip": args.skip}
     if args.kind == "429":
         spec["retry_after"] = args.retry_after
     if args.kind == "slow":
@@ -322,15 +323,20 @@ def add_parser(sub: Any) -> None:
                         "(options and environment of every server: `claude --plugin-dir . --settings \"$(paii sandbox env --format claude)\"`)")
     common(p)
     p.set_defaults(func=cmd_env)
-    p = cmds.add_parser("fault", help="make a service fail on demand: 429, 500, slow, down, or clear")
+    p = cmds.add_parser("fault", help="make a service fail on demand: 429, 500, malformed (200 of the wrong shape), "
+                                      "slow, down, or clear")
     p.add_argument("service", help="pagerduty, slack, ...")
-    p.add_argument("kind", choices=["429", "500", "slow", "down", "clear"])
+    p.add_argument("kind", choices=["429", "500", "malformed", "slow", "down", "clear"])
     p.add_argument("value", nargs="?", help="for slow: how long, e.g. 5s")
     p.add_argument("--times", type=int, help="only the next N matching requests (default: until cleared)")
+    p.add_argument("--skip", type=int, default=0, help="let the first N matching requests through first (default 0)")
     p.add_argument("--retry-after", type=float, default=1.0, help="429: the Retry-After seconds (default 1)")
     p.add_argument("--path", help="only requests whose path matches this glob, e.g. /incidents/*/notes")
     p.add_argument("--method", help="only requests with this method, e.g. POST")
-    p.add_argument("--after", action="store_true", help="500: do the request first, then fail (an unknown outcome)")
+    p.add_argument("--after", action="store_true",
+                   help="do the request first, then fail (500, malformed, down: the connection is dropped) or answer "
+                        "late (slow): the caller cannot know the change happened (without it, slow makes the change "
+                        "late, after a caller that gave up has looked)")
     common(p)
     p.set_defaults(func=cmd_fault)
     p = cmds.add_parser("state", help="dump a service's state as JSON (what changed)")

@@ -8,12 +8,13 @@
 4. run the Incident Response (with the Jira ticket, the suggested runbook and the first check),
    On-Call Handoff, Runbook Execution (the dry run of the failover, then the approved failover of
    the sandbox's real PostgreSQL pair: the demo answers the approval prompts as the person, and
-   says so), Sprint Status, Channel Summarization and Post-mortem (the night before's auth-service
-   incident: its merged timeline and the first lines of its draft) scenarios (``scenarios/*.yaml``)
-   and print each report; stop everything, also on failure. Nothing is restarted, scaled or posted
-   beyond the incident's plan; the post-mortem is saved to the demo's history and its action items
-   become Jira tickets in the sandbox (once: a second run finds them). The Postgres pair starts
-   fresh each time (a failed-over pair cannot fail over again).
+   says so), Sprint Status, Channel Summarization, Article Writing (the profile learned from the
+   example articles) and Post-mortem (the night before's auth-service incident: its merged
+   timeline and the first lines of its draft) scenarios (``scenarios/*.yaml``) and print each
+   report; stop everything, also on failure. Nothing is restarted, scaled or posted beyond the
+   incident's plan; the post-mortem is saved to the demo's history and its action items become
+   Jira tickets in the sandbox (once: a second run finds them). The Postgres pair starts fresh
+   each time (a failed-over pair cannot fail over again).
 
 Exit 0 only if every step succeeded.
 """
@@ -33,7 +34,7 @@ from typing import Any
 from paii_sandbox import renderers, scenario
 
 DEMO_NOW = datetime(2026, 1, 2, 2, 0, tzinfo=UTC)
-SCENARIOS = ("incident", "handoff", "runbook", "sprint", "channel-summary", "postmortem")
+SCENARIOS = ("incident", "handoff", "runbook", "sprint", "channel-summary", "writing", "postmortem")
 SERVERS = ("history", "pagerduty", "slack", "jira", "kubernetes", "runbook")
 PERSON = "Scott Idler"  # the on-call engineer of the sandbox world, who gives the approvals
 #: variables of the person's shell that must not leak into the demo's servers
@@ -65,10 +66,18 @@ def server_env(sandbox_env: dict[str, str], home: Path) -> dict[str, str]:
     return env
 
 
+def shown_value(value: Any, limit: int = 48) -> str:
+    """A trace's argument: its repr, cut inside the value so a cut string keeps its closing quote."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit])[:-1] + "…" + repr(value[:limit])[-1]
+    text = repr(value)
+    return text if len(text) <= limit + 2 else text[:limit] + "…" + text[-1]
+
+
 def _trace(outcome: scenario.Outcome) -> None:
     mark = {"ok": "✓", "failed": "✗", "skipped": "–"}[outcome.status]
     args = outcome.args if not isinstance(outcome.args, list) else f"{len(outcome.args)} calls"
-    shown = ", ".join(f"{k}={v!r}"[:60] for k, v in (args.items() if isinstance(args, dict) else []))
+    shown = ", ".join(f"{k}={shown_value(v)}" for k, v in (args.items() if isinstance(args, dict) else []))
     extra = f"  ({outcome.reason})" if outcome.status == "skipped" else f"  {' '.join((outcome.error or '').split())[:200]}" if outcome.error else ""
     print(f"    {mark} {outcome.step.server}.{outcome.step.tool}({shown if isinstance(args, dict) else args or ''}){extra}")
 

@@ -1,15 +1,21 @@
 """Faults on demand: what a service answers instead of (or before) its normal response.
 
-    429      rate limited: the service's own 429 shape with ``Retry-After`` (``times`` requests)
-    500      a server error; ``after=True`` does the request first, then fails (the outcome of a
-             write is unknown to the caller: the change happened)
-    slow     wait ``seconds`` before answering
-    down     the service stops listening (connection refused) until the fault is cleared;
-             with a ``path``, matching requests get their connection dropped instead
+    429        rate limited: the service's own 429 shape with ``Retry-After`` (``times`` requests)
+    500        a server error
+    malformed  200 with a body of the wrong shape (:data:`MALFORMED_BODY`)
+    slow       wait ``seconds`` before doing the request and answering (a write lands late: after
+               a client that gave up has read the state back)
+    down       the service stops listening (connection refused) until the fault is cleared;
+               with a ``path`` or ``method``, matching requests get their connection dropped instead
+
+``after=True`` does the request first, then answers with the fault (500, malformed, a dropped
+connection; ``slow``: the answer is late, the change is not): the outcome of a write is unknown to
+the caller, and the change happened. ``applied`` on a journal entry says whether the service
+itself handled the request.
 
 A fault applies to one service, optionally to one method and to the request paths matching
 ``path`` (a glob: ``/incidents/*/notes``, ``/api/chat.postMessage``), for ``times`` requests
-(None: until cleared). Set them with ``paii sandbox fault``, the admin endpoint, or per path
+(None: until cleared), after letting the first ``skip`` of them through. Set them with ``paii sandbox fault``, the admin endpoint, or per path
 in the seed file (a ``faults:`` list in a service's section).
 """
 
@@ -20,7 +26,9 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("429", "500", "slow", "down")
+KINDS = ("429", "500", "malformed", "slow", "down")
+#: what a ``malformed`` fault answers, with status 200
+MALFORMED_BODY = b'{"unexpected":[1,2,3],"ok":true}'
 
 
 class DropConnection(Exception):
@@ -37,6 +45,7 @@ class Fault:
     path: str | None = None
     method: str | None = None
     after: bool = False
+    skip: int = 0
     hits: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -47,8 +56,15 @@ class Fault:
             raise ValueError("a slow fault needs seconds (e.g. slow 5s)")
         if self.times is not None and self.times < 1:
             raise ValueError("times must be at least 1")
+        if self.skip < 0:
+            raise ValueError("skip must be 0 or more")
         if self.method:
             self.method = self.method.upper()
+        if self.after and self.kind == "429":
+            raise ValueError("a 429 refuses the request before doing it: --after does not apply")
+        if self.after and self.kind == "down" and not (self.path or self.method):
+            raise ValueError("down --after needs --path or --method (the connection of matching requests is dropped "
+                             "after the change)")
         if self.kind == "429" and self.retry_after is None:
             self.retry_after = 1.0
 
@@ -67,9 +83,14 @@ class Fault:
         elif self.kind == "slow":
             what = f"slow {self.seconds or 0:g} s"
         else:
-            what = "500 after the change" if self.kind == "500" and self.after else self.kind
-        where = f" on {self.method or ''}{' ' if self.method else ''}{self.path}" if self.path or self.method else ""
+            what = {"down": "connection dropped"}.get(self.kind, self.kind) if self.path or self.method else self.kind
+        if self.after:
+            what += " after the change"
+        target = " ".join(part for part in (self.method, self.path) if part)
+        where = f" on {target}" if target else ""
         left = f", {self.times - self.hits} more time(s)" if self.times is not None else ""
+        if self.skip:
+            left += f", after letting {self.skip} through"
         return f"{self.service}: {what}{where}{left}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +121,9 @@ class FaultTable:
         with self._lock:
             for fault in self._faults:
                 if fault.service != service or fault.whole_service_down or not fault.matches(method, path):
+                    continue
+                if fault.skip:
+                    fault.skip -= 1
                     continue
                 fault.hits += 1
                 if fault.times is not None and fault.hits >= fault.times:

@@ -2,6 +2,8 @@
 
     sandbox.json    pid, ports, admin port and token, clock (mode 0600; written once serving)
     state.pickle    the world, saved after writes: a restarted sandbox resumes it (--reset: not)
+    writes.log      every write since that save, on disk before it was answered: replayed on start
+                    (:mod:`paii_sandbox.writelog`), so a kill -9 loses no acknowledged write
     sandbox.log     the detached process's output
 """
 

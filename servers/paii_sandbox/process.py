@@ -23,13 +23,25 @@ from paii_sandbox.world import World
 def build(directory: Path, *, port_base: int, now: datetime | None, reset: bool, seed: Path | None,
           say: Callable[[str], None] = print) -> Sandbox:
     """A bound (not yet serving) sandbox; raises PortInUse naming the port."""
+    from paii_sandbox.writelog import WriteLog
+
     world = World(load_seed(seed), discover(), now=now, running=True)
-    state = directory / "state.pickle"
+    state, log = directory / "state.pickle", directory / "writes.log"
+    entries = []
     if state.exists() and not reset:
         why = world.restore(state.read_bytes())
-        say(f"resumed the saved world from {state}" if why is None else f"started from the seed: {why}")
+        if why is None:
+            entries = WriteLog.read(log)
+            replayed = world.replay(entries)
+            more = f" and {replayed} logged write(s) made after it" if replayed else ""
+            say(f"resumed the saved world from {state}{more}")
+        else:
+            say(f"started from the seed: {why}")
     sandbox = Sandbox(world, port_base=port_base, directory=directory, say=say)
     sandbox.bind()
+    if not entries:  # a log of another world (or none): the fresh snapshot replaces it
+        log.unlink(missing_ok=True)
+    sandbox.open_log(after=max((e["seq"] for e in entries), default=0))
     return sandbox
 
 

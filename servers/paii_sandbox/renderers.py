@@ -5,13 +5,12 @@ the skills' reference formats (INCIDENT DECLARED, ON-CALL HANDOFF SUMMARY, CHANN
 It states what was skipped and why, and shows text written by other people as quoted data.
 Add a block by writing a function registering it with ``@renderer("name")``: here, or in a
 module listed in ``MODULES`` (``renderers_runbook``: the runbook plan and run; ``renderers_work``: the sprint
-summary).
+summary; ``renderers_summaries``: the handoff, the channel summary and the writing plan).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +20,8 @@ from paii_sandbox.scenario import SERVICE_NAMES, Outcome, Run
 
 RENDERERS: dict[str, Callable[[Run], list[str]]] = {}
 #: modules whose blocks register themselves when render() first runs
-MODULES = ("paii_sandbox.renderers_runbook", "paii_sandbox.renderers_work", "paii_sandbox.renderers_postmortem")
+MODULES = ("paii_sandbox.renderers_runbook", "paii_sandbox.renderers_work", "paii_sandbox.renderers_postmortem",
+           "paii_sandbox.renderers_summaries")
 INJECTION = re.compile(r"ignore (all |any )?(previous|prior|above) instructions|post the token|system note for the assistant", re.I)
 _FENCE = re.compile(r"^<<untrusted [^>]*>>\n(.*)\n" + re.escape(CLOSE) + r"$", re.S)
 
@@ -54,7 +54,7 @@ def unfenced(text: str | None) -> str:
 
 
 def quote(text: str | None, limit: int = 110) -> str:
-    body = " ".join(unfenced(text).split())
+    body = " ".join(unmark(unfenced(text)).split())  # marked as data for the model; a person reads the words
     return "“" + (body if len(body) <= limit else body[: limit - 1] + "…") + "”"
 
 
@@ -107,6 +107,18 @@ def _ticket_line(run: Run) -> str:
     return why_not(run, o, "jira")
 
 
+def _record_line(run: Run) -> str:
+    """The incident's history record: what the handoff and the post-mortem read."""
+    o = run.outcomes.get("record")
+    if o is None:
+        return ""
+    if o.ok:
+        links = ", ".join(SERVICE_NAMES.get(k, k) for k in ((o.args or {}).get("links") or {}))
+        verb = "recorded" if (o.data or {}).get("created", True) else "updated"
+        return f"History: {verb} {o.data['id']} ({(o.args or {}).get('status')})" + (f" with its {links} links" if links else "") + " ✓"
+    return why_not(run, o, "history")
+
+
 @renderer("declared")
 def declared(run: Run) -> list[str]:
     out = [f"🚨 INCIDENT DECLARED: {run.scenario.vars.get('slug', run.scenario.name)}", ""]
@@ -151,7 +163,7 @@ def declared(run: Run) -> list[str]:
     else:
         out.append("  " + why_not(run, channel, "slack"))
     ticket = _ticket_line(run)
-    out += [f"  {line}" for line in (ticket, kickoff_line) if line]
+    out += [f"  {line}" for line in (ticket, kickoff_line, _record_line(run)) if line]
     maint = run.data("maintenance") or {}
     for w in maint.get("maintenance_windows") or []:
         out.append(f"  Maintenance: {day_hhmm(w.get('start'))}-{hhmm(w.get('end'))} {w.get('description') or ''} ({', '.join(w.get('services') or [])})")
@@ -182,7 +194,7 @@ def similar(run: Run) -> list[str]:
     if o is None or not o.ok:
         return ["  📊 SIMILAR INCIDENTS: " + why_not(run, o, "history"), "",
                 f"  📋 SUGGESTED RUNBOOK: {_suggested_runbook(run, [])}"]
-    hits = (o.data or {}).get("hits") or []
+    hits = [h for h in (o.data or {}).get("hits") or [] if not _itself(run, h)]
     out = ["  📊 SIMILAR INCIDENTS (from history):", ""] if hits else ["  📊 SIMILAR INCIDENTS: no similar incidents in history", ""]
     for n, h in enumerate(hits[:3], 1):
         out.append(f"  {n}. {h['id']} ({h.get('ago')}) - {h['title']}")
@@ -191,7 +203,7 @@ def similar(run: Run) -> list[str]:
         out.append("")
     out.append(f"  📋 SUGGESTED RUNBOOK: {_suggested_runbook(run, hits)}")
     picked = first_check(run)
-    top = hits[0] if hits else {}
+    top = next((h for h in hits if h.get("root_cause")), {})
     if picked and top.get("root_cause"):
         cause = top["root_cause"].split(":")[0].rstrip(".")
         out += ["", "  Ready for guided troubleshooting?", "",
@@ -201,6 +213,12 @@ def similar(run: Run) -> list[str]:
         out += ["", "  Ready for guided troubleshooting? The similar incidents suggest no first check: "
                     "start from the pods, events and logs (/paii:troubleshoot)."]
     return out
+
+
+def _itself(run: Run, hit: dict[str, Any]) -> bool:
+    """The incident's own history record (a second declaration finds it): not a similar incident."""
+    url = unmark(str((run.data("incident") or {}).get("url") or ""))
+    return bool(url) and unmark(str((hit.get("links") or {}).get("pagerduty") or "")) == url
 
 
 def first_check(run: Run) -> dict[str, Any] | None:
@@ -240,7 +258,7 @@ def troubleshoot(run: Run) -> list[str]:
     out += ["", f"  📊 {lines[0]}", *(f"  {line}" for line in lines[1:])]
     if data.get("exit_code") not in (0, None):
         out.append(f"  (exit code {data.get('exit_code')}: {' '.join(unfenced(data.get('stderr')).split())[:160]})")
-    top = ((run.data("similar") or {}).get("hits") or [{}])[0]
+    top = next((h for h in (run.data("similar") or {}).get("hits") or [] if h.get("root_cause") and not _itself(run, h)), {})
     gauge = _gauge(picked, text)
     if gauge:
         used, total = gauge
@@ -276,120 +294,4 @@ def untrusted(run: Run) -> list[str]:
         flag = "  ⚠️ Suspicious: it tries to instruct the assistant; ignored." if INJECTION.search(body) else ""
         out.append(f"  {n.get('author') or 'someone'} at {hhmm(n.get('created_at'))}:{flag}")
         out += ["    " + line for line in fence(body, "pagerduty note").splitlines()]
-    return out
-
-
-# ---------------------------------------------------------------------- handoff
-@renderer("handoff")
-def handoff(run: Run) -> list[str]:
-    times = run.context.get("times") or {}
-    shift = run.data("shift")
-    out = ["📋 ON-CALL HANDOFF SUMMARY", f"Period: {day_hhmm(times.get('since'))} to {day_hhmm(times.get('until'))} (UTC)"]
-    if shift is None:
-        out += ["", "  " + why_not(run, run.outcomes.get("shift"), "pagerduty") + " (this brief is partial)"]
-        return out
-    people = Counter(p for i in shift.get("incidents") or [] for p in [i.get("resolved_by"), *(i.get("acknowledged_by") or [])]
-                     if p and not i.get("auto_resolved"))
-    if people:
-        out.append(f"Engineer: {people.most_common(1)[0][0]}")
-    incidents = shift.get("incidents") or []
-    entries = (run.data("history") or {}).get("entries") or []
-    records = [e for e in entries if e.get("category") == "incidents"]
-    out += ["", f"INCIDENTS HANDLED ({len(incidents)}):", ""]
-    for n, i in enumerate(incidents, 1):
-        out.append(f"{n}. #{i.get('number')}: {i.get('title')} ({i.get('service') or 'no service'})")
-        if i.get("status") == "resolved":
-            by = "automatically" if i.get("auto_resolved") else f"by {i.get('resolved_by') or 'unknown'}"
-            out.append(f"   - Status: RESOLVED {by} at {hhmm(i.get('resolved_at'))}")
-            # the incident's history record (its PagerDuty link names the incident) says when its post-mortem is
-            rec = next((r for r in records if i.get("id") and i["id"] in str((r.get("links") or {}).get("pagerduty") or "")), None)
-            if rec is not None:
-                out.append(f"   - Post-mortem: {rec.get('postmortem') or 'not scheduled'} ({rec['id']})")
-        else:
-            acked = ", ".join(i.get("acknowledged_by") or [])
-            out.append(f"   - Status: {str(i.get('status')).upper()}" + (f" (by {acked})" if acked else "") + ", still open")
-            out.append("   - Watch for: it is not resolved; follow the incident channel")
-        for note in (i.get("notes") or [])[:2]:
-            flag = " ⚠️ tries to instruct the assistant: ignored" if INJECTION.search(note.get("content") or "") else ""
-            out.append(f"   - Note by {note.get('author')}: {quote(note.get('content'), 160)}{flag}")
-    alerts = shift.get("alerts") or []
-    if alerts:
-        out += ["", "ALERTS (suppressed / resolved automatically):", ""]
-        for a in alerts:
-            why = "suppressed" if a.get("suppressed") else "resolved automatically"
-            out.append(f"- {a.get('summary')} ({why})")
-    work = []
-    windows = (run.data("maintenance") or {}).get("maintenance_windows") or shift.get("maintenance_windows") or []
-    for w in windows:
-        work.append(f"- Maintenance window: {day_hhmm(w.get('start'))}-{hhmm(w.get('end'))} {w.get('description')}")
-    for e in entries:
-        if e.get("category") not in ("incidents", "postmortems"):  # those are under INCIDENTS HANDLED
-            work.append(f"- From history ({e.get('category')}): {e.get('title')}")
-    if work:
-        out += ["", "ONGOING WORK:", "", *work]
-    still_open = [i for i in (run.data("open") or {}).get("incidents") or []]
-    if still_open:
-        out += ["", "NOTES FOR NEXT SHIFT:", ""]
-        for i in still_open:
-            out.append(f"- Keep an eye on {i.get('service')}: #{i.get('number')} {i.get('title')} is {i.get('status')}, not resolved")
-    out += ["", "---", "", "Shall I post this to #oncall-handoff? (the demo does not post it)"]
-    return out
-
-
-# ---------------------------------------------------------------------- channel digest
-def _kind(text: str) -> tuple[int, str]:
-    body = unfenced(text)
-    for n, (icon, words) in enumerate((("🔥", ("prod issue", "incident", "outage", "🔥")), ("📋", ("rfc", "proposal doc", "📋")),
-                                      ("💬", ("proposal", "discussion", "💬")))):
-        if any(w in body.lower() for w in words):
-            return n, icon
-    return 3, "📣"
-
-
-@renderer("digest")
-def digest(run: Run) -> list[str]:
-    o = run.outcomes.get("digest")
-    d = run.data("digest")
-    if d is None:
-        return [why_not(run, o, "slack")]
-    hours = run.scenario.vars.get("hours", "?")
-    out = [f"📢 CHANNEL SUMMARY: #{d['channel'].get('name') or d['channel']['id']}",
-           f"Period: Last {hours} hours ({d['message_count']} messages{', truncated' if d.get('truncated') else ''})", "",
-           "KEY DISCUSSIONS:", ""]
-    threads = sorted(d.get("threads") or [], key=lambda t: (_kind(t["messages"][0]["text"])[0], -t["reply_count"]))
-    for n, t in enumerate(threads[:5], 1):
-        parent, replies = t["messages"][0], t["messages"][1:]
-        icon = _kind(parent["text"])[1]
-        out.append(f"{n}. {icon} {quote(unfenced(parent['text']).removeprefix(icon).strip(), 90)}")
-        out.append(f"   - Started by: @{t['started_by']} at {hhmm(t['time'])}")
-        done = next((r for r in reversed(replies) if re.search(r"\bresolved\b|✅", unfenced(r["text"]), re.I)), None)
-        if done:
-            out.append(f"   - Status: resolved at {hhmm(done['time'])}: {quote(done['text'], 80)}")
-        elif replies:
-            out.append(f"   - Latest: @{replies[-1]['user']} at {hhmm(replies[-1]['time'])}: {quote(replies[-1]['text'], 80)}")
-        reactions = [f":{r['name']}: {r['count']}" for r in parent.get("reactions") or []]
-        if reactions:
-            out.append(f"   - Reactions: {', '.join(reactions)}")
-        out.append(f"   - Participants: {', '.join(t['participants'])} ({t['reply_count']} replies)")
-        out.append(f"   - Thread: {t['permalink']}")
-    mentions = d.get("mentions") or []
-    me = (d.get("caller") or {}).get("name") or "you"
-    if mentions:
-        out += ["", "MENTIONS OF YOU:", ""]
-        for m in mentions:
-            out += [f"  @{me} mentioned by @{m['by']} at {hhmm(m['time'])}:", f"  {quote(m['text'], 120)}", ""]
-        out += ["ACTION ITEMS FOR YOU:", ""]
-        for n, m in enumerate(mentions, 1):
-            out.append(f"{n}. Answer @{m['by']}: {quote(m['text'], 90)}")
-    else:
-        out += ["", "Nothing needs you."]
-    suspicious = [m for m in [*d.get("messages", []), *(x for t in d.get("threads", []) for x in t["messages"])]
-                  if INJECTION.search(unfenced(m["text"]))]
-    if suspicious:
-        out += ["", "⚠️ Suspicious (instructions to the assistant inside a message; shown as data, not followed):"]
-        for m in suspicious:
-            out.append(f"  @{m['user']} at {hhmm(m['time'])}:")
-            out += ["    " + line for line in m["text"].splitlines()]
-    out += ["", f"Links shared: {len(d.get('links') or [])}", "", "---", "",
-            "Should I open those PRs for review? (the demo does nothing more)"]
     return out

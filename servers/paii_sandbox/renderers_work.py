@@ -27,10 +27,12 @@ def sprint(run: Run) -> list[str]:
         out.append("  On track.")
     elif unescalated:
         b = max(unescalated, key=lambda b: b.get("days_blocked") or 0)
-        waits = "; ".join(b.get("waiting_on") or []) or "whoever it waits on"
+        waits = "; ".join(b.get("waiting_on_who") or b.get("waiting_on") or []) or "whoever it waits on"
         out.append(f"  Sprint is {str(r.get('health', 'at_risk')).replace('_', ' ')}. Suggest escalating {b['key']} "
                    f"(blocked {b.get('days_blocked') or '?'} days, not escalated) to unblock {b.get('epic') or 'its epic'}: {waits}.")
     else:
         out.append(f"  Sprint is {str(r.get('health')).replace('_', ' ')}: see the risks.")
-    out += ["", "---", "", f"Shall I post this to {run.scenario.vars.get('post_to', 'the team channel')}? (the demo does not post it)"]
+    channel = r.get("status_channel")  # from the team's entry in PAII_JIRA_TEAMS, never guessed
+    out += ["", "---", "", (f"Shall I post this to {channel}?" if channel else "Which channel shall I post this to?")
+            + " (the demo does not post it)"]
     return out

@@ -2,8 +2,9 @@
 
 :class:`Sandbox` binds every port first (a port in use fails the start with its name), then
 serves each service's wrapped app. A whole-service ``down`` fault closes that service's socket
-(connection refused) until cleared. The world is saved to ``state.pickle`` after writes, so a
-restarted sandbox resumes it. ``start_in_thread`` runs it beside a test or the demo.
+(connection refused) until cleared. The world is saved to ``state.pickle`` after writes, and every
+write is in ``writes.log`` before it is answered (:mod:`paii_sandbox.writelog`), so a restarted
+sandbox resumes it, after a kill -9 too. ``start_in_thread`` runs it beside a test or the demo.
 
 A sandbox without a folder (a test's) keeps nothing, but its services still write files for
 PAII's servers (a kubeconfig, psql stand-ins): they get a temporary folder of their own, removed
@@ -26,6 +27,7 @@ from typing import Any
 
 from paii_sandbox.faults import DropConnection, Fault
 from paii_sandbox.world import World
+from paii_sandbox.writelog import WriteLog
 
 HOST = "127.0.0.1"
 ADMIN_OFFSET = 9  # services use offsets 0-8 of a port base
@@ -199,7 +201,9 @@ class Sandbox:
             for name in list(self._servers):
                 await self._halt(name)
             await self._stop_runtimes()
-            self.save()
+            self.save(force=self.world.dirty)
+            if self.world.write_log is not None:
+                self.world.write_log.close()
 
     # ------------------------------------------------------------------ runtimes (a real database)
     async def _start_runtimes(self) -> None:
@@ -220,6 +224,7 @@ class Sandbox:
     async def reset(self) -> None:
         """The world back to its seed, and every runtime rebuilt for it."""
         self.world.reseed()
+        self.save(force=True)  # the seeded world on disk before the answer: the write log starts over
         for rt in list(self.world.runtimes.values()):
             await asyncio.to_thread(rt.reset)
         await self.sync_down()
@@ -234,15 +239,33 @@ class Sandbox:
     def state_file(self) -> Path | None:
         return self.directory / "state.pickle" if self.directory else None
 
-    def save(self) -> None:
-        path = self.state_file
-        if path is None or not self.world.dirty:
+    @property
+    def log_file(self) -> Path | None:
+        return self.directory / "writes.log" if self.directory else None
+
+    def open_log(self, after: int = 0) -> None:
+        """Save the world as it is now and log every write from here on (a sandbox with a folder);
+        ``after``: the last entry of the log already there (the world contains it: numbering goes on)."""
+        if self.log_file is None:
             return
+        self.world.attach_log(WriteLog(self.log_file, start_seq=after))
+        self.save(force=True)
+
+    def save(self, force: bool = False) -> None:
+        """Write the snapshot (atomically, on disk) if the world changed, then empty the write log.
+        Not while a logged request is half handled (unless ``force``): the next round saves it."""
+        path = self.state_file
+        if path is None or not (self.world.dirty or force) or (self.world.handling_logged and not force):
+            return
+        from paii_common.local import atomic_write
+
         self.world.dirty = False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(self.world.snapshot())
-        tmp.replace(path)
+        try:
+            atomic_write(path, self.world.snapshot())
+        except BaseException:
+            self.world.dirty = True
+            raise
+        self.world.snapshot_saved()
 
     async def _save_loop(self) -> None:
         while True:

@@ -15,13 +15,17 @@ that each skill's SKILL.md names the same tools in the same order. A step::
         match: "{similar.hits[0].root_cause ?? ''}"
       by_hand: acknowledge by hand   # what the person must do if the step cannot run
 
-Expressions: ``{a.b[0].c}``, ``{a.b[-1]}`` (the last), ``{a[*].b}`` (a list), ``{x ?? y}`` (y when x is missing),
+Expressions: ``{a.b[0].c}``, ``{a.b[-1]}`` (the last), ``{a[*].b}`` (a list), ``{a[?b][0]}`` (the first item of a
+that has a b), ``{x ?? y}`` (y when x is missing),
 ``'literal'``, ``{input}``, ``{vars.name}``, ``{gaps.<step id>}`` (a step that did not succeed, as a
 timeline gap: ``{"source": its server, "gap": why}``), ``{times.since}`` (the scenario's ``times:``, relative
 to the clock, e.g. ``since: -24h``), ``{now}``. A string that is one expression keeps the value's
 type; otherwise values are put into the text (a list: one per line where the expression is a
 line of its own, else joined with ", "). In a list of args, a mapping with a value that has no
-value is left out (an optional entry, such as a link to a channel that could not be created).
+value is left out (an optional entry, such as a link to a channel that could not be created); in
+a mapping inside the args, such a key is left out. Text the servers marked ``‹untrusted: …›`` is
+passed on as its plain text, as the model does when it searches for a title it read: the marker
+is for the model's eyes, not part of the title.
 
 A server that answers "not configured" (its settings are missing) is skipped for the rest of the
 run, like a server that is not there ("Jira: not configured, skipped"); one that cannot be
@@ -37,6 +41,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
+
+from paii_common.untrusted import unmark
 
 #: an error text that means the service could not be reached at all
 UNREACHABLE = re.compile(r"could not reach|unreachable|connection refused|timed out|timeout", re.I)
@@ -142,7 +148,7 @@ def load(name_or_path: str | Path) -> Scenario:
 # ---------------------------------------------------------------------- expressions
 _MISSING = object()
 _EXPR = re.compile(r"\{([^{}]+)\}")
-_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+|\*)\]")
+_PART = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+|\*|\?[A-Za-z_][A-Za-z0-9_]*)\]")
 
 
 def _lookup(path: str, scope: dict[str, Any]) -> Any:
@@ -157,6 +163,9 @@ def _lookup(path: str, scope: dict[str, Any]) -> Any:
                 spread = True
                 nxt.extend(v if isinstance(v, list) else [])
                 continue
+            elif index.startswith("?"):  # the items that have this field (not empty), still a list
+                got = [x for x in v if isinstance(x, dict) and x.get(index[1:]) not in (None, "", [])] \
+                    if isinstance(v, list) else _MISSING
             else:
                 got = v[int(index)] if isinstance(v, list) and -len(v) <= int(index) < len(v) else _MISSING
             if got is not _MISSING and got is not None:
@@ -180,10 +189,18 @@ def evaluate(expr: str, scope: dict[str, Any]) -> Any:
     return _MISSING
 
 
-def resolve(value: Any, scope: dict[str, Any]) -> Any:
-    """Fill the ``{...}`` expressions in a step's args; raises KeyError naming a missing one."""
+def resolve(value: Any, scope: dict[str, Any], *, loose: bool = False) -> Any:
+    """Fill the ``{...}`` expressions in a step's args; raises KeyError naming a missing one. ``loose``
+    (a mapping that is an argument's value): a key without a value is left out instead."""
     if isinstance(value, dict):
-        return {k: v for k, v in ((k, resolve(v, scope)) for k, v in value.items()) if v is not _MISSING}
+        out = {}
+        for k, v in value.items():
+            try:
+                out[k] = resolve(v, scope, loose=isinstance(v, dict))
+            except KeyError:
+                if not loose:
+                    raise
+        return out
     if isinstance(value, list):
         out: list[Any] = []
         for v in value:
@@ -202,17 +219,17 @@ def resolve(value: Any, scope: dict[str, Any]) -> Any:
         got = evaluate(whole.group(1), scope)
         if got is _MISSING:
             raise KeyError(whole.group(1))
-        return got
+        return unmark(got) if isinstance(got, str) else got
 
     def text(match: re.Match[str]) -> str:
         got = evaluate(match.group(1), scope)
         if got is _MISSING:
             raise KeyError(match.group(1))
         if not isinstance(got, list):
-            return str(got)
+            return unmark(str(got))
         alone = value[: match.start()].rpartition("\n")[2] == "" \
             and value[match.end():].partition("\n")[0] == ""
-        return ("\n" if alone else ", ").join(map(str, got))
+        return ("\n" if alone else ", ").join(unmark(str(g)) for g in got)
 
     return _EXPR.sub(text, value)
 

@@ -13,7 +13,9 @@ server answers ``initialize`` and ``tools/list`` without loading it). It
   each attempt's urllib timeout is what is left, and no retry starts that could not finish;
 * turns ``SlackApiError``, connection failures and unreadable bodies into :class:`SlackError`,
   :class:`~paii_common.errors.RateLimited` or (a write whose outcome is unknown)
-  :class:`WriteLost`, whose message says what to do next.
+  :class:`WriteLost`, whose message says what to do next;
+* checks an ``ok`` answer against the shape the tools read (:mod:`paii_slack.answers`): one that
+  does not fit is "Slack answered with something unexpected" (a write: :class:`WriteLost`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from paii_common.answers import UnexpectedAnswer, expect
 from paii_common.errors import NotConfigured, OutcomeUnknown, RateLimited, UpstreamError, hint_for_status
 from paii_common.http import (
     DEFAULT_POLICY,
@@ -36,6 +39,7 @@ from paii_common.http import (
 )
 from paii_common.redact import redact
 
+from paii_slack.answers import SHAPES
 from paii_slack.config import SlackSettings
 from paii_slack.sdk import build_retry_handlers, retry_after, sdk_logger, web_client_class
 
@@ -238,6 +242,15 @@ class SlackClient:
             except (OSError, HTTPException, ValueError) as exc:  # URLError, timeouts, resets, cut or bad JSON
                 raise self._from_network(method, exc, limit) from None
         data = response.data
+        shape = SHAPES.get(method)
+        if shape is not None:
+            try:
+                expect(shape, data, service=SERVICE, call=method)
+            except UnexpectedAnswer as exc:
+                log.warning("%s %s: %s", SERVICE, method, exc.detail)
+                if method not in READ_METHODS:
+                    raise WriteLost(method, exc.detail, answered=True, resendable=method in RESENDABLE) from None
+                raise
         return data if isinstance(data, dict) else {}
 
     def _tries(self) -> str:

@@ -64,16 +64,33 @@ def render(text: str, users: UserDirectory) -> tuple[str, list[str]]:
     return out, links
 
 
+#: a reply that closes a thread: its text names the outcome
+RESOLVED = re.compile(r"\b(resolved|fixed|closing|closed|mitigated|rolled back|reverted)\b|✅", re.I)
+MAX_LINE = 400  # characters of one message in a block of lines
+MAX_REPLIES = 25  # reply lines shown per thread (the latest ones, with the first)
+MAX_THREAD_LINKS = 5
+
+
+def _fold(text: str, limit: int = MAX_LINE) -> str:
+    """One message for a block of lines: its own lines indented, so only a real message starts a line."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[:limit].rstrip() + " […]"
+    return "\n  ".join(line for line in text.splitlines() if line.strip()) or "(no text)"
+
+
 class _Builder:
-    def __init__(self, client: SlackClient, channel_id: str, caller_id: str | None) -> None:
+    def __init__(self, client: SlackClient, channel_id: str, caller_id: str | None, clock_format: str) -> None:
         self.client = client
         self.channel_id = channel_id
         self.caller_id = caller_id
         self.users = UserDirectory(client)
         self.links: dict[str, Link] = {}
         self.mentions: list[Mention] = []
+        self.clock_format = clock_format
 
-    def message(self, msg: dict[str, Any]) -> Message:
+    def read(self, msg: dict[str, Any]) -> tuple[str, str, str, list[str], list[Reaction], bool]:
+        """(ts, author, readable text, links, reactions, mentions the caller) of one message."""
         ts = str(msg.get("ts"))
         who = author(msg, self.users)
         raw = msg.get("text") or ""
@@ -82,19 +99,65 @@ class _Builder:
             self.links.setdefault(url, Link(url=url[:MAX_URL], ts=ts, user=who))
         if len(text) > MAX_TEXT:
             text = text[:MAX_TEXT] + " […]"
-        fenced = fence(text, LABEL)
-        if self.caller_id and f"<@{self.caller_id}" in raw:
-            self.mentions.append(
-                Mention(
-                    ts=ts,
-                    time=iso(ts),
-                    by=who,
-                    permalink=self.client.permalink(self.channel_id, ts, msg.get("thread_ts")),
-                    text=fenced,
-                )
-            )
+        mentioned = bool(self.caller_id and f"<@{self.caller_id}" in raw)
+        if mentioned:
+            self.mentions.append(Mention(ts=ts, time=iso(ts), by=who, text=fence(text, LABEL),
+                                         permalink=self.client.permalink(self.channel_id, ts, msg.get("thread_ts"))))
         reactions = [Reaction(name=clean_name(r.get("name"), 40), count=int(r.get("count") or 0)) for r in msg.get("reactions") or []]
-        return Message(ts=ts, time=iso(ts), user=who, text=fenced, reactions=reactions)
+        return ts, who, text, links, reactions, mentioned
+
+    def line(self, ts: str, who: str, text: str, reactions: list[Reaction]) -> str:
+        when = datetime.fromtimestamp(float(ts), tz=UTC).strftime(self.clock_format)
+        marks = f" [{', '.join(f':{r.name}: {r.count}' for r in reactions)}]" if reactions else ""
+        return f"{when} @{who}: {_fold(text)}{marks}"
+
+    def block(self, lines: list[str]) -> str | None:
+        return fence("\n".join(lines), LABEL) if lines else None
+
+
+def _singles(builder: _Builder, history: list[dict[str, Any]]) -> str | None:
+    """Top-level messages as lines; the same text said again is folded into its first line (xN, by whom)."""
+    order: list[str] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for msg in history:
+        ts, who, text, _, reactions, mentioned = builder.read(msg)
+        if mentioned:
+            continue  # in mentions, with its permalink
+        key = " ".join(text.lower().split())
+        if key in seen and key:
+            seen[key]["more"].append(who)
+            continue
+        seen[key] = {"line": builder.line(ts, who, text, reactions), "more": []}
+        order.append(key)
+    lines = []
+    for key in order:
+        rec = seen[key]
+        if rec["more"]:
+            people = list(dict.fromkeys(rec["more"]))
+            rec["line"] += f" (x{len(rec['more']) + 1}, also by {', '.join(people[:5])}{'…' if len(people) > 5 else ''})"
+        lines.append(rec["line"])
+    return builder.block(lines)
+
+
+def _thread(builder: _Builder, msg: dict[str, Any], replies: list[dict[str, Any]], more: bool) -> Thread:
+    ts, who, text, links, reactions, _ = builder.read(msg)
+    people, lines, urls, resolution = [who], [], list(links), None
+    for r in sorted(replies, key=lambda r: float(r.get("ts") or 0)):
+        rts, rwho, rtext, rlinks, rreactions, _ = builder.read(r)
+        people.append(rwho)
+        urls += rlinks
+        lines.append(builder.line(rts, rwho, rtext, rreactions))
+        if RESOLVED.search(rtext):
+            resolution = Message(ts=rts, time=iso(rts), user=rwho, text=fence(rtext, LABEL), reactions=rreactions)
+    if len(lines) > MAX_REPLIES:
+        cut = len(lines) - MAX_REPLIES + 1
+        lines = [lines[0], f"(… {cut} replies not shown: open the thread)", *lines[-(MAX_REPLIES - 1):]]
+    return Thread(
+        ts=ts, time=iso(ts), started_by=who, permalink=builder.client.permalink(builder.channel_id, ts),
+        reply_count=int(msg.get("reply_count") or len(replies)), participants=list(dict.fromkeys(people)),
+        reactions=reactions, links=list(dict.fromkeys(u[:MAX_URL] for u in urls))[:MAX_THREAD_LINKS],
+        first=fence(text, LABEL), replies=builder.block(lines), resolution=resolution, replies_truncated=more,
+    )
 
 
 def build_digest(
@@ -115,7 +178,7 @@ def build_digest(
 
     caller: UserRef | None = None
     who = client.auth("user" if client.has_user_token else "bot")
-    builder = _Builder(client, channel_id, who.get("user_id"))
+    builder = _Builder(client, channel_id, who.get("user_id"), "%H:%M" if hours <= 24 else "%m-%d %H:%M")
     if who.get("user_id"):
         caller = UserRef(id=who["user_id"], name=builder.users.name(who["user_id"]))
 
@@ -136,8 +199,6 @@ def build_digest(
 
     budget = max_messages - len(history)
     count = len(history)
-    singles: list[Message] = []
-    threads: list[Thread] = []
     skipped_threads = 0
     # the newest threads are fetched first when the budget is short
     parents = {m["ts"] for m in history if int(m.get("reply_count") or 0) > 0 and m.get("thread_ts", m["ts"]) == m["ts"]}
@@ -157,27 +218,8 @@ def build_digest(
         count += len(replies)
         replies_of[ts] = (replies, rmore)
 
-    for msg in history:
-        parent = builder.message(msg)
-        ts = parent.ts
-        if ts not in parents:
-            singles.append(parent)
-            continue
-        replies, rmore = replies_of.get(ts, ([], True))
-        rendered = [builder.message(r) for r in sorted(replies, key=lambda r: float(r.get("ts") or 0))]
-        people = list(dict.fromkeys([parent.user, *(r.user for r in rendered)]))
-        threads.append(
-            Thread(
-                ts=ts,
-                time=parent.time,
-                started_by=parent.user,
-                permalink=client.permalink(channel_id, ts),
-                reply_count=int(msg.get("reply_count") or len(replies)),
-                participants=people,
-                messages=[parent, *rendered],
-                replies_truncated=rmore,
-            )
-        )
+    threads = [_thread(builder, m, *replies_of.get(m["ts"], ([], True))) for m in history if m["ts"] in parents]
+    singles = _singles(builder, [m for m in history if m["ts"] not in parents])
     if skipped_threads:
         reasons.append(f"replies of {skipped_threads} thread(s) were not read (cap of {max_messages} messages)")
     elif any(t.replies_truncated for t in threads):

@@ -63,6 +63,8 @@ class Reaction(BaseModel):
 
 
 class Message(BaseModel):
+    """One message, fenced on its own (a thread's first message, a mention)."""
+
     ts: str
     time: str = Field(description="UTC, ISO 8601.")
     user: str
@@ -77,7 +79,11 @@ class Thread(BaseModel):
     permalink: str
     reply_count: int
     participants: list[str]
-    messages: list[Message] = Field(description="The parent first, then the replies fetched.")
+    reactions: list[Reaction] = Field(default=[], description="On its first message.")
+    links: list[str] = Field(default=[], description="URLs shared in the thread.")
+    first: str = Field(description="Its first message, fenced.")
+    replies: str | None = Field(default=None, description="Fenced: one line per reply, 'HH:MM @user: text', oldest first.")
+    resolution: Message | None = Field(default=None, description="The last reply that says it is resolved or fixed.")
     replies_truncated: bool = False
 
 
@@ -107,7 +113,8 @@ class ChannelDigest(BaseModel):
     until: str
     caller: UserRef | None = Field(default=None, description="Whose mentions are listed.")
     message_count: int = Field(description="Messages read: top-level plus replies fetched.")
-    messages: list[Message] = Field(description="Top-level messages without replies, oldest first.")
+    messages: str | None = Field(description="Fenced: one line per top-level message without replies, oldest first, "
+                                 "'HH:MM @user: text'; repeats folded (xN), mentions of you are under mentions.")
     threads: list[Thread]
     mentions: list[Mention]
     links: list[Link]

@@ -12,6 +12,10 @@ read back within what is left of their deadline (a share is reserved before the 
 Found: the tool succeeds. Not found: an error says so, and whether Slack answered (then it did
 not happen) or no answer came (it may still arrive). The read back failing too:
 :class:`~paii_common.errors.OutcomeUnknown` says how to find out.
+
+A post is made once: before posting, the bot's messages of the last :data:`POST_WINDOW` in that
+channel (or thread) are searched for the same text (:func:`recent_post`), so a retry after an
+unknown outcome does not post it twice.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from paii_slack.client import SERVICE, SlackClient, WriteLost
 from paii_slack.lookup import find_channel
 
 READ_BACK_SHARE = 0.25  # of a write's time, kept free to read back
+POST_WINDOW = 15 * 60.0  # seconds: the same text by the bot in the same place within this is not posted again
 CLOCK_SKEW = 60.0  # seconds before the post that the read back starts from
 MAX_MEMBER_PAGES = 5
 
@@ -62,24 +67,28 @@ def _same_text(posted: str | None, wanted: str) -> bool:
     return norm(posted) == norm(wanted)
 
 
+def recent_post(slack: SlackClient, channel_id: str, text: str, thread_ts: str | None, since: float) -> dict[str, Any] | None:
+    """The bot's message with ``text`` in the channel (or thread) posted after ``since``, if there is one."""
+    me = slack.auth()
+    if thread_ts:
+        data = slack.call("conversations.replies", channel=channel_id, ts=thread_ts, oldest=f"{since:.6f}", limit=100)
+    else:
+        data = slack.call("conversations.history", channel=channel_id, oldest=f"{since:.6f}", limit=100)
+    for msg in data.get("messages") or []:
+        if thread_ts and msg.get("ts") == thread_ts:
+            continue  # the thread's first message is not a reply
+        by_me = msg.get("user") == me.get("user_id") or (me.get("bot_id") and msg.get("bot_id") == me.get("bot_id"))
+        if by_me and _same_text(msg.get("text"), text):
+            return msg
+    return None
+
+
 def find_post(
     slack: SlackClient, lost: WriteLost, channel_id: str, text: str, thread_ts: str | None, since: float
 ) -> dict[str, Any]:
     """The bot's message with ``text`` posted after ``since``; raises when it is not there."""
-
-    def read() -> dict[str, Any] | None:
-        me = slack.auth()
-        if thread_ts:
-            data = slack.call("conversations.replies", channel=channel_id, ts=thread_ts, oldest=f"{since:.6f}", limit=100)
-        else:
-            data = slack.call("conversations.history", channel=channel_id, oldest=f"{since:.6f}", limit=100)
-        for msg in data.get("messages") or []:
-            by_me = msg.get("user") == me.get("user_id") or (me.get("bot_id") and msg.get("bot_id") == me.get("bot_id"))
-            if by_me and _same_text(msg.get("text"), text):
-                return msg
-        return None
-
-    found = _read(lost, read, see="whether the message was posted", how="Read the channel (channel_digest, hours=0.1)")
+    found = _read(lost, lambda: recent_post(slack, channel_id, text, thread_ts, since),
+                  see="whether the message was posted", how="Read the channel (channel_digest, hours=0.1)")
     if found is not None:
         return found
     raise _not_there(

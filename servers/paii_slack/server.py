@@ -11,7 +11,7 @@ from mcp.server import MCPServer
 from pydantic import Field
 
 from paii_common import clock
-from paii_common.errors import Conflict, InvalidInput, NotConfigured
+from paii_common.errors import Conflict, InvalidInput, NotConfigured, PaiiError
 from paii_common.timeline import Timeline
 from paii_common.tools import register_tools, tool
 from paii_common.untrusted import NOTE, fence
@@ -19,7 +19,9 @@ from paii_common.untrusted import NOTE, fence
 from paii_slack import __version__
 from paii_slack.client import SlackClient, SlackError, WriteLost
 from paii_slack.lookup import MAX_USER_PAGES, UserDirectory, clean_name, find_channel, resolve_channel
-from paii_slack.readback import CLOCK_SKEW, created_channel, find_post, invite_landed, read_back_reserve
+from paii_slack.readback import (
+    CLOCK_SKEW, POST_WINDOW, created_channel, find_post, invite_landed, read_back_reserve, recent_post,
+)
 from paii_slack.config import SlackSettings
 from paii_slack.digest import LABEL, build_digest, iso
 from paii_slack.timeline import build as build_timeline
@@ -128,7 +130,12 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
                 if landed:
                     result.invited.append(who)
                 else:
-                    state = "not a member now" if landed is False else "unknown: check the channel's members"
+                    if landed is None:
+                        state = "the outcome is unknown: check the channel's members"
+                    elif lost.answered:
+                        state = "not a member now: invite_to_channel again is safe"
+                    else:
+                        state = "not a member yet: it may still land; invite_to_channel again is safe"
                     result.failed.append(InviteFailure(user=raw, error=f"Slack did not confirm the invite ({lost.reason}); {state}"))
                 continue
             except SlackError as exc:
@@ -209,7 +216,8 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
         cid, _ = resolve_channel(slack, channel)
         return invite(cid, users)
 
-    @tool(read_only=False, check="channel_digest (hours=0.1) shows whether the message was posted")
+    @tool(read_only=False, check="channel_digest (hours=0.1) shows whether the message was posted "
+                                 "(post_message never posts the same text twice in 15 minutes)")
     def post_message(
         channel: Annotated[str, Field(description="Channel id or #name; stakeholders: the stakeholder channel.",
                                       examples=["#inc-payments-api-500s"])],
@@ -220,6 +228,15 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
         """Post a message to a channel or thread. Posts as the bot; confirm the text with the user first."""
         cid, _ = resolve_channel(slack, target(channel))
         since = clock.timestamp() - CLOCK_SKEW
+        try:
+            same = recent_post(slack, cid, text, thread_ts, clock.timestamp() - POST_WINDOW)
+        except PaiiError:  # the bot may post without reading the channel (no channels:history): post anyway
+            same = None
+        if same is not None:  # a retry after a lost answer, or the same words twice: posted once
+            ts = str(same.get("ts") or "")
+            return PostedMessage(channel=cid, ts=ts, permalink=slack.permalink(cid, ts, thread_ts),
+                                 note="The bot posted the same text here in the last 15 minutes: not posted again. "
+                                      "Change the text to post another.")
         note = None
         try:
             data = slack.call("chat.postMessage", channel=cid, text=text, thread_ts=thread_ts, reserve=read_back_reserve(slack))
@@ -264,8 +281,8 @@ def build_server(settings: SlackSettings | None = None, client: SlackClient | No
     ) -> ChannelDigest:
         """Read a channel's recent messages in one call, to summarise it or catch up.
 
-        Returns messages, threads with replies and participants, links, reactions and messages that
-        mention you; capped at 400 messages (truncated says what was left out)."""
+        Returns threads (first message, replies, resolution, participants, reactions, links), other
+        messages as lines, links and mentions of you; capped at 400 messages (truncated says what was left out)."""
         cid, cname = resolve_channel(slack, channel)
         return build_digest(slack, cid, cname, hours=hours, max_messages=MAX_DIGEST_MESSAGES)
 

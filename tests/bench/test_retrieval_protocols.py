@@ -60,9 +60,11 @@ def test_a_folder_in_the_dataset_layout_is_measured_like_the_shipped_sets(tmp_pa
     ])
     import argparse
 
-    for query in ("report", "one-line", "title"):
-        args = argparse.Namespace(split="test", limit=0, modes="keyword", engine="store", dataset="mine",
-                                  data_dir=tmp_path, protocol="strict", query=query, argv=[])
-        res = bench.run(args)
+    args = argparse.Namespace(split="test", limit=0, modes="keyword", engine="store", dataset="mine", home=None,
+                              data_dir=tmp_path, protocol="strict", query="report,one-line,title", argv=[])
+    results = bench.run(args)  # one imported store, the three query forms
+    assert [r["query"] for r in results] == ["report", "one-line", "title"]
+    for res in results:
         assert res["sizes"] == {"corpus": 15, "queries": 2, "mean_relevant": 1.5}
-        assert res["modes"]["keyword"]["recall@5"] == 1.0, query
+        assert res["modes"]["keyword"]["recall@5"] == 1.0, res["query"]
+        assert len(res["ranks"]["keyword"]) == 2

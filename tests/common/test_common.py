@@ -179,7 +179,7 @@ def test_manifest_status_reports_missing_required_and_aliases():
 def test_doctor_json_names_missing_settings_and_never_prints_secrets(isolated_env):
     env = dict(__import__("os").environ)
     env["PAII_SLACK_TOKEN"] = "xoxb-999999999-secretvalue"
-    out = subprocess.run([str(Path(sys.executable).with_name("paii")), "doctor", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([str(Path(sys.executable).with_name("paii")), "doctor", "--json", "--offline"], env=env, capture_output=True, text=True, timeout=120)
     assert "secretvalue" not in out.stdout + out.stderr
     report = json.loads(out.stdout)
     servers = {s["server"]: s for s in report["servers"]}

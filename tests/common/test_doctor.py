@@ -16,10 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_doctor(capsys, *extra: str) -> tuple[int, str]:
+    """``paii doctor --offline``: these tests are about what doctor finds locally (a kubeconfig on the
+    machine running them must not make them call a cluster); tests/cli/test_doctor_live.py has the live checks."""
     from paii_cli import main
 
     with pytest.raises(SystemExit) as code:
-        main(["doctor", *extra])
+        main(["doctor", "--offline", *extra])
     return code.value.code, capsys.readouterr().out
 
 
@@ -36,7 +38,7 @@ def test_a_history_only_user_gets_exit_0_and_optional_integrations_with_how_to(c
 
 
 def test_every_server_is_started_the_way_it_starts(capsys):
-    report = doctor()
+    report = doctor(offline=True)
     for name, s in servers(report).items():
         start = s["checks"][0]
         assert start["check"] == "starts" and start["ok"], (name, start)
@@ -54,7 +56,7 @@ def test_an_unclear_read_only_value_is_broken_with_exit_1(capsys, monkeypatch):
 def test_read_only_shows_which_variable_and_source_turned_it_on(capsys):
     env = Path(os.environ["PAII_CONFIG_DIR"]) / ".env"
     env.write_text("PAII_READ_ONLY=yes\n")
-    report = doctor()
+    report = doctor(offline=True)
     assert report["ok"] and report["read_only"]["on"]
     assert {"variable": "PAII_READ_ONLY", "source": f".env file {env}", "on": True} in report["read_only"]["sources"]
     assert all(s["read_only"] for s in report["servers"])
@@ -64,7 +66,7 @@ def test_read_only_shows_which_variable_and_source_turned_it_on(capsys):
 
 
 def test_read_only_off_says_how_to_turn_it_on():
-    text = render(doctor())
+    text = render(doctor(offline=True))
     assert "read-only: off (set PAII_READ_ONLY=1" in text
 
 
@@ -72,7 +74,7 @@ def test_a_missing_model_while_embeddings_are_on_is_broken(monkeypatch):
     import paii_history.embed as embed
 
     monkeypatch.setattr(embed, "find_model", lambda *a, **k: None)
-    report = doctor()
+    report = doctor(offline=True)
     history = servers(report)["history"]
     assert not report["ok"] and history["status"] == "broken"
     assert any(c["check"] == "semantic search" and not c["ok"] for c in history["checks"])
@@ -83,7 +85,7 @@ def test_a_missing_model_with_embeddings_off_is_fine(monkeypatch):
 
     monkeypatch.setattr(embed, "find_model", lambda *a, **k: None)
     monkeypatch.setenv("PAII_HISTORY_EMBEDDINGS", "off")
-    assert servers(doctor())["history"]["status"] == "ok"
+    assert servers(doctor(offline=True))["history"]["status"] == "ok"
 
 
 def test_a_server_that_cannot_import_is_broken(tmp_path, monkeypatch, capsys):
@@ -101,7 +103,7 @@ def test_a_server_that_cannot_import_is_broken(tmp_path, monkeypatch, capsys):
 
 def test_a_setting_the_server_refuses_is_broken(monkeypatch):
     monkeypatch.setenv("PAII_PAGERDUTY_URL", "ftp://example")
-    pd = servers(doctor())["pagerduty"]
+    pd = servers(doctor(offline=True))["pagerduty"]
     assert pd["status"] == "broken" and "PAII_PAGERDUTY_URL" in pd["checks"][0]["detail"]
 
 

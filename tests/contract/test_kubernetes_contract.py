@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp_types import ElicitResult
 
 from paii_common.http import RetryPolicy
 from paii_kubernetes.client import KubernetesClient
@@ -146,7 +147,9 @@ async def test_restart_and_scale_against_the_full_spec(tmp_path):
     server = build_server(settings, KubernetesClient(settings, policy=NO_RETRY))
     out = await _call(server, "restart_deployment", {"name": "web", "namespace": "default", "timeout": 5})
     assert out["restarted_at"] and isinstance(out["complete"], bool)
-    async with Client(server) as c:  # one session: the preview, then the same values act
-        first = await c.call_tool("scale_deployment", {"name": "web", "namespace": "default", "replicas": 7})
-        second = await c.call_tool("scale_deployment", {"name": "web", "namespace": "default", "replicas": 7})
-    assert not first.is_error and not second.is_error, (first.content, second.content)
+    async def person(context, params):  # noqa: ANN001 - the person says yes at the prompt
+        return ElicitResult(action="accept", content={"scale": True})
+
+    async with Client(server, mode="legacy", elicitation_callback=person) as c:
+        scaled = await c.call_tool("scale_deployment", {"name": "web", "namespace": "default", "replicas": 7})
+    assert not scaled.is_error, scaled.content

@@ -77,7 +77,9 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
 
     All six servers, in memory, configured as the sandbox's environment says (``sandbox.env()``,
     the same variables the demo and ``paii sandbox env`` give them). ``jira=False``: the Jira
-    server runs without settings, as for a person who has not configured it."""
+    server runs without settings, as for a person who has not configured it. ``person``: an
+    elicitation callback that plays the person at the client's prompts (none: the client cannot
+    show prompts)."""
     from mcp import Client
 
     from paii_history.config import HistorySettings
@@ -102,7 +104,7 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
     @asynccontextmanager
     async def make(*, pd_client: Any = None, slack_client: Any = None, slack_timeout: float | None = None,
                    jira: bool = True, jira_timeout: float | None = None,
-                   prompts: dict[str, Any] | None = None) -> AsyncIterator[dict[str, Any]]:
+                   prompts: dict[str, Any] | None = None, person: Any = None) -> AsyncIterator[dict[str, Any]]:
         pd_settings = PagerDutySettings.load(token=env["PAII_PAGERDUTY_TOKEN"], from_email=env["PAII_PAGERDUTY_FROM"],
                                              url=env["PAII_PAGERDUTY_URL"])
         extra = {"read_timeout": slack_timeout} if slack_timeout else {}
@@ -120,8 +122,10 @@ def clients(sandbox: Any, history_home: Path, monkeypatch: pytest.MonkeyPatch):
             "runbook": runbook_server(runbook_settings, NoSleepExecutor.make(runbook_settings)),
         }
         async with AsyncExitStack() as stack:
-            # prompts: who answers a server's questions (MCP elicitation), e.g. the person at the runbook's approvals
-            extra = {name: {"mode": "legacy", "elicitation_callback": cb} for name, cb in (prompts or {}).items()}
+            # who answers a server's questions (MCP elicitation): prompts per server, person for every server
+            answers = {name: person for name in servers} if person else {}
+            answers.update(prompts or {})
+            extra = {name: {"mode": "legacy", "elicitation_callback": cb} for name, cb in answers.items()}
             yield {name: await stack.enter_async_context(Client(server, **extra.get(name, {})))
                    for name, server in servers.items()}
 

@@ -50,8 +50,8 @@ async def test_the_handoff_after_the_post_mortem_shows_its_scheduled_meeting(san
     assert "The next on-call handoff says: Post-mortem: Scheduled for 2026-01-03 15:00 UTC (INC-788)" in report
     handoff, text = await _run(clients, "handoff")
     assert not handoff.failed
-    block = text.split("#12341: auth-service latency above 2s (p99)")[1].split("\n3. ")[0]
-    assert "- Post-mortem: Scheduled for 2026-01-03 15:00 UTC (INC-788)" in block
+    block = text.split("INC-788: auth-service-latency (PagerDuty #12341)")[1].split("ALERTS")[0]
+    assert "- Post-mortem: Scheduled for 2026-01-03 15:00 UTC" in block
 
 
 async def test_without_jira_the_demo_timeline_names_the_gap_and_no_ticket_is_made(sandbox, clients):

@@ -106,10 +106,10 @@ async def test_injected_instructions_come_back_as_data_and_are_not_acted_on(sand
     incident, incident_report = await _run(clients, "incident")
     summary, summary_report = await _run(clients, "channel-summary")
     digest = summary.data("digest")
-    injected = [m for m in digest["messages"] if "ignore previous instructions" in m["text"]]
-    assert len(injected) == 1
-    assert injected[0]["text"].startswith("<<untrusted slack channel content>>\n")
-    assert injected[0]["text"].endswith("\n<<end untrusted>>")
+    injected = [line for line in digest["messages"].splitlines() if "ignore previous instructions" in line]
+    assert len(injected) == 1 and injected[0].startswith("01:00 @mallory: ")  # a line of the fenced block
+    assert digest["messages"].startswith("<<untrusted slack channel content>>\n")
+    assert digest["messages"].endswith("\n<<end untrusted>>") and digest["messages"].count("<<end untrusted>>") == 1
     note = [n for n in incident.data("incident")["notes"] if "ignore previous instructions" in n["content"]]
     assert note and note[0]["author"] == "deploy-bot"  # handed back as a note's content: data
     assert "<<untrusted pagerduty note>>" in incident_report and "Suspicious" in summary_report
@@ -127,8 +127,8 @@ async def test_the_handoff_covers_the_shift_suppressed_alerts_and_the_maintenanc
     shift = run.data("shift")
     assert {i["number"] for i in shift["incidents"]} == {12341, 12342, 12343, 12345}
     assert shift["counts"]["resolved"] == 3 and shift["counts"]["open_now"] == 1
-    assert "Low disk warning on logs-storage-03 (suppressed)" in report
-    assert "#12341: auth-service latency above 2s (p99)" in report and "RESOLVED by Scott Idler" in report
+    assert "Low disk warning on logs-storage-03 (suppressed: false positive, disk expanded)" in report
+    assert "INC-788: auth-service-latency (PagerDuty #12341)" in report and "RESOLVED by Scott Idler" in report
     assert "Maintenance window: 2026-01-03 02:00-04:00 ledger-db major version upgrade" in report
     assert "Deploy pending: payments-api v2.3.4" in report  # a note from the example history
     assert "Engineer: Scott Idler" in report
@@ -141,7 +141,7 @@ async def test_the_channel_summary_reads_100_messages_threads_and_mentions_of_th
     assert len(digest["threads"]) == 3
     assert [m["by"] for m in digest["mentions"]] == ["alice", "frank"]
     assert any("github.com/acme/cache-layer/pull/812" in link["url"] for link in digest["links"])
-    assert "1. 🔥" in report and "Status: resolved at 22:15" in report and ":+1: 5, :-1: 3" in report
+    assert "1. 🔥" in report and "Status: Resolved at 22:15" in report and "(5 in favor, 3 against)" in report
     assert "ACTION ITEMS FOR YOU" in report
 
 
@@ -173,7 +173,7 @@ async def test_the_sprint_summary_reads_the_active_sprint_and_ends_with_the_offe
     assert "Suggest escalating INFRA-234" in report
     assert report.rstrip().endswith("Shall I post this to #team-infra-status? (the demo does not post it)")
     slack = state(sandbox, "slack")
-    assert not any(ch["name"] == "team-infra-status" for ch in slack.channels.values())
+    assert not slack.messages["C0INFRAST"]  # #team-infra-status: offered, not posted
     assert not [e for e in sandbox.world.requests("slack") if e.path == "/api/chat.postMessage"]  # not posted
     changed = [f"{e.method} {e.path}" for e in sandbox.world.requests("jira") if e.method != "GET" and not e.path.endswith("/search/jql")]
     assert changed == []  # the report only reads (a JQL search is a POST)

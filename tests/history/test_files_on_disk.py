@@ -20,6 +20,7 @@ from paii_common.errors import Conflict, NotFound
 from paii_history.config import HistorySettings
 from paii_history.server import build_server
 from paii_history.store import HistoryStore
+from tests.mcp_calls import plain
 
 
 def entry_text(eid: str, category: str = "incidents", title: str = "hand written", body: str = "body", **front) -> str:
@@ -223,7 +224,7 @@ async def test_a_running_server_finds_files_added_edited_and_deleted_by_hand(set
             fh.write(text)
             fh.truncate()
         r = await c.call_tool("search", {"text": "etcd leader elections"})
-        assert [h["title"] for h in r.structured_content["hits"]] == ["etcd leader elections flapping"]
+        assert [plain(h["title"]) for h in r.structured_content["hits"]] == ["etcd leader elections flapping"]
         path.unlink()
         r = await c.call_tool("recent", {})
         assert r.structured_content["total"] == 0

@@ -10,6 +10,7 @@ from mcp import Client
 from paii_history.entries import Entry
 from paii_history.kinds import SpanishNotes
 from paii_history.personal import spanish_review
+from tests.mcp_calls import plain
 
 DAY = 86400.0
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.timezone.utc)
@@ -22,7 +23,7 @@ SESSION = {
                   "rule": "feminine nouns starting with a stressed a take un/el"}],
     "grammar": ["quisiera: polite conditional"],
     "sentences": 8,
-    "minutes": 15,
+    "minutes": 99,  # the model's guess: the server saves its own timing instead
 }
 
 
@@ -87,10 +88,38 @@ async def test_capture_checks_spanish_notes_and_tags_them(server):
                                           "content": "Practised ordering.", "metadata": {"spanish": SESSION}})
         assert not r.is_error, r.content[0].text
         g = await c.call_tool("get", {"id": r.structured_content["id"]})
-    meta = g.structured_content["metadata"]
+    meta = plain(g.structured_content["metadata"])  # frontmatter is marked as data: read it as a person would
     assert meta["tags"] == ["spanish"]
     assert meta["spanish"]["words"][0] == {"es": "mientras", "en": "while"}  # seen once: no count stored
     assert meta["spanish"]["mistakes"][0]["correct"] == "un agua con gas"
+
+
+async def test_the_practice_is_timed_by_the_server_from_the_first_to_the_last_read(server, monkeypatch):
+    """SESSION STATS' duration: first read of the review to the last; saved instead of the model's number."""
+    async def practice(c, at: str, count: int = 5) -> int:
+        monkeypatch.setenv("PAII_NOW", at)
+        r = await c.call_tool("recent", {"tag": "spanish", "count": count})
+        return r.structured_content["spanish"]["practice_minutes"]
+
+    async with Client(server) as c:
+        assert await practice(c, "2026-03-10T12:00:00Z") == 0       # step 1: the practice begins
+        assert await practice(c, "2026-03-10T12:15:30Z", 1) == 15   # the SESSION STATS read
+        monkeypatch.setenv("PAII_NOW", "2026-03-10T12:17:00Z")      # the person says yes a little later
+        r = await c.call_tool("capture", {"category": "learnings", "title": "Spanish: restaurant",
+                                          "content": "Practised ordering.", "metadata": {"spanish": SESSION}})
+        saved = (await c.call_tool("get", {"id": r.structured_content["id"]})).structured_content["metadata"]
+        assert saved["spanish"]["minutes"] == 15  # first to last exchange, not the 99 the model sent
+        # a new practice after the save, or after an hour's gap, starts again at 0
+        assert await practice(c, "2026-03-10T12:20:00Z") == 0
+        assert await practice(c, "2026-03-10T14:00:00Z") == 0
+
+
+async def test_a_session_saved_without_a_timed_practice_keeps_no_duration(server):
+    async with Client(server) as c:
+        r = await c.call_tool("capture", {"category": "learnings", "title": "Spanish: market",
+                                          "content": "Practised.", "metadata": {"spanish": SESSION}})
+        saved = (await c.call_tool("get", {"id": r.structured_content["id"]})).structured_content["metadata"]
+    assert "minutes" not in saved["spanish"]  # the server saw no practice begin: nothing rather than a guess
 
 
 async def test_capture_refuses_malformed_spanish_notes_saying_where_and_the_shape(server):

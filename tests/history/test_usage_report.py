@@ -11,6 +11,7 @@ from mcp import Client
 
 from paii_history import usage
 from tests.hooks.conftest import HOOKS, SYSTEM_PYTHON
+from tests.mcp_calls import plain
 
 
 def at(days_ago: float) -> str:
@@ -40,14 +41,16 @@ def month_of_use():
     records = []
     for k in range(12):
         records.append(tool("history", "similar_incidents", days_ago=k + 0.5, session="s%d" % k))
-        records.append(prompt(days_ago=k + 0.5, session="s%d" % k, mentions={"datadog": 1}, topics={"similar-incidents": 1}))
+        # "Datadog" twice in a request is one mention: the seed counts requests
+        records.append(prompt(days_ago=k + 0.5, session="s%d" % k, mentions={"datadog": 2}, topics={"similar-incidents": 1}))
     records += [tool("history", "search", days_ago=2)] * 6
     records += [tool("pagerduty", "list_incidents", days_ago=3, ok=k % 2 == 0) for k in range(6)]
     records += [tool("slack", "channel_digest", days_ago=4)] * 2
     records += [prompt(days_ago=1, command="incident")] * 3 + [prompt(days_ago=2, command="handoff")]
     records += [{"t": at(1), "session": "s1", "event": "skill", "skill": "incident-response", "ok": True}]
     records += [prompt(days_ago=5, mentions={"slack": 4, "grafana": 1})]
-    records += [prompt(days_ago=6, topics={"postmortem": 2}), prompt(days_ago=7, topics={"postmortem": 1})]
+    records += [prompt(days_ago=6, topics={"postmortem": 2}), prompt(days_ago=7, topics={"postmortem": 1}),
+                prompt(days_ago=8, topics={"postmortem": 1})]
     records += [tool("history", "search", days_ago=45), prompt(days_ago=45, mentions={"sentry": 9})]  # too old
     return records
 
@@ -64,7 +67,7 @@ async def test_the_report_counts_calls_per_plugin_with_bars(server, isolated_env
     r = await report(server)
     assert [(p["name"], p["count"], p["failed"]) for p in r["plugins"]] == [("history", 18, 0), ("pagerduty", 6, 3), ("slack", 2, 0)]
     assert r["plugins"][0]["bar"] == "█" * 20 and r["plugins"][2]["bar"] == "██" + "░" * 18
-    assert r["sessions"] == 12 and r["requests"] == 19 and r["period_days"] == 30
+    assert r["sessions"] == 12 and r["requests"] == 20 and r["period_days"] == 30
     rows = {row["name"]: row["count"] for row in r["skills_and_commands"]}
     assert rows == {"/paii:incident": 3, "/paii:handoff": 1, "incident-response": 1}
 
@@ -103,10 +106,30 @@ async def test_capabilities_never_used_are_listed_modes_and_commands_first(serve
     assert r.unused == ["skill history", "history.capture"]
 
 
+async def test_approval_refusals_are_counted_apart_from_failures(server, isolated_env):
+    """The runbook's approval gate stopping a step is the gate working, not a failing tool."""
+    gated = [tool("runbook", "run_step", ok=False, refused=True) for _ in range(3)]
+    seed(isolated_env, gated + [tool("runbook", "run_step"), tool("runbook", "run_step", ok=False)])
+    r = await report(server)
+    [row] = r["plugins"]
+    assert (row["name"], row["count"], row["failed"], row["refused"]) == ("runbook", 5, 1, 3)
+    assert not any("failed" in p["detail"] for p in r["patterns"])  # 1 of 5 is no friction
+
+
+async def test_the_report_reads_the_period_on_the_sandbox_clock(server, isolated_env, monkeypatch):
+    """Under the sandbox (PAII_NOW) "the last 30 days" end at the sandbox's now, as for every other tool."""
+    seed(isolated_env, [dict(tool("history", "search"), t="2026-01-01T12:00:00Z"),
+                        dict(tool("history", "get"), t="2025-11-01T12:00:00Z"),     # before the 30 days
+                        dict(tool("history", "recent"), t="2026-06-01T12:00:00Z")])  # after the sandbox's now
+    monkeypatch.setenv("PAII_NOW", "2026-01-02T02:00:00Z")
+    r = await report(server)
+    assert r["since"] == "2025-12-03" and [(p["name"], p["count"]) for p in r["plugins"]] == [("history", 1)]
+
+
 async def test_the_period_leaves_older_records_out(server, isolated_env):
     seed(isolated_env, month_of_use())
     r = await report(server, days=60)
-    assert r["plugins"][0]["count"] == 19 and ("Sentry", 9) in [(m["service"], m["mentions"]) for m in r["missing_integrations"]]
+    assert r["plugins"][0]["count"] == 19 and ("Sentry", 1) in [(m["service"], m["mentions"]) for m in r["missing_integrations"]]
 
 
 async def test_with_no_log_the_report_is_empty_and_says_why(server, isolated_env):
@@ -163,4 +186,4 @@ async def test_what_the_hook_writes_is_what_the_report_reads(server, isolated_en
     assert r["missing_integrations"][0]["service"] == "Datadog"
     async with Client(server) as c:  # the session record the hook wrote is in history
         recent = (await c.call_tool("recent", {"category": "sessions"})).structured_content
-    assert recent["entries"][0]["title"].startswith("PAII session: /paii:improve")
+    assert plain(recent["entries"][0]["title"]).startswith("PAII session: /paii:improve")

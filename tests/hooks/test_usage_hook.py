@@ -55,6 +55,25 @@ def test_a_paii_tool_call_is_logged_by_name_with_its_outcome_and_duration(tmp_pa
     assert SECRET not in (tmp_path / "usage" / "usage.jsonl").read_text()
 
 
+def test_a_call_stopped_at_the_persons_approval_is_logged_as_refused_not_as_its_words(tmp_path):
+    from paii_runbook.approvals import ApprovalRequired
+
+    gate = str(ApprovalRequired({"step": "5", "title": "Promote the replica", "run_id": "r-1"}, "has none"))
+    declined = "the person declined step 5 (Promote the replica): it did not run. Ask them what to do"
+    call(tmp_path, tool("mcp__plugin_paii_runbook__run_step", ok=False, error=gate))
+    call(tmp_path, tool("mcp__plugin_paii_runbook__run_step",
+                        tool_response={"isError": True, "content": [{"type": "text", "text": declined}]}))
+    call(tmp_path, tool("mcp__plugin_paii_runbook__run_step", ok=False, error="Run r-1 not found: list_runbooks"))
+    records = log(tmp_path)
+    assert [(r["ok"], r.get("refused", False)) for r in records] == [(False, True), (False, True), (False, False)]
+    assert "Promote" not in (tmp_path / "usage" / "usage.jsonl").read_text()  # the words are never kept
+
+
+def test_under_the_sandbox_clock_a_record_has_the_sandbox_time(tmp_path):
+    call(tmp_path, tool("mcp__plugin_paii_history__recent"), PAII_NOW="2026-01-02T02:00:00Z")
+    assert log(tmp_path)[0]["t"] == "2026-01-02T02:00:00Z"  # usage_report reads the period on the same clock
+
+
 def test_only_mode_switches_are_kept_of_the_arguments(tmp_path):
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": SECRET, "dry_run": True}))
     call(tmp_path, tool("mcp__plugin_paii_runbook__start_run", tool_input={"name": "x", "dry_run": False}))
@@ -92,9 +111,9 @@ def test_capture_is_off_with_paii_usage_log_off(tmp_path, where):
     assert not (tmp_path / "usage").exists()
 
 
-def test_the_plugin_data_folder_wins_over_paii_home(tmp_path):
+def test_under_claude_code_the_log_goes_to_the_data_home_the_history_server_reads(tmp_path):
     call(tmp_path / "home", tool("mcp__plugin_paii_history__search"), CLAUDE_PLUGIN_DATA=tmp_path / "plugin-data")
-    assert log(tmp_path / "plugin-data") and not (tmp_path / "home" / "usage").exists()
+    assert log(tmp_path / "home") and not (tmp_path / "plugin-data" / "usage").exists()
 
 
 def test_the_log_rotates_by_size_and_keeps_a_bounded_number_of_files(tmp_path):

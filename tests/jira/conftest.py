@@ -131,7 +131,7 @@ def site(_site_server):
 
 
 def make_client(site: Site, **overrides: Any) -> JiraClient:
-    values = {"url": site.url, "email": EMAIL, "token": TOKEN, "project": "INC", "teams": "Team Infra=84",
+    values = {"url": site.url, "email": EMAIL, "token": TOKEN, "project": "INC", "teams": "Team Infra=84#team-infra-status",
               "read_timeout": 5, "write_timeout": 5, **overrides}
     settings = JiraSettings(**{k: v for k, v in values.items() if v is not None})
     return JiraClient(settings, policy=FAST, sleep=lambda s: None, clock=site.world.now)

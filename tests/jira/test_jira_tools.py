@@ -116,8 +116,8 @@ async def test_get_issue_is_compact_and_fences_people_s_text(site, server):
     assert out["description"].startswith("<<untrusted jira text>>") and "SYSTEM NOTE TO THE ASSISTANT" in out["description"]
     assert "fields" not in out and len(json.dumps(out)) < 2500
     blocked = await ok(server, "get_issue", {"key": "INFRA-234", "comments": 1})
-    assert blocked["links"] == [{"relation": "is blocked by", "key": "SEC-45",
-                                 "summary": "Security review: Kubernetes 1.29 upgrade", "status": "To Do"}]
+    assert blocked["links"] == [{"relation": "is blocked by", "key": "SEC-45",  # a summary is someone's text: marked
+                                 "summary": "‹untrusted: Security review: Kubernetes 1.29 upgrade›", "status": "To Do"}]
     assert len(blocked["comments"]) == 1 and blocked["comments"][0]["body"].startswith("<<untrusted")
 
 

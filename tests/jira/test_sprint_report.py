@@ -44,7 +44,8 @@ async def report(site, **args) -> dict:
 async def test_seed_team_infra_sprint_matches_the_use_case_summary(site):
     r = await report(site, board="Team Infra")
     assert r["board"] == "Team Infra" and r["sprint"]["name"] == "Sprint 23"
-    assert r["period"]["days_left"] == 4 and r["period"]["days_total"] == 14
+    # Friday 2 January 02:00 to Tuesday 6 January 02:00: Fri, Sat, Sun, Mon, Tue; three of them working days
+    assert (r["period"]["days_left"], r["period"]["working_days_left"], r["period"]["days_total"]) == (5, 3, 14)
     p = r["points"]
     assert (p["total"], p["completed"], p["percent_complete"]) == (40, 30, 75)
     assert (p["in_progress"], p["remaining"], p["added_after_start"]) == (8, 2, 1)
@@ -55,6 +56,9 @@ async def test_seed_team_infra_sprint_matches_the_use_case_summary(site):
     (b,) = r["blockers"]
     assert (b["key"], b["days_blocked"], b["escalated"]) == ("INFRA-234", 3, False)
     assert set(b["signals"]) == {"status", "blocked_by_link"} and b["waiting_on"][0].startswith("SEC-45")
+    # the names are other people's text: marked when they are not plain names
+    assert b["waiting_on_who"] == ["Security team (SEC-45, assigned to ‹untrusted: Priya Shah (Security)›)"]
+    assert r["status_channel"] == "#team-infra-status"
     assert r["assignees"] == 5 and r["health"] == "at_risk"
     assert [v["completed_points"] for v in r["velocity"]] == [36, 34] and r["velocity_average"] == 35
     assert [u["key"] for u in r["unestimated"]] == ["INFRA-247"]
@@ -66,6 +70,10 @@ async def test_seed_team_infra_sprint_matches_the_use_case_summary(site):
     assert "▓▓▓▓▓▓▓▓▓▓▓▓░░░░ 75% complete (30/40 points)" in text
     assert "Database Migration (INFRA-100)" in text and "All tickets complete ✓" in text
     assert "Days blocked: 3" in text and "Escalated: No" in text
+    assert "Waiting on: Security team (SEC-45, assigned to ‹untrusted: Priya Shah (Security)›)" in text
+    assert "Blocked: INFRA-234 (waiting on Security team)" in text
+    assert "blocked_by_link" not in text and "Found by" not in text  # how it was found is not for the reader
+    assert not any("blocked_by_link" in risk for risk in r["risks"])
 
 
 async def test_the_blockers_comment_comes_back_fenced(site):
@@ -207,4 +215,43 @@ async def test_the_report_follows_paii_now_like_the_sandbox_clock(site, monkeypa
     client = JiraClient(settings)  # no clock given: PAII_NOW rules
     async with Client(build_server(settings, client)) as c:
         r = (await c.call_tool("sprint_report", {"board": "Team Infra", "velocity": False})).structured_content
-    assert r["period"]["days_left"] == 4 and r["blockers"][0]["days_blocked"] == 3
+    assert r["period"]["days_left"] == 5 and r["blockers"][0]["days_blocked"] == 3
+
+
+@pytest.mark.parametrize(("now", "end", "days", "working"), [
+    ("2026-01-05T10:00:00Z", "+4d", 5, 5),            # Monday 10:00 to Friday 10:00: never more working days than days
+    ("2026-01-02T02:00:00Z", "+4d", 5, 3),            # Friday to Tuesday, across a weekend
+    ("2026-01-05T10:00:00Z", "2026-01-09T00:00:00Z", 4, 4),  # ending at midnight: Friday is not a day of it
+    ("2026-01-05T10:00:00Z", "-1d", 0, 0),            # over
+])
+async def test_days_left_and_working_days_left_never_contradict(site, now, end, days, working):
+    from datetime import datetime
+
+    at = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    site.load(site_data([story(10)], sprints=[{"id": 5, "board": 7, "name": "Core 5", "state": "active",
+                                               "start": "-6d", "end": end}]), now=at)
+    r = await report(site, velocity=False)
+    assert (r["period"]["days_left"], r["period"]["working_days_left"]) == (days, working)
+    assert r["period"]["working_days_left"] <= r["period"]["days_left"]
+
+
+async def test_a_blocker_in_the_teams_own_project_waits_on_its_assignee(site):
+    site.load(site_data([
+        story(12, status="In Progress", links=[{"blocked_by": "CORE-13"}]),
+        story(13, status="In Progress", sprints=[], assignee="712020:bo"),
+    ]) | {"users": [{"id": "712020:bo", "name": "Bo Chen", "email": "bo@example.com"}]})
+    r = await report(site)
+    assert r["blockers"][0]["waiting_on_who"] == ["Bo Chen (CORE-13)"]
+
+
+@pytest.mark.parametrize(("teams", "channel"), [
+    ("Team Infra=84#team-infra-status", "#team-infra-status"),
+    ('{"Team Infra": {"board": 84, "channel": "team-infra-status"}}', "#team-infra-status"),
+    ("Team Infra=84", None),
+])
+async def test_the_teams_status_channel_comes_from_the_teams_setting(site, teams, channel):
+    client = make_client(site, teams=teams)
+    async with Client(build_server(client.settings, client)) as c:
+        by_team = (await c.call_tool("sprint_report", {"board": "Team Infra", "velocity": False})).structured_content
+        by_board = (await c.call_tool("sprint_report", {"board": "84", "velocity": False})).structured_content
+    assert by_team["status_channel"] == by_board["status_channel"] == channel

@@ -68,10 +68,17 @@ async def test_a_slow_api_server_times_out_with_an_actionable_message(make_serve
     assert "could not reach the API server" in msg and "context paii-sandbox" in msg and "network" in msg
 
 
-async def test_a_write_that_fails_with_500_is_never_resent_and_its_outcome_is_unknown(make_server, sandbox):
+async def test_a_write_that_fails_with_500_is_never_resent_and_is_read_back(make_server, sandbox):
     sandbox.faults.append(Fault(path=r"/deployments/payments-api$", method="PATCH", status=500))
     msg = await refused(make_server(), "restart_deployment", {"name": "payments-api"})
-    assert "may or may not have been made" in msg and "get_deployment" in msg
+    assert "reading it back shows it is not restarted" in msg and "call restart_deployment again" in msg
+    assert [m for m, p in sandbox.requests if m == "PATCH"] == ["PATCH"]
+
+
+async def test_a_write_that_times_out_at_the_gateway_is_never_resent_and_its_outcome_is_unknown(make_server, sandbox):
+    sandbox.faults.append(Fault(path=r"/deployments/payments-api$", method="PATCH", status=504))
+    msg = await refused(make_server(), "restart_deployment", {"name": "payments-api"})
+    assert "may or may not have been made" in msg and "get_deployment" in msg and "may still land" in msg
     assert [m for m, p in sandbox.requests if m == "PATCH"] == ["PATCH"]
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from mcp import Client
 
-from paii_common.untrusted import CLOSE
+from paii_common.untrusted import CLOSE, unmark
 
 PAYMENTS_POD = "payments-api-7d9f8b6c5-x2k9p"
 HEALTHY_POD = "payments-api-7d9f8b6c5-m4n7q"
@@ -63,7 +63,7 @@ async def test_describe_pod_hides_secret_values_and_folds_its_events(make_server
     assert out["volumes_from_secrets"] == ["payments-tls"] and out["owner"] == "ReplicaSet/payments-api-7d9f8b6c5"
     ready = next(c for c in out["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "False"
-    liveness = [e for e in out["events"] if e["message"].startswith("Liveness probe failed")]
+    liveness = [e for e in out["events"] if unmark(e["message"]).startswith("Liveness probe failed")]
     assert len(liveness) == 1 and liveness[0]["count"] == 23  # two Event objects, 14 + 9
     assert out["events"][0]["type"] == "Warning"
 
@@ -126,7 +126,7 @@ async def test_get_deployment_reports_replicas_rollout_and_revisions(make_server
     out = await ok(make_server(), "get_deployment", {"name": "payments-api"})
     assert (out["desired"], out["ready"], out["updated"]) == (3, 2, 3)
     assert [r["revision"] for r in out["revisions"]] == [3, 2, 1]
-    assert out["revisions"][1]["change_cause"].endswith("(INC-456)")
+    assert out["revisions"][1]["change_cause"] == "‹untrusted: deploy 2.3.2: DB pool 50 -> 100 (INC-456)›"  # someone wrote it
     assert out["selector"] == "app=payments-api"
 
 
@@ -192,7 +192,7 @@ async def test_list_events_reads_every_page_before_folding(make_server, sandbox)
         add_event(sandbox.state, "payments", "Pod", HEALTHY_POD, "Warning", "Unhealthy", "Readiness probe failed: 503",
                   first=t, last=t, key=f"bulk{i}")
     out = await ok(make_server(), "list_events", {"name": HEALTHY_POD})
-    (folded,) = [e for e in out["events"] if e["message"] == "Readiness probe failed: 503"]
+    (folded,) = [e for e in out["events"] if unmark(e["message"]) == "Readiness probe failed: 503"]
     assert folded["count"] == 620
 
 

@@ -1,5 +1,5 @@
-"""The writing tools against the stateful sandbox: restart, scale (preview first), delete, run_in_pod;
-protected namespaces and read-only mode."""
+"""The writing tools against the stateful sandbox: restart, scale (the person confirms the preview at
+the client's prompt), delete, run_in_pod; protected namespaces and read-only mode."""
 
 from __future__ import annotations
 
@@ -36,22 +36,15 @@ async def test_restart_that_does_not_finish_in_time_says_so_and_how_to_follow(ma
     assert out["complete"] is False and "get_deployment" in out["status"]
 
 
-async def test_scale_first_returns_the_preview_and_the_same_second_call_acts(make_server, sandbox):
+async def test_scale_in_a_client_that_cannot_ask_changes_nothing_however_often_it_is_called(make_server, sandbox):
     server = make_server()
-    first = await ok(server, "scale_deployment", {"name": "payments-api", "replicas": 5})
-    assert first["preview"] == "replicas 3 -> 5" and first["applied"] is False
-    assert sandbox.state.deps[("payments", "payments-api")].replicas == 3  # nothing changed yet
-    second = await ok(server, "scale_deployment", {"name": "payments-api", "replicas": 5})
-    assert second["applied"] is True and second["replicas_now"] == 5
-    assert len((await ok(server, "list_pods", {}))["pods"]) == 5
-
-
-async def test_scale_preview_for_other_values_does_not_approve_these(make_server, sandbox):
-    server = make_server()
-    await ok(server, "scale_deployment", {"name": "payments-api", "replicas": 5})
-    other = await ok(server, "scale_deployment", {"name": "payments-api", "replicas": 6})
-    assert other["applied"] is False and other["preview"] == "replicas 3 -> 6"
+    for _ in range(3):  # the old "second identical call applies" is gone: no call acts without the person
+        msg = await refused(server, "scale_deployment", {"name": "payments-api", "replicas": 5})
+        assert "Not scaled: payments/payments-api replicas 3 -> 5 needs the person's yes" in msg
+        assert "kubectl scale deployment/payments-api -n payments --replicas=5" in msg
     assert sandbox.state.deps[("payments", "payments-api")].replicas == 3
+    same = await ok(server, "scale_deployment", {"name": "payments-api", "replicas": 3})
+    assert same["applied"] is False and same["preview"] == "replicas 3 -> 3 (no change)"
 
 
 async def test_scale_asks_the_person_through_elicitation_when_the_client_supports_it(make_server, sandbox):
@@ -124,11 +117,12 @@ async def test_read_only_mode_drops_every_writer(make_server):
     assert err
 
 
-async def test_a_client_without_a_back_channel_gets_the_two_call_preview(make_server, sandbox):
+async def test_a_client_without_a_back_channel_cannot_scale(make_server, sandbox):
     async def accept(context, params):  # noqa: ANN001 - never reached: the connection cannot carry the request
         return types.ElicitResult(action="accept", content={"scale": True})
 
     async with Client(make_server(), elicitation_callback=accept) as c:
-        r = await c.call_tool("scale_deployment", {"name": "payments-api", "replicas": 4})
-    assert not r.is_error and r.structured_content["applied"] is False
+        for _ in range(2):
+            r = await c.call_tool("scale_deployment", {"name": "payments-api", "replicas": 4})
+            assert r.is_error and "this client cannot ask them" in r.content[0].text
     assert sandbox.state.deps[("payments", "payments-api")].replicas == 3

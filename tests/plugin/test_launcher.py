@@ -1,5 +1,6 @@
-"""bin/paii-mcp's venvs: one folder per stamp, built aside and renamed into place, marked in use
-by the servers running from it, and deleted after an install only when no server uses it.
+"""The plugin's venvs (bin/_paii_install.py, shared by bin/paii-mcp and bin/paii): one folder per
+stamp, built aside and renamed into place, marked in use by the servers running from it, and
+deleted after an install only when no server uses it.
 
 Real files, locks and processes; only build_venv (the dependency install) is replaced by one
 that makes a venv whose bin/python is this interpreter.
@@ -20,10 +21,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCHER = ROOT / "bin" / "paii-mcp"
+LAUNCH_LIB = ROOT / "bin" / "_paii_install.py"
 
 
 def load_launcher():
-    loader = importlib.machinery.SourceFileLoader("paii_mcp_launcher_venvs", str(LAUNCHER))
+    """bin/_paii_install.py, the venv code bin/paii-mcp and bin/paii share."""
+    loader = importlib.machinery.SourceFileLoader("paii_launch_under_test", str(LAUNCH_LIB))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
@@ -88,7 +91,7 @@ def start_server_holding(venv: Path) -> subprocess.Popen:
     """A process that marks venv in use with the launcher's helper, then execs another program
     (as the launcher execs the server); returns once that program runs. It ends when its stdin
     is closed."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(LAUNCHER), str(venv)],
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(LAUNCH_LIB), str(venv)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "execed\n"
     return proc
@@ -214,7 +217,8 @@ def test_an_install_deletes_an_unused_older_venv(lm, tmp_path):
 # --- the launcher end to end -------------------------------------------------------------------
 
 def test_launcher_serves_from_the_stamped_venv_and_marks_it_in_use(lm, tmp_path):
-    """A venv that is ready is used as is; the running server holds its .in-use lock."""
+    """A venv that is ready is used as is; the real server it starts (on the first tool call)
+    holds its .in-use lock, and the lock ends with the session."""
     data = tmp_path / "data"
     python, stamp_file, _, stamp = lm._venv_paths(ROOT, data)
     python.parent.mkdir(parents=True)
@@ -222,9 +226,11 @@ def test_launcher_serves_from_the_stamped_venv_and_marks_it_in_use(lm, tmp_path)
     python.chmod(0o755)
     stamp_file.write_text(stamp + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CLAUDE_", "PAII_"))}
-    env.update(CLAUDE_PLUGIN_DATA=str(data), PAII_SLACK_TOKEN="")
+    env.update(CLAUDE_PLUGIN_DATA=str(data), PAII_SLACK_TOKEN="", PAII_HOME=str(tmp_path / "home"),
+               XDG_CACHE_HOME=str(tmp_path / "cache"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "find_user", "arguments": {"query": "ana@example.com"}}}
     proc = subprocess.Popen([sys.executable, str(LAUNCHER), "slack"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
@@ -232,9 +238,14 @@ def test_launcher_serves_from_the_stamped_venv_and_marks_it_in_use(lm, tmp_path)
         proc.stdin.flush()
         first = json.loads(proc.stdout.readline())
         assert first["id"] == 1 and "result" in first
+        proc.stdin.write(json.dumps(call) + "\n")
+        proc.stdin.flush()
+        answer = json.loads(proc.stdout.readline())
+        assert answer["id"] == 2 and answer["result"]["isError"]  # Slack is not configured: the real server says so
+        assert "not configured" in answer["result"]["content"][0]["text"].lower()
         assert locked_by_someone(python.parent.parent / ".in-use")
     finally:
         proc.stdin.close()
-        proc.wait(timeout=20)
+        proc.wait(timeout=30)
     assert not locked_by_someone(python.parent.parent / ".in-use")
     assert not (data / "venv").exists() and not (data / "install.log").exists()  # nothing installed

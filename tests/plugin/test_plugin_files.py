@@ -100,7 +100,9 @@ def test_mcp_json_starts_every_server_through_the_launcher():
     for name, spec in servers.items():
         assert spec["command"] == "python3"
         assert spec["args"] == ["${CLAUDE_PLUGIN_ROOT}/bin/paii-mcp", name]
-        assert spec["env"]["PAII_HOME"] == "${CLAUDE_PLUGIN_DATA}"
+        # one data home for the CLI and every server: .mcp.json must not point PAII_HOME at the
+        # plugin data folder (nor replace a PAII_HOME the person exported with an empty value)
+        assert "PAII_HOME" not in spec.get("env", {})
 
 
 def test_mcp_json_only_uses_declared_user_config_keys():
@@ -315,6 +317,14 @@ def launcher():
     return load_script(LAUNCHER, "paii_mcp_launcher")
 
 
+def launch_lib():
+    return load_script(ROOT / "bin" / "_paii_launch.py", "paii_launch_lib")
+
+
+def install_lib():
+    return load_script(ROOT / "bin" / "_paii_install.py", "paii_install_lib")
+
+
 def test_launcher_is_an_executable_stdlib_script():
     assert os.access(LAUNCHER, os.X_OK)
     assert LAUNCHER.read_text().startswith("#!/usr/bin/env python3\n")
@@ -324,6 +334,9 @@ def test_launcher_help_explains_usage():
     out = subprocess.run([sys.executable, str(LAUNCHER), "--help"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
     assert "usage: paii-mcp SERVER" in out.stdout and "PAII_PYTHON" in out.stdout
+    # the recovery, where a person looks: what to run when a server does not connect, with its path
+    assert "If a PAII server does not connect" in out.stdout and "paii-mcp --setup" in out.stdout
+    assert f"this launcher: {LAUNCHER.resolve()}" in out.stdout
 
 
 def test_launcher_rejects_an_unknown_server_on_stderr_only():
@@ -344,7 +357,7 @@ def test_launcher_and_project_know_every_server_in_servers():
 
 
 def test_stamp_is_stable_and_tracks_dependencies_and_python():
-    lm = launcher()
+    lm = install_lib()
     deps = lm.read_dependencies(ROOT / "pyproject.toml")
     assert deps and any(d.startswith("mcp") for d in deps)
     stamp = lm.compute_stamp(deps)
@@ -354,31 +367,38 @@ def test_stamp_is_stable_and_tracks_dependencies_and_python():
 
 
 def test_server_env_drops_unset_user_config_and_points_at_the_plugin(monkeypatch, tmp_path):
-    lm = launcher()
+    lm = launch_lib()
     monkeypatch.setenv("PAII_PAGERDUTY_TOKEN", "")  # what an unset optional user_config becomes
     monkeypatch.setenv("PAII_SLACK_TOKEN", "${user_config.slack_bot_token}")
     monkeypatch.setenv("PAII_PAGERDUTY_FROM", "oncall@example.com")
     monkeypatch.delenv("PAII_HOME", raising=False)
-    env = lm.server_env(ROOT, tmp_path)
+    env = lm.child_env(ROOT)
     assert "PAII_PAGERDUTY_TOKEN" not in env and "PAII_SLACK_TOKEN" not in env
     assert env["PAII_PAGERDUTY_FROM"] == "oncall@example.com"
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT / "servers")
-    assert env["PAII_HOME"] == str(tmp_path)
+    assert "PAII_HOME" not in env  # the data home is paii_home()'s to decide, not the plugin's
 
 
-def test_data_dir_prefers_claude_plugin_data_then_paii_home(monkeypatch, tmp_path):
-    lm = launcher()
+def test_the_plugin_data_folder_is_claude_codes_then_the_installed_plugins_then_a_cache(monkeypatch, tmp_path):
+    lm = launch_lib()
+    monkeypatch.delenv("CLAUDE_PLUGIN_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("CLAUDE_PLUGIN_DATA", "${CLAUDE_PLUGIN_DATA}")  # unexpanded: ignored
-    monkeypatch.setenv("PAII_HOME", str(tmp_path / "home"))
-    assert lm.data_dir() == tmp_path / "home"
+    monkeypatch.setenv("PAII_HOME", str(tmp_path / "home"))  # the data home is never the plugin's folder
+    assert lm.data_dir(ROOT) == tmp_path / "cache" / "paii" / "launcher"  # a checkout, outside Claude Code
+    installed = tmp_path / ".claude" / "plugins" / "cache" / "paii-marketplace" / "paii" / "0.1.0"
+    installed.mkdir(parents=True)
+    assert lm.data_dir(installed) == tmp_path / ".claude" / "plugins" / "data" / "paii-paii-marketplace"
     monkeypatch.setenv("CLAUDE_PLUGIN_DATA", str(tmp_path / "data"))
-    assert lm.data_dir() == tmp_path / "data"
+    assert lm.data_dir(installed) == tmp_path / "data"
+    monkeypatch.setenv("CLAUDE_PLUGIN_ROOT", str(tmp_path / "another-plugin"))  # another plugin's hook runs paii
+    assert lm.data_dir(installed) == tmp_path / ".claude" / "plugins" / "data" / "paii-paii-marketplace"
 
 
 def test_launcher_with_paii_python_serves_mcp_on_stdout(tmp_path):
     """PAII_PYTHON skips the venv; the first line on stdout is the initialize response."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAUDE_")}
-    env.update(PAII_PYTHON=sys.executable, PAII_HOME=str(tmp_path), PAII_SLACK_TOKEN="")
+    env.update(PAII_PYTHON=sys.executable, PAII_HOME=str(tmp_path), PAII_SLACK_TOKEN="", XDG_CACHE_HOME=str(tmp_path / "cache"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}
     proc = subprocess.run([sys.executable, str(LAUNCHER), "slack"], input=json.dumps(init) + "\n",

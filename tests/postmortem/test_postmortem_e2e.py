@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.mcp_calls import plain
 from tests.postmortem.conftest import check_spec, open_desk, start_world
 from tests.postmortem.flow import TICKET, draft_for, event_of, read_timelines, run_incident, save_args
 
@@ -132,7 +133,7 @@ def test_the_post_mortem_cites_the_timeline_and_is_linked_from_the_incident(stor
     assert f"The page was acknowledged in 14 min. [{ack}]" in text
     assert "Recurrence (computed from the history): 2nd connection-pool incident" in text
     assert "‹untrusted" not in text and "Meeting: 2026-01-03 15:00 UTC" in text
-    assert record["metadata"]["links"]["postmortem"] == saved["path"]
+    assert plain(record["metadata"]["links"]["postmortem"]) == saved["path"]
     assert record["metadata"]["postmortem_meeting"] == "2026-01-03T15:00:00Z"
     assert [i["owner"] for i in saved["action_items"]] == ["Priya Raman", "Scott Idler"]
     assert saved["preview"][0] == "# Post-mortem: payments-api-500s: 500 errors in production"

@@ -131,7 +131,7 @@ def test_an_approval_step_refuses_without_approval_and_runs_once_with_it(h):
     side = h.tmp / "side"
     h.book("gate", FRONT + step(1, touch(side)) + step(2, touch(h.tmp / "two")))
     run = h.engine.start("gate", {}, dry_run=False)
-    with pytest.raises(ApprovalRequired, match=r"needs the person's approval and has none; it did not run.*approve_step"):
+    with pytest.raises(ApprovalRequired, match=r"needs the person's approval and has none; it did not run.*paii runbook approve"):
         h.engine.run_step(run.run_id, "1")
     assert not side.exists()
     ap = h.engine.approve(run.run_id, "1", via="test")
@@ -287,3 +287,49 @@ def test_the_next_start_says_when_it_last_ran_and_by_whom(h):
     nxt = h.engine.start("order", {}, dry_run=True)
     assert nxt.last_executed.by == "alice" and nxt.last_executed.run_id == first.run_id
     assert nxt.last_executed.outcome == "completed" and nxt.last_executed.ago == "just now"
+
+
+def test_a_k8s_exec_step_interrupted_by_a_crash_is_retried_only_after_its_timeout(h):
+    import datetime as dt
+
+    h.book("pod", FRONT + step(1, "k8s_exec:\n  namespace: payments\n  selector: app=payments-api\n"
+                                  "  argv: [cat, /proc/loadavg]\ntimeout: 30"))
+    run = h.engine.start("pod", {}, dry_run=False)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    with h.engine.runs.update(run.run_id) as st:  # what a server killed in the middle of the exec leaves
+        st["steps"]["1"]["status"] = "running"
+        st["running"] = {"step": "1", "pid": dead.pid, "start": None, "host": __import__("socket").gethostname(),
+                         "since": st["started"], "kind": "k8s_exec", "timeout": 30, "track": None,
+                         "attempt": {"started": st["started"], "choice": "run"}}
+    started = dt.datetime.fromisoformat(h.engine.runs.load(run.run_id)["started"].replace("Z", "+00:00"))
+    soon = h.new_engine(now=lambda: started + dt.timedelta(seconds=10))
+    with pytest.raises(Conflict, match="where PAII cannot see whether it still runs; it may until"):
+        soon.run_step(run.run_id, "1", "retry")
+    later_on = h.new_engine(now=lambda: started + dt.timedelta(seconds=60))
+    assert later_on.run_step(run.run_id, "1", "retry").status == "passed"
+    assert h.k8s.calls == [("payments", "payments-api-7d9f-abcde", ["cat", "/proc/loadavg"])]  # one exec, the retry
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_process_it_replaced():
+    import os
+
+    from paii_runbook import procs
+
+    import subprocess
+    import sys
+
+    me = procs.identity(os.getpid())
+    assert procs.same_process_alive(me)
+    # a session of its own (this test's session leader may live outside the pid namespace: getsid() is 0 in CI)
+    leader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    ident = procs.identity(leader.pid)
+    try:
+        assert procs.session_alive(ident)
+    finally:
+        leader.kill()
+        leader.wait()
+    assert not procs.session_alive(ident)
+    if me["start"] is not None:  # Linux: the same pid with another start time is another process
+        assert not procs.same_process_alive({**me, "start": me["start"] - 1})
+        assert not procs.same_process_alive({**me, "boot": "another-boot"})

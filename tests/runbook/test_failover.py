@@ -12,19 +12,20 @@ import datetime as dt
 import io
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from mcp import Client
 
+from paii_common.untrusted import unmark
 from paii_runbook.config import RunbookSettings
 from paii_runbook.engine import Engine
 from paii_runbook.server import build_server
 from paii_sandbox.services.postgres import dump
 from tests.pgreal import needs_postgres, sql
 from tests.runbook.fakes import FastExecutor
+from tests.runbook.terminal import at_terminal
 
 ROOT = Path(__file__).resolve().parents[2]
 FRIDAY_2AM = dt.datetime(2026, 1, 2, 2, 0, tzinfo=dt.UTC)
@@ -89,7 +90,7 @@ async def test_the_full_failover_runs_against_the_stand_in_with_the_persons_answ
     target, seen = {"target": "primary-postgres"}, []
     async with Client(build_server(settings, engine=engine), mode="legacy", elicitation_callback=asked(seen)) as c:
         dry = await call(c, "start_run", {"name": "database-failover", "parameters": target})
-        assert [(p["name"], p["passed"], p["value"]) for p in dry["preflight"]] == [
+        assert [(unmark(p["name"]), p["passed"], p["value"]) for p in dry["preflight"]] == [
             ("Replica lag (s)", True, "0.2"), ("Disk space used (%)", True, "45"),
             ("Active connections (will be migrated)", True, "100"), ("Target is the primary", True, "yes"),
             ("Replica is a streaming standby", True, "yes")]
@@ -168,14 +169,15 @@ async def test_a_promotion_the_person_declines_does_not_run_and_the_rollback_tur
 
 
 def test_an_approval_refused_at_the_terminal_is_recorded_and_the_step_stays_closed(isolated_env, h):
-    """The real `paii` command in its own process: the person answers no."""
+    """The real `paii` command in its own terminal: the person answers no."""
     h.book("gate", "---\ntitle: Gate\ndescription: d\n---\n## Step 1: Touch\n```yaml\nrun: [touch, /nonexistent/x]\n"
                    "timeout: 5\napproval: required\n```\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "servers"), "PAII_HOME": str(isolated_env), "PAII_RUNBOOK_PATH": str(h.books)}
     gate = h.engine.start("gate", {}, dry_run=False)
-    out = subprocess.run([sys.executable, "-m", "paii_cli", "runbook", "approve", gate.run_id, "1"], input="n\n",
-                         capture_output=True, text=True, env=env, timeout=60)
-    assert out.returncode == 1 and "not approved (recorded)" in out.stdout
-    assert "Step 1: Touch\n  $ touch /nonexistent/x" in out.stdout
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "servers"), "PAII_HOME": str(isolated_env), "PAII_RUNBOOK_OPERATOR": "alice",
+           "PAII_HISTORY_EMBEDDINGS": "off", "PAII_RUNBOOK_PATH": str(h.books)}
+    code, shown = at_terminal([sys.executable, "-m", "paii_cli", "runbook", "approve", gate.run_id, "1"], env, "n\n")
+    assert code == 1 and "not approved (recorded)" in shown
+    assert "Step 1: Touch\n  $ touch /nonexistent/x" in shown
     st = h.engine.runs.load(gate.run_id)
-    assert st["approvals"] == [] and st["events"][-1]["kind"] == "refused" and st["events"][-1]["via"] == "paii runbook approve"
+    assert st["approvals"] == [] and st["events"][-1]["kind"] == "refused"
+    assert st["events"][-1]["via"] == "paii runbook approve (terminal)" and st["events"][-1]["by"] == "alice"

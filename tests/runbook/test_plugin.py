@@ -1,5 +1,5 @@
 """The runbook parts of the plugin: the server is launched like the others, and no command or
-skill pre-approves a tool that executes or approves."""
+skill pre-approves a tool that executes (no tool approves: only the person does)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITERS = ("start_run", "run_step", "approve_step", "finish_run")
+WRITERS = ("start_run", "run_step", "finish_run")
 
 
 def test_the_runbook_server_is_in_mcp_json_with_its_settings():

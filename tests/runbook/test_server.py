@@ -8,6 +8,7 @@ import pytest
 from mcp import Client
 from mcp_types import ElicitResult
 
+from paii_common.untrusted import fence
 from paii_runbook.config import RunbookSettings
 from paii_runbook.server import build_server
 from tests.conftest import check_snapshot, model_view
@@ -52,7 +53,8 @@ async def test_tools_list_matches_the_snapshot_and_stays_small(h):
     assert len(json.dumps(model_view(tools))) < 6 * 1024
     ann = {t.name: t.annotations for t in tools}
     assert {n for n, a in ann.items() if a.read_only_hint} == READS
-    assert {n for n, a in ann.items() if a.destructive_hint} == {"run_step", "approve_step"}
+    assert {n for n, a in ann.items() if a.destructive_hint} == {"run_step"}
+    assert not [t.name for t in tools if "approv" in t.name]  # no tool gives an approval: only the person does
 
 
 async def test_read_only_mode_keeps_only_the_reads(h):
@@ -70,6 +72,7 @@ async def test_an_approval_step_asks_the_person_through_elicitation_and_runs_on_
         await call(c, "finish_run", {"run_id": run["run_id"], "outcome": "completed"})
     assert res["status"] == "passed" and side.exists()
     assert res["approval"]["by"] == "alice" and res["approval"]["via"].startswith("elicitation (")
+    assert res["approval"]["expires"] > res["approval"]["at"]  # never null
     assert f"$ touch {side}" in seen[0] and "Approve step 1 of runbook gate" in seen[0]
     assert "via elicitation" in h.record(run["run_id"]).body
 
@@ -91,15 +94,21 @@ async def test_a_dismissed_prompt_or_a_client_without_elicitation_refuses_and_sa
     async with Client(server(h), mode="legacy", elicitation_callback=answer("cancel")) as c:  # what claude -p answers
         run = await call(c, "start_run", {"name": "gate", "dry_run": False})
         text = await error(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
-        assert "approve_step(run_id=" in text and f"paii runbook approve {run['run_id']} 1" in text
-        approval = await call(c, "approve_step", {"run_id": run["run_id"], "step_id": "1"})
-        assert approval["via"] == "approve_step (client permission prompt)"
-        assert (await call(c, "run_step", {"run_id": run["run_id"], "step_id": "1"}))["status"] == "passed"
+        assert "was dismissed, or this session cannot show prompts" in text
+        assert f"`paii runbook approve {run['run_id']} 1`" in text
+        assert (await c.call_tool("approve_step", {"run_id": run["run_id"], "step_id": "1"})).is_error  # no such tool
+        again = await error(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+        assert "did not run" in again
+    assert not (h.tmp / "side").exists()
     async with Client(server(h)) as c:  # no elicitation capability at all
         h.book("gate2", FRONT + step(1, touch(h.tmp / "side2")))
         run = await call(c, "start_run", {"name": "gate2", "dry_run": False})
-        assert "needs the person's approval and has none" in await error(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+        text = await error(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
+        assert "needs the person's approval and has none" in text and f"paii runbook approve {run['run_id']} 1" in text
+        assert "approve_step" not in text
     assert not (h.tmp / "side2").exists()
+    events = h.engine.runs.load(h.engine.runs.open_runs("gate")[0]["id"])["events"]
+    assert [e["kind"] for e in events] == ["approval-unanswered", "approval-unanswered"]
 
 
 async def test_a_wait_reports_each_poll_as_a_progress_notification(h):
@@ -126,8 +135,8 @@ async def test_get_runbook_shows_each_step_with_its_exact_argv_and_prose(h):
         resolved = await call(c, "get_runbook", {"name": "gate.md", "parameters": {"name": "db-1"}})
         bad = await error(c, "get_runbook", {"name": "gate", "parameters": {"nmae": "x"}})
         missing = await error(c, "get_runbook", {"name": "gaet"})
-    assert plain["steps"][0]["argv"] == ["echo", "hi world"] and plain["steps"][0]["prose"] == "Say hello to world."
-    assert resolved["steps"][0]["argv"] == ["echo", "hi db-1"] and resolved["steps"][0]["prose"] == "Say hello to db-1."
+    assert plain["steps"][0]["argv"] == ["echo", "hi world"] and plain["steps"][0]["prose"] == fence("Say hello to world.", "runbook text")
+    assert resolved["steps"][0]["argv"] == ["echo", "hi db-1"] and resolved["steps"][0]["prose"] == fence("Say hello to db-1.", "runbook text")
     assert "has no parameter nmae; it takes: name" in bad
     assert "no runbook 'gaet'. Did you mean gate?" in missing
 
@@ -182,9 +191,12 @@ async def test_get_run_shows_where_a_run_stands_and_what_the_person_may_choose(h
         run = await call(c, "start_run", {"name": "lag", "dry_run": False})
         await call(c, "run_step", {"run_id": run["run_id"], "step_id": "1"})
         await call(c, "run_step", {"run_id": run["run_id"], "step_id": "2"})
-        await call(c, "approve_step", {"run_id": run["run_id"], "step_id": "3"})
+        h.engine.approve(run["run_id"], "3", via="test")  # the person, in their terminal
         got = await call(c, "get_run", {"run_id": run["run_id"]})
-    assert got["status"] == "halted" and got["next_step"]["id"] == "2"
+        await call(c, "run_step", {"run_id": run["run_id"], "step_id": "2", "choice": "skip"})
+        gated = await call(c, "get_run", {"run_id": run["run_id"]})
+    assert got["status"] == "halted" and got["next_step"] == {"id": "2", "title": "Step 2", "approval": False}
+    assert gated["next_step"] == {"id": "3", "title": "Step 3", "approval": True}
     assert [(s["id"], s["status"], s["exit_code"]) for s in got["steps"]] == [("1", "passed", 0), ("2", "failed", 1),
                                                                                ("3", "pending", None)]
     assert got["steps"][1]["reason"] == "exit code 1, expected 0"

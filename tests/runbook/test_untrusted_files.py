@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from mcp import Client, StdioServerParameters
 
+from paii_common.untrusted import unmark
 from tests.runbook.test_engine import FRONT, step
 from tests.runbook.test_server import call, server
 
@@ -186,7 +187,7 @@ async def test_a_heading_line_of_spaces_parses_in_linear_time(h):
     h.book("wide", FRONT + "## Step 1: x" + " " * 50_000 + "y" + " " * 50_000 + "\n```yaml\nrun: [echo, hi]\ntimeout: 5\n```\n")
     async with Client(server(h)) as c:
         shown = await call(c, "get_runbook", {"name": "wide"})
-    assert shown["steps"][0]["title"].startswith("x") and shown["steps"][0]["title"].endswith("y")
+    assert unmark(shown["steps"][0]["title"]).startswith("x") and unmark(shown["steps"][0]["title"]).endswith("y")
 
 
 async def test_too_much_yaml_in_one_runbook_is_refused_with_where(h):

@@ -38,5 +38,5 @@ def test_the_servers_clock_follows_paii_now_since_and_stands_still_without_it(mo
     monkeypatch.setenv("PAII_NOW", "2026-01-02T02:00:00Z")
     monkeypatch.delenv("PAII_NOW_SINCE", raising=False)
     assert clock.now() == NOW
-    monkeypatch.setenv("PAII_NOW_SINCE", f"{time.time() - 600:.3f}")
-    assert timedelta(minutes=10) <= clock.now() - NOW < timedelta(minutes=11)
+    monkeypatch.setenv("PAII_NOW_SINCE", f"{time.time() - 600:.3f}")  # rounded: up to 0.5 ms either side
+    assert timedelta(minutes=10) - timedelta(milliseconds=1) <= clock.now() - NOW < timedelta(minutes=11)

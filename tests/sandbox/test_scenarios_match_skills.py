@@ -57,7 +57,7 @@ def test_the_incident_scenario_is_the_skills_flow_from_the_page_to_the_first_che
     assert scenario.load("incident").tools == [
         "list_services", "list_incidents", "get_incident", "similar_incidents", "list_oncalls", "find_user",
         "list_maintenance_windows", "acknowledge_incident", "create_channel", "invite_to_channel", "create_issue",
-        "post_message", "find_runbooks", "list_pods", "exec_in_pod", "get_deployment",
+        "post_message", "record_incident", "find_runbooks", "list_pods", "exec_in_pod", "get_deployment",
     ]
 
 
@@ -114,6 +114,19 @@ def test_a_list_entry_without_a_value_is_left_out_but_a_missing_argument_still_s
     assert scenario.resolve(links, scope) == [{"title": "PagerDuty", "url": "https://pd.example/1"}]
     with pytest.raises(KeyError):
         scenario.resolve(["{channel.id}"], scope)
+    # a mapping that is an argument's value drops a key without a value; the argument itself stays required
+    args = {"links": {"pagerduty": "{inc.url}", "slack": "#{channel.name}"}}
+    assert scenario.resolve(args, scope) == {"links": {"pagerduty": "https://pd.example/1"}}
+    with pytest.raises(KeyError):
+        scenario.resolve({"channel": "{channel.id}"}, scope)
+
+
+def test_expressions_pick_the_first_item_with_a_field_and_pass_marked_text_plain():
+    scope = {"hits": [{"id": "INC-789"}, {"id": "INC-456", "root_cause": "pool"}],
+             "inc": {"title": "‹untrusted: payments-api returning 500s›"}}
+    assert scenario.resolve("{hits[?root_cause][0].id}", scope) == "INC-456"
+    assert scenario.resolve("{inc.title}", scope) == "payments-api returning 500s"
+    assert scenario.resolve("{inc.title}\nmore", scope) == "payments-api returning 500s\nmore"
 
 
 class _Answer:

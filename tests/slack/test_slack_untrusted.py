@@ -80,8 +80,8 @@ async def test_injection_strings_in_every_slack_field_come_back_as_data(make_ser
     # every field the issue names is present (so the check below really looks at it)
     assert digest["channel"]["name"] and digest["caller"]["name"] and digest["links"][0]["user"]
     assert digest["threads"][0]["started_by"] and digest["threads"][0]["participants"]
-    assert digest["threads"][0]["messages"][0]["reactions"][0]["name"]
-    assert any(m["user"] for m in digest["messages"]) and digest["mentions"][0]["by"]
+    assert digest["threads"][0]["reactions"][0]["name"] and digest["threads"][0]["replies"]
+    assert digest["messages"] and digest["mentions"][0]["by"]
     assert outputs["search_messages"]["matches"][0]["user"] and outputs["find_user"]["users"]
     assert outputs["create_channel"]["topic"] and outputs["invite_to_channel"]["already_in_channel"]
     assert loose_strings(outputs) == []
@@ -94,5 +94,5 @@ async def test_plain_names_come_back_unchanged(make_server, fake, name):
     fake.add_message(ch, EVIL, "hi", ts=time.time() - 60, reactions=[{"name": name, "count": 1}])
     async with Client(make_server()) as c:
         out = (await c.call_tool("channel_digest", {"channel": ch.id, "hours": 1})).structured_content
-    [msg] = out["messages"]
-    assert msg["user"] == name == short(name) and msg["reactions"][0]["name"] == name
+    [line] = out["messages"].splitlines()[1:-1]
+    assert name == short(name) and line.endswith(f"@{name}: hi [:{name}: 1]")

@@ -79,6 +79,26 @@ async def test_a_token_removed_from_the_file_while_the_server_runs_is_refused_fr
             assert not (await c.call_tool("recent", {})).is_error
 
 
+async def test_a_token_swapped_in_place_keeping_size_and_mtime_is_refused_from_the_next_request(history, tokens_file, alice):
+    # issue 24 item 6: a cache keyed on (inode, mtime_ns, size) kept accepting the removed token
+    with serving(history, tokens_file) as url:
+        async with connect(url, alice) as c:
+            assert not (await c.call_tool("recent", {})).is_error
+        swapped = "S" * len(alice)
+        before = os.stat(tokens_file)
+        with open(tokens_file, "r+") as fh:
+            text = fh.read()
+            fh.seek(0)
+            fh.write(text.replace(alice, swapped))
+        os.utime(tokens_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert os.stat(tokens_file).st_size == before.st_size
+        async with httpx2.AsyncClient() as http:
+            r = await http.post(url, json=INIT, headers={**HEADERS, "Authorization": f"Bearer {alice}"})
+        assert r.status_code == 401
+        async with connect(url, swapped) as c:
+            assert not (await c.call_tool("recent", {})).is_error
+
+
 async def test_a_session_opened_with_one_token_cannot_be_used_with_another(history, tokens_file, alice):
     bob = auth.add_token(tokens_file, "bob")
     with serving(history, tokens_file) as url:

@@ -74,7 +74,36 @@ def test_every_line_is_compared_not_just_until_the_first_match(tmp_path, monkeyp
     assert len(calls) == 5
 
 
+def test_a_token_swapped_in_place_with_the_same_size_and_mtime_is_refused_at_once(tmp_path):
+    # issue 24 item 6: the cache was keyed on (inode, mtime_ns, size); tokens are all 43 characters
+    path = tmp_path / "tokens"
+    old = auth.add_token(path, "alice")
+    tokens = auth.TokenFile(path)
+    assert tokens.match(old).name == "alice"
+    new = "N" * len(old)
+    before = os.stat(path)
+    with open(path, "r+") as fh:  # the same inode, the same size
+        text = fh.read()
+        fh.seek(0)
+        fh.write(text.replace(old, new))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime put back
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert tokens.match(old) is None and tokens.match(new).name == "alice"
+
+
 # ------------------------------------------------------------------------------ paii auth
+def test_paii_auth_add_is_refused_in_read_only_mode_and_remove_is_not(capsys, isolated_env, monkeypatch):
+    # issue 24 item 8: `paii auth add` worked with PAII_READ_ONLY=1
+    path = Path(os.environ["PAII_CONFIG_DIR"]) / "tokens"
+    assert run(capsys, "auth", "add", "alice").code == 0
+    monkeypatch.setenv("PAII_READ_ONLY", "1")
+    refused = run(capsys, "auth", "add", "bob")
+    assert refused.code == 1 and "read-only mode is on" in refused.err and "paii auth add" in refused.err
+    assert "bob" not in path.read_text()
+    assert run(capsys, "auth", "remove", "alice").code == 0  # revoking access is never blocked
+    assert "alice" not in path.read_text()
+
 def test_paii_auth_add_prints_the_token_once_and_the_file_is_private(capsys, isolated_env):
     first = run(capsys, "auth", "add", "alice")
     token = first.out.strip()

@@ -1,4 +1,5 @@
-"""``paii plugin new``: the files of a new integration server or skill, in this repository's layout.
+"""``paii plugin new``: the files of a new integration server or skill, in a PAII checkout or, in a
+plugin install, as a Claude Code plugin of the person's own (:mod:`paii_cli.scaffold.user`).
 
 :func:`plan` works out every file to create and every shared file to edit (nothing is written);
 :meth:`Plan.apply` writes them all or, if anything fails (a write, or the new server's own
@@ -10,6 +11,12 @@ An integration ``NAME`` gets ``servers/paii_NAME/`` (``__init__``, ``__main__``,
 (the ``paii-NAME`` script), ``.mcp.json``, ``.claude-plugin/plugin.json`` (``userConfig``) and
 ``bin/paii-mcp`` (its ``SERVERS``). A skill gets ``skills/NAME/SKILL.md``, a ``references/``
 file and a command.
+
+Where (:func:`where`): ``--root``; else ``--user``; else the current folder when it is a PAII
+checkout (a git work tree with PAII's layout); else the checkout this ``paii`` runs from; else
+this ``paii`` runs from an installed plugin (Claude Code's plugin cache has no ``.git``, and an
+update replaces it), and the new part becomes a plugin of the person's own under
+``~/.config/paii/plugins`` (:func:`paii_common.manifest.user_plugins_dir`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paii_cli.scaffold import render
+from paii_cli.scaffold.edits import _edit_json, _edit_launcher, _edit_pyproject, _insert_json
 from paii_cli.scaffold.services import SERVICES, Service, service_for
 from paii_common.errors import InvalidInput
 from paii_common.local import atomic_write
@@ -48,9 +56,19 @@ class Plan:
     edit: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (old, new)
     service: Service | None = None
     notes: list[str] = field(default_factory=list)
+    #: "checkout" (this repository's layout) or "user" (a plugin of the person's own under root)
+    mode: str = "checkout"
+    #: the folder, relative to root, that holds the new server's servers/ and tests/ ("" in a checkout)
+    project: str = ""
+    #: PAII's own folder, whose servers/ the new server imports (paii_common)
+    paii_root: Path | None = None
+
+    def rel(self, path: str) -> str:
+        """``path`` inside the new server's project, relative to root."""
+        return f"{self.project}/{path}" if self.project else path
 
     def summary(self) -> dict:
-        out = {"name": self.name, "type": self.kind, "root": str(self.root),
+        out = {"name": self.name, "type": self.kind, "mode": self.mode, "root": str(self.root),
                "create": sorted(self.create), "edit": sorted(self.edit), "notes": self.notes}
         if self.service:
             out["service"] = self.service.key
@@ -62,11 +80,14 @@ class Plan:
         """Write every file; on any failure restore the edited files and remove the new ones."""
         written: list[Path] = []
         made_dirs: list[Path] = []
+        if not self.root.exists():  # the person's plugins folder, on first use
+            self.root.mkdir(parents=True)
+            made_dirs.append(self.root)
         try:
             for rel, content in sorted(self.create.items()):
                 path = self.root / rel
                 for parent in reversed(path.parents):
-                    if parent != self.root and self.root in parent.parents and not parent.exists():
+                    if self.root in parent.parents and not parent.exists():
                         parent.mkdir()
                         made_dirs.append(parent)
                 try:
@@ -78,13 +99,19 @@ class Plan:
                 written.append(path)
             for rel, (_, new) in sorted(self.edit.items()):
                 _replace(self.root / rel, new)
-            if check and f"servers/paii_{self.name}/server.py" in self.create:
-                snapshots = self.root / "tests" / "snapshots"
+            if self.mode == "user":
+                for rel in self.create:
+                    if "/bin/" in f"/{rel}":
+                        os.chmod(self.root / rel, 0o755)
+            if check and self.rel(f"servers/paii_{self.name}/server.py") in self.create:
+                snapshots = self.root / self.rel("tests/snapshots")
                 if not snapshots.exists():
                     snapshots.mkdir(parents=True)
                     made_dirs.append(snapshots)
                 written.append(snapshots / f"{self.name}.json")  # the self-check writes it
-                _self_check(self.root, self.name)
+                project = self.root / self.project if self.project else self.root
+                paths = [project / "servers", project] + ([self.paii_root / "servers"] if self.paii_root else [])
+                _self_check(project, paths, self.name)
         except BaseException:
             for rel, (old, _) in self.edit.items():
                 _replace(self.root / rel, old)
@@ -114,11 +141,12 @@ asyncio.run(main())
 """
 
 
-def _self_check(root: Path, name: str) -> None:
-    """The new server imports, builds without settings and lists its tools; their snapshot is written."""
+def _self_check(root: Path, paths: list[Path], name: str) -> None:
+    """The new server imports, builds without settings and lists its tools; their snapshot is written
+    (``root`` holds its ``tests/``; ``paths`` go on PYTHONPATH)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(f"PAII_{name.upper()}_")}
     with tempfile.TemporaryDirectory() as home:
-        env.update(PYTHONPATH=os.pathsep.join([str(root / "servers"), str(root)]), PAII_HOME=home, PAII_CONFIG_DIR=home,
+        env.update(PYTHONPATH=os.pathsep.join(str(p) for p in paths), PAII_HOME=home, PAII_CONFIG_DIR=home,
                    PYTHONDONTWRITEBYTECODE="1")
         proc = subprocess.run([sys.executable, "-c", SELF_CHECK.format(name=name)], cwd=root, env=env,
                               capture_output=True, text=True, timeout=120)
@@ -129,17 +157,43 @@ def _self_check(root: Path, name: str) -> None:
 
 
 # ------------------------------------------------------------------------------- where and what
+def _is_paii(folder: Path) -> bool:
+    return (folder / "pyproject.toml").is_file() and (folder / "servers" / "paii_common").is_dir() and (
+        folder / ".claude-plugin").is_dir()
+
+
+def own_root() -> Path:
+    """The folder this ``paii`` runs from: a checkout, or an installed plugin."""
+    return Path(__file__).resolve().parents[3]
+
+
 def find_root(explicit: str | None = None) -> Path:
     """The PAII checkout to scaffold into: ``--root``, else the current folder, else the checkout
-    this ``paii`` runs from."""
-    candidates = [Path(explicit)] if explicit else [Path.cwd(), Path(__file__).resolve().parents[3]]
+    this ``paii`` runs from (a folder with PAII's layout; :func:`where` also wants a git work tree)."""
+    candidates = [Path(explicit)] if explicit else [Path.cwd(), own_root()]
     for c in candidates:
         c = c.resolve()
-        if (c / "pyproject.toml").is_file() and (c / "servers" / "paii_common").is_dir() and (c / ".claude-plugin").is_dir():
+        if _is_paii(c):
             return c
-    where = explicit or os.getcwd()
-    raise InvalidInput(f"{where} is not a PAII checkout (no pyproject.toml, servers/paii_common and .claude-plugin): "
+    where_ = explicit or os.getcwd()
+    raise InvalidInput(f"{where_} is not a PAII checkout (no pyproject.toml, servers/paii_common and .claude-plugin): "
                        "run this in your PAII clone or pass --root PATH")
+
+
+def where(explicit: str | None = None, *, user: bool = False) -> tuple[str, Path]:
+    """("checkout", root) or ("user", the person's plugins folder); see the module's docstring."""
+    from paii_common.manifest import user_plugins_dir
+
+    if explicit:
+        return "checkout", find_root(explicit)
+    if user:
+        return "user", user_plugins_dir()
+    claude = Path(os.environ.get("CLAUDE_CONFIG_DIR") or Path.home() / ".claude").expanduser().resolve() / "plugins"
+    for c in (Path.cwd().resolve(), own_root()):
+        # a clone (.git folder) or a worktree (.git file); never Claude Code's own copies (its marketplace clones)
+        if _is_paii(c) and (c / ".git").exists() and claude not in c.parents:
+            return "checkout", c
+    return "user", user_plugins_dir()
 
 
 def _existing(root: Path) -> tuple[set[str], set[str], set[str]]:
@@ -193,24 +247,33 @@ def _read_verbs(root: Path) -> set[str]:
 
 # ------------------------------------------------------------------------------- the plans
 def plan(root: Path, raw_name: str, kind: str, *, service: str | None = None, command: str | None = None,
-         description: str | None = None) -> Plan:
+         description: str | None = None, mode: str = "checkout") -> Plan:
+    if mode == "user":
+        from paii_cli.scaffold import user
+
+        return user.plan(root, raw_name, kind, service=service, command=command, description=description)
     name = check_name(root, raw_name, kind)
     if kind == "skill":
         p = _plan_skill(root, name, command, description)
     else:
-        svc = service_for((service or name).strip().lower())
-        verbs = _read_verbs(root)
-        for a in svc.actions:
-            if a.read_only and verbs and a.name.split("_")[0] not in verbs:
-                raise InvalidInput(f"read action {a.name} starts with {a.name.split('_')[0]!r}, which hooks/read_only_guard.py "
-                                   f"does not count as reading (READ_VERBS: {', '.join(sorted(verbs))}): add it there first")
-        p = _plan_integration(root, name, svc)
+        p = _plan_integration(root, name, check_service(root, name, service))
     in_the_way = [rel for rel in [*p.create, f"tests/snapshots/{name}.json"] if (root / rel).exists()
                   and (kind == "integration" or not rel.startswith("tests/snapshots/"))]
     if in_the_way:
         raise InvalidInput(f"{', '.join(sorted(in_the_way))} already exist{'s' * (len(in_the_way) == 1)}: nothing was written "
                            "(paii plugin new never overwrites). Move them away or choose another name")
     return p
+
+
+def check_service(root: Path, name: str, service: str | None) -> Service:
+    """The service's table entry; its read actions must start with a verb the read-only guard counts as reading."""
+    svc = service_for((service or name).strip().lower())
+    verbs = _read_verbs(root)
+    for a in svc.actions:
+        if a.read_only and verbs and a.name.split("_")[0] not in verbs:
+            raise InvalidInput(f"read action {a.name} starts with {a.name.split('_')[0]!r}, which hooks/read_only_guard.py "
+                               f"does not count as reading (READ_VERBS: {', '.join(sorted(verbs))}): add it there first")
+    return svc
 
 
 def _plan_integration(root: Path, name: str, svc: Service) -> Plan:
@@ -290,60 +353,4 @@ def _plan_skill(root: Path, name: str, command: str | None, description: str | N
     return p
 
 
-# ------------------------------------------------------------------------------- shared files
-def _edit_pyproject(root: Path, name: str) -> tuple[str, str]:
-    old = (root / "pyproject.toml").read_text()
-    m = re.search(r"^\[project\.scripts\]\n((?:[^\[\n].*\n)*)", old, re.M)
-    if not m:
-        raise InvalidInput("pyproject.toml has no [project.scripts] table: add the server's script by hand")
-    body = m.group(1).rstrip("\n")
-    line = f'paii-{name} = "paii_{name}.__main__:main"'
-    new = old[: m.start(1)] + body + "\n" + line + "\n" + old[m.start(1) + len(body) + 1:]
-    return old, new
-
-
-def _insert_json(text: str, section: str, key: str, value: dict, indent: int, where: str) -> str:
-    """``text`` with ``"key": value`` added at the end of the top-level object ``section``, keeping
-    the file's own layout; checked by parsing the result."""
-    data = json.loads(text)
-    if key in data.get(section, {}):
-        raise InvalidInput(f"{where} already has {section}.{key}: remove it first or choose another name")
-    m = re.search(rf'^([ \t]*)"{re.escape(section)}":\s*\{{', text, re.M)
-    if not m:
-        raise InvalidInput(f"{where} has no {section!r} object: add the entry by hand")
-    depth, i = 0, m.end() - 1
-    for i in range(m.end() - 1, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                break
-    head = text[:i].rstrip()
-    sep = "," if not head.endswith("{") else ""
-    new = f"{head}{sep}\n{render.json_block(key, value, indent)}\n{m.group(1)}{text[i:]}"
-    expected = json.loads(text)
-    expected[section][key] = value
-    if json.loads(new) != expected:
-        raise InvalidInput(f"could not add {section}.{key} to {where} cleanly: add it by hand")
-    return new
-
-
-def _edit_json(root: Path, rel: str, section: str, key: str, value: dict, indent: int) -> tuple[str, str]:
-    old = (root / rel).read_text()
-    return old, _insert_json(old, section, key, value, indent, rel)
-
-
-def _edit_launcher(root: Path, name: str) -> tuple[str, str]:
-    old = (root / "bin" / "paii-mcp").read_text()
-    m = re.search(r"^SERVERS = \(([^)]*)\)$", old, re.M)
-    if not m:
-        raise InvalidInput("bin/paii-mcp has no SERVERS = (...) line: add the server there by hand")
-    servers = re.findall(r"\"([a-z0-9]+)\"", m.group(1)) + [name]
-    new = old[: m.start()] + "SERVERS = (" + ", ".join(json.dumps(s) for s in servers) + ")" + old[m.end():]
-    listed = ", ".join(servers[:-1]) + " or " + servers[-1]
-    new = re.sub(r"(run a server: ).*$", lambda mm: mm.group(1) + listed, new, count=1, flags=re.M)
-    return old, new
-
-
-__all__ = ["Plan", "ScaffoldError", "check_name", "find_root", "plan"]
+__all__ = ["Plan", "ScaffoldError", "check_name", "find_root", "own_root", "plan", "where"]

@@ -251,7 +251,7 @@ def user_config(name: str, svc: Service) -> dict[str, dict]:
 
 
 def mcp_entry(name: str, svc: Service) -> dict:
-    env = {"PAII_HOME": "${CLAUDE_PLUGIN_DATA}"}
+    env: dict[str, str] = {}  # no PAII_HOME: every server uses the one data home (paii_home())
     for s in svc.settings:
         env[env_var(name, s)] = f"${{user_config.{name}_{s.key}}}"
     env["PAII_USER_CONFIG_READ_ONLY"] = "${user_config.read_only}"

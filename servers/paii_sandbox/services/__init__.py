@@ -11,7 +11,9 @@ A service is one module ``services/<name>.py`` plus its part of the seed data::
                                # kubeconfig; a temporary one when the sandbox has none)
 
 Optional hooks: ``error_body(status) -> (body, content_type)`` (the service's own shape of a
-429/500, used by fault injection), ``dump(state) -> dict`` (``paii sandbox state NAME``), and
+429/500, used by fault injection), ``dump(state) -> dict`` (``paii sandbox state NAME``),
+``mutates(method, path) -> bool`` (the requests that may change its state, which the write log
+keeps; default: every method but GET and HEAD; a WebSocket comes as method ``WEBSOCKET``) and
 ``runtime(world, files_dir, *, ephemeral, say) -> obj`` for processes run beside the app (the
 real PostgreSQL pair): the sandbox calls ``obj.start()`` before serving, ``obj.reset()`` after a
 reseed and ``obj.stop()`` at the end, shows ``obj.status()`` under the service's name in

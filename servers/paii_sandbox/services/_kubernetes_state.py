@@ -90,6 +90,7 @@ class State:
     exec_rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     flags: dict[str, dict[str, Any]] = field(default_factory=dict)
     counter: int = 0
+    execs: list[dict[str, Any]] = field(default_factory=list)  # every command run in a pod: what ran, where, when
 
 
 def seed(data: dict[str, Any], now: datetime) -> State:
@@ -208,6 +209,9 @@ def log_text(st: State, pod: Pod, previous: bool) -> list[tuple[datetime, str]] 
 
 
 def exec_answer(st: State, pod: Pod, argv: list[str]) -> dict[str, Any]:
+    if not hasattr(st, "execs"):  # a world saved before execs were recorded
+        st.execs = []
+    st.execs.append({"namespace": pod.namespace, "pod": pod.name, "argv": list(argv), "at": ts(st.now)})
     flags = st.flags.setdefault(pod.namespace, {})
     for rule in st.exec_rules.get(pod.namespace) or []:
         if "argv" in rule and [str(a) for a in rule["argv"]] != argv:

@@ -43,7 +43,7 @@ def seed(data: dict[str, Any], now: datetime) -> dict[str, Any]:
 def env(base_url: str, sandbox_dir: Path) -> dict[str, str]:
     return {"PAII_JIRA_URL": base_url.rstrip("/"), "PAII_JIRA_EMAIL": "paii-bot@example.com",
             "PAII_JIRA_TOKEN": "sandbox-jira-token", "PAII_JIRA_PROJECT": "INC", "PAII_JIRA_INCIDENT_TYPE": "Incident",
-            "PAII_JIRA_TEAMS": "Team Infra=84"}
+            "PAII_JIRA_TEAMS": "Team Infra=84#team-infra-status"}
 
 
 def create_app(state: dict[str, Any], world: Any) -> Starlette:

@@ -49,13 +49,20 @@ from paii_sandbox.services._kubernetes_state import (
     ts,
 )
 
-__all__ = ["NAME", "PORT_OFFSET", "create_app", "dump", "env", "error_body", "seed"]
+__all__ = ["NAME", "PORT_OFFSET", "create_app", "dump", "env", "error_body", "mutates", "seed"]
 
 NAME = "kubernetes"
 PORT_OFFSET = 3
 #: what env() writes into the kubeconfig when the seed does not say (the seed's token must match it)
 DEFAULTS = {"context": "paii-sandbox", "user": "oncall", "token": "sandbox-k8s-token-4b1d"}
 CORE, APPS = "/api/v1/namespaces/{ns}", "/apis/apps/v1/namespaces/{ns}"
+_DEPLOYMENT = re.compile(r"^/apis/apps/v1/namespaces/[^/]+/deployments/[^/]+$")
+
+
+def mutates(method: str, path: str) -> bool:
+    """Which requests the sandbox's write log keeps: writes, execs (they move the seed's story on),
+    and reads of a deployment (a rollout replaces one old pod per read)."""
+    return method not in ("GET", "HEAD") or bool(_DEPLOYMENT.match(path))
 
 
 # ---------------------------------------------------------------------- the app
@@ -89,6 +96,15 @@ def create_app(state: State, world: Any) -> Starlette:
         if p is None:
             return not_found("pods", name)
         if request.method == "DELETE":
+            try:
+                options = json.loads(await request.body() or b"{}")
+            except ValueError:
+                return status(400, "BadRequest", "the body of the request was in an unknown format")
+            want = ((options or {}).get("preconditions") or {}).get("uid") if isinstance(options, dict) else None
+            have = pod_json(p)["metadata"]["uid"]
+            if want and want != have:
+                return status(409, "Conflict", f"Operation cannot be fulfilled on Pod \"{name}\": Precondition failed: "
+                                                f"UID in precondition: {want}, UID in object meta: {have}")
             del st.pods[(ns, name)]
             t = now()
             add_event(st, ns, "Pod", name, "Normal", "Killing", f"Stopping container {p.container}", first=t, last=t)
@@ -203,9 +219,9 @@ def create_app(state: State, world: Any) -> Starlette:
             result = {"metadata": {}, "status": "Failure", "message": "you must specify at least 1 command", "reason": "BadRequest", "code": 400}
         else:
             answer = exec_answer(st, p, argv)
-            if answer.get("live"):  # e.g. postgres.dbstats: the answer of a runtime (a real database) when there is one
+            if answer.get("live") and not getattr(world, "replaying", False):  # e.g. postgres.dbstats: the answer of a runtime (a real database) when there is one
                 answer = await live_answer(world, answer, p.name)
-            if answer.get("delay"):
+            if answer.get("delay") and not getattr(world, "replaying", False):
                 await asyncio.sleep(min(float(answer["delay"]), 60))
             out = str(answer.get("stdout", "")) * int(answer.get("repeat", 1))
             for i in range(0, len(out), 16384):
@@ -282,7 +298,7 @@ def error_body(code: int) -> tuple[dict[str, Any], str]:
 
 
 def dump(state: State) -> dict[str, Any]:
-    """What ``paii sandbox state kubernetes`` prints: pods and deployments per namespace."""
+    """What ``paii sandbox state kubernetes`` prints: pods and deployments per namespace, the last commands run."""
     out: dict[str, Any] = {}
     for (ns, _), p in sorted(state.pods.items()):
         out.setdefault(ns, {"pods": [], "deployments": {}})["pods"].append(
@@ -290,6 +306,8 @@ def dump(state: State) -> dict[str, Any]:
     for (ns, name), d in sorted(state.deps.items()):
         out.setdefault(ns, {"pods": [], "deployments": {}})["deployments"][name] = {
             "replicas": d.replicas, "revision": d.revisions[-1]["revision"], "rollout_pending": d.pending}
+    for run in (getattr(state, "execs", None) or [])[-50:]:
+        out.setdefault(run["namespace"], {"pods": [], "deployments": {}}).setdefault("execs", []).append(run)
     return out
 
 

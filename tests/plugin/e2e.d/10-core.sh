@@ -1,4 +1,4 @@
-# Sourced by run_claude_checks.sh: the first commands (remember, incident, handoff, summarize-channel, read-only).
+# Sourced by run_claude_checks.sh: the first commands (remember, incident, read-only).
 CAPTURE='{"name_re":"history__capture$","input":{"category":"learnings","title":"payments-api: db pool 100 -> 150 for batch load","content":"Pool exhausted under batch jobs (98/100 active, 47 waiting). Raised to 150.","metadata":{"service":"payments-api","tags":["db","pool"]}}}'
 SEARCH=$(wait_or 'history__search$' '{"text":"db pool fix"}')
 
@@ -14,14 +14,7 @@ e2e incident "/paii:incident payments-api is returning 500s in production" \
   --allowedTools mcp__plugin_paii_history__record_incident -- \
   'history__record_incident$' 'history__similar_incidents$' 'pagerduty__list_incidents$=allowed' 'pagerduty__list_oncalls$=allowed'
 
-# 3. /paii:handoff and /paii:summarize-channel: their reads run without a prompt (no credentials
-#    here, so PagerDuty and Slack answer with a "not configured" tool error, which is fine).
-e2e handoff "/paii:handoff past 12 hours" \
-  "[$(wait_or 'history__recent$' '{"count":5}'){\"name_re\":\"pagerduty__shift_activity\$\",\"input\":{\"since\":\"12h\"}}]" -- \
-  'history__recent$' 'pagerduty__shift_activity$=allowed'
-DIGEST=$(wait_or 'slack__channel_digest$' '{"channel":"platform-engineering","hours":8}')
-e2e summarize-channel "/paii:summarize-channel #platform-engineering 8" \
-  "[${DIGEST%,}]" -- 'slack__channel_digest$=allowed'
+# 3. /paii:handoff and /paii:summarize-channel run against the sandbox world: 25-summaries.sh.
 
 # 4. PAII_READ_ONLY=1: the servers drop their writers and the PreToolUse guard lets reads through.
 CC_EXTRA_ENV="${CC_EXTRA_ENV:-} PAII_READ_ONLY=1" e2e read-only "/paii:remember the db pool fix" "[$SEARCH$CAPTURE]" -- 'history__search$'

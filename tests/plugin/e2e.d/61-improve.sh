@@ -4,6 +4,7 @@
 # (e2e.sh starts from an empty HOME, so it cannot be seeded before), then calls usage_report,
 # which the command pre-approves. Afterwards the hooks' own records are checked: the /paii:improve
 # request and the usage_report call in the usage log, and the session record in history.
+mkdir -p "$RUN"
 IMPROVE_SEED="$RUN/improve-seed.jsonl"
 python3 - "$IMPROVE_SEED" <<'PY'
 import datetime as dt, json, sys
@@ -58,3 +59,51 @@ print("improve in Claude Code:", "PASS" if not problems else "FAIL " + "; ".join
 sys.exit(1 if problems else 0)
 PY
 record "improve: /paii:improve renders a seeded log with no denials; the hooks logged it and wrote the session record" $?
+
+# "Yes, create it" in a plugin install (issue 21 item 6): the plugin as `claude plugin install`
+# copies it (this checkout's files, no .git), the same seeded log, the report, then the scripted
+# model runs in Bash exactly the command the report recommends, allowed as the person's yes would.
+# In a plugin install `paii plugin new` makes a plugin of the person's own in
+# ~/.config/paii/plugins/datadog and prints how to install it; the installed plugin is untouched.
+IMPROVE_PLUGIN="$RUN/improve-plugin"; rm -rf "$IMPROVE_PLUGIN"; mkdir -p "$IMPROVE_PLUGIN"
+(cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 -I{} cp --parents -P {} "$IMPROVE_PLUGIN/" 2>/dev/null)
+if [ ! -f "$IMPROVE_PLUGIN/bin/paii" ]; then
+  # stand-in until the plugin ships its own bin/paii (the plugin-front change): the plugin's code, this checkout's Python
+  printf '#!/bin/sh\nPYTHONPATH="$(dirname "$0")/../servers" exec "${PAII_PYTHON:-python3}" -m paii_cli "$@"\n' >"$IMPROVE_PLUGIN/bin/paii"
+  chmod +x "$IMPROVE_PLUGIN/bin/paii"
+fi
+(cd "$IMPROVE_PLUGIN" && find . -type f ! -path './bin/paii' ! -path '*/__pycache__/*' -exec sha1sum {} + | sort) >"$RUN/improve-plugin.before"
+SCAFFOLD_STEP='{"name_re": "^Bash$", "input": {"description": "scaffold the Datadog plugin", "command": "paii plugin new datadog --type integration --language python"}}'
+IMPROVE_SCAFFOLD_SCRIPT="[$SEED_STEP,${IMPROVE_STEPS%,},$SCAFFOLD_STEP]"
+SAVED_ROOT=$ROOT; ROOT=$IMPROVE_PLUGIN
+# (this session is about the scaffold, not start-up time: a loaded machine gets 120 s to start the servers)
+CC_EXTRA_ENV="${CC_EXTRA_ENV:-} MCP_TIMEOUT=120000" e2e improve-scaffold "/paii:improve 30" "$IMPROVE_SCAFFOLD_SCRIPT" --allowedTools Bash -- \
+  'history__usage_report$~paii plugin new datadog --type integration --language python' \
+  '^Bash$~CREATED: integration datadog.*claude plugin marketplace add .*/\.config/paii/plugins.*claude plugin install paii-datadog@paii-local' \
+  no-denials
+ROOT=$SAVED_ROOT
+python3 - "$RUN" <<'PY'
+import json, subprocess, sys
+from pathlib import Path
+run = Path(sys.argv[1])
+home = run / "e2e-improve-scaffold" / "home_e2e"
+plugin = home / ".config" / "paii" / "plugins" / "datadog"
+problems = []
+for rel in (".claude-plugin/plugin.json", ".mcp.json", "bin/paii-server", "servers/paii_datadog/server.py",
+            "tests/snapshots/datadog.json"):
+    if not (plugin / rel).is_file():
+        problems.append(f"{plugin / rel} was not written")
+market = home / ".config" / "paii" / "plugins" / ".claude-plugin" / "marketplace.json"
+if not market.is_file() or "paii-datadog" not in market.read_text():
+    problems.append("the marketplace does not list paii-datadog")
+after = subprocess.run("find . -type f ! -path './bin/paii' ! -path '*/__pycache__/*' -exec sha1sum {} + | sort", shell=True, capture_output=True,
+                       text=True, cwd=run / "improve-plugin").stdout
+if after != (run / "improve-plugin.before").read_text():
+    problems.append("the installed plugin's files changed")
+# the command's fallback for a `paii` that is not on PATH: Claude Code expands ${CLAUDE_PLUGIN_ROOT} in it
+if f'{run / "improve-plugin" / "bin" / "paii"}\\" plugin new' not in (run / "e2e-improve-scaffold" / "e2e_requests.jsonl").read_text():
+    problems.append("the command's ${CLAUDE_PLUGIN_ROOT}/bin/paii was not expanded to the plugin's folder")
+print("improve scaffold in a plugin install:", "PASS" if not problems else "FAIL " + "; ".join(problems))
+sys.exit(1 if problems else 0)
+PY
+record "improve: \"yes, create it\" runs paii plugin new in Claude Code's Bash in a plugin install (a plugin of one's own)" $?
