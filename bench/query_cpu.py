@@ -46,6 +46,7 @@ STAGES = [
     ("paii_history.embed", "Embedder", "embed", "query embedding"),
     ("paii_history.vectors", "VectorIndex", "query_many", "Chroma query (client side)"),
     ("paii_history.vectors", "VectorIndex", "query", "Chroma query (client side)"),
+    ("paii_history.vectors", "VectorIndex", "search", "exact vector search (in memory)"),
     ("paii_history.keyword", "KeywordIndex", "keyword", "keyword lists"),
     ("paii_history.retrieve", "RetrievalMixin", "_rerank", "evidence and scoring"),
     ("paii_history.retrieve", "RetrievalMixin", "_evidence", "evidence and scoring"),
