@@ -123,9 +123,10 @@ class SemanticMixin:
         return self._vectors
 
     def _fill_vector_table(self) -> None:
-        """An index from before the vector table: copy the vectors chroma holds into it, once; an
-        entry chroma has no vector for is embedded again. The caller holds the write lock."""
-        if self.settings.chroma_url or self.kw.get_state("vec_table") == "1":
+        """An index from before the vector table (or a team server's from before it kept one): copy
+        the vectors chroma holds into it, once; an entry chroma has no vector for is embedded again.
+        The caller holds the write lock."""
+        if self.kw.get_state("vec_table") == "1":
             return
         have = [r[0] for r in self.kw.db.execute("SELECT id FROM docs WHERE vec=1")]
         if have:
@@ -173,8 +174,8 @@ class SemanticMixin:
         self._vec_generation = gen
 
     def _maybe_reload_vectors(self) -> None:
-        """Another process changed the embedded collection: read what it wrote (see VectorIndex.refresh)."""
-        if self.settings.chroma_url or self._vectors is None:
+        """Another process (a worker, the CLI) wrote vectors: read what it wrote (see VectorIndex.refresh)."""
+        if self._vectors is None:
             return
         gen = self.kw.get_state("vec_generation")
         if gen != self._vec_generation:

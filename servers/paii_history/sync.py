@@ -17,7 +17,10 @@ A running server notices files added, edited or deleted by hand or by ``git pull
 :meth:`SyncMixin.watch`): on a call, at most every ``PAII_HISTORY_WATCH_INTERVAL`` seconds, it
 compares the folders' modification times (a few hundred ``stat`` calls) and syncs when one
 changed; an edit in place, which changes no folder, is found by a full comparison of the files'
-versions that runs in the background at the same pace.
+versions that runs in the background at the same pace. Processes that share an index (a team
+server's workers, a server and the CLI) share what they saw (:data:`SEEN_STATE`): a folder that
+changed only by another one's write, which that one indexed, is not scanned again, and one full
+comparison per interval serves them all.
 """
 
 from __future__ import annotations
@@ -47,6 +50,13 @@ BACKGROUND_VECTORS = 200  # more missing vectors than this are embedded in the b
 SNIPPET_CHARS = 240
 
 Sig = tuple[int, int]  # a file's version: (mtime_ns, size)
+
+#: In the index's state, shared by every process that uses it: each folder's mtime as the index
+#: last accounted for it (a sync's scan, or a write that indexed its own file), as JSON.
+SEEN_STATE = "seen_dirs"
+#: Beside the index, a file whose mtime says when a process last compared every file with it
+#: (touched, not written: a call never waits on the index's write lock for it).
+LOOKED_FILE = ".full-look"
 
 
 @dataclass
@@ -233,6 +243,7 @@ class SyncMixin:
                     report.vectors, report.warnings = self._index_vectors(vrows, progress)
             self._synced = True
             self._seen_dirs = scan.dirs
+            self._share_seen(scan.dirs, replace=True)
         if vectors and self.ml_wanted() and self.ml_embedder() is not None and self.ml_missing(1):  # e.g. after an upgrade
             self._start_ml_backfill()
         return report
@@ -258,33 +269,80 @@ class SyncMixin:
             if self.sync(background=True, wait=False) is None:
                 self._watched_at = -1e9  # a writer holds the lock: look again on the next call
             return
-        if self._full_look is None or not self._full_look.is_alive():
+        if (self._full_look is None or not self._full_look.is_alive()) and self._claim_full_look(interval):
             self._full_look = threading.Thread(target=self._look_for_edits, name="paii-history-watch", daemon=True)
             self._full_look.start()
 
     def _dirs_changed(self) -> bool:
         seen = self._seen_dirs
+        changed: dict[str, int] = {}
         for rel, mtime in seen.items():
             try:
-                if os.stat(self.root / rel if rel else self.root).st_mtime_ns != mtime:
-                    return True
+                now = os.stat(self.root / rel if rel else self.root).st_mtime_ns
             except OSError:
                 return True
-        return not seen and self.root.is_dir()
+            if now != mtime:
+                changed[rel] = now
+        if not changed:
+            return not seen and self.root.is_dir()
+        shared = self._shared_seen()
+        if any(shared.get(rel) != now for rel, now in changed.items()):
+            return True
+        # changed by the writes of another process that shares this index, which indexed them
+        seen.update(changed)
+        for rel, mtime in shared.items():
+            seen.setdefault(rel, mtime)  # a folder such a write made
+        return False
 
     def _saw_own_write(self, path: Path) -> None:
-        """A write of this process changed these folders: not a change to look for (the caller holds the write lock)."""
+        """A write of this process changed these folders: not a change to look for, here or in
+        another process sharing the index (the caller holds the write lock)."""
         folder = path.parent
+        mine: dict[str, int] = {}
         while folder.is_relative_to(self.root):
             rel = "" if folder == self.root else folder.relative_to(self.root).as_posix()
             with contextlib.suppress(OSError):
-                self._seen_dirs[rel] = os.stat(folder).st_mtime_ns
+                self._seen_dirs[rel] = mine[rel] = os.stat(folder).st_mtime_ns
             if not rel:
                 break
             folder = folder.parent
+        self._share_seen(mine)
+
+    def _shared_seen(self) -> dict[str, int]:
+        import json
+
+        try:
+            return json.loads(self.kw.get_state(SEEN_STATE) or "{}")
+        except ValueError:
+            return {}
+
+    def _share_seen(self, dirs: dict[str, int], *, replace: bool = False) -> None:
+        """Record folders' mtimes as accounted for by the index (the caller holds the write lock)."""
+        import json
+
+        try:
+            self.kw.set_state(SEEN_STATE, json.dumps(dirs if replace else {**self._shared_seen(), **dirs}))
+        except Exception as exc:  # never fails a write: other processes scan instead
+            log.warning("history: could not record the folders seen: %s", exc)
+
+    def _claim_full_look(self, interval: float) -> bool:
+        """False when a process sharing this index compared every file with it within ``interval``;
+        else True, having told the others that this one does it now."""
+        marker = self.settings.index_dir / LOOKED_FILE
+        try:
+            if 0 <= time.time() - marker.stat().st_mtime < interval:
+                return False
+            os.utime(marker)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                marker.touch()
+        except OSError:
+            pass  # look anyway
+        return True
 
     def _look_for_edits(self) -> None:
-        """Compare every file's version with the index's; sync when one differs (an edit in place)."""
+        """Compare every file's version with the index's; sync when one differs (an edit in place).
+        Runs in its own thread (see _claim_full_look)."""
         try:
             scan = self._scan()
             indexed = self.kw.files()

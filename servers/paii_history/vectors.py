@@ -2,9 +2,11 @@
 
 :class:`VectorIndex` is chromadb, embedded (``PersistentClient`` under ``$PAII_HOME/index``) or a
 Chroma server (``PAII_CHROMA_URL``); vectors are computed by PAII and passed in. An embedded
-history of up to EXACT_MAX entries is also held as one matrix (:class:`_Exact`) and searched
-exactly; the matrix is read from the vector table (:mod:`paii_history.vectortable`), never from
-chroma, and follows other processes' writes row by row (:meth:`VectorIndex.refresh`).
+history of up to EXACT_MAX entries, embedded or on a team's Chroma server, is also held as one
+matrix (:class:`_Exact`) and searched exactly; the matrix is read from the vector table
+(:mod:`paii_history.vectortable`), never from chroma, and follows other processes' writes row by
+row (:meth:`VectorIndex.refresh`). Bigger histories are searched through chroma's HNSW query (a
+Chroma server's through its REST API, :mod:`paii_history.chromarest`).
 
 Processes that share an embedded collection reach it under a file lock (shared to read,
 exclusive to write, :meth:`VectorIndex._guard`): a process that opened the collection while
@@ -34,12 +36,29 @@ log = logging.getLogger(__name__)
 _CHROMA_LOCK = threading.RLock()
 
 
-#: Embedded histories up to this size are searched exactly, in memory (384 floats an entry: 15 MB
-#: at 10k), instead of through chroma's approximate HNSW query: on histories of near-identical
-#: entries HNSW can miss the one distinct entry outright (an entry with cosine 0.65 to the query,
-#: all others under 0.16, was not in chroma's top 400 of 600), a known chromadb behaviour.
-#: Scoring every vector costs about a millisecond at 10k. Bigger histories and team servers use chroma's query.
+#: Histories up to this size are searched exactly, in memory (384 floats an entry: 15 MB at 10k),
+#: instead of through chroma's approximate HNSW query: on histories of near-identical entries HNSW
+#: can miss the one distinct entry outright (an entry with cosine 0.65 to the query, all others
+#: under 0.16, was not in chroma's top 400 of 600), a known chromadb behaviour. Scoring every
+#: vector costs about a millisecond at 10k; a team server's query to its Chroma server cost ~3 ms
+#: of Chroma's CPU and ~1.5 ms of its own (20 clients queue for that CPU). Bigger histories use chroma's query.
 EXACT_MAX = 50_000
+
+_BLAS_LIMITED = False
+
+
+def _one_blas_thread() -> None:
+    """numpy's OpenBLAS splits even one matrix-vector product over every core, and its threads spin
+    while they wait: scoring 2,000 vectors cost ~11 ms of CPU (and ~15 ms of wall time on a busy
+    2-core machine) instead of ~0.4 ms on one thread. A server answers many searches at once, so
+    each one product runs on the thread that asked (threadpoolctl; once per process, for BLAS only:
+    onnxruntime and chromadb keep their own threads). The same products, the same cosines."""
+    global _BLAS_LIMITED
+    if not _BLAS_LIMITED:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        _BLAS_LIMITED = True
 
 
 class VectorIndex:
@@ -49,7 +68,7 @@ class VectorIndex:
         self, *, persist_dir: Path, url: str | None, collection: str, model_id: str, table: VectorTable | None = None,
     ) -> None:
         self.persist_dir = persist_dir
-        self.table = None if url else table  # the vectors exact search reads (embedded histories only)
+        self.table = table  # the vectors exact search reads
         self.url = url
         # embedded: one collection per model, so a model change never mixes vectors; a team's
         # server keeps the configured name and refuses vectors of another model
@@ -57,6 +76,7 @@ class VectorIndex:
         self.model_id = model_id
         self._client = None
         self._col = None
+        self._rest = None  # a Chroma server's queries (chromarest.ChromaRest), for the collection _col
         self._lock = _CHROMA_LOCK
         # the exact matrix has a lock of its own: a search never waits for chroma's I/O (a write
         # holds _CHROMA_LOCK for its whole upsert: 20 clients' searches stalled behind each capture)
@@ -165,6 +185,7 @@ class VectorIndex:
         with self._lock:
             self._col = None
             self._client = None
+            self._rest = None
             with self._exact_lock:
                 self._exact, self._too_big = None, False
             if not self.url:
@@ -208,7 +229,7 @@ class VectorIndex:
         with self._guard(write=True):
             self._collection()
             self._client.delete_collection(self.collection_name)
-            self._col = None
+            self._col = self._rest = None
             with self._exact_lock:
                 self._exact, self._too_big = None, False
         if self.table is not None:
@@ -260,6 +281,7 @@ class VectorIndex:
             return []
         import numpy as np
 
+        _one_blas_thread()
         scores = mat @ np.asarray(vector, dtype=np.float32)
         keep = np.ones(len(ids), dtype=bool)
         if categories:  # object arrays: == per value is much cheaper than np.isin's sort
@@ -279,6 +301,8 @@ class VectorIndex:
 
     def query(self, vector, n: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(id, cosine similarity) best first."""
+        if self.url:
+            return self.query_many([vector], n, where)[0]
         with self._guard(write=False):
             col = self._collection()
             if not self.url:  # a Chroma server answers n_results above its count with what it has: no count() round trip
@@ -290,6 +314,28 @@ class VectorIndex:
         ids = res["ids"][0]
         dists = res["distances"][0]
         return [(i, 1.0 - float(d)) for i, d in zip(ids, dists, strict=True)]
+
+
+    def query_many(self, vectors, n: int, where: dict[str, Any] | None = None) -> list[list[tuple[str, float]]]:
+        """A Chroma server's neighbours of each vector, in one request to its REST API (see
+        :mod:`paii_history.chromarest`); a collection deleted meanwhile is opened anew, once."""
+        from paii_history.chromarest import CollectionGone
+
+        for attempt in (0, 1):
+            rest = self._rest
+            if rest is None:
+                from paii_history.chromarest import ChromaRest
+
+                with self._lock:
+                    col = self._collection()
+                    rest = self._rest = ChromaRest(self.url, self._client.tenant, self._client.database, str(col.id))
+            try:
+                return rest.query(vectors, n, where)
+            except CollectionGone:
+                if attempt:
+                    raise
+                self.reload()  # another server re-created it (`paii history reindex`): its new id
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class _Exact:
