@@ -43,7 +43,7 @@ wait_or() { local re=$1 input=$2 out="" i; for i in $(seq 12); do out+="{\"name_
 N_E2E=0
 e2e() {  # name prompt script [claude args...] -- expectations...
   local name=$1 prompt=$2 script=$3; shift 3
-  N_E2E=$((N_E2E + 1)); local port=$((PB + N_E2E))
+  N_E2E=$((N_E2E + 1)); local port=$((PB + 100 + N_E2E))  # apart from the sandboxes at PB+10..PB+69
   local args=() exp=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
   [ $# -gt 0 ] && shift; exp=("$@")

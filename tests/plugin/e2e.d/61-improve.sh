@@ -1,7 +1,7 @@
 # Sourced by run_claude_checks.sh: /paii:improve against a seeded usage log, with no permission
 # denials. The scripted model first seeds the log (a month of use: history most, Datadog
-# mentioned on 12 days) into the plugin data folder, which Claude Code creates for the session
-# (e2e.sh starts from an empty HOME, so it cannot be seeded before), then calls usage_report,
+# mentioned on 12 days) into the data home (~/.local/share/paii of the session's empty HOME,
+# which e2e.sh creates, so it cannot be seeded before), then calls usage_report,
 # which the command pre-approves. Afterwards the hooks' own records are checked: the /paii:improve
 # request and the usage_report call in the usage log, and the session record in history.
 mkdir -p "$RUN"
@@ -19,7 +19,7 @@ rows += [{"v": 1, "t": t(1), "session": "seed-0", "event": "prompt", "command": 
 open(sys.argv[1], "w").write("".join(json.dumps(r) + "\n" for r in rows))
 PY
 SEED_STEP=$(python3 -c 'import json, sys; print(json.dumps({"name_re": "^Bash$", "input": {"description": "e2e: seed the usage log",
-  "command": "d=$(ls -d ~/.claude/plugins/data/paii*/ | head -1) && mkdir -p \"$d/usage\" && cat %s >> \"$d/usage/usage.jsonl\" && echo seeded" % sys.argv[1]}}))' "$IMPROVE_SEED")
+  "command": "d=${PAII_HOME:-$HOME/.local/share/paii} && mkdir -p \"$d/usage\" && cat %s >> \"$d/usage/usage.jsonl\" && echo seeded" % sys.argv[1]}}))' "$IMPROVE_SEED")
 IMPROVE_STEPS=$(wait_or 'history__usage_report$' '{"days":30}')
 IMPROVE_SCRIPT="[$SEED_STEP,${IMPROVE_STEPS%,}]"
 e2e improve "/paii:improve 30" "$IMPROVE_SCRIPT" --allowedTools Bash -- '^Bash$' 'history__usage_report$'
@@ -43,8 +43,8 @@ else:
     for want in ("Datadog", "12 mentions of Datadog", "HIGH", "paii plugin new datadog --type integration --language python"):
         if want not in report:
             problems.append("the report lacks %r" % want)
-data = next((run / "home_e2e" / ".claude" / "plugins" / "data").glob("paii*"), None)
-log = (data / "usage" / "usage.jsonl").read_text().splitlines() if data and (data / "usage" / "usage.jsonl").exists() else []
+data = run / "home_e2e" / ".local" / "share" / "paii"  # the data home the CLI, the hooks and the servers share
+log = (data / "usage" / "usage.jsonl").read_text().splitlines() if (data / "usage" / "usage.jsonl").exists() else []
 records = [json.loads(l) for l in log]
 if not any(r.get("event") == "prompt" and r.get("command") == "improve" for r in records):
     problems.append("the usage log has no /paii:improve request")
@@ -52,7 +52,7 @@ if not any(r.get("event") == "tool" and r.get("tool") == "usage_report" and r.ge
     problems.append("the usage log has no usage_report call")
 if any("30" in json.dumps(r) and r.get("event") == "prompt" and "text" in r for r in records):
     problems.append("prompt text in the log")
-sessions = list((data / "history" / "sessions").rglob("*.md")) if data else []
+sessions = list((data / "history" / "sessions").rglob("*.md"))
 if not any("/paii:improve" in p.read_text() for p in sessions):
     problems.append("no session record in history/sessions (SessionEnd)")
 print("improve in Claude Code:", "PASS" if not problems else "FAIL " + "; ".join(problems))
