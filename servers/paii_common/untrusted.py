@@ -207,9 +207,7 @@ def defang(text: str) -> str:
     if not _may_mark(text):
         return text
     skel = _skeleton(text)
-    chars = list(text)
-    for i in _marker_edges(skel):
-        chars[i] = "(" if skel[i] == "<" else ")"
+    chars = _parenthesised(text, skel)
     for m in re.finditer(r"<<+|>>+", skel):
         for i in range(m.start(), m.end()):
             if chars[i] not in "()":
@@ -308,11 +306,15 @@ def neutralise(text: str) -> str:
 def _defang_fences(text: str) -> str:
     if not _may_mark(text):
         return text
-    skel = _skeleton(text)
+    return "".join(_parenthesised(text, _skeleton(text)))
+
+
+def _parenthesised(text: str, skel: str) -> list[str]:
+    """``text``'s characters with the brackets of anything that passes for a marker made parentheses."""
     chars = list(text)
     for i in _marker_edges(skel):
         chars[i] = "(" if skel[i] == "<" else ")"
-    return "".join(chars)
+    return chars
 
 
 # ------------------------------------------------------------------ types for result models

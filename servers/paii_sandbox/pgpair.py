@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from paii_common.local import pid_alive
 from paii_sandbox.pgbin import (  # noqa: F401 - find_installation and Installation are this module's API too
     Installation,
     PostgresError,
@@ -238,7 +239,7 @@ class Pair:
 
     def running(self, name: str) -> bool:
         pid = _postmaster_pid(self.data(name))
-        return pid is not None and _alive(pid)
+        return pid is not None and pid_alive(pid)
 
     def stop(self) -> None:
         with self.lock:
@@ -281,7 +282,7 @@ class Pair:
     def _stop_stale(data: Path) -> None:
         """A server left running on this folder (a sandbox killed before its keeper acted): stop it."""
         pid = _postmaster_pid(data)
-        if pid is not None and _alive(pid):
+        if pid is not None and pid_alive(pid):
             _signal_stop(data)
 
     def _wait_streaming(self, timeout: float = 20.0) -> None:
@@ -329,7 +330,7 @@ def sweep(parent: Path) -> None:
         folder = root.parent
         if str(owner) in ("", ".") or owner.exists() or folder.name == "templates":
             continue
-        if any(_alive(pid) for pid in (_postmaster_pid(folder / n) for n in (PRIMARY, STANDBY)) if pid):
+        if any(pid_alive(pid) for pid in (_postmaster_pid(folder / n) for n in (PRIMARY, STANDBY)) if pid):
             continue
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -339,16 +340,6 @@ def _postmaster_pid(data: Path) -> int | None:
         return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _signal_stop(data: Path, grace: float = 15.0) -> None:
@@ -365,6 +356,6 @@ def _signal_stop(data: Path, grace: float = 15.0) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not pid_alive(pid):
                 return
             time.sleep(0.05)

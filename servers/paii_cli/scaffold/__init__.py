@@ -276,18 +276,25 @@ def check_service(root: Path, name: str, service: str | None) -> Service:
     return svc
 
 
+def server_files(pkg: str, name: str, svc: Service, values: dict) -> dict[str, str]:
+    """A new integration's server package (the files every server has), by path under ``pkg``."""
+    return {
+        f"{pkg}/__init__.py": render.template("package_init.py", **values),
+        f"{pkg}/__main__.py": render.template("main.py", **values),
+        f"{pkg}/config.py": render.config_py(name, svc),
+        f"{pkg}/client.py": render.client_py(name, svc),
+        f"{pkg}/models.py": render.template("models.py", **values),
+        f"{pkg}/server.py": render.server_py(name, svc),
+        f"{pkg}/plugin.toml": render.plugin_toml(name, svc),
+    }
+
+
 def _plan_integration(root: Path, name: str, svc: Service) -> Plan:
     p = Plan(root=root, name=name, kind="integration", service=svc)
     cls = render.class_name(svc)
     pkg = f"servers/paii_{name}"
     values = dict(name=name, title=svc.title, what=svc.what, cls=cls, port=_next_port(root))
-    p.create[f"{pkg}/__init__.py"] = render.template("package_init.py", **values)
-    p.create[f"{pkg}/__main__.py"] = render.template("main.py", **values)
-    p.create[f"{pkg}/config.py"] = render.config_py(name, svc)
-    p.create[f"{pkg}/client.py"] = render.client_py(name, svc)
-    p.create[f"{pkg}/models.py"] = render.template("models.py", **values)
-    p.create[f"{pkg}/server.py"] = render.server_py(name, svc)
-    p.create[f"{pkg}/plugin.toml"] = render.plugin_toml(name, svc)
+    p.create.update(server_files(pkg, name, svc, values))
     p.create[f"tests/{name}/__init__.py"] = ""
     p.create[f"tests/{name}/test_{name}_tools.py"] = _test_py(name, svc, cls)
     p.create[f"skills/{name}/SKILL.md"] = render.skill_md(name, svc)

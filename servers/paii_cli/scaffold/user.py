@@ -60,13 +60,7 @@ def plan(root: Path, raw_name: str, kind: str, *, service: str | None = None, co
         cls = render.class_name(svc)
         values = dict(name=name, title=svc.title, what=svc.what, cls=cls, port=core._next_port(paii))
         pkg = f"{name}/servers/paii_{name}"
-        p.create[f"{pkg}/__init__.py"] = render.template("package_init.py", **values)
-        p.create[f"{pkg}/__main__.py"] = render.template("main.py", **values)
-        p.create[f"{pkg}/config.py"] = render.config_py(name, svc)
-        p.create[f"{pkg}/client.py"] = render.client_py(name, svc)
-        p.create[f"{pkg}/models.py"] = render.template("models.py", **values)
-        p.create[f"{pkg}/server.py"] = render.server_py(name, svc)
-        p.create[f"{pkg}/plugin.toml"] = render.plugin_toml(name, svc)
+        p.create.update(core.server_files(pkg, name, svc, values))
         p.create[f"{name}/tests/__init__.py"] = ""
         p.create[f"{name}/tests/conftest.py"] = render.template("user_conftest.py", name=name, paii_root_repr=repr(str(paii)))
         p.create[f"{name}/pytest.ini"] = PYTEST_INI
